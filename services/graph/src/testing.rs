@@ -1,0 +1,119 @@
+//! Small hand-built graphs for tests (here and in other crates, behind the `testing`
+//! feature). Node `i` has the public key of secret key `i + 1`, so ids are real points.
+
+use crate::load::{ChannelRecord, NodeAnnouncement, NodeRecord, Record, UpdateRecord};
+use crate::snapshot::Snapshot;
+use crate::types::{NodeId, Scid};
+
+/// Builds records for a graph of numbered nodes.
+#[derive(Debug, Default, Clone)]
+pub struct TestGraph {
+    nodes: u32,
+    records: Vec<Record>,
+    next_block: u32,
+}
+
+impl TestGraph {
+    /// A graph of `nodes` nodes (each with an announcement) and no channels.
+    pub fn new(nodes: u32) -> Self {
+        let records = (0..nodes)
+            .map(|i| {
+                Record::Node(NodeRecord {
+                    node_id: Self::node_id(i),
+                    announcement: Some(NodeAnnouncement {
+                        timestamp: 1,
+                        alias: format!("node-{i}"),
+                        color: "000000".into(),
+                        addresses: Vec::new(),
+                        features_hex: String::new(),
+                    }),
+                })
+            })
+            .collect();
+        TestGraph {
+            nodes,
+            records,
+            next_block: 100_000,
+        }
+    }
+
+    /// The id of test node `i`.
+    pub fn node_id(i: u32) -> NodeId {
+        let secp = secp256k1::Secp256k1::signing_only();
+        let mut secret = [0u8; 32];
+        secret[28..].copy_from_slice(&(i + 1).to_be_bytes());
+        let sk = secp256k1::SecretKey::from_slice(&secret).expect("1..2^32 is a valid secret key");
+        NodeId(secp256k1::PublicKey::from_secret_key(&secp, &sk).serialize())
+    }
+
+    pub fn node_count(&self) -> u32 {
+        self.nodes
+    }
+
+    /// Adds a channel between test nodes `a` and `b`; returns its scid.
+    pub fn channel(&mut self, a: u32, b: u32, capacity_sat: u64) -> Scid {
+        assert!(a < self.nodes && b < self.nodes && a != b);
+        let scid = Scid::new(self.next_block, 1, 0).expect("test blocks stay small");
+        self.next_block += 1;
+        let (x, y) = (Self::node_id(a), Self::node_id(b));
+        let (node_1, node_2) = if x < y { (x, y) } else { (y, x) };
+        self.records.push(Record::Channel(ChannelRecord {
+            scid,
+            node_1,
+            node_2,
+            capacity_sat,
+            funding_outpoint: None,
+        }));
+        scid
+    }
+
+    /// Sets the policy of the direction leaving test node `from` (which must be an endpoint).
+    pub fn policy(&mut self, scid: Scid, from: u32, base_msat: u32, ppm: u32, cltv: u16) {
+        self.policy_at(scid, from, base_msat, ppm, cltv, 10);
+    }
+
+    /// Like [`TestGraph::policy`], with an explicit update timestamp.
+    pub fn policy_at(&mut self, scid: Scid, from: u32, base_msat: u32, ppm: u32, cltv: u16, ts: u32) {
+        self.update(UpdateRecord {
+            scid,
+            direction: self.direction_from(scid, from),
+            timestamp: ts,
+            message_flags: 1,
+            channel_flags: 0,
+            disabled: false,
+            cltv_delta: cltv,
+            htlc_min_msat: 0,
+            htlc_max_msat: None,
+            fee_base_msat: base_msat,
+            fee_ppm: ppm,
+        });
+    }
+
+    /// Adds a full update record (its `direction` is used as given).
+    pub fn update(&mut self, mut u: UpdateRecord) {
+        u.channel_flags = u.direction | if u.disabled { 2 } else { 0 };
+        self.records.push(Record::Update(u));
+    }
+
+    /// The BOLT 7 direction of the edge leaving test node `from` on `scid`.
+    pub fn direction_from(&self, scid: Scid, from: u32) -> u8 {
+        let id = Self::node_id(from);
+        for r in &self.records {
+            if let Record::Channel(c) = r {
+                if c.scid == scid {
+                    assert!(c.node_1 == id || c.node_2 == id, "node {from} is not on {scid}");
+                    return if c.node_1 == id { 0 } else { 1 };
+                }
+            }
+        }
+        panic!("unknown channel {scid}");
+    }
+
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    pub fn build(&self) -> Snapshot {
+        Snapshot::from_records(self.records.iter().cloned())
+    }
+}
