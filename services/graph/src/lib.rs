@@ -22,7 +22,9 @@
 //! assert_eq!(NetworkStats::compute(&graph).enabled_directions, 1);
 //! ```
 
+pub mod analytics;
 pub mod load;
+pub mod route;
 pub mod snapshot;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]

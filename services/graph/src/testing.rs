@@ -117,3 +117,27 @@ impl TestGraph {
         Snapshot::from_records(self.records.iter().cloned())
     }
 }
+
+/// The path of a bundled graph file (e.g. `channels-2019-05-14.json.xz`): the
+/// `SWITCHYARD_DATA_DIR` directory if set, else the repository's `data/` directory.
+pub fn data_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("SWITCHYARD_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data"));
+    dir.join(name)
+}
+
+/// Loads a bundled snapshot (`"2019-05-14"`, `"2019-01-18"` or `"2026-02-03"`): channels and
+/// nodes files together.
+pub fn load_bundled(date: &str) -> Snapshot {
+    let mut b = crate::GraphBuilder::default();
+    for kind in ["channels", "nodes"] {
+        let path = data_file(&format!("{kind}-{date}.json.xz"));
+        crate::load::read_file(&path, |r| {
+            b.add(r);
+            true
+        })
+        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    }
+    b.build()
+}

@@ -1,0 +1,1 @@
+//! Network analytics (see the analytics issue): placeholder until the engine lands.

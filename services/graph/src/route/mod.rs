@@ -1,0 +1,1 @@
+//! Pathfinding (see the pathfinding issue): placeholder until the engine lands.
