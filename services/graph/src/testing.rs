@@ -119,9 +119,9 @@ impl TestGraph {
 }
 
 /// The path of a bundled graph file (e.g. `channels-2019-05-14.json.xz`): the
-/// `SWITCHYARD_DATA_DIR` directory if set, else the repository's `data/` directory.
+/// `SWITCHYARD_GRAPH_DATA` directory if set, else the repository's `data/` directory.
 pub fn data_file(name: &str) -> std::path::PathBuf {
-    let dir = std::env::var_os("SWITCHYARD_DATA_DIR")
+    let dir = std::env::var_os("SWITCHYARD_GRAPH_DATA")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data"));
     dir.join(name)

@@ -154,12 +154,16 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, LoadError> {
         source,
     };
     let file = File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let magic = reader.fill_buf().map_err(io_err)?;
+    decompress(BufReader::with_capacity(1 << 16, file)).map_err(io_err)
+}
+
+/// Wraps `reader` in an xz or gzip decoder when its first bytes say it is compressed.
+pub fn decompress<R: BufRead + Send + 'static>(mut reader: R) -> io::Result<Box<dyn Read + Send>> {
+    let magic = reader.fill_buf()?;
     Ok(if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         Box::new(BufReader::with_capacity(
             1 << 16,
-            liblzma::read::XzDecoder::new_multi_decoder(reader),
+            liblzma::bufread::XzDecoder::new_multi_decoder(reader),
         ))
     } else if magic.starts_with(&[0x1f, 0x8b]) {
         Box::new(BufReader::with_capacity(
