@@ -1,1 +1,123 @@
-//! placeholder
+//! # switchyard-api: the HTTP API
+//!
+//! Owns the axum router (`/healthz`, `/readyz`, `/metrics`, `/v1/*`), the one error type
+//! ([`ApiError`], rendered as `{"error": {"code", "message"}}`), the OpenAPI document and the
+//! Prometheus registry ([`metrics::Metrics`]).
+//!
+//! Handlers stay thin: extract, call the store or the graph, map. This crate must not write
+//! SQL and must not compute anything a graph or store function could.
+//!
+//! # Brief overview
+//! ```no_run
+//! # async fn demo(store: switchyard_store::Store) -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use switchyard_api::{metrics::Metrics, AppState};
+//! let state = AppState::new(store, Arc::new(Metrics::new()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! switchyard_api::serve(listener, state, std::future::pending()).await
+//! # }
+//! ```
+
+pub mod error;
+pub mod metrics;
+mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub use error::ApiError;
+pub use state::{AppState, GraphView};
+
+/// The OpenAPI 3.1 document describing every route below.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// Every route: (method, path template). The OpenAPI document must list exactly these
+/// (a test checks it).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/network/stats"),
+    ("get", "/v1/nodes"),
+    ("get", "/v1/nodes/{pubkey}"),
+    ("get", "/v1/channels/{scid}"),
+];
+
+/// The application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/network/stats", get(routes::network::stats))
+        .route("/v1/nodes", get(routes::nodes::list))
+        .route("/v1/nodes/{pubkey}", get(routes::nodes::get))
+        .route("/v1/channels/{scid}", get(routes::channels::get))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains connections.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> Response {
+    let body = axum::Json(serde_json::json!({
+        "error": {"code": "method_not_allowed", "message": "method not allowed on this route"}
+    }));
+    (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+}
+
+/// Counts requests and their latency per route template (bounded label values).
+async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let response = next.run(req).await;
+    let m = &state.metrics;
+    m.http_duration
+        .with_label_values(&[&method, &route])
+        .observe(started.elapsed().as_secs_f64());
+    m.http_requests
+        .with_label_values(&[&method, &route, response.status().as_str()])
+        .inc();
+    response
+}

@@ -32,6 +32,11 @@ impl NodeId {
         Ok(NodeId(bytes))
     }
 
+    /// Parses hex without the curve check (for callers that check separately).
+    pub(crate) fn from_hex_unchecked(s: &str) -> Result<Self, IdError> {
+        decode_hex_33(s).map(NodeId)
+    }
+
     /// Builds a node id from raw bytes that the caller has already validated.
     pub fn from_bytes_unchecked(bytes: [u8; 33]) -> Self {
         NodeId(bytes)

@@ -47,8 +47,26 @@ pub(crate) fn opt_string<'a>(obj: &'a Obj, field: &str) -> Result<Option<&'a str
 }
 
 pub(crate) fn node_id(obj: &Obj, field: &str) -> Result<NodeId, EntryError> {
+    thread_local! {
+        // A graph file names each node many times; the curve check is the costly part of
+        // parsing, so remember keys already checked (bounded, cleared when full).
+        static CHECKED: std::cell::RefCell<std::collections::HashSet<NodeId>> = Default::default();
+    }
     let s = string(obj, field)?;
-    NodeId::from_hex(s).map_err(|e| EntryError::new(field, format!("bad pubkey {s:?}: {e}")))
+    let unchecked = NodeId::from_hex_unchecked(s)
+        .map_err(|e| EntryError::new(field, format!("bad pubkey {s:?}: {e}")))?;
+    if CHECKED.with(|c| c.borrow().contains(&unchecked)) {
+        return Ok(unchecked);
+    }
+    let id = NodeId::from_hex(s).map_err(|e| EntryError::new(field, format!("bad pubkey {s:?}: {e}")))?;
+    CHECKED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 1 << 20 {
+            c.clear();
+        }
+        c.insert(id);
+    });
+    Ok(id)
 }
 
 pub(crate) fn scid(obj: &Obj, field: &str) -> Result<Scid, EntryError> {

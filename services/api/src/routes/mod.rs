@@ -1,0 +1,21 @@
+//! Handlers, one module per resource. Each extracts, calls the store or the graph, and maps.
+
+pub mod channels;
+pub mod health;
+pub mod network;
+pub mod nodes;
+
+use switchyard_graph::{NodeId, Scid};
+
+use crate::error::ApiError;
+
+pub(crate) fn parse_node_id(s: &str) -> Result<NodeId, ApiError> {
+    s.parse()
+        .map_err(|e| ApiError::bad_request("invalid_node_id", format!("invalid node id {s:?}: {e}")))
+}
+
+pub(crate) fn parse_scid(s: &str) -> Result<Scid, ApiError> {
+    s.parse().map_err(|e| {
+        ApiError::bad_request("invalid_scid", format!("invalid short channel id {s:?}: {e}"))
+    })
+}

@@ -1,0 +1,133 @@
+//! Shared state of the handlers: the store, the served graph (swapped atomically, so readers
+//! never wait for a rebuild) and the metrics.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwapOption;
+use axum::body::Bytes;
+use switchyard_graph::{NetworkStats, NodeIdx, Snapshot};
+use switchyard_store::Store;
+
+use crate::metrics::Metrics;
+
+/// A graph snapshot plus what the handlers derive from it once, not per request.
+pub struct GraphView {
+    pub snapshot: Arc<Snapshot>,
+    /// The store's graph version it was built from.
+    pub version: i64,
+    /// Unix seconds.
+    pub loaded_at: u64,
+    pub stats: NetworkStats,
+    /// `GET /v1/network/stats`, serialized once.
+    pub stats_json: Bytes,
+    /// Node capacity (sat), by node index.
+    pub node_capacity_sat: Vec<u64>,
+    /// Node indices by capacity, descending, ties by node id.
+    pub by_capacity: Vec<NodeIdx>,
+    /// Node indices by channel count, descending, ties by node id.
+    pub by_channels: Vec<NodeIdx>,
+}
+
+impl GraphView {
+    pub fn new(snapshot: Snapshot, version: i64) -> GraphView {
+        let stats = NetworkStats::compute(&snapshot);
+        let loaded_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let stats_json = serde_json::to_vec(&serde_json::json!({
+            "graph_version": version,
+            "loaded_at": loaded_at,
+            "stats": &stats,
+        }))
+        .map(Bytes::from)
+        .unwrap_or_default();
+        let n = snapshot.node_count() as NodeIdx;
+        let node_capacity_sat: Vec<u64> = (0..n).map(|i| snapshot.node_capacity_sat(i)).collect();
+        // Node indices already follow node id order, so a stable sort keeps ties by id.
+        let mut by_capacity: Vec<NodeIdx> = (0..n).collect();
+        by_capacity.sort_by(|&a, &b| node_capacity_sat[b as usize].cmp(&node_capacity_sat[a as usize]));
+        let mut by_channels: Vec<NodeIdx> = (0..n).collect();
+        by_channels.sort_by_key(|&i| std::cmp::Reverse(snapshot.channels_of(i).len()));
+        GraphView {
+            snapshot: Arc::new(snapshot),
+            version,
+            loaded_at,
+            stats,
+            stats_json,
+            node_capacity_sat,
+            by_capacity,
+            by_channels,
+        }
+    }
+}
+
+/// Handler state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub graph: Arc<ArcSwapOption<GraphView>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Store, metrics: Arc<Metrics>) -> AppState {
+        AppState {
+            store,
+            graph: Arc::new(ArcSwapOption::empty()),
+            metrics,
+        }
+    }
+
+    /// The served graph, if one is loaded.
+    pub fn graph(&self) -> Option<Arc<GraphView>> {
+        self.graph.load_full()
+    }
+
+    /// Rebuilds the served graph when the store's graph version moved (or none is loaded).
+    /// Returns whether a new snapshot was swapped in.
+    pub async fn refresh_graph(&self) -> switchyard_store::Result<bool> {
+        let version = switchyard_store::queries::meta::graph_version(self.store.pool()).await?;
+        if self.graph().is_some_and(|g| g.version == version) {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let (snapshot, version) = switchyard_store::graph::load_snapshot(&self.store).await?;
+        let view = tokio::task::spawn_blocking(move || GraphView::new(snapshot, version))
+            .await
+            .map_err(|e| switchyard_store::Error::Interrupted(e.to_string()))?;
+        let m = &self.metrics;
+        m.graph_nodes.set(view.stats.nodes as i64);
+        m.graph_channels.set(view.stats.channels as i64);
+        m.graph_capacity_sat.set(view.stats.capacity_sat as i64);
+        m.graph_enabled_directions.set(view.stats.enabled_directions as i64);
+        m.graph_version.set(view.version);
+        m.graph_loaded_timestamp.set(view.loaded_at as i64);
+        m.graph_load_duration.observe(started.elapsed().as_secs_f64());
+        tracing::info!(
+            nodes = view.stats.nodes,
+            channels = view.stats.channels,
+            version = view.version,
+            seconds = started.elapsed().as_secs_f64(),
+            "graph snapshot loaded"
+        );
+        self.graph.store(Some(Arc::new(view)));
+        Ok(true)
+    }
+
+    /// Keeps the served graph in step with the store: checks the version every `every`.
+    pub fn spawn_graph_refresher(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = state.refresh_graph().await {
+                    tracing::warn!(error = %e, "graph refresh failed; serving the previous snapshot");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! The API over real HTTP, against a real Postgres holding the real 2019 graph.
+
+mod http;
+mod prom;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use switchyard_api::metrics::Metrics;
+use switchyard_api::AppState;
+use switchyard_graph::testing::data_file;
+use switchyard_store::import::{import, ImportOptions, ImportSource};
+use switchyard_store::testing::TestDb;
+
+use http::{get, Reply};
+
+struct Server {
+    addr: std::net::SocketAddr,
+    state: AppState,
+    _db: TestDb,
+}
+
+async fn start(files: &[&str]) -> Server {
+    let db = TestDb::new().await;
+    let metrics = Arc::new(Metrics::new());
+    if !files.is_empty() {
+        let sources: Vec<_> = files.iter().map(|f| ImportSource::File(data_file(f))).collect();
+        let reports = import(&db.store, &sources, ImportOptions::default(), Arc::new(|_| {})).await;
+        metrics.record_import(reports.as_deref().map_err(|_| ()));
+        reports.unwrap();
+    }
+    let state = AppState::new(db.store.clone(), metrics);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serve_state = state.clone();
+    tokio::spawn(async move {
+        switchyard_api::serve(listener, serve_state, std::future::pending()).await.unwrap();
+    });
+    Server { addr, state, _db: db }
+}
+
+fn error_code(r: &Reply) -> String {
+    serde_json::from_str::<Value>(&r.body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn readiness_follows_the_graph_and_errors_are_json() {
+    let s = start(&[]).await;
+    assert_eq!(get(s.addr, "/healthz").await.status, 200);
+    let r = get(s.addr, "/readyz").await;
+    assert_eq!(r.status, 503, "no graph loaded yet");
+    assert_eq!(r.json()["database"], true);
+    let r = get(s.addr, "/v1/network/stats").await;
+    assert_eq!((r.status, error_code(&r).as_str()), (503, "not_ready"));
+
+    s.state.refresh_graph().await.unwrap();
+    let r = get(s.addr, "/readyz").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = get(s.addr, "/v1/network/stats").await;
+    assert_eq!(r.json()["stats"]["nodes"], 0);
+
+    let r = get(s.addr, "/v1/no/such/route").await;
+    assert_eq!((r.status, error_code(&r).as_str()), (404, "route_not_found"));
+    let r = http::request(s.addr, "POST", "/v1/network/stats").await;
+    assert_eq!((r.status, error_code(&r).as_str()), (405, "method_not_allowed"));
+}
+
+#[tokio::test]
+async fn endpoints_on_the_2019_graph() {
+    let s = start(&["channels-2019-05-14.json.xz", "nodes-2019-05-14.json.xz"]).await;
+    assert!(s.state.refresh_graph().await.unwrap());
+    let graph = s.state.graph().unwrap();
+
+    // Network stats agree with the snapshot.
+    let stats = get(s.addr, "/v1/network/stats").await;
+    assert_eq!(stats.status, 200);
+    assert!(stats.header("content-type").unwrap().starts_with("application/json"));
+    let st = &stats.json()["stats"];
+    assert_eq!(st["channels"], graph.snapshot.channel_count() as u64);
+    assert_eq!(st["nodes"], graph.snapshot.node_count() as u64);
+    assert!(st["fee_ppm"]["p50"].as_u64().is_some());
+    assert!(st["components"]["largest_nodes"].as_u64().unwrap() > 1000);
+
+    // Pagination walks every node exactly once, in order.
+    for sort in ["capacity", "channels"] {
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        let mut last_key = u64::MAX;
+        let key = if sort == "capacity" { "capacity_sat" } else { "channels" };
+        loop {
+            let path = match &cursor {
+                None => format!("/v1/nodes?sort={sort}&limit=1000"),
+                Some(c) => format!("/v1/nodes?sort={sort}&limit=1000&cursor={c}"),
+            };
+            let page = get(s.addr, &path).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            let body = page.json();
+            for n in body["nodes"].as_array().unwrap() {
+                let k = n[key].as_u64().unwrap();
+                assert!(k <= last_key, "{sort} order");
+                last_key = k;
+                assert!(seen.insert(n["node_id"].as_str().unwrap().to_owned()), "duplicate");
+            }
+            match body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), graph.snapshot.node_count(), "{sort}: every node once");
+    }
+    let top = get(s.addr, "/v1/nodes?limit=1").await.json();
+    let top_id = top["nodes"][0]["node_id"].as_str().unwrap().to_owned();
+    let top_idx = graph.snapshot.node_idx(&top_id.parse().unwrap()).unwrap();
+    let max_cap = (0..graph.snapshot.node_count() as u32).map(|n| graph.snapshot.node_capacity_sat(n)).max();
+    assert_eq!(Some(graph.snapshot.node_capacity_sat(top_idx)), max_cap);
+
+    // Node detail.
+    let node = get(s.addr, &format!("/v1/nodes/{top_id}")).await;
+    assert_eq!(node.status, 200);
+    let body = node.json();
+    assert_eq!(body["channel_count"], graph.snapshot.channels_of(top_idx).len());
+    assert_eq!(body["capacity_sat"], graph.snapshot.node_capacity_sat(top_idx));
+    assert!(body["announcement"]["alias"].is_string());
+    assert!(!body["announcement_history"].as_array().unwrap().is_empty());
+
+    // Channel detail, by both id forms.
+    let scid = "505149x622x0";
+    let by_text = get(s.addr, &format!("/v1/channels/{scid}")).await;
+    assert_eq!(by_text.status, 200, "{}", by_text.body);
+    let u64_form = by_text.json()["scid_u64"].as_u64().unwrap();
+    let by_num = get(s.addr, &format!("/v1/channels/{u64_form}")).await;
+    assert_eq!(by_text.json(), by_num.json());
+    let ch = by_text.json();
+    assert_eq!(ch["capacity_sat"], 300_000);
+    assert_eq!(ch["policies"]["node_1_to_node_2"]["fee_base_msat"], 1000);
+    assert_eq!(ch["policies"]["node_2_to_node_1"]["cltv_delta"], 14);
+    assert_eq!(ch["history"].as_array().unwrap().len(), 2);
+
+    // Bad input: 400 with a code; unknown: 404; never 500.
+    for (path, status, code) in [
+        ("/v1/nodes/02zz", 400, "invalid_node_id"),
+        ("/v1/nodes/0250373555232cec757ea141273e75381c84cc3ab22f1e3a3ca5a2dc55b1904c2", 400, "invalid_node_id"),
+        ("/v1/nodes/020000000000000000000000000000000000000000000000000000000000000000", 400, "invalid_node_id"),
+        ("/v1/nodes/0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", 404, "node_not_found"),
+        ("/v1/channels/1x2", 400, "invalid_scid"),
+        ("/v1/channels/99999999x1x1", 400, "invalid_scid"),
+        ("/v1/channels/-5", 400, "invalid_scid"),
+        ("/v1/channels/1x1x1", 404, "channel_not_found"),
+        ("/v1/nodes?limit=0", 400, "invalid_limit"),
+        ("/v1/nodes?limit=abc", 400, "invalid_query"),
+        ("/v1/nodes?sort=fees", 400, "invalid_query"),
+        ("/v1/nodes?cursor=garbage", 400, "invalid_cursor"),
+    ] {
+        let r = get(s.addr, path).await;
+        assert_eq!((r.status, error_code(&r).as_str()), (status, code), "{path}: {}", r.body);
+        assert!(r.json()["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // Metrics: valid exposition text, graph gauges, import counters and per-route series.
+    let metrics = get(s.addr, "/metrics").await;
+    assert_eq!(metrics.status, 200);
+    let samples = prom::parse(&metrics.body).unwrap_or_else(|e| panic!("{e}\n{}", metrics.body));
+    let value = |name: &str, labels: &[(&str, &str)]| prom::find(&samples, name, labels);
+    assert_eq!(value("switchyard_graph_channels", &[]), Some(graph.snapshot.channel_count() as f64));
+    assert_eq!(value("switchyard_import_runs_total", &[("outcome", "imported")]), Some(2.0));
+    assert!(value("switchyard_import_rows_total", &[("kind", "channel_updates")]).unwrap() > 60_000.0);
+    assert!(
+        value("switchyard_http_requests_total", &[("route", "/v1/nodes/{pubkey}"), ("status", "404")]).unwrap() >= 1.0
+    );
+    assert!(
+        value("switchyard_http_request_duration_seconds_count", &[("route", "/v1/network/stats")]).unwrap() >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn openapi_document_lists_exactly_the_routes() {
+    let s = start(&[]).await;
+    s.state.refresh_graph().await.unwrap();
+    let doc = get(s.addr, "/v1/openapi.json").await;
+    assert_eq!(doc.status, 200);
+    let doc: Value = doc.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut documented = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut routes: Vec<(String, String)> =
+        switchyard_api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    routes.sort();
+    assert_eq!(documented, routes);
+    // Every listed route is served (not the router's fallback).
+    for (_, path) in switchyard_api::ROUTES {
+        let concrete = path
+            .replace("{pubkey}", "0250373555232cec757ea141273e75381c84cc3ab22f1e3a3ca5a2dc55b1904c24")
+            .replace("{scid}", "505149x622x0");
+        let r = get(s.addr, &concrete).await;
+        assert_ne!(error_code(&r), "route_not_found", "{path}");
+    }
+    // Every $ref resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"").skip(1) {
+        let target = r.split('"').next().unwrap();
+        let mut node = &doc;
+        for part in target.trim_start_matches("#/").split('/') {
+            node = &node[part];
+        }
+        assert!(!node.is_null(), "dangling $ref {target}");
+    }
+}

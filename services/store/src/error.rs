@@ -1,0 +1,30 @@
+//! The store's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("applying migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Load(#[from] switchyard_graph::LoadError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("embedded PostgreSQL: {0}")]
+    Embedded(String),
+    /// A value read from the database does not fit the type it stands for.
+    #[error("corrupt row in {table}: {detail}")]
+    CorruptRow { table: &'static str, detail: String },
+    #[error("import interrupted: {0}")]
+    Interrupted(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,89 @@
+//! `channels` and `channel_updates`.
+
+use serde::Serialize;
+use sqlx::PgExecutor;
+use switchyard_graph::{NodeId, Scid};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelRow {
+    pub scid: Scid,
+    pub node_1: NodeId,
+    pub node_2: NodeId,
+    pub capacity_sat: i64,
+    pub funding_outpoint: Option<String>,
+    /// Unix seconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub closed_at: Option<i64>,
+    pub close_height: Option<i32>,
+}
+
+type ChannelTuple = (i64, Vec<u8>, Vec<u8>, i64, Option<String>, i64, i64, Option<i64>, Option<i32>);
+
+pub(crate) fn node_id(table: &'static str, bytes: &[u8]) -> Result<NodeId> {
+    <[u8; 33]>::try_from(bytes)
+        .map(NodeId::from_bytes_unchecked)
+        .map_err(|_| Error::CorruptRow {
+            table,
+            detail: format!("node id of {} bytes", bytes.len()),
+        })
+}
+
+pub async fn get(db: impl PgExecutor<'_>, scid: Scid) -> Result<Option<ChannelRow>> {
+    let row: Option<ChannelTuple> = sqlx::query_as(
+        "SELECT scid, node_1, node_2, capacity_sat, funding_outpoint, \
+         extract(epoch FROM first_seen)::bigint, extract(epoch FROM last_seen)::bigint, \
+         extract(epoch FROM closed_at)::bigint, close_height FROM channels WHERE scid = $1",
+    )
+    .bind(scid.to_i64())
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(ChannelRow {
+            scid: Scid::from_i64(r.0),
+            node_1: node_id("channels", &r.1)?,
+            node_2: node_id("channels", &r.2)?,
+            capacity_sat: r.3,
+            funding_outpoint: r.4,
+            first_seen: r.5,
+            last_seen: r.6,
+            closed_at: r.7,
+            close_height: r.8,
+        })
+    })
+    .transpose()
+}
+
+/// One version of one direction's policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct UpdateRow {
+    pub direction: i16,
+    /// The update's own timestamp (unix seconds).
+    pub timestamp: i64,
+    pub message_flags: i16,
+    pub channel_flags: i16,
+    pub disabled: bool,
+    pub cltv_delta: i32,
+    pub htlc_min_msat: i64,
+    pub htlc_max_msat: Option<i64>,
+    pub fee_base_msat: i64,
+    pub fee_ppm: i64,
+    /// When switchyard stored it (unix seconds).
+    pub received_at: i64,
+    pub source: String,
+}
+
+/// Every stored update of a channel, both directions, newest first.
+pub async fn updates(db: impl PgExecutor<'_>, scid: Scid) -> Result<Vec<UpdateRow>> {
+    Ok(sqlx::query_as(
+        "SELECT direction, timestamp, message_flags, channel_flags, disabled, cltv_delta, \
+         htlc_min_msat, htlc_max_msat, fee_base_msat, fee_ppm, \
+         extract(epoch FROM received_at)::bigint AS received_at, source \
+         FROM channel_updates WHERE scid = $1 ORDER BY timestamp DESC, direction",
+    )
+    .bind(scid.to_i64())
+    .fetch_all(db)
+    .await?)
+}

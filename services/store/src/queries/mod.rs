@@ -1,0 +1,7 @@
+//! Every SQL statement of switchyard, by table. Functions take any executor so they work
+//! on the pool and inside transactions alike.
+
+pub mod channels;
+pub mod imports;
+pub mod meta;
+pub mod nodes;

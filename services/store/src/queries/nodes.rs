@@ -1,0 +1,69 @@
+//! `nodes` and `node_announcements`.
+
+use serde::Serialize;
+use sqlx::PgExecutor;
+use switchyard_graph::NodeId;
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRow {
+    pub node_id: String,
+    /// Unix seconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Option<NodeRow>> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT extract(epoch FROM first_seen)::bigint, extract(epoch FROM last_seen)::bigint \
+         FROM nodes WHERE node_id = $1",
+    )
+    .bind(&id.0[..])
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|(first_seen, last_seen)| NodeRow {
+        node_id: id.to_hex(),
+        first_seen,
+        last_seen,
+    }))
+}
+
+/// One version of a node's announcement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnnouncementRow {
+    /// The announcement's own timestamp (unix seconds; 0 when the source gave none).
+    pub timestamp: i64,
+    pub alias: String,
+    pub color: String,
+    pub addresses: serde_json::Value,
+    pub features: String,
+    /// When switchyard stored it (unix seconds).
+    pub received_at: i64,
+    /// `import` or `gossip`.
+    pub source: String,
+}
+
+/// Every stored announcement of a node, newest first.
+pub async fn announcements(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Vec<AnnouncementRow>> {
+    let rows: Vec<(i64, String, String, serde_json::Value, Vec<u8>, i64, String)> = sqlx::query_as(
+        "SELECT timestamp, alias, color, addresses, features, \
+         extract(epoch FROM received_at)::bigint, source \
+         FROM node_announcements WHERE node_id = $1 ORDER BY timestamp DESC",
+    )
+    .bind(&id.0[..])
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(timestamp, alias, color, addresses, features, received_at, source)| AnnouncementRow {
+            timestamp,
+            alias,
+            color,
+            addresses,
+            features: switchyard_graph::types::encode_hex(&features),
+            received_at,
+            source,
+        })
+        .collect())
+}

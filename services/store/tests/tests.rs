@@ -1,0 +1,5 @@
+//! Integration tests of the store against a real Postgres (see `switchyard_store::testing`).
+
+mod embedded;
+mod history;
+mod import;

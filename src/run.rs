@@ -1,0 +1,234 @@
+//! Wiring of each subcommand.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use switchyard_api::metrics::Metrics;
+use switchyard_api::AppState;
+use switchyard_store::embedded::{EmbeddedPostgres, StartOutcome, DEFAULT_DATABASE};
+use switchyard_store::import::{ImportOptions, ImportReport, ImportSource};
+use switchyard_store::Store;
+
+use crate::cli::{Cli, Command, DbAction, DbArgs, ImportArgs, ServeArgs};
+
+/// The 2019-05-14 mainnet snapshot, bundled so `switchyard up` works anywhere.
+const BUNDLED: [(&str, &[u8]); 2] = [
+    ("bundled:channels-2019-05-14.json.xz", include_bytes!("../data/channels-2019-05-14.json.xz")),
+    ("bundled:nodes-2019-05-14.json.xz", include_bytes!("../data/nodes-2019-05-14.json.xz")),
+];
+
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info,sqlx=warn",
+        1 => "debug,sqlx=info,hyper=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Up(args) => serve(args, true).await,
+        Command::Serve(args) => serve(args, false).await,
+        Command::Import(args) => import(args).await,
+        Command::Db { db, action } => db_command(db, action).await,
+    }
+}
+
+/// The database in use, and the embedded cluster if this process started it.
+struct Database {
+    store: Store,
+    started: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    async fn open(args: &DbArgs) -> Result<Database> {
+        if let Some(url) = &args.database_url {
+            let store = Store::connect_url(url, 16)
+                .await
+                .context("connecting to DATABASE_URL")?;
+            return Ok(Database { store, started: None });
+        }
+        let pg = embedded(args)?;
+        let outcome = pg.start().await.context("starting the embedded PostgreSQL")?;
+        match outcome {
+            StartOutcome::Initialized => tracing::info!(dir = %pg.data_dir().display(), "created the embedded PostgreSQL cluster"),
+            StartOutcome::Started => tracing::info!(dir = %pg.data_dir().display(), "started the embedded PostgreSQL cluster"),
+            StartOutcome::AlreadyRunning => tracing::info!("embedded PostgreSQL already running; sharing it"),
+        }
+        let result = async {
+            pg.ensure_database(DEFAULT_DATABASE).await?;
+            Store::connect(pg.connect_options(DEFAULT_DATABASE), 16).await
+        }
+        .await;
+        let started = (outcome != StartOutcome::AlreadyRunning).then_some(pg);
+        match result {
+            Ok(store) => Ok(Database { store, started }),
+            Err(e) => {
+                if let Some(pg) = &started {
+                    let _ = pg.stop().await;
+                }
+                Err(e).context("opening the switchyard database")
+            }
+        }
+    }
+
+    async fn close(self) {
+        self.store.close().await;
+        if let Some(pg) = self.started {
+            match pg.stop().await {
+                Ok(()) => tracing::info!("stopped the embedded PostgreSQL cluster"),
+                Err(e) => tracing::warn!(error = %e, "stopping the embedded PostgreSQL cluster"),
+            }
+        }
+    }
+}
+
+fn embedded(args: &DbArgs) -> Result<EmbeddedPostgres> {
+    let dir: PathBuf = args.data_dir.join("postgres");
+    EmbeddedPostgres::new(&dir).with_context(|| format!("preparing {}", dir.display()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(args: ServeArgs, bundle: bool) -> Result<ExitCode> {
+    let metrics = Arc::new(Metrics::new());
+    let db = Database::open(&args.db).await?;
+    let result = serve_on(&db, &args, bundle, metrics).await;
+    db.close().await;
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn serve_on(db: &Database, args: &ServeArgs, bundle: bool, metrics: Arc<Metrics>) -> Result<()> {
+    if bundle && !args.no_bundle {
+        let counts = switchyard_store::queries::meta::counts(db.store.pool()).await?;
+        if counts.channels == 0 {
+            tracing::info!("empty database: importing the bundled 2019-05-14 mainnet snapshot");
+            let sources: Vec<ImportSource> = BUNDLED
+                .iter()
+                .map(|(name, data)| ImportSource::Bytes { name: (*name).to_owned(), data })
+                .collect();
+            let reports = switchyard_store::import::import(
+                &db.store,
+                &sources,
+                ImportOptions::default(),
+                crate::progress::bar(),
+            )
+            .await;
+            metrics.record_import(reports.as_deref().map_err(|_| ()));
+            for r in reports.context("importing the bundled snapshot")? {
+                log_report(&r);
+            }
+        }
+    }
+    let state = AppState::new(db.store.clone(), metrics);
+    state.refresh_graph().await.context("loading the graph")?;
+    let refresher = state.spawn_graph_refresher(Duration::from_secs(args.refresh_secs.max(1)));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding the API to {}", args.listen))?;
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!(listen = %args.listen, "the API listens beyond localhost");
+    }
+    tracing::info!(
+        "API on http://{}  (try /v1/network/stats, /metrics, /v1/openapi.json)",
+        listener.local_addr().unwrap_or(args.listen)
+    );
+    let served = switchyard_api::serve(listener, state, shutdown_signal()).await;
+    refresher.abort();
+    served.context("serving the API")
+}
+
+fn log_report(r: &ImportReport) {
+    if r.skipped {
+        tracing::info!(file = %r.file, "already imported (same checksum); skipped");
+    } else {
+        tracing::info!(
+            file = %r.file, format = %r.format, seconds = format!("{:.2}", r.seconds),
+            channels_new = r.channels_new, channels_closed = r.channels_closed,
+            updates_new = r.updates_new, fee_changes = r.fee_changes,
+            nodes_new = r.nodes_new, announcements_new = r.announcements_new,
+            "imported"
+        );
+    }
+}
+
+async fn import(args: ImportArgs) -> Result<ExitCode> {
+    let db = Database::open(&args.db).await?;
+    let sources: Vec<ImportSource> = args.files.iter().cloned().map(ImportSource::File).collect();
+    let result = switchyard_store::import::import(
+        &db.store,
+        &sources,
+        ImportOptions { force: args.force },
+        crate::progress::bar(),
+    )
+    .await;
+    db.close().await;
+    let reports = result.context("import failed; nothing was written")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for r in &reports {
+            if r.skipped {
+                println!("{}: already imported (run {}), skipped; --force to import again", r.file, r.run_id.unwrap_or(0));
+                continue;
+            }
+            println!(
+                "{}: {} in {:.2}s: {} channel entries, {} node entries; new: {} nodes, {} channels, {} updates, {} announcements; {} channels closed, {} reopened, {} fee changes",
+                r.file, r.format, r.seconds, r.channel_entries, r.node_entries, r.nodes_new, r.channels_new,
+                r.updates_new, r.announcements_new, r.channels_closed, r.channels_reopened, r.fee_changes
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn db_command(args: DbArgs, action: DbAction) -> Result<ExitCode> {
+    if args.database_url.is_some() {
+        anyhow::bail!("DATABASE_URL is set: the embedded cluster is not in use");
+    }
+    let pg = embedded(&args)?;
+    match action {
+        DbAction::Start => {
+            let outcome = pg.start().await?;
+            pg.ensure_database(DEFAULT_DATABASE).await?;
+            println!("{outcome:?}: postgres://postgres@/{DEFAULT_DATABASE}?host={}", pg.socket_dir().display());
+        }
+        DbAction::Stop => {
+            pg.stop().await?;
+            println!("stopped");
+        }
+        DbAction::Status => match pg.running_postmaster()? {
+            Some(pid) => println!("running (pid {pid}), socket in {}", pg.socket_dir().display()),
+            None => {
+                println!("not running");
+                return Ok(ExitCode::from(3));
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
