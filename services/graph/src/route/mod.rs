@@ -313,7 +313,10 @@ impl RoutingIndex {
         })
     }
 
-    /// The best single-path route for the request under its cost model.
+    /// The best single-path route for the request under its cost model. For `probability` and
+    /// `balanced` (heuristic searches), when the heuristic finds nothing the fee model's
+    /// exact search decides, so every model finds a route exactly when one exists (within the
+    /// exact search's label budget).
     pub fn find_route(&self, request: &RouteRequest) -> Result<Route, RouteError> {
         let q = self.resolve(request)?;
         self.route_query(&q)
@@ -324,10 +327,27 @@ impl RoutingIndex {
             if !self.reachable(q.src, q.dst, sc) {
                 return Err(RouteError::Disconnected);
             }
+            // Amounts only grow toward the source: if none of its channels can carry the
+            // amount itself, no search is needed (otherwise it would explore everything).
+            let src_can_carry = self
+                .out_slots(q.src)
+                .iter()
+                .any(|&s| self.htlc_max[s as usize] >= q.amount);
+            if !src_can_carry {
+                return Err(RouteError::Capacity);
+            }
             self.begin_search(q, sc);
             Ok(match q.model {
                 CostModel::Fee => self.search_fee(q, sc),
-                CostModel::Probability | CostModel::Balanced => self.search_cost(q, sc),
+                CostModel::Probability | CostModel::Balanced => match self.search_cost(q, sc) {
+                    // The single-label heuristic can miss routes that only exist thanks to
+                    // limits or htlc minimums; the exact fee search then decides existence.
+                    Found::None(_) => {
+                        self.begin_search(q, sc);
+                        self.search_fee(q, sc)
+                    }
+                    found => found,
+                },
             })
         })?;
         match found {

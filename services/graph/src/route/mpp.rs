@@ -157,24 +157,9 @@ impl RoutingIndex {
         };
         // Uncertainty over the piece containing x: secant of -ln(1 - y / c) between breakpoints.
         let c = self.cap_msat[s] as f64 / unit as f64 + 1.0;
-        let lim = f64::from(limit) / PIECES[4];
-        let xf = f64::from(x);
-        let mut lo = 0.0;
-        let mut hi = f64::from(limit);
-        for w in PIECES.windows(2) {
-            let (a, b) = (
-                (w[0] * lim).floor(),
-                (w[1] * lim).floor().min(f64::from(limit)),
-            );
-            if xf >= a && xf < b {
-                lo = a;
-                hi = b;
-                break;
-            }
-        }
-        if hi <= lo {
-            hi = lo + 1.0;
-        }
+        let b = self.breakpoints(f, s);
+        let i = (0..4).find(|&i| x >= b[i] && x < b[i + 1]).unwrap_or(3);
+        let (lo, hi) = (f64::from(b[i]), f64::from(b[i + 1]).max(f64::from(b[i]) + 1.0));
         let unc = (-(1.0 - hi / c).ln() + (1.0 - lo / c).ln()) / (hi - lo);
         Some(((fee + BALANCED_MSAT_PER_NEG_LN_P * unc) * COST_SCALE).round() as i64)
     }

@@ -13,16 +13,19 @@
 //!    pass. The search records, for every such rejection of edge `e` with minimum `m`, the
 //!    bound `m + fee_e(m)` (or `m` when `e` leaves the source): no path using `e` there can
 //!    cost less. If the route found costs at most every recorded bound and satisfies the
-//!    cltv and hop limits, it is optimal, and this is the answer in practice almost always.
+//!    cltv and hop limits, it is optimal and returned.
+//!    Between 1 and 2, the same search with htlc minimums ignored runs: it is exact for that
+//!    relaxation, so if it finds nothing there is no route, and if its route happens to meet
+//!    every rule it is optimal.
 //! 2. Otherwise a **Pareto label-setting A\*** on (amount, cltv, hops) runs, pruning labels
 //!    that exceed the limits; a label is dropped only when another label at the same node is
 //!    no worse in all three. The first label to reach the source is optimal among routes
 //!    within the limits, under the same htlc_minimum certification as above.
 //! 3. If that certification fails too, a **best-first tree search over simple paths** (no
 //!    dominance, so htlc_minimum cannot mislead it) runs with a budget of
-//!    [`EXACT_LABEL_BUDGET`] labels. Within budget it is exact. Past the budget the best
-//!    certified-or-not route from step 2 is returned (a valid route, possibly not the
-//!    cheapest); this never happened on the bundled graphs' test queries.
+//!    [`EXACT_LABEL_BUDGET`] labels. Within budget it is exact. Past the budget the
+//!    uncertified route from step 2, if any, is returned (a valid route, possibly not the
+//!    cheapest), else "no route". This is the one documented approximation.
 //!
 //! ## Probability and balanced models (heuristic, like LDK's and CLN's routers)
 //! One label per node, ordered by cost (`-ln P`, or fee + priced `-ln P`), with the limits
