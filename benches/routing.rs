@@ -69,7 +69,11 @@ fn synthetic_4x(g: &Snapshot) -> Snapshot {
         x ^= x >> 27;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     };
-    let push_channel = |records: &mut Vec<Record>, scid: Scid, n1: NodeId, n2: NodeId, src: &switchyard_graph::Channel| {
+    let push_channel = |records: &mut Vec<Record>,
+                        scid: Scid,
+                        n1: NodeId,
+                        n2: NodeId,
+                        src: &switchyard_graph::Channel| {
         records.push(Record::Channel(ChannelRecord {
             scid,
             node_1: n1,
@@ -97,7 +101,10 @@ fn synthetic_4x(g: &Snapshot) -> Snapshot {
     };
     for k in 0..4u8 {
         for n in g.nodes() {
-            records.push(Record::Node(NodeRecord { node_id: relabel(&n.id, k), announcement: None }));
+            records.push(Record::Node(NodeRecord {
+                node_id: relabel(&n.id, k),
+                announcement: None,
+            }));
         }
         for (i, ch) in g.channels().iter().enumerate() {
             let scid = Scid::new(1_000_000 * (u32::from(k) + 1) + i as u32, 1, 0).expect("small");
@@ -148,44 +155,80 @@ fn setup(name: &'static str, g: Snapshot, with_ldk: bool) -> Setup {
     let count = if full() { 1000 } else { 400 };
     let queries = ldk::queries(&g, count, 0x5eed_2019);
     let ldk = with_ldk.then(|| ldk::build_graph(&g));
-    Setup { name, g, idx: Arc::new(idx), queries, ldk }
+    Setup {
+        name,
+        g,
+        idx: Arc::new(idx),
+        queries,
+        ldk,
+    }
 }
 
 fn latency_table(s: &Setup) {
     let idx = &s.idx;
     let mut rows = Vec::new();
-    for (label, model) in [("fee", CostModel::Fee), ("prob", CostModel::Probability), ("balanced", CostModel::Balanced)] {
+    for (label, model) in [
+        ("fee", CostModel::Fee),
+        ("prob", CostModel::Probability),
+        ("balanced", CostModel::Balanced),
+    ] {
         // Warm the thread-local scratch and caches once.
         for q in s.queries.iter().take(20) {
             let _ = idx.find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model));
         }
-        let r = time_each(&s.queries, |q| idx.find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model)).is_ok());
+        let r = time_each(&s.queries, |q| {
+            idx.find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model))
+                .is_ok()
+        });
         rows.push((label, r));
     }
     if let Some(graph) = &s.ldk {
-        let r = time_each(&s.queries, |q| ldk::zero_penalty(graph, &q.0, &q.1, q.2).is_some());
+        let r = time_each(&s.queries, |q| {
+            ldk::zero_penalty(graph, &q.0, &q.1, q.2).is_some()
+        });
         rows.push(("ldk_zero", r));
         let scorer = ldk::scorer(graph);
-        let r = time_each(&s.queries, |q| ldk::probabilistic(graph, &scorer, &q.0, &q.1, q.2).is_some());
+        let r = time_each(&s.queries, |q| {
+            ldk::probabilistic(graph, &scorer, &q.0, &q.1, q.2).is_some()
+        });
         rows.push(("ldk_prob", r));
     }
-    eprintln!("[{}] per-query latency over {} queries (1 thread):", s.name, s.queries.len());
+    eprintln!(
+        "[{}] per-query latency over {} queries (1 thread):",
+        s.name,
+        s.queries.len()
+    );
     for (label, (m, p, found)) in &rows {
-        eprintln!("  {label:<9} median {:>9.1} us   p99 {:>9.1} us   found {found}", us(*m), us(*p));
+        eprintln!(
+            "  {label:<9} median {:>9.1} us   p99 {:>9.1} us   found {found}",
+            us(*m),
+            us(*p)
+        );
     }
     let get = |l: &str| rows.iter().find(|r| r.0 == l).map(|r| r.1);
     if let (Some(f), Some(z)) = (get("fee"), get("ldk_zero")) {
-        eprintln!("  fee vs ldk_zero: {:.0}x at median, {:.0}x at p99", us(z.0) / us(f.0), us(z.1) / us(f.1));
+        eprintln!(
+            "  fee vs ldk_zero: {:.0}x at median, {:.0}x at p99",
+            us(z.0) / us(f.0),
+            us(z.1) / us(f.1)
+        );
     }
     for l in ["prob", "balanced"] {
         if let (Some(o), Some(z)) = (get(l), get("ldk_prob")) {
-            eprintln!("  {l} vs ldk_prob: {:.0}x at median, {:.0}x at p99", us(z.0) / us(o.0), us(z.1) / us(o.1));
+            eprintln!(
+                "  {l} vs ldk_prob: {:.0}x at median, {:.0}x at p99",
+                us(z.0) / us(o.0),
+                us(z.1) / us(o.1)
+            );
         }
     }
 }
 
 fn batch_matrix_mpp(s: &Setup) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("thread pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("thread pool");
     let reqs: Vec<RouteRequest> = s
         .queries
         .iter()
@@ -232,7 +275,10 @@ fn batch_matrix_mpp(s: &Setup) {
             continue;
         }
         let t = Instant::now();
-        let r = s.idx.find_mpp(&MppRequest { request: req, force_split: false });
+        let r = s.idx.find_mpp(&MppRequest {
+            request: req,
+            force_split: false,
+        });
         let dt = t.elapsed();
         match r {
             Ok(m) => {
@@ -255,14 +301,25 @@ fn batch_matrix_mpp(s: &Setup) {
 }
 
 fn criterion_groups(c: &mut Criterion, s: &Setup) {
-    let year = if s.name.starts_with("2019") { "2019" } else if s.name.starts_with("2026") { "2026" } else { "4x" };
-    for (label, model) in [("fee", CostModel::Fee), ("prob", CostModel::Probability), ("balanced", CostModel::Balanced)] {
+    let year = if s.name.starts_with("2019") {
+        "2019"
+    } else if s.name.starts_with("2026") {
+        "2026"
+    } else {
+        "4x"
+    };
+    for (label, model) in [
+        ("fee", CostModel::Fee),
+        ("prob", CostModel::Probability),
+        ("balanced", CostModel::Balanced),
+    ] {
         let mut i = 0;
         c.bench_function(&format!("route/{label}/{year}"), |b| {
             b.iter(|| {
                 let q = &s.queries[i % s.queries.len()];
                 i += 1;
-                s.idx.find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model))
+                s.idx
+                    .find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model))
             })
         });
     }

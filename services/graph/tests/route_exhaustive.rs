@@ -55,7 +55,12 @@ fn graph() -> impl Strategy<Value = (u32, Vec<Chan>)> {
     (3u32..8).prop_flat_map(|n| {
         let chan = (0..n, 0..n, 1u64..600, dir(), dir())
             .prop_filter("no self channels", |(a, b, ..)| a != b)
-            .prop_map(|(a, b, cap_sat, d0, d1)| Chan { a, b, cap_sat, dirs: [d0, d1] });
+            .prop_map(|(a, b, cap_sat, d0, d1)| Chan {
+                a,
+                b,
+                cap_sat,
+                dirs: [d0, d1],
+            });
         (Just(n), prop::collection::vec(chan, 0..16))
     })
 }
@@ -91,7 +96,11 @@ fn build(n: u32, chans: &[Chan]) -> (TestGraph, Vec<switchyard_graph::Scid>) {
 fn exhaustive(g: &Snapshot, req: &RouteRequest) -> Option<u64> {
     let src = g.node_idx(&req.source)?;
     let dst = g.node_idx(&req.destination)?;
-    let excluded: Vec<NodeIdx> = req.exclude_nodes.iter().filter_map(|i| g.node_idx(i)).collect();
+    let excluded: Vec<NodeIdx> = req
+        .exclude_nodes
+        .iter()
+        .filter_map(|i| g.node_idx(i))
+        .collect();
     let mut best = None;
     let mut path: Vec<u32> = Vec::new();
     let mut on = vec![false; g.node_count()];
@@ -182,16 +191,20 @@ fn ask() -> impl Strategy<Value = Ask> {
         prop::collection::vec(0u32..8, 0..2),
         prop::collection::vec(0usize..16, 0..2),
     )
-        .prop_map(|(src, dst, amount, max_hops, max_cltv, max_fee, exclude_nodes, exclude_channels)| Ask {
-            src,
-            dst,
-            amount,
-            max_hops,
-            max_cltv,
-            max_fee,
-            exclude_nodes,
-            exclude_channels,
-        })
+        .prop_map(
+            |(src, dst, amount, max_hops, max_cltv, max_fee, exclude_nodes, exclude_channels)| {
+                Ask {
+                    src,
+                    dst,
+                    amount,
+                    max_hops,
+                    max_cltv,
+                    max_fee,
+                    exclude_nodes,
+                    exclude_channels,
+                }
+            },
+        )
 }
 
 proptest! {

@@ -35,10 +35,14 @@ fn fee_routes_are_never_worse_than_ldk_zero_penalty() {
                 panic!("invalid route {src} -> {dst} {amount}: {e}");
             }
         }
-        let Some(ldk_fee) = ldk::zero_penalty(&graph, src, dst, *amount) else { continue };
+        let Some(ldk_fee) = ldk::zero_penalty(&graph, src, dst, *amount) else {
+            continue;
+        };
         ldk_found += 1;
         match &ours {
-            Err(e) => misses.push(format!("{src} -> {dst} {amount} msat: LDK fee {ldk_fee}, ours {e}")),
+            Err(e) => misses.push(format!(
+                "{src} -> {dst} {amount} msat: LDK fee {ldk_fee}, ours {e}"
+            )),
             Ok(r) if r.total_fee_msat > ldk_fee => worse.push(format!(
                 "{src} -> {dst} {amount} msat: LDK fee {ldk_fee}, ours {}",
                 r.total_fee_msat
@@ -54,7 +58,18 @@ fn fee_routes_are_never_worse_than_ldk_zero_penalty() {
         worse.len(),
         misses.len()
     );
-    assert!(misses.is_empty(), "LDK found routes we did not:\n{}", misses.join("\n"));
-    assert!(worse.is_empty(), "LDK found cheaper routes:\n{}", worse.join("\n"));
-    assert!(ldk_found > queries.len() / 4, "LDK found too few routes ({ldk_found}) to compare");
+    assert!(
+        misses.is_empty(),
+        "LDK found routes we did not:\n{}",
+        misses.join("\n")
+    );
+    assert!(
+        worse.is_empty(),
+        "LDK found cheaper routes:\n{}",
+        worse.join("\n")
+    );
+    assert!(
+        ldk_found > queries.len() / 4,
+        "LDK found too few routes ({ldk_found}) to compare"
+    );
 }

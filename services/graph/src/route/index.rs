@@ -18,8 +18,14 @@ pub(crate) const LANDMARK_BUCKETS_MSAT: [u64; 5] =
     [0, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
 /// Number of landmarks (ALT). Eight is the usual sweet spot between bound quality and memory.
 pub(crate) const LANDMARKS: usize = 8;
-/// "Unreachable" in landmark tables.
+/// "Unreachable" in search bounds.
 pub(crate) const INF: u64 = u64::MAX;
+/// "Unreachable" in the compact landmark table.
+pub(crate) const LM_INF: u32 = u32::MAX;
+/// "At least this much" in the compact landmark table (distances are stored as u32 to keep
+/// a node's 16 distances in one cache line; larger ones saturate here, which the bound
+/// handles so that it stays admissible).
+pub(crate) const LM_SAT: u32 = u32::MAX - 1;
 
 /// Reverse (incoming) adjacency over enabled edges in structure-of-arrays form: the search
 /// runs from the destination back to the source, so for node `v` the slots
@@ -50,10 +56,9 @@ pub struct RoutingIndex {
     pub(crate) reaches_hub: Vec<bool>,
     pub(crate) reached_from_hub: Vec<bool>,
     pub(crate) landmarks: Vec<u32>,
-    /// `lm_from[(b * n + u) * LANDMARKS + l]` = fee distance landmark l -> u at bucket b.
-    pub(crate) lm_from: Vec<u64>,
-    /// `lm_to[(b * n + u) * LANDMARKS + l]` = fee distance u -> landmark l at bucket b.
-    pub(crate) lm_to: Vec<u64>,
+    /// `lm[(b * n + u) * 2 * LANDMARKS + l]` = fee distance landmark l -> u at bucket b, and
+    /// at `+ LANDMARKS + l` the distance u -> landmark l (one 64-byte line per node).
+    pub(crate) lm: Vec<u32>,
 }
 
 impl RoutingIndex {
@@ -126,8 +131,7 @@ impl RoutingIndex {
             reaches_hub: vec![false; n],
             reached_from_hub: vec![false; n],
             landmarks: Vec::new(),
-            lm_from: Vec::new(),
-            lm_to: Vec::new(),
+            lm: Vec::new(),
         };
         if n == 0 {
             return idx;
@@ -159,11 +163,8 @@ impl RoutingIndex {
             + self.to.capacity()
             + self.landmarks.capacity())
             + 2 * self.cltv.capacity()
-            + 8 * (self.htlc_min.capacity()
-                + self.htlc_max.capacity()
-                + self.cap_msat.capacity()
-                + self.lm_from.capacity()
-                + self.lm_to.capacity())
+            + 4 * self.lm.capacity()
+            + 8 * (self.htlc_min.capacity() + self.htlc_max.capacity() + self.cap_msat.capacity())
             + self.reaches_hub.capacity()
             + self.reached_from_hub.capacity()
     }
@@ -192,8 +193,15 @@ impl RoutingIndex {
     /// Fee of slot `s` for forwarding `amount` (saturating; amounts are bounded by capacity).
     #[inline]
     pub(crate) fn fee(&self, s: usize, amount: u64) -> u64 {
-        let prop = (u128::from(amount) * u128::from(self.ppm[s])) / 1_000_000;
-        u64::from(self.base[s]).saturating_add(u64::try_from(prop).unwrap_or(u64::MAX))
+        let ppm = u64::from(self.ppm[s]);
+        // u64 arithmetic (a multiply-shift) in the common case; u128 only when it overflows.
+        let prop = match amount.checked_mul(ppm) {
+            Some(p) => p / 1_000_000,
+            None => {
+                u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX)
+            }
+        };
+        u64::from(self.base[s]).saturating_add(prop)
     }
 
     /// Nodes reachable from (`forward`) or reaching (`!forward`) `start` over enabled edges.
@@ -274,27 +282,33 @@ impl RoutingIndex {
         let results: Vec<((usize, usize, bool), Vec<u64>)> = jobs
             .par_iter()
             .map(|&(b, l, fwd)| {
-                (
-                    (b, l, fwd),
-                    self.landmark_dijkstra(self.landmarks[l], LANDMARK_BUCKETS_MSAT[b], fwd),
-                )
+                let bucket = LANDMARK_BUCKETS_MSAT[b];
+                let dist = self.landmark_dijkstra(self.landmarks[l], fwd, |s| self.fee(s, bucket));
+                ((b, l, fwd), dist)
             })
             .collect();
-        let mut lm_from = vec![INF; LANDMARK_BUCKETS_MSAT.len() * n * k];
-        let mut lm_to = vec![INF; LANDMARK_BUCKETS_MSAT.len() * n * k];
+        let mut lm = vec![LM_INF; LANDMARK_BUCKETS_MSAT.len() * n * 2 * k];
         for ((b, l, fwd), dist) in results {
-            let table = if fwd { &mut lm_from } else { &mut lm_to };
+            let col = if fwd { l } else { k + l };
             for (u, d) in dist.into_iter().enumerate() {
-                table[(b * n + u) * k + l] = d;
+                lm[(b * n + u) * 2 * k + col] = if d == INF {
+                    LM_INF
+                } else {
+                    u32::try_from(d).unwrap_or(LM_SAT).min(LM_SAT)
+                };
             }
         }
-        self.lm_from = lm_from;
-        self.lm_to = lm_to;
+        self.lm = lm;
     }
 
-    /// Fee distances from (`forward`) or to (`!forward`) `root` with edge weight
-    /// base + floor(bucket x ppm / 10^6) on every enabled edge, limits ignored.
-    fn landmark_dijkstra(&self, root: u32, bucket: u64, forward: bool) -> Vec<u64> {
+    /// Distances from (`forward`) or to (`!forward`) `root` over every enabled edge, limits
+    /// ignored, with the given edge weight (the fee at the bucket amount).
+    fn landmark_dijkstra(
+        &self,
+        root: u32,
+        forward: bool,
+        weight: impl Fn(usize) -> u64,
+    ) -> Vec<u64> {
         use std::cmp::Reverse;
         let mut dist = vec![INF; self.n];
         let mut heap = std::collections::BinaryHeap::new();
@@ -305,7 +319,7 @@ impl RoutingIndex {
                 continue;
             }
             let mut relax = |y: u32, s: usize| {
-                let nd = d.saturating_add(self.fee(s, bucket));
+                let nd = d.saturating_add(weight(s));
                 if nd < dist[y as usize] {
                     dist[y as usize] = nd;
                     heap.push(Reverse((nd, y)));

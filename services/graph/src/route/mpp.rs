@@ -159,7 +159,10 @@ impl RoutingIndex {
         let c = self.cap_msat[s] as f64 / unit as f64 + 1.0;
         let b = self.breakpoints(f, s);
         let i = (0..4).find(|&i| x >= b[i] && x < b[i + 1]).unwrap_or(3);
-        let (lo, hi) = (f64::from(b[i]), f64::from(b[i + 1]).max(f64::from(b[i]) + 1.0));
+        let (lo, hi) = (
+            f64::from(b[i]),
+            f64::from(b[i + 1]).max(f64::from(b[i]) + 1.0),
+        );
         let unc = (-(1.0 - hi / c).ln() + (1.0 - lo / c).ln()) / (hi - lo);
         Some(((fee + BALANCED_MSAT_PER_NEG_LN_P * unc) * COST_SCALE).round() as i64)
     }

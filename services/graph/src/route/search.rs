@@ -36,7 +36,7 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::index::{RoutingIndex, INF, LANDMARKS};
+use super::index::{RoutingIndex, INF, LANDMARKS, LM_INF, LM_SAT};
 use super::CostModel;
 
 /// Labels the exact fallback (step 3) may settle before it gives up.
@@ -106,9 +106,11 @@ pub(crate) struct Scratch {
     head_gen: Vec<u32>,
     stack: Vec<u32>,
     // Per-query landmark offsets (see `prepare_bounds`).
-    lm_a: [u64; LANDMARKS],
-    lm_b: [u64; LANDMARKS],
+    lm_a: [u32; LANDMARKS],
+    lm_b: [u32; LANDMARKS],
+
     bucket: usize,
+    any_excluded: bool,
 }
 
 thread_local! {
@@ -139,6 +141,7 @@ impl Scratch {
             self.hops = vec![0; n];
             self.h_gen = vec![0; n];
             self.h = vec![0; n];
+
             self.excl_node = vec![0; n];
             self.head = vec![NONE; n];
             self.head_gen = vec![0; n];
@@ -218,6 +221,7 @@ impl RoutingIndex {
     pub(crate) fn begin_search(&self, q: &Query, sc: &mut Scratch) {
         sc.next_gen();
         let gen = sc.gen;
+        sc.any_excluded = !q.exclude_nodes.is_empty() || !q.exclude_channels.is_empty();
         for &u in &q.exclude_nodes {
             sc.excl_node[u as usize] = gen;
         }
@@ -230,11 +234,12 @@ impl RoutingIndex {
         // a = max_w d(L, w) and b = min_w d(w, L), d(w, u) >= d(L, u) - a and >= b - d(u, L).
         let n = self.n;
         for l in 0..self.landmarks.len() {
-            let (mut a, mut b) = (0u64, INF);
+            let (mut a, mut b) = (0u32, LM_INF);
             for &slot in self.out_slots(q.src) {
                 let w = self.to[slot as usize] as usize;
-                a = a.max(self.lm_from[(sc.bucket * n + w) * LANDMARKS + l]);
-                b = b.min(self.lm_to[(sc.bucket * n + w) * LANDMARKS + l]);
+                let row = (sc.bucket * n + w) * 2 * LANDMARKS;
+                a = a.max(self.lm[row + l]);
+                b = b.min(self.lm[row + LANDMARKS + l]);
             }
             sc.lm_a[l] = a;
             sc.lm_b[l] = b;
@@ -252,35 +257,50 @@ impl RoutingIndex {
         if sc.h_gen[ui] == sc.gen {
             return sc.h[ui];
         }
-        let base = (sc.bucket * self.n + ui) * LANDMARKS;
-        let mut h = 0u64;
-        for l in 0..self.landmarks.len() {
-            let (dlu, dul) = (self.lm_from[base + l], self.lm_to[base + l]);
-            let (a, b) = (sc.lm_a[l], sc.lm_b[l]);
-            if a != INF {
-                if dlu == INF {
-                    h = INF;
-                    break;
-                }
-                h = h.max(dlu.saturating_sub(a));
-            }
-            if dul != INF {
-                if b == INF {
-                    h = INF;
-                    break;
-                }
-                h = h.max(b.saturating_sub(dul));
-            }
-        }
+        let h = self.landmark_bound(&self.lm, ui, sc.bucket, &sc.lm_a, &sc.lm_b);
         sc.h_gen[ui] = sc.gen;
         sc.h[ui] = h;
         h
     }
 
+    /// The ALT bound from one landmark table, given the per-query source offsets.
+    #[inline]
+    fn landmark_bound(
+        &self,
+        table: &[u32],
+        ui: usize,
+        bucket: usize,
+        la: &[u32; LANDMARKS],
+        lb: &[u32; LANDMARKS],
+    ) -> u64 {
+        let row = (bucket * self.n + ui) * 2 * LANDMARKS;
+        let mut h = 0u64;
+        for l in 0..self.landmarks.len() {
+            let (dlu, dul) = (table[row + l], table[row + LANDMARKS + l]);
+            let (a, b) = (la[l], lb[l]);
+            // d(w, u) >= d(L, u) - a: needs an exact a; a saturated d(L, u) is a lower bound.
+            if a < LM_SAT {
+                if dlu == LM_INF {
+                    return INF;
+                }
+                h = h.max(u64::from(dlu.saturating_sub(a)));
+            }
+            // d(w, u) >= b - d(u, L): needs an exact d(u, L); a saturated b is a lower bound.
+            if dul < LM_SAT {
+                if b == LM_INF {
+                    return INF;
+                }
+                h = h.max(u64::from(b.saturating_sub(dul)));
+            }
+        }
+        h
+    }
+
     #[inline]
     fn edge_excluded(&self, slot: usize, sc: &Scratch) -> bool {
-        sc.excl_node[self.from[slot] as usize] == sc.gen
-            || sc.excl_chan[(self.edge[slot] >> 1) as usize] == sc.gen
+        sc.any_excluded
+            && (sc.excl_node[self.from[slot] as usize] == sc.gen
+                || sc.excl_chan[(self.edge[slot] >> 1) as usize] == sc.gen)
     }
 
     /// The fee model: steps 1 to 3 of the module documentation.
@@ -376,25 +396,30 @@ impl RoutingIndex {
         let mut reject_bound = INF;
         let mut min_rejected = false;
         let mut fee_pruned = false;
-        let h0 = self.bound(dst, src, sc);
-        if h0 == INF {
-            return SingleOutcome::Nothing {
-                failure: Failure::Capacity,
-                min_rejected,
-            };
-        }
         sc.seen[dst as usize] = gen;
         sc.dist[dst as usize] = amount;
-        sc.heap.push(Reverse((amount.saturating_add(h0), dst)));
+        sc.heap.push(Reverse((amount, dst)));
         while let Some(Reverse((key, v))) = sc.heap.pop() {
             let vi = v as usize;
             if sc.settled[vi] == gen {
                 continue;
             }
             let a = sc.dist[vi];
-            if key != a.saturating_add(if v == src { 0 } else { sc.h[vi] }) && v != dst {
+            // Lazy A*: nodes are pushed with a cheap lower bound on their key and get their
+            // landmark bound only when popped, so the many neighbours of hubs that never
+            // come up cost a heap push, not a bound evaluation.
+            let h = self.bound(v, src, sc);
+            if h == INF {
+                sc.settled[vi] = gen;
                 continue;
             }
+            let real = a.saturating_add(h);
+            if key < real {
+                sc.heap.push(Reverse((real, v)));
+                continue;
+            }
+            // key > real only for entries of nodes already settled (their real-key entry
+            // was smaller and came first), which the check above skipped.
             sc.settled[vi] = gen;
             if v == src {
                 let path = self.tree_path(src, dst, sc);
@@ -436,14 +461,11 @@ impl RoutingIndex {
                 if sc.seen[ui] == gen && nu >= sc.dist[ui] {
                     continue;
                 }
-                let h = self.bound(u, src, sc);
-                if h == INF {
-                    continue;
-                }
                 sc.seen[ui] = gen;
                 sc.dist[ui] = nu;
                 sc.parent[ui] = slot as u32;
-                sc.heap.push(Reverse((nu.saturating_add(h), u)));
+                // The bound is consistent, so nu + h(u) >= a + h(v) = real: a valid lower key.
+                sc.heap.push(Reverse((nu.max(real), u)));
             }
         }
         let failure = if fee_pruned {
@@ -630,42 +652,43 @@ impl RoutingIndex {
         path
     }
 
-    /// Probability and balanced models (module documentation: a heuristic).
+    /// Probability and balanced models (module documentation: a heuristic), as a lazy A*
+    /// with the landmark bounds: `-ln P` for probability, fee + priced `-ln P` for balanced.
     pub(crate) fn search_cost(&self, q: &Query, sc: &mut Scratch) -> Found {
         let gen = sc.gen;
         let (src, dst, amount) = (q.src, q.dst, q.amount);
         let balanced = q.model == CostModel::Balanced;
         let mut failure = Failure::Capacity;
-        let h0 = self.bound(dst, src, sc);
-        if h0 == INF {
-            return Found::None(failure);
-        }
         sc.seen[dst as usize] = gen;
         sc.dist[dst as usize] = amount;
         sc.cost[dst as usize] = 0.0;
         sc.cltv[dst as usize] = q.final_cltv;
         sc.hops[dst as usize] = 0;
-        let key0 = if balanced { h0 as f64 } else { 0.0 };
-        sc.heap.push(Reverse((key0.to_bits(), dst)));
+        sc.heap.push(Reverse((0f64.to_bits(), dst)));
         while let Some(Reverse((key, v))) = sc.heap.pop() {
             let vi = v as usize;
             if sc.settled[vi] == gen {
                 continue;
             }
-            let hv = if balanced && v != src {
-                sc.h[vi] as f64
-            } else {
-                0.0
-            };
-            if key != (sc.cost[vi] + hv).to_bits() {
+            // Only the fee bound: landmark bounds on `-ln P` were tried and did not pay off
+            // (the uncertainty of big channels is so small that they barely prune).
+            let hf = if balanced { self.bound(v, src, sc) } else { 0 };
+            if hf == INF {
+                sc.settled[vi] = gen;
+                continue;
+            }
+            let h = hf as f64;
+            let real = sc.cost[vi] + h;
+            if f64::from_bits(key) < real {
+                sc.heap.push(Reverse((real.to_bits(), v)));
                 continue;
             }
             sc.settled[vi] = gen;
             if v == src {
                 return Found::Path(self.tree_path(src, dst, sc));
             }
-            let (a, c, cl, hp) = (sc.dist[vi], sc.cost[vi], sc.cltv[vi], sc.hops[vi]);
-            if hp >= q.max_hops {
+            let (a, c, cl, hop) = (sc.dist[vi], sc.cost[vi], sc.cltv[vi], sc.hops[vi]);
+            if hop >= q.max_hops {
                 failure = Failure::HopLimit;
                 continue;
             }
@@ -701,18 +724,15 @@ impl RoutingIndex {
                 if sc.seen[ui] == gen && nc >= sc.cost[ui] {
                     continue;
                 }
-                let h = if balanced { self.bound(u, src, sc) } else { 0 };
-                if h == INF {
-                    continue;
-                }
                 sc.seen[ui] = gen;
                 sc.dist[ui] = nu;
                 sc.cost[ui] = nc;
                 sc.cltv[ui] = ncl;
-                sc.hops[ui] = hp + 1;
+                sc.hops[ui] = hop + 1;
                 sc.parent[ui] = slot as u32;
-                let hk = if balanced && u != src { h as f64 } else { 0.0 };
-                sc.heap.push(Reverse(((nc + hk).to_bits(), u)));
+                // The bound is consistent, so nc + h(u) >= c + h(v) = real; a key that is a
+                // rounding error too high only delays the node, it is never dropped.
+                sc.heap.push(Reverse((nc.max(real).to_bits(), u)));
             }
         }
         Found::None(failure)

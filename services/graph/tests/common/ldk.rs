@@ -97,11 +97,21 @@ pub fn zero_penalty(graph: &Graph, src: &NodeId, dst: &NodeId, amount_msat: u64)
 pub type Scorer<'a> = ProbabilisticScorer<&'a Graph, &'static NoLog>;
 
 pub fn scorer(graph: &Graph) -> Scorer<'_> {
-    ProbabilisticScorer::new(ProbabilisticScoringDecayParameters::default(), graph, &NO_LOG)
+    ProbabilisticScorer::new(
+        ProbabilisticScoringDecayParameters::default(),
+        graph,
+        &NO_LOG,
+    )
 }
 
 /// LDK's default probabilistic scorer; returns the fee like [`zero_penalty`].
-pub fn probabilistic(graph: &Graph, scorer: &Scorer<'_>, src: &NodeId, dst: &NodeId, amount_msat: u64) -> Option<u64> {
+pub fn probabilistic(
+    graph: &Graph,
+    scorer: &Scorer<'_>,
+    src: &NodeId,
+    dst: &NodeId,
+    amount_msat: u64,
+) -> Option<u64> {
     let me = PublicKey::from_slice(src.as_bytes()).expect("valid key");
     let rp = params(dst, amount_msat, 2016, 18);
     let fp = ProbabilisticScoringFeeParameters::default();
