@@ -7,7 +7,7 @@
 //! carries, index build time and memory, and criterion groups `route/{fee,prob,balanced,
 //! ldk_zero,ldk_prob}/{2019,2026}`. `SWITCHYARD_BENCH_FULL=1` adds the 4x synthetic graph
 //! (four relabelled copies of 2026 stitched with random channels) and uses 1,000 queries
-//! instead of 400 for the latency tables.
+//! instead of 400 for the latency tables; `SWITCHYARD_BENCH_4X=1` adds only the 4x graph.
 
 #[path = "../services/graph/tests/common/ldk.rs"]
 mod ldk;
@@ -349,7 +349,7 @@ fn routing(c: &mut Criterion) {
         setup("2019-05-14", load_bundled("2019-05-14"), true),
         setup("2026-02-03", load_bundled("2026-02-03"), true),
     ];
-    if full() {
+    if full() || std::env::var_os("SWITCHYARD_BENCH_4X").is_some() {
         let base = setups[1].g.clone();
         setups.push(setup("4x-2026", synthetic_4x(&base), false));
     }

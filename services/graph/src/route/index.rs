@@ -283,7 +283,16 @@ impl RoutingIndex {
             .par_iter()
             .map(|&(b, l, fwd)| {
                 let bucket = LANDMARK_BUCKETS_MSAT[b];
-                let dist = self.landmark_dijkstra(self.landmarks[l], fwd, |s| self.fee(s, bucket));
+                // Edges that cannot carry the bucket amount cannot carry any query amount
+                // that uses this bucket, so leaving them out keeps the bounds admissible and
+                // lets a query prune whatever is unreachable at its amount.
+                let dist = self.landmark_dijkstra(self.landmarks[l], fwd, |s| {
+                    if self.htlc_max[s] < bucket {
+                        INF
+                    } else {
+                        self.fee(s, bucket)
+                    }
+                });
                 ((b, l, fwd), dist)
             })
             .collect();
@@ -302,7 +311,7 @@ impl RoutingIndex {
     }
 
     /// Distances from (`forward`) or to (`!forward`) `root` over every enabled edge, limits
-    /// ignored, with the given edge weight (the fee at the bucket amount).
+    /// ignored, with the given edge weight (the fee at the bucket amount; `INF` = no edge).
     fn landmark_dijkstra(
         &self,
         root: u32,
@@ -319,7 +328,11 @@ impl RoutingIndex {
                 continue;
             }
             let mut relax = |y: u32, s: usize| {
-                let nd = d.saturating_add(weight(s));
+                let w = weight(s);
+                if w == INF {
+                    return;
+                }
+                let nd = d.saturating_add(w);
                 if nd < dist[y as usize] {
                     dist[y as usize] = nd;
                     heap.push(Reverse((nd, y)));

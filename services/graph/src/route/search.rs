@@ -235,7 +235,11 @@ impl RoutingIndex {
         let n = self.n;
         for l in 0..self.landmarks.len() {
             let (mut a, mut b) = (0u32, LM_INF);
+            // Only first hops that can carry the amount count (the bound is about the rest).
             for &slot in self.out_slots(q.src) {
+                if self.htlc_max[slot as usize] < q.amount {
+                    continue;
+                }
                 let w = self.to[slot as usize] as usize;
                 let row = (sc.bucket * n + w) * 2 * LANDMARKS;
                 a = a.max(self.lm[row + l]);
