@@ -1,5 +1,373 @@
-//! Placeholder; the benchmark lands with its issue.
+//! Routing benchmarks: switchyard's engine and LDK's `find_route` side by side, same queries,
+//! same run.
+//!
+//! `cargo bench --bench routing` runs, per bundled graph (2019-05-14 and 2026-02-03):
+//! per-query latency over the fixed seeded query set (median / p99, printed), batch
+//! throughput on 2 threads, a 100 x 100 matrix, MPP for 1M-sat payments no single path
+//! carries, index build time and memory, and criterion groups `route/{fee,prob,balanced,
+//! ldk_zero,ldk_prob}/{2019,2026}`. `SWITCHYARD_BENCH_FULL=1` adds the 4x synthetic graph
+//! (four relabelled copies of 2026 stitched with random channels) and uses 1,000 queries
+//! instead of 400 for the latency tables; `SWITCHYARD_BENCH_4X=1` adds only the 4x graph.
+
+#[path = "../services/graph/tests/common/ldk.rs"]
+mod ldk;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use criterion::{criterion_group, criterion_main, Criterion};
-fn placeholder(_c: &mut Criterion) {}
-criterion_group!(benches, placeholder);
+use switchyard_graph::load::{ChannelRecord, NodeRecord, Record, UpdateRecord};
+use switchyard_graph::route::{CostModel, MppRequest, RouteError, RouteRequest, RoutingIndex};
+use switchyard_graph::testing::load_bundled;
+use switchyard_graph::{NodeId, Scid, Snapshot};
+
+type Query = (NodeId, NodeId, u64);
+
+fn full() -> bool {
+    std::env::var_os("SWITCHYARD_BENCH_FULL").is_some()
+}
+
+fn pct(mut v: Vec<Duration>) -> (Duration, Duration) {
+    v.sort();
+    if v.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    (p(0.5), p(0.99))
+}
+
+fn time_each(queries: &[Query], mut f: impl FnMut(&Query) -> bool) -> (Duration, Duration, usize) {
+    let mut lat = Vec::with_capacity(queries.len());
+    let mut found = 0;
+    for q in queries {
+        let t = Instant::now();
+        found += usize::from(f(q));
+        lat.push(t.elapsed());
+    }
+    let (m, p) = pct(lat);
+    (m, p, found)
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Four relabelled copies of `g`, stitched together with random extra channels whose
+/// capacities and policies are copied from random existing channels.
+fn synthetic_4x(g: &Snapshot) -> Snapshot {
+    let mut records = Vec::new();
+    let relabel = |id: &NodeId, k: u8| {
+        let mut b = *id.as_bytes();
+        b[1] ^= k;
+        b[2] ^= k.wrapping_mul(37);
+        NodeId::from_bytes_unchecked(b)
+    };
+    let mut x = 0x4444_u64;
+    let mut rnd = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let push_channel = |records: &mut Vec<Record>,
+                        scid: Scid,
+                        n1: NodeId,
+                        n2: NodeId,
+                        src: &switchyard_graph::Channel| {
+        records.push(Record::Channel(ChannelRecord {
+            scid,
+            node_1: n1,
+            node_2: n2,
+            capacity_sat: src.capacity_sat,
+            funding_outpoint: None,
+        }));
+        for (dir, p) in src.policies.iter().enumerate() {
+            if let Some(p) = p {
+                records.push(Record::Update(UpdateRecord {
+                    scid,
+                    direction: dir as u8,
+                    timestamp: p.timestamp,
+                    message_flags: 1,
+                    channel_flags: dir as u8 | if p.disabled { 2 } else { 0 },
+                    disabled: p.disabled,
+                    cltv_delta: p.cltv_delta,
+                    htlc_min_msat: p.htlc_min_msat,
+                    htlc_max_msat: Some(p.htlc_max_msat),
+                    fee_base_msat: p.fee_base_msat,
+                    fee_ppm: p.fee_ppm,
+                }));
+            }
+        }
+    };
+    for k in 0..4u8 {
+        for n in g.nodes() {
+            records.push(Record::Node(NodeRecord {
+                node_id: relabel(&n.id, k),
+                announcement: None,
+            }));
+        }
+        for (i, ch) in g.channels().iter().enumerate() {
+            let scid = Scid::new(1_000_000 * (u32::from(k) + 1) + i as u32, 1, 0).expect("small");
+            let (a, b) = (g.node(ch.nodes[0]).id, g.node(ch.nodes[1]).id);
+            push_channel(&mut records, scid, relabel(&a, k), relabel(&b, k), ch);
+        }
+    }
+    // 5% extra channels per copy, between random endpoints of random channels (so the degree
+    // distribution is kept) in different copies.
+    let extra = g.channel_count() / 5;
+    for i in 0..extra {
+        let c1 = g.channel((rnd() % g.channel_count() as u64) as u32);
+        let c2 = g.channel((rnd() % g.channel_count() as u64) as u32);
+        let (k1, k2) = ((rnd() % 4) as u8, (rnd() % 4) as u8);
+        if k1 == k2 {
+            continue;
+        }
+        let a = relabel(&g.node(c1.nodes[0]).id, k1);
+        let b = relabel(&g.node(c2.nodes[1]).id, k2);
+        let scid = Scid::new(6_000_000 + i as u32, 2, 0).expect("small");
+        push_channel(&mut records, scid, a, b, c1);
+    }
+    Snapshot::from_records(records)
+}
+
+struct Setup {
+    name: &'static str,
+    g: Arc<Snapshot>,
+    idx: Arc<RoutingIndex>,
+    queries: Vec<Query>,
+    ldk: Option<ldk::Graph>,
+}
+
+fn setup(name: &'static str, g: Snapshot, with_ldk: bool) -> Setup {
+    let g = Arc::new(g);
+    let t = Instant::now();
+    let idx = RoutingIndex::build(g.clone());
+    let build = t.elapsed();
+    eprintln!(
+        "[{name}] {} nodes, {} channels, {} enabled edges; index build {:.0} ms, index memory {:.1} MiB (snapshot {:.1} MiB)",
+        g.node_count(),
+        g.channel_count(),
+        idx.edge_count(),
+        build.as_secs_f64() * 1e3,
+        idx.heap_bytes() as f64 / 1048576.0,
+        g.heap_bytes() as f64 / 1048576.0
+    );
+    let count = if full() { 1000 } else { 400 };
+    let queries = ldk::queries(&g, count, 0x5eed_2019);
+    let ldk = with_ldk.then(|| ldk::build_graph(&g));
+    Setup {
+        name,
+        g,
+        idx: Arc::new(idx),
+        queries,
+        ldk,
+    }
+}
+
+fn latency_table(s: &Setup) {
+    let idx = &s.idx;
+    let mut rows = Vec::new();
+    for (label, model) in [
+        ("fee", CostModel::Fee),
+        ("prob", CostModel::Probability),
+        ("balanced", CostModel::Balanced),
+    ] {
+        // Warm the thread-local scratch and caches once.
+        for q in s.queries.iter().take(20) {
+            let _ = idx.find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model));
+        }
+        let r = time_each(&s.queries, |q| {
+            idx.find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model))
+                .is_ok()
+        });
+        rows.push((label, r));
+    }
+    if let Some(graph) = &s.ldk {
+        let r = time_each(&s.queries, |q| {
+            ldk::zero_penalty(graph, &q.0, &q.1, q.2).is_some()
+        });
+        rows.push(("ldk_zero", r));
+        let scorer = ldk::scorer(graph);
+        let r = time_each(&s.queries, |q| {
+            ldk::probabilistic(graph, &scorer, &q.0, &q.1, q.2).is_some()
+        });
+        rows.push(("ldk_prob", r));
+    }
+    eprintln!(
+        "[{}] per-query latency over {} queries (1 thread):",
+        s.name,
+        s.queries.len()
+    );
+    for (label, (m, p, found)) in &rows {
+        eprintln!(
+            "  {label:<9} median {:>9.1} us   p99 {:>9.1} us   found {found}",
+            us(*m),
+            us(*p)
+        );
+    }
+    let get = |l: &str| rows.iter().find(|r| r.0 == l).map(|r| r.1);
+    if let (Some(f), Some(z)) = (get("fee"), get("ldk_zero")) {
+        eprintln!(
+            "  fee vs ldk_zero: {:.0}x at median, {:.0}x at p99",
+            us(z.0) / us(f.0),
+            us(z.1) / us(f.1)
+        );
+    }
+    for l in ["prob", "balanced"] {
+        if let (Some(o), Some(z)) = (get(l), get("ldk_prob")) {
+            eprintln!(
+                "  {l} vs ldk_prob: {:.0}x at median, {:.0}x at p99",
+                us(z.0) / us(o.0),
+                us(z.1) / us(o.1)
+            );
+        }
+    }
+}
+
+fn batch_matrix_mpp(s: &Setup) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("thread pool");
+    let reqs: Vec<RouteRequest> = s
+        .queries
+        .iter()
+        .cycle()
+        .take(20_000)
+        .map(|q| RouteRequest::new(q.0, q.1, q.2))
+        .collect();
+    pool.install(|| {
+        let _ = s.idx.find_routes(&reqs[..1000]);
+        let t = Instant::now();
+        let res = s.idx.find_routes(&reqs);
+        let dt = t.elapsed().as_secs_f64();
+        let ok = res.iter().filter(|r| r.is_ok()).count();
+        eprintln!(
+            "[{}] batch, 2 threads: {} fee-model queries in {:.3} s = {:.0} queries/s ({} routes found)",
+            s.name,
+            reqs.len(),
+            dt,
+            reqs.len() as f64 / dt,
+            ok
+        );
+        let nodes: Vec<NodeId> = s.queries.iter().map(|q| q.0).take(100).collect();
+        let dests: Vec<NodeId> = s.queries.iter().map(|q| q.1).take(100).collect();
+        let t = Instant::now();
+        let m = s.idx.matrix(&nodes, &dests, 100_000_000, CostModel::Fee);
+        let cells = m.cells.iter().flatten().filter(|c| c.fee_msat.is_some()).count();
+        eprintln!(
+            "[{}] matrix 100 x 100 (100k sat, fee), 2 threads: {:.3} s ({cells} cells routable)",
+            s.name,
+            t.elapsed().as_secs_f64()
+        );
+    });
+    // MPP: 1M-sat payments that no single path carries.
+    let mut lat = Vec::new();
+    let mut parts = Vec::new();
+    let mut failed = 0;
+    let limit = if full() { 60 } else { 20 };
+    for q in &s.queries {
+        if lat.len() + failed >= limit {
+            break;
+        }
+        let req = RouteRequest::new(q.0, q.1, 1_000_000_000);
+        if s.idx.find_route(&req) != Err(RouteError::Capacity) {
+            continue;
+        }
+        let t = Instant::now();
+        let r = s.idx.find_mpp(&MppRequest {
+            request: req,
+            force_split: false,
+        });
+        let dt = t.elapsed();
+        match r {
+            Ok(m) => {
+                lat.push(dt);
+                parts.push(m.parts.len());
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    let n = lat.len();
+    let (m, p) = pct(lat);
+    parts.sort();
+    eprintln!(
+        "[{}] MPP 1M sat where no single path carries it: {n} split (median {} parts), {failed} unsplittable; median {:.1} ms, p99 {:.1} ms",
+        s.name,
+        parts.get(parts.len() / 2).copied().unwrap_or(0),
+        m.as_secs_f64() * 1e3,
+        p.as_secs_f64() * 1e3
+    );
+}
+
+fn criterion_groups(c: &mut Criterion, s: &Setup) {
+    let year = if s.name.starts_with("2019") {
+        "2019"
+    } else if s.name.starts_with("2026") {
+        "2026"
+    } else {
+        "4x"
+    };
+    for (label, model) in [
+        ("fee", CostModel::Fee),
+        ("prob", CostModel::Probability),
+        ("balanced", CostModel::Balanced),
+    ] {
+        let mut i = 0;
+        c.bench_function(&format!("route/{label}/{year}"), |b| {
+            b.iter(|| {
+                let q = &s.queries[i % s.queries.len()];
+                i += 1;
+                s.idx
+                    .find_route(&RouteRequest::new(q.0, q.1, q.2).with_model(model))
+            })
+        });
+    }
+    if let Some(graph) = &s.ldk {
+        let mut i = 0;
+        c.bench_function(&format!("route/ldk_zero/{year}"), |b| {
+            b.iter(|| {
+                let q = &s.queries[i % s.queries.len()];
+                i += 1;
+                ldk::zero_penalty(graph, &q.0, &q.1, q.2)
+            })
+        });
+        let scorer = ldk::scorer(graph);
+        let mut i = 0;
+        c.bench_function(&format!("route/ldk_prob/{year}"), |b| {
+            b.iter(|| {
+                let q = &s.queries[i % s.queries.len()];
+                i += 1;
+                ldk::probabilistic(graph, &scorer, &q.0, &q.1, q.2)
+            })
+        });
+    }
+}
+
+fn routing(c: &mut Criterion) {
+    let mut setups = vec![
+        setup("2019-05-14", load_bundled("2019-05-14"), true),
+        setup("2026-02-03", load_bundled("2026-02-03"), true),
+    ];
+    if full() || std::env::var_os("SWITCHYARD_BENCH_4X").is_some() {
+        let base = setups[1].g.clone();
+        setups.push(setup("4x-2026", synthetic_4x(&base), false));
+    }
+    for s in &setups {
+        latency_table(s);
+        batch_matrix_mpp(s);
+    }
+    for s in &setups {
+        criterion_groups(c, s);
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = routing
+}
 criterion_main!(benches);

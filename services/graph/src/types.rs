@@ -6,7 +6,9 @@ use std::str::FromStr;
 /// Why a textual identifier could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("node id must be 66 hex characters (a 33-byte compressed public key), got {0} characters")]
+    #[error(
+        "node id must be 66 hex characters (a 33-byte compressed public key), got {0} characters"
+    )]
     NodeIdLength(usize),
     #[error("node id is not valid hex")]
     NodeIdHex,
@@ -127,6 +129,14 @@ impl serde::Serialize for NodeId {
     }
 }
 
+/// Parses the hex form (as [`NodeId::from_hex`]), so request bodies can carry node ids.
+impl<'de> serde::Deserialize<'de> for NodeId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        NodeId::from_hex(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A short channel id (BOLT 7): funding block height, transaction index and output index
 /// packed into a u64 as `block << 40 | tx << 16 | output`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -220,6 +230,14 @@ impl serde::Serialize for Scid {
     }
 }
 
+/// Parses either string form accepted by [`Scid::from_str`].
+impl<'de> serde::Deserialize<'de> for Scid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +256,16 @@ mod tests {
 
     #[test]
     fn scid_rejects_garbage_and_overflow() {
-        for bad in ["", "x", "1x2", "1x2x3x4", "ax1x1", "16777216x1x1", "1x1x65536", "-1x2x3"] {
+        for bad in [
+            "",
+            "x",
+            "1x2",
+            "1x2x3x4",
+            "ax1x1",
+            "16777216x1x1",
+            "1x1x65536",
+            "-1x2x3",
+        ] {
             assert!(bad.parse::<Scid>().is_err(), "{bad} should not parse");
         }
     }

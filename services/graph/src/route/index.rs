@@ -1,0 +1,361 @@
+//! The routing index: a compact, search-friendly copy of a [`Snapshot`]'s enabled edges,
+//! plus the precomputed data that makes queries fast (landmark fee bounds, reachability).
+//!
+//! Built once per snapshot; read-only afterwards, so it is shared freely between threads.
+//! It must not hold per-query state (that lives in thread-local scratch, see `search.rs`).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::snapshot::{NodeIdx, Snapshot};
+
+/// Query amounts (msat) for which landmark distances are precomputed. A query of amount A
+/// uses the largest bucket <= A: every hop forwards at least A, fees are monotone in the
+/// amount, so fees at the bucket amount are lower bounds on the real fees (admissible).
+pub(crate) const LANDMARK_BUCKETS_MSAT: [u64; 5] =
+    [0, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+/// Number of landmarks (ALT). Eight is the usual sweet spot between bound quality and memory.
+pub(crate) const LANDMARKS: usize = 8;
+/// "Unreachable" in search bounds.
+pub(crate) const INF: u64 = u64::MAX;
+/// "Unreachable" in the compact landmark table.
+pub(crate) const LM_INF: u32 = u32::MAX;
+/// "At least this much" in the compact landmark table (distances are stored as u32 to keep
+/// a node's 16 distances in one cache line; larger ones saturate here, which the bound
+/// handles so that it stays admissible).
+pub(crate) const LM_SAT: u32 = u32::MAX - 1;
+
+/// Reverse (incoming) adjacency over enabled edges in structure-of-arrays form: the search
+/// runs from the destination back to the source, so for node `v` the slots
+/// `in_off[v]..in_off[v+1]` describe the edges `from[slot] -> v`.
+#[derive(Debug)]
+pub struct RoutingIndex {
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) n: usize,
+    pub(crate) in_off: Vec<u32>,
+    pub(crate) from: Vec<u32>,
+    pub(crate) base: Vec<u32>,
+    pub(crate) ppm: Vec<u32>,
+    pub(crate) cltv: Vec<u16>,
+    pub(crate) htlc_min: Vec<u64>,
+    /// min(htlc_maximum, capacity): the most one HTLC may carry over the edge.
+    pub(crate) htlc_max: Vec<u64>,
+    /// Channel capacity in msat (the probability model's liquidity bound).
+    pub(crate) cap_msat: Vec<u64>,
+    /// The snapshot's edge index (`2 * channel + direction`) of each slot.
+    pub(crate) edge: Vec<u32>,
+    /// Forward adjacency: `out_off[u]..out_off[u+1]` index `out_slot`, slots whose `from` is u.
+    pub(crate) out_off: Vec<u32>,
+    pub(crate) out_slot: Vec<u32>,
+    /// Head node of each slot (the `v` of `from -> v`), for forward walks.
+    pub(crate) to: Vec<u32>,
+    /// The reachability hub (highest-degree node) and who reaches it / is reached from it.
+    pub(crate) hub: u32,
+    pub(crate) reaches_hub: Vec<bool>,
+    pub(crate) reached_from_hub: Vec<bool>,
+    pub(crate) landmarks: Vec<u32>,
+    /// `lm[(b * n + u) * 2 * LANDMARKS + l]` = fee distance landmark l -> u at bucket b, and
+    /// at `+ LANDMARKS + l` the distance u -> landmark l (one 64-byte line per node).
+    pub(crate) lm: Vec<u32>,
+}
+
+impl RoutingIndex {
+    /// Builds the index (compact arrays, reachability, landmark tables; rayon-parallel).
+    pub fn build(snapshot: Arc<Snapshot>) -> RoutingIndex {
+        let g = &*snapshot;
+        let n = g.node_count();
+        let mut in_off = Vec::with_capacity(n + 1);
+        let (mut from, mut base, mut ppm, mut cltv) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut htlc_min, mut htlc_max, mut cap_msat, mut edge) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        in_off.push(0u32);
+        for v in 0..n as NodeIdx {
+            for &e in g.in_edges(v) {
+                let Some(p) = g.edge_policy(e) else { continue };
+                if p.disabled {
+                    continue;
+                }
+                let cap = g
+                    .channel(Snapshot::edge_channel(e))
+                    .capacity_sat
+                    .saturating_mul(1000);
+                from.push(g.edge_from(e));
+                base.push(p.fee_base_msat);
+                ppm.push(p.fee_ppm);
+                cltv.push(p.cltv_delta);
+                htlc_min.push(p.htlc_min_msat);
+                htlc_max.push(p.htlc_max_msat.min(cap));
+                cap_msat.push(cap);
+                edge.push(e);
+            }
+            in_off.push(from.len() as u32);
+        }
+        let mut to = vec![0u32; from.len()];
+        for v in 0..n {
+            for s in in_off[v]..in_off[v + 1] {
+                to[s as usize] = v as u32;
+            }
+        }
+        let mut out_off = vec![0u32; n + 1];
+        for &u in &from {
+            out_off[u as usize + 1] += 1;
+        }
+        for i in 0..n {
+            out_off[i + 1] += out_off[i];
+        }
+        let mut fill = out_off.clone();
+        let mut out_slot = vec![0u32; from.len()];
+        for (s, &u) in from.iter().enumerate() {
+            out_slot[fill[u as usize] as usize] = s as u32;
+            fill[u as usize] += 1;
+        }
+        let mut idx = RoutingIndex {
+            snapshot: snapshot.clone(),
+            n,
+            in_off,
+            from,
+            base,
+            ppm,
+            cltv,
+            htlc_min,
+            htlc_max,
+            cap_msat,
+            edge,
+            out_off,
+            out_slot,
+            to,
+            hub: 0,
+            reaches_hub: vec![false; n],
+            reached_from_hub: vec![false; n],
+            landmarks: Vec::new(),
+            lm: Vec::new(),
+        };
+        if n == 0 {
+            return idx;
+        }
+        idx.hub = (0..n as u32)
+            .max_by_key(|&u| idx.out_degree(u) + idx.in_degree(u))
+            .unwrap_or(0);
+        idx.reached_from_hub = idx.bfs(idx.hub, true);
+        idx.reaches_hub = idx.bfs(idx.hub, false);
+        idx.landmarks = idx.pick_landmarks();
+        idx.compute_landmark_tables();
+        idx
+    }
+
+    /// The snapshot this index was built from.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// Bytes held by the index's own arrays (the snapshot itself is not counted).
+    pub fn heap_bytes(&self) -> usize {
+        4 * (self.in_off.capacity()
+            + self.from.capacity()
+            + self.base.capacity()
+            + self.ppm.capacity()
+            + self.edge.capacity()
+            + self.out_off.capacity()
+            + self.out_slot.capacity()
+            + self.to.capacity()
+            + self.landmarks.capacity())
+            + 2 * self.cltv.capacity()
+            + 4 * self.lm.capacity()
+            + 8 * (self.htlc_min.capacity() + self.htlc_max.capacity() + self.cap_msat.capacity())
+            + self.reaches_hub.capacity()
+            + self.reached_from_hub.capacity()
+    }
+
+    /// Number of enabled directed edges in the index.
+    pub fn edge_count(&self) -> usize {
+        self.from.len()
+    }
+
+    pub(crate) fn in_slots(&self, v: u32) -> std::ops::Range<usize> {
+        self.in_off[v as usize] as usize..self.in_off[v as usize + 1] as usize
+    }
+
+    pub(crate) fn out_slots(&self, u: u32) -> &[u32] {
+        &self.out_slot[self.out_off[u as usize] as usize..self.out_off[u as usize + 1] as usize]
+    }
+
+    fn out_degree(&self, u: u32) -> usize {
+        self.out_slots(u).len()
+    }
+
+    fn in_degree(&self, v: u32) -> usize {
+        self.in_slots(v).len()
+    }
+
+    /// Fee of slot `s` for forwarding `amount` (saturating; amounts are bounded by capacity).
+    #[inline]
+    pub(crate) fn fee(&self, s: usize, amount: u64) -> u64 {
+        let ppm = u64::from(self.ppm[s]);
+        // u64 arithmetic (a multiply-shift) in the common case; u128 only when it overflows.
+        let prop = match amount.checked_mul(ppm) {
+            Some(p) => p / 1_000_000,
+            None => {
+                u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX)
+            }
+        };
+        u64::from(self.base[s]).saturating_add(prop)
+    }
+
+    /// Nodes reachable from (`forward`) or reaching (`!forward`) `start` over enabled edges.
+    fn bfs(&self, start: u32, forward: bool) -> Vec<bool> {
+        let mut seen = vec![false; self.n];
+        let mut queue = VecDeque::from([start]);
+        seen[start as usize] = true;
+        while let Some(x) = queue.pop_front() {
+            let mut visit = |y: u32| {
+                if !seen[y as usize] {
+                    seen[y as usize] = true;
+                    queue.push_back(y);
+                }
+            };
+            if forward {
+                for &s in self.out_slots(x) {
+                    visit(self.to[s as usize]);
+                }
+            } else {
+                for s in self.in_slots(x) {
+                    visit(self.from[s]);
+                }
+            }
+        }
+        seen
+    }
+
+    /// Landmarks spread over the hub's strongly connected part: the hub first, then each next
+    /// landmark farthest (in hops, undirected) from those already chosen ("farthest point").
+    fn pick_landmarks(&self) -> Vec<u32> {
+        let core: Vec<bool> = (0..self.n)
+            .map(|u| self.reaches_hub[u] && self.reached_from_hub[u])
+            .collect();
+        let mut chosen = vec![self.hub];
+        let mut hop = vec![u32::MAX; self.n];
+        while chosen.len() < LANDMARKS {
+            let last = *chosen.last().unwrap_or(&self.hub);
+            let mut dist = vec![u32::MAX; self.n];
+            let mut queue = VecDeque::from([last]);
+            dist[last as usize] = 0;
+            while let Some(x) = queue.pop_front() {
+                let d = dist[x as usize] + 1;
+                let next = self
+                    .out_slots(x)
+                    .iter()
+                    .map(|&s| self.to[s as usize])
+                    .chain(self.in_slots(x).map(|s| self.from[s]));
+                for y in next {
+                    if dist[y as usize] == u32::MAX {
+                        dist[y as usize] = d;
+                        queue.push_back(y);
+                    }
+                }
+            }
+            for u in 0..self.n {
+                hop[u] = hop[u].min(dist[u]);
+            }
+            // Ties are broken by degree so that landmarks are not dangling leaves.
+            let best = (0..self.n as u32)
+                .filter(|&u| core[u as usize] && hop[u as usize] != u32::MAX && hop[u as usize] > 0)
+                .max_by_key(|&u| (hop[u as usize], self.in_degree(u) + self.out_degree(u)));
+            match best {
+                Some(b) => chosen.push(b),
+                None => break,
+            }
+        }
+        chosen
+    }
+
+    fn compute_landmark_tables(&mut self) {
+        let n = self.n;
+        let k = LANDMARKS;
+        let jobs: Vec<(usize, usize, bool)> = (0..LANDMARK_BUCKETS_MSAT.len())
+            .flat_map(|b| {
+                (0..self.landmarks.len()).flat_map(move |l| [(b, l, true), (b, l, false)])
+            })
+            .collect();
+        let results: Vec<((usize, usize, bool), Vec<u64>)> = jobs
+            .par_iter()
+            .map(|&(b, l, fwd)| {
+                let bucket = LANDMARK_BUCKETS_MSAT[b];
+                // Edges that cannot carry the bucket amount cannot carry any query amount
+                // that uses this bucket, so leaving them out keeps the bounds admissible and
+                // lets a query prune whatever is unreachable at its amount.
+                let dist = self.landmark_dijkstra(self.landmarks[l], fwd, |s| {
+                    if self.htlc_max[s] < bucket {
+                        INF
+                    } else {
+                        self.fee(s, bucket)
+                    }
+                });
+                ((b, l, fwd), dist)
+            })
+            .collect();
+        let mut lm = vec![LM_INF; LANDMARK_BUCKETS_MSAT.len() * n * 2 * k];
+        for ((b, l, fwd), dist) in results {
+            let col = if fwd { l } else { k + l };
+            for (u, d) in dist.into_iter().enumerate() {
+                lm[(b * n + u) * 2 * k + col] = if d == INF {
+                    LM_INF
+                } else {
+                    u32::try_from(d).unwrap_or(LM_SAT).min(LM_SAT)
+                };
+            }
+        }
+        self.lm = lm;
+    }
+
+    /// Distances from (`forward`) or to (`!forward`) `root` over every enabled edge, limits
+    /// ignored, with the given edge weight (the fee at the bucket amount; `INF` = no edge).
+    fn landmark_dijkstra(
+        &self,
+        root: u32,
+        forward: bool,
+        weight: impl Fn(usize) -> u64,
+    ) -> Vec<u64> {
+        use std::cmp::Reverse;
+        let mut dist = vec![INF; self.n];
+        let mut heap = std::collections::BinaryHeap::new();
+        dist[root as usize] = 0;
+        heap.push(Reverse((0u64, root)));
+        while let Some(Reverse((d, x))) = heap.pop() {
+            if d > dist[x as usize] {
+                continue;
+            }
+            let mut relax = |y: u32, s: usize| {
+                let w = weight(s);
+                if w == INF {
+                    return;
+                }
+                let nd = d.saturating_add(w);
+                if nd < dist[y as usize] {
+                    dist[y as usize] = nd;
+                    heap.push(Reverse((nd, y)));
+                }
+            };
+            if forward {
+                for &s in self.out_slots(x) {
+                    relax(self.to[s as usize], s as usize);
+                }
+            } else {
+                for s in self.in_slots(x) {
+                    relax(self.from[s], s);
+                }
+            }
+        }
+        dist
+    }
+
+    /// Index of the landmark bucket for a query amount.
+    pub(crate) fn bucket_for(amount: u64) -> usize {
+        LANDMARK_BUCKETS_MSAT
+            .iter()
+            .rposition(|&b| b <= amount)
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,760 @@
+//! The searches behind [`RoutingIndex::find_route`](super::RoutingIndex::find_route).
+//!
+//! All searches run from the destination back to the source, because the amount a hop must
+//! forward is only known once every hop after it is fixed. A label at node `u` is the amount
+//! `u` must receive to deliver the payment (its own forwarding fee included); relaxing edge
+//! `u -> v` from `v`'s label `a` gives `a + fee_uv(a)`, except that the payer (source) charges
+//! nothing for its own first channel, so reaching the source yields the total `a` it sends.
+//!
+//! ## Fee model, and the cltv / hop limits (exact, by certification)
+//! 1. **A\* with landmark bounds**, one label per node (the least amount). `x + fee(x)` is
+//!    non-decreasing, so this is Dijkstra-exact for the problem *without* the cltv and hop
+//!    limits, except that an htlc_minimum may reject a small label where a larger one would
+//!    pass. The search records, for every such rejection of edge `e` with minimum `m`, the
+//!    bound `m + fee_e(m)` (or `m` when `e` leaves the source): no path using `e` there can
+//!    cost less. If the route found costs at most every recorded bound and satisfies the
+//!    cltv and hop limits, it is optimal and returned.
+//!    Between 1 and 2, the same search with htlc minimums ignored runs: it is exact for that
+//!    relaxation, so if it finds nothing there is no route, and if its route happens to meet
+//!    every rule it is optimal.
+//! 2. Otherwise a **Pareto label-setting A\*** on (amount, cltv, hops) runs, pruning labels
+//!    that exceed the limits; a label is dropped only when another label at the same node is
+//!    no worse in all three. The first label to reach the source is optimal among routes
+//!    within the limits, under the same htlc_minimum certification as above.
+//! 3. If that certification fails too, a **best-first tree search over simple paths** (no
+//!    dominance, so htlc_minimum cannot mislead it) runs with a budget of
+//!    [`EXACT_LABEL_BUDGET`] labels. Within budget it is exact. Past the budget the
+//!    uncertified route from step 2, if any, is returned (a valid route, possibly not the
+//!    cheapest), else "no route". This is the one documented approximation.
+//!
+//! ## Probability and balanced models (heuristic, like LDK's and CLN's routers)
+//! One label per node, ordered by cost (`-ln P`, or fee + priced `-ln P`), with the limits
+//! enforced on each relaxation. Cost is not monotone in the label's amount, so this is a
+//! heuristic: the route is valid, but not guaranteed to be the most probable one.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::index::{RoutingIndex, INF, LANDMARKS, LM_INF, LM_SAT};
+use super::CostModel;
+
+/// Labels the exact fallback (step 3) may settle before it gives up.
+pub const EXACT_LABEL_BUDGET: usize = 200_000;
+/// Labels the Pareto search (step 2) may settle before it gives up.
+pub const PARETO_LABEL_BUDGET: usize = 400_000;
+
+/// A request resolved to node indices, limits filled in.
+#[derive(Debug, Clone)]
+pub(crate) struct Query {
+    pub src: u32,
+    pub dst: u32,
+    pub amount: u64,
+    pub model: CostModel,
+    pub max_fee: u64,
+    pub max_hops: u8,
+    pub max_cltv: u32,
+    pub final_cltv: u32,
+    pub exclude_nodes: Vec<u32>,
+    pub exclude_channels: Vec<u32>,
+}
+
+/// Why a search found nothing, as far as it can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Capacity,
+    FeeLimit,
+    CltvLimit,
+    HopLimit,
+}
+
+/// A found path: index slots in payment order (source first).
+pub(crate) type SlotPath = Vec<u32>;
+
+#[derive(Debug, Clone, Copy)]
+struct Label {
+    amt: u64,
+    cltv: u32,
+    hops: u8,
+    node: u32,
+    parent: u32,
+    slot: u32,
+    next_at_node: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Per-thread reusable search state; arrays are stamped with a generation number so a query
+/// costs nothing proportional to the graph size.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    gen: u32,
+    seen: Vec<u32>,
+    settled: Vec<u32>,
+    dist: Vec<u64>,
+    cost: Vec<f64>,
+    parent: Vec<u32>,
+    cltv: Vec<u32>,
+    hops: Vec<u8>,
+    h_gen: Vec<u32>,
+    h: Vec<u64>,
+    excl_node: Vec<u32>,
+    excl_chan: Vec<u32>,
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
+    labels: Vec<Label>,
+    head: Vec<u32>,
+    head_gen: Vec<u32>,
+    stack: Vec<u32>,
+    // Per-query landmark offsets (see `prepare_bounds`).
+    lm_a: [u32; LANDMARKS],
+    lm_b: [u32; LANDMARKS],
+
+    bucket: usize,
+    any_excluded: bool,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch prepared for `idx` and a fresh generation.
+pub(crate) fn with_scratch<R>(idx: &RoutingIndex, f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut sc = cell.borrow_mut();
+        sc.prepare(idx.n, idx.snapshot.channel_count());
+        f(&mut sc)
+    })
+}
+
+impl Scratch {
+    fn prepare(&mut self, n: usize, channels: usize) {
+        // Any reallocation restarts the generations, so every stamped array is renewed.
+        if self.seen.len() < n || self.excl_chan.len() < channels {
+            let n = n.max(self.seen.len());
+            self.excl_chan = vec![0; channels.max(self.excl_chan.len())];
+            self.seen = vec![0; n];
+            self.settled = vec![0; n];
+            self.dist = vec![0; n];
+            self.cost = vec![0.0; n];
+            self.parent = vec![NONE; n];
+            self.cltv = vec![0; n];
+            self.hops = vec![0; n];
+            self.h_gen = vec![0; n];
+            self.h = vec![0; n];
+
+            self.excl_node = vec![0; n];
+            self.head = vec![NONE; n];
+            self.head_gen = vec![0; n];
+            self.gen = 0;
+        }
+        self.next_gen();
+    }
+
+    fn next_gen(&mut self) {
+        self.gen = self.gen.wrapping_add(1);
+        if self.gen == 0 {
+            for v in [
+                &mut self.seen,
+                &mut self.settled,
+                &mut self.h_gen,
+                &mut self.excl_node,
+                &mut self.excl_chan,
+                &mut self.head_gen,
+            ] {
+                v.iter_mut().for_each(|x| *x = 0);
+            }
+            self.gen = 1;
+        }
+        self.heap.clear();
+        self.labels.clear();
+    }
+}
+
+/// Outcome of the fee-model search.
+pub(crate) enum Found {
+    Path(SlotPath),
+    None(Failure),
+}
+
+impl RoutingIndex {
+    /// Whether `src` can reach `dst` at all over enabled edges (amounts and limits ignored).
+    /// O(1) when both lie in the hub's strongly connected part; otherwise a walk over the
+    /// side that lies outside it, which is small on real graphs.
+    pub(crate) fn reachable(&self, src: u32, dst: u32, sc: &mut Scratch) -> bool {
+        let (s, d) = (src as usize, dst as usize);
+        if self.reaches_hub[s] && self.reached_from_hub[d] {
+            return true;
+        }
+        let forward = !self.reaches_hub[s];
+        let (start, goal) = if forward { (src, dst) } else { (dst, src) };
+        let gen = sc.gen;
+        sc.stack.clear();
+        sc.stack.push(start);
+        sc.seen[start as usize] = gen;
+        while let Some(x) = sc.stack.pop() {
+            if x == goal {
+                return true;
+            }
+            if forward {
+                for &slot in self.out_slots(x) {
+                    let y = self.to[slot as usize];
+                    if sc.seen[y as usize] != gen {
+                        sc.seen[y as usize] = gen;
+                        sc.stack.push(y);
+                    }
+                }
+            } else {
+                for slot in self.in_slots(x) {
+                    let y = self.from[slot];
+                    if sc.seen[y as usize] != gen {
+                        sc.seen[y as usize] = gen;
+                        sc.stack.push(y);
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Marks excluded nodes and channels and computes the landmark offsets for this query.
+    /// Must run after `reachable` (which uses `seen`), and bumps the generation.
+    pub(crate) fn begin_search(&self, q: &Query, sc: &mut Scratch) {
+        sc.next_gen();
+        let gen = sc.gen;
+        sc.any_excluded = !q.exclude_nodes.is_empty() || !q.exclude_channels.is_empty();
+        for &u in &q.exclude_nodes {
+            sc.excl_node[u as usize] = gen;
+        }
+        for &c in &q.exclude_channels {
+            sc.excl_chan[c as usize] = gen;
+        }
+        sc.bucket = Self::bucket_for(q.amount);
+        // The source's own first channel is free, so the fees still to come from node u are
+        // at least the fee distance from some out-neighbour w of the source to u. With
+        // a = max_w d(L, w) and b = min_w d(w, L), d(w, u) >= d(L, u) - a and >= b - d(u, L).
+        let n = self.n;
+        for l in 0..self.landmarks.len() {
+            let (mut a, mut b) = (0u32, LM_INF);
+            // Only first hops that can carry the amount count (the bound is about the rest).
+            for &slot in self.out_slots(q.src) {
+                if self.htlc_max[slot as usize] < q.amount {
+                    continue;
+                }
+                let w = self.to[slot as usize] as usize;
+                let row = (sc.bucket * n + w) * 2 * LANDMARKS;
+                a = a.max(self.lm[row + l]);
+                b = b.min(self.lm[row + LANDMARKS + l]);
+            }
+            sc.lm_a[l] = a;
+            sc.lm_b[l] = b;
+        }
+    }
+
+    /// Admissible, consistent lower bound on the fees still to be added between `u` and the
+    /// source; `INF` when the landmarks prove that no out-neighbour of the source reaches `u`.
+    #[inline]
+    fn bound(&self, u: u32, src: u32, sc: &mut Scratch) -> u64 {
+        if u == src {
+            return 0;
+        }
+        let ui = u as usize;
+        if sc.h_gen[ui] == sc.gen {
+            return sc.h[ui];
+        }
+        let h = self.landmark_bound(&self.lm, ui, sc.bucket, &sc.lm_a, &sc.lm_b);
+        sc.h_gen[ui] = sc.gen;
+        sc.h[ui] = h;
+        h
+    }
+
+    /// The ALT bound from one landmark table, given the per-query source offsets.
+    #[inline]
+    fn landmark_bound(
+        &self,
+        table: &[u32],
+        ui: usize,
+        bucket: usize,
+        la: &[u32; LANDMARKS],
+        lb: &[u32; LANDMARKS],
+    ) -> u64 {
+        let row = (bucket * self.n + ui) * 2 * LANDMARKS;
+        let mut h = 0u64;
+        for l in 0..self.landmarks.len() {
+            let (dlu, dul) = (table[row + l], table[row + LANDMARKS + l]);
+            let (a, b) = (la[l], lb[l]);
+            // d(w, u) >= d(L, u) - a: needs an exact a; a saturated d(L, u) is a lower bound.
+            if a < LM_SAT {
+                if dlu == LM_INF {
+                    return INF;
+                }
+                h = h.max(u64::from(dlu.saturating_sub(a)));
+            }
+            // d(w, u) >= b - d(u, L): needs an exact d(u, L); a saturated b is a lower bound.
+            if dul < LM_SAT {
+                if b == LM_INF {
+                    return INF;
+                }
+                h = h.max(u64::from(b.saturating_sub(dul)));
+            }
+        }
+        h
+    }
+
+    #[inline]
+    fn edge_excluded(&self, slot: usize, sc: &Scratch) -> bool {
+        sc.any_excluded
+            && (sc.excl_node[self.from[slot] as usize] == sc.gen
+                || sc.excl_chan[(self.edge[slot] >> 1) as usize] == sc.gen)
+    }
+
+    /// The fee model: steps 1 to 3 of the module documentation.
+    pub(crate) fn search_fee(&self, q: &Query, sc: &mut Scratch) -> Found {
+        let single = self.fee_single(q, sc, false);
+        let first_failure = match single {
+            SingleOutcome::Certified(path) => {
+                let (cltv, hops) = self.path_cltv_hops(&path, q);
+                if cltv <= q.max_cltv && hops <= u32::from(q.max_hops) {
+                    return Found::Path(path);
+                }
+                if cltv > q.max_cltv {
+                    Failure::CltvLimit
+                } else {
+                    Failure::HopLimit
+                }
+            }
+            SingleOutcome::Uncertified(_) => Failure::Capacity,
+            SingleOutcome::Nothing {
+                failure,
+                min_rejected: false,
+            } => return Found::None(failure),
+            SingleOutcome::Nothing { failure, .. } => failure,
+        };
+        // Without htlc minimums and limits the single-label search is exact: if it finds
+        // nothing there is nothing, and if its route happens to be feasible it is optimal.
+        self.begin_search(q, sc);
+        match self.fee_single(q, sc, true) {
+            SingleOutcome::Nothing { failure, .. } => return Found::None(failure),
+            SingleOutcome::Certified(p) | SingleOutcome::Uncertified(p) => {
+                if self.path_feasible(&p, q) {
+                    return Found::Path(p);
+                }
+            }
+        }
+        self.begin_search(q, sc);
+        match self.fee_labels(q, sc, false) {
+            LabelOutcome::Certified(p) => Found::Path(p),
+            LabelOutcome::Nothing {
+                min_rejected: false,
+                ..
+            } => Found::None(first_failure),
+            other => {
+                let fallback = match other {
+                    LabelOutcome::Uncertified(p) => Some(p),
+                    _ => None,
+                };
+                self.begin_search(q, sc);
+                match self.fee_labels(q, sc, true) {
+                    LabelOutcome::Certified(p) | LabelOutcome::Uncertified(p) => Found::Path(p),
+                    LabelOutcome::Nothing { .. } | LabelOutcome::Budget => match fallback {
+                        Some(p) => Found::Path(p),
+                        None => Found::None(first_failure),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Cltv total (final delta included) and hop count of a path.
+    pub(crate) fn path_cltv_hops(&self, path: &[u32], q: &Query) -> (u32, u32) {
+        let cltv = q.final_cltv
+            + path
+                .iter()
+                .skip(1)
+                .map(|&s| u32::from(self.cltv[s as usize]))
+                .sum::<u32>();
+        (cltv, path.len() as u32)
+    }
+
+    /// Whether a path meets every htlc limit and the cltv, hop and fee limits.
+    pub(crate) fn path_feasible(&self, path: &[u32], q: &Query) -> bool {
+        let (cltv, hops) = self.path_cltv_hops(path, q);
+        if cltv > q.max_cltv || hops > u32::from(q.max_hops) {
+            return false;
+        }
+        let mut a = q.amount;
+        for (i, &s) in path.iter().enumerate().rev() {
+            let s = s as usize;
+            if a < self.htlc_min[s] || a > self.htlc_max[s] {
+                return false;
+            }
+            if i > 0 {
+                a = a.saturating_add(self.fee(s, a));
+            }
+        }
+        a - q.amount <= q.max_fee
+    }
+
+    fn fee_single(&self, q: &Query, sc: &mut Scratch, ignore_min: bool) -> SingleOutcome {
+        let gen = sc.gen;
+        let (src, dst, amount) = (q.src, q.dst, q.amount);
+        let mut reject_bound = INF;
+        let mut min_rejected = false;
+        let mut fee_pruned = false;
+        sc.seen[dst as usize] = gen;
+        sc.dist[dst as usize] = amount;
+        sc.heap.push(Reverse((amount, dst)));
+        while let Some(Reverse((key, v))) = sc.heap.pop() {
+            let vi = v as usize;
+            if sc.settled[vi] == gen {
+                continue;
+            }
+            let a = sc.dist[vi];
+            // Lazy A*: nodes are pushed with a cheap lower bound on their key and get their
+            // landmark bound only when popped, so the many neighbours of hubs that never
+            // come up cost a heap push, not a bound evaluation.
+            let h = self.bound(v, src, sc);
+            if h == INF {
+                sc.settled[vi] = gen;
+                continue;
+            }
+            let real = a.saturating_add(h);
+            if key < real {
+                sc.heap.push(Reverse((real, v)));
+                continue;
+            }
+            // key > real only for entries of nodes already settled (their real-key entry
+            // was smaller and came first), which the check above skipped.
+            sc.settled[vi] = gen;
+            if v == src {
+                let path = self.tree_path(src, dst, sc);
+                return if a <= reject_bound {
+                    SingleOutcome::Certified(path)
+                } else {
+                    SingleOutcome::Uncertified(path)
+                };
+            }
+            for slot in self.in_slots(v) {
+                let u = self.from[slot];
+                let ui = u as usize;
+                if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
+                    continue;
+                }
+                if a > self.htlc_max[slot] {
+                    continue;
+                }
+                if !ignore_min && a < self.htlc_min[slot] {
+                    let m = self.htlc_min[slot];
+                    let b = if u == src {
+                        m
+                    } else {
+                        m.saturating_add(self.fee(slot, m))
+                    };
+                    reject_bound = reject_bound.min(b);
+                    min_rejected = true;
+                    continue;
+                }
+                let nu = if u == src {
+                    a
+                } else {
+                    a.saturating_add(self.fee(slot, a))
+                };
+                if nu - amount > q.max_fee {
+                    fee_pruned = true;
+                    continue;
+                }
+                if sc.seen[ui] == gen && nu >= sc.dist[ui] {
+                    continue;
+                }
+                sc.seen[ui] = gen;
+                sc.dist[ui] = nu;
+                sc.parent[ui] = slot as u32;
+                // The bound is consistent, so nu + h(u) >= a + h(v) = real: a valid lower key.
+                sc.heap.push(Reverse((nu.max(real), u)));
+            }
+        }
+        let failure = if fee_pruned {
+            Failure::FeeLimit
+        } else {
+            Failure::Capacity
+        };
+        SingleOutcome::Nothing {
+            failure,
+            min_rejected,
+        }
+    }
+
+    fn tree_path(&self, src: u32, dst: u32, sc: &Scratch) -> SlotPath {
+        let mut path = Vec::new();
+        let mut x = src;
+        while x != dst && path.len() <= self.n {
+            let slot = sc.parent[x as usize];
+            path.push(slot);
+            x = self.to[slot as usize];
+        }
+        path
+    }
+
+    /// Steps 2 (`exhaustive == false`) and 3 of the module documentation.
+    fn fee_labels(&self, q: &Query, sc: &mut Scratch, exhaustive: bool) -> LabelOutcome {
+        let gen = sc.gen;
+        let (src, dst, amount) = (q.src, q.dst, q.amount);
+        let budget = if exhaustive {
+            EXACT_LABEL_BUDGET
+        } else {
+            PARETO_LABEL_BUDGET
+        };
+        let mut reject_bound = INF;
+        let mut min_rejected = false;
+        let mut failure = Failure::Capacity;
+        let h0 = self.bound(dst, src, sc);
+        if h0 == INF {
+            return LabelOutcome::Nothing { min_rejected };
+        }
+        sc.labels.push(Label {
+            amt: amount,
+            cltv: q.final_cltv,
+            hops: 0,
+            node: dst,
+            parent: NONE,
+            slot: NONE,
+            next_at_node: NONE,
+        });
+        sc.heap.push(Reverse((amount.saturating_add(h0), 0)));
+        let mut settled = 0usize;
+        while let Some(Reverse((_, li))) = sc.heap.pop() {
+            let l = sc.labels[li as usize];
+            let v = l.node;
+            if !exhaustive && self.dominated(&l, sc) {
+                continue;
+            }
+            if v == src {
+                let path = self.label_path(li, sc);
+                return if l.amt <= reject_bound {
+                    LabelOutcome::Certified(path)
+                } else {
+                    LabelOutcome::Uncertified(path)
+                };
+            }
+            settled += 1;
+            if settled > budget {
+                return LabelOutcome::Budget;
+            }
+            if !exhaustive {
+                let vi = v as usize;
+                let head = if sc.head_gen[vi] == gen {
+                    sc.head[vi]
+                } else {
+                    NONE
+                };
+                sc.labels[li as usize].next_at_node = head;
+                sc.head[vi] = li;
+                sc.head_gen[vi] = gen;
+            }
+            if l.hops >= q.max_hops {
+                failure = Failure::HopLimit;
+                continue;
+            }
+            for slot in self.in_slots(v) {
+                let u = self.from[slot];
+                if u == dst || self.edge_excluded(slot, sc) || self.on_label_path(li, u, sc) {
+                    continue;
+                }
+                let a = l.amt;
+                if a > self.htlc_max[slot] {
+                    continue;
+                }
+                if a < self.htlc_min[slot] {
+                    let m = self.htlc_min[slot];
+                    let b = if u == src {
+                        m
+                    } else {
+                        m.saturating_add(self.fee(slot, m))
+                    };
+                    reject_bound = reject_bound.min(b);
+                    min_rejected = true;
+                    continue;
+                }
+                let (nu, ncltv) = if u == src {
+                    (a, l.cltv)
+                } else {
+                    (
+                        a.saturating_add(self.fee(slot, a)),
+                        l.cltv + u32::from(self.cltv[slot]),
+                    )
+                };
+                if ncltv > q.max_cltv {
+                    failure = Failure::CltvLimit;
+                    continue;
+                }
+                if nu - amount > q.max_fee {
+                    failure = Failure::FeeLimit;
+                    continue;
+                }
+                let h = self.bound(u, src, sc);
+                if h == INF {
+                    continue;
+                }
+                let nl = Label {
+                    amt: nu,
+                    cltv: ncltv,
+                    hops: l.hops + 1,
+                    node: u,
+                    parent: li,
+                    slot: slot as u32,
+                    next_at_node: NONE,
+                };
+                if !exhaustive && self.dominated(&nl, sc) {
+                    continue;
+                }
+                sc.labels.push(nl);
+                sc.heap.push(Reverse((
+                    nu.saturating_add(h),
+                    (sc.labels.len() - 1) as u32,
+                )));
+            }
+        }
+        let _ = failure;
+        LabelOutcome::Nothing { min_rejected }
+    }
+
+    fn dominated(&self, l: &Label, sc: &Scratch) -> bool {
+        let vi = l.node as usize;
+        if sc.head_gen[vi] != sc.gen {
+            return false;
+        }
+        let mut m = sc.head[vi];
+        while m != NONE {
+            let o = &sc.labels[m as usize];
+            if o.amt <= l.amt && o.cltv <= l.cltv && o.hops <= l.hops {
+                return true;
+            }
+            m = o.next_at_node;
+        }
+        false
+    }
+
+    fn on_label_path(&self, mut li: u32, u: u32, sc: &Scratch) -> bool {
+        while li != NONE {
+            let l = &sc.labels[li as usize];
+            if l.node == u {
+                return true;
+            }
+            li = l.parent;
+        }
+        false
+    }
+
+    fn label_path(&self, mut li: u32, sc: &Scratch) -> SlotPath {
+        let mut path = Vec::new();
+        while li != NONE {
+            let l = &sc.labels[li as usize];
+            if l.slot != NONE {
+                path.push(l.slot);
+            }
+            li = l.parent;
+        }
+        path
+    }
+
+    /// Probability and balanced models (module documentation: a heuristic), as a lazy A*
+    /// with the landmark bounds: `-ln P` for probability, fee + priced `-ln P` for balanced.
+    pub(crate) fn search_cost(&self, q: &Query, sc: &mut Scratch) -> Found {
+        let gen = sc.gen;
+        let (src, dst, amount) = (q.src, q.dst, q.amount);
+        let balanced = q.model == CostModel::Balanced;
+        let mut failure = Failure::Capacity;
+        sc.seen[dst as usize] = gen;
+        sc.dist[dst as usize] = amount;
+        sc.cost[dst as usize] = 0.0;
+        sc.cltv[dst as usize] = q.final_cltv;
+        sc.hops[dst as usize] = 0;
+        sc.heap.push(Reverse((0f64.to_bits(), dst)));
+        while let Some(Reverse((key, v))) = sc.heap.pop() {
+            let vi = v as usize;
+            if sc.settled[vi] == gen {
+                continue;
+            }
+            // Only the fee bound: landmark bounds on `-ln P` were tried and did not pay off
+            // (the uncertainty of big channels is so small that they barely prune).
+            let hf = if balanced { self.bound(v, src, sc) } else { 0 };
+            if hf == INF {
+                sc.settled[vi] = gen;
+                continue;
+            }
+            let h = hf as f64;
+            let real = sc.cost[vi] + h;
+            if f64::from_bits(key) < real {
+                sc.heap.push(Reverse((real.to_bits(), v)));
+                continue;
+            }
+            sc.settled[vi] = gen;
+            if v == src {
+                return Found::Path(self.tree_path(src, dst, sc));
+            }
+            let (a, c, cl, hop) = (sc.dist[vi], sc.cost[vi], sc.cltv[vi], sc.hops[vi]);
+            if hop >= q.max_hops {
+                failure = Failure::HopLimit;
+                continue;
+            }
+            for slot in self.in_slots(v) {
+                let u = self.from[slot];
+                let ui = u as usize;
+                if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
+                    continue;
+                }
+                if a > self.htlc_max[slot] || a < self.htlc_min[slot] {
+                    continue;
+                }
+                let (fee, ncl) = if u == src {
+                    (0, cl)
+                } else {
+                    (self.fee(slot, a), cl + u32::from(self.cltv[slot]))
+                };
+                if ncl > q.max_cltv {
+                    failure = Failure::CltvLimit;
+                    continue;
+                }
+                let nu = a.saturating_add(fee);
+                if nu - amount > q.max_fee {
+                    failure = Failure::FeeLimit;
+                    continue;
+                }
+                let neg_ln_p = super::hop_neg_ln_p(a, self.cap_msat[slot]);
+                let nc = c + if balanced {
+                    super::balanced_hop_cost(fee, a, neg_ln_p)
+                } else {
+                    neg_ln_p
+                };
+                if sc.seen[ui] == gen && nc >= sc.cost[ui] {
+                    continue;
+                }
+                sc.seen[ui] = gen;
+                sc.dist[ui] = nu;
+                sc.cost[ui] = nc;
+                sc.cltv[ui] = ncl;
+                sc.hops[ui] = hop + 1;
+                sc.parent[ui] = slot as u32;
+                // The bound is consistent, so nc + h(u) >= c + h(v) = real; a key that is a
+                // rounding error too high only delays the node, it is never dropped.
+                sc.heap.push(Reverse((nc.max(real).to_bits(), u)));
+            }
+        }
+        Found::None(failure)
+    }
+}
+
+enum SingleOutcome {
+    Certified(SlotPath),
+    Uncertified(SlotPath),
+    Nothing {
+        failure: Failure,
+        min_rejected: bool,
+    },
+}
+
+enum LabelOutcome {
+    Certified(SlotPath),
+    Uncertified(SlotPath),
+    Nothing { min_rejected: bool },
+    Budget,
+}
