@@ -178,6 +178,10 @@ impl ActiveGraph {
     pub fn active_index(&self, n: NodeIdx) -> Option<usize> {
         self.internal.get(n as usize).filter(|&&i| i != u32::MAX).map(|&i| i as usize)
     }
+    /// The endpoints (active indices) of collapsed edge `e`.
+    pub fn edge_endpoints(&self, e: usize) -> (usize, usize) {
+        (self.edge_from[e] as usize, self.edge_to[e] as usize)
+    }
     pub(crate) fn members(&self, e: usize) -> &[EdgeIdx] {
         &self.members[self.members_off[e] as usize..self.members_off[e + 1] as usize]
     }
@@ -261,6 +265,8 @@ impl<C: Cost> Weights<C> {
 
 /// A path cost: `u64` msat/hops (exact) or `f64` (probability).
 pub(crate) trait Cost: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'static {
+    /// The priority queue Dijkstra uses for this cost type.
+    type Queue: super::paths::Queue<Self>;
     const INF: Self;
     const ZERO: Self;
     /// Saturating addition (anything plus `INF` stays `INF`).
@@ -269,6 +275,7 @@ pub(crate) trait Cost: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'stat
 }
 
 impl Cost for u64 {
+    type Queue = super::paths::RadixQueue;
     const INF: u64 = u64::MAX;
     const ZERO: u64 = 0;
     #[inline]
@@ -282,6 +289,7 @@ impl Cost for u64 {
 }
 
 impl Cost for f64 {
+    type Queue = super::paths::BinaryQueue<f64>;
     const INF: f64 = f64::INFINITY;
     const ZERO: f64 = 0.0;
     #[inline]

@@ -16,12 +16,12 @@ use rayon::prelude::*;
 use super::graph::{ActiveGraph, Adj, Cost};
 
 /// Per-source scratch space, reused across sources.
-struct Scratch<C> {
+struct Scratch<C: Cost> {
     dist: Vec<C>,
     sigma: Vec<f64>,
     delta: Vec<f64>,
     order: Vec<u32>,
-    heap: Vec<(C, u32)>,
+    heap: C::Queue,
 }
 
 impl<C: Cost> Scratch<C> {
@@ -31,7 +31,7 @@ impl<C: Cost> Scratch<C> {
             sigma: vec![0.0; n],
             delta: vec![0.0; n],
             order: Vec::with_capacity(n),
-            heap: Vec::new(),
+            heap: C::Queue::default(),
         }
     }
     fn reset(&mut self) {
@@ -45,46 +45,124 @@ impl<C: Cost> Scratch<C> {
     }
 }
 
-// A plain binary min-heap on (cost, node) with lazy deletion; `PartialOrd` so it serves f64.
-#[inline]
-fn heap_push<C: Cost>(h: &mut Vec<(C, u32)>, item: (C, u32)) {
-    h.push(item);
-    let mut i = h.len() - 1;
-    while i > 0 {
-        let p = (i - 1) / 2;
-        if h[i].0 < h[p].0 {
-            h.swap(i, p);
-            i = p;
-        } else {
-            break;
+/// A min-priority queue of `(cost, node)` for Dijkstra. Pops never go below the last popped
+/// cost (Dijkstra's keys are monotone), which the radix heap relies on.
+pub(crate) trait Queue<C>: Default + Send {
+    fn push(&mut self, cost: C, v: u32);
+    fn pop(&mut self) -> Option<(C, u32)>;
+    fn clear(&mut self);
+}
+
+/// Binary min-heap with lazy deletion (for `f64` costs).
+pub(crate) struct BinaryQueue<C>(Vec<(C, u32)>);
+
+impl<C> Default for BinaryQueue<C> {
+    fn default() -> Self {
+        BinaryQueue(Vec::new())
+    }
+}
+
+impl<C: Cost> Queue<C> for BinaryQueue<C> {
+    #[inline]
+    fn push(&mut self, cost: C, v: u32) {
+        let h = &mut self.0;
+        h.push((cost, v));
+        let mut i = h.len() - 1;
+        while i > 0 {
+            let p = (i - 1) / 2;
+            if h[i].0 < h[p].0 {
+                h.swap(i, p);
+                i = p;
+            } else {
+                break;
+            }
+        }
+    }
+    #[inline]
+    fn pop(&mut self) -> Option<(C, u32)> {
+        let h = &mut self.0;
+        let last = h.pop()?;
+        if h.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut h[0], last);
+        let n = h.len();
+        let mut i = 0;
+        loop {
+            let l = 2 * i + 1;
+            if l >= n {
+                break;
+            }
+            let r = l + 1;
+            let c = if r < n && h[r].0 < h[l].0 { r } else { l };
+            if h[c].0 < h[i].0 {
+                h.swap(c, i);
+                i = c;
+            } else {
+                break;
+            }
+        }
+        Some(top)
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Radix heap for integer costs: an item sits in the bucket of the highest bit in which its
+/// key differs from the last popped key, so a push is O(1) and each item moves down at most
+/// 64 times in total.
+pub(crate) struct RadixQueue {
+    last: u64,
+    len: usize,
+    buckets: [Vec<(u64, u32)>; 65],
+}
+
+impl Default for RadixQueue {
+    fn default() -> Self {
+        RadixQueue {
+            last: 0,
+            len: 0,
+            buckets: std::array::from_fn(|_| Vec::new()),
         }
     }
 }
 
-#[inline]
-fn heap_pop<C: Cost>(h: &mut Vec<(C, u32)>) -> Option<(C, u32)> {
-    let last = h.pop()?;
-    if h.is_empty() {
-        return Some(last);
+impl Queue<u64> for RadixQueue {
+    #[inline]
+    fn push(&mut self, cost: u64, v: u32) {
+        let b = (64 - (cost ^ self.last).leading_zeros()) as usize;
+        self.buckets[b].push((cost, v));
+        self.len += 1;
     }
-    let top = std::mem::replace(&mut h[0], last);
-    let n = h.len();
-    let mut i = 0;
-    loop {
-        let l = 2 * i + 1;
-        if l >= n {
-            break;
+    #[inline]
+    fn pop(&mut self) -> Option<(u64, u32)> {
+        if self.len == 0 {
+            return None;
         }
-        let r = l + 1;
-        let c = if r < n && h[r].0 < h[l].0 { r } else { l };
-        if h[c].0 < h[i].0 {
-            h.swap(c, i);
-            i = c;
-        } else {
-            break;
+        if self.buckets[0].is_empty() {
+            let i = (1..65).find(|&i| !self.buckets[i].is_empty()).expect("len > 0");
+            let items = std::mem::take(&mut self.buckets[i]);
+            self.last = items.iter().map(|x| x.0).min().expect("non-empty");
+            for &(c, v) in &items {
+                let b = (64 - (c ^ self.last).leading_zeros()) as usize;
+                self.buckets[b].push((c, v));
+            }
+            // Hand the emptied allocation back so buckets keep their capacity.
+            let mut items = items;
+            items.clear();
+            self.buckets[i] = items;
         }
+        self.len -= 1;
+        self.buckets[0].pop()
     }
-    Some(top)
+    fn clear(&mut self) {
+        for b in &mut self.buckets {
+            b.clear();
+        }
+        self.len = 0;
+        self.last = 0;
+    }
 }
 
 /// Single-source shortest paths from `s` over `adj` (weights `w`, or unit weights when
@@ -115,8 +193,8 @@ fn sssp<C: Cost>(adj: &Adj, w: &[C], unit: Option<C>, s: u32, sc: &mut Scratch<C
         }
         return;
     }
-    heap_push(&mut sc.heap, (C::ZERO, s));
-    while let Some((d, v)) = heap_pop(&mut sc.heap) {
+    sc.heap.push(C::ZERO, s);
+    while let Some((d, v)) = sc.heap.pop() {
         if d > sc.dist[v as usize] {
             continue;
         }
@@ -133,7 +211,7 @@ fn sssp<C: Cost>(adj: &Adj, w: &[C], unit: Option<C>, s: u32, sc: &mut Scratch<C
             if nd < dx {
                 sc.dist[x] = nd;
                 sc.sigma[x] = sv;
-                heap_push(&mut sc.heap, (nd, x as u32));
+                sc.heap.push(nd, x as u32);
             } else if nd == dx {
                 sc.sigma[x] += sv;
             }
@@ -214,7 +292,7 @@ pub(crate) struct RawBetweenness {
     pub reachable_pairs: u64,
 }
 
-struct Acc<C> {
+struct Acc<C: Cost> {
     sc: Scratch<C>,
     node: Vec<f64>,
     edge: Vec<f64>,
