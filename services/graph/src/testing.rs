@@ -160,7 +160,8 @@ pub fn scaled_copies(g: &Snapshot, k: u32) -> Snapshot {
     for copy in 0..k {
         for (j, ch) in g.channels().iter().enumerate() {
             let j = j as u32;
-            let h = (u64::from(copy) << 32 | u64::from(j)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+            let h =
+                (u64::from(copy) << 32 | u64::from(j)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
             let other = if k > 1 && h % 1000 < 100 {
                 (copy + 1 + (h / 1000) as u32 % (k - 1)) % k
             } else {

@@ -84,8 +84,11 @@ impl ActiveGraph {
             und_off[i + 1] += und_off[i];
         }
         // BFS order, each component started from its highest-degree unvisited node.
-        let mut by_degree: Vec<NodeIdx> = (0..n_snap as NodeIdx).filter(|&v| active[v as usize]).collect();
-        by_degree.sort_by_key(|&v| std::cmp::Reverse(und_off[v as usize + 1] - und_off[v as usize]));
+        let mut by_degree: Vec<NodeIdx> = (0..n_snap as NodeIdx)
+            .filter(|&v| active[v as usize])
+            .collect();
+        by_degree
+            .sort_by_key(|&v| std::cmp::Reverse(und_off[v as usize + 1] - und_off[v as usize]));
         let mut internal = vec![u32::MAX; n_snap];
         let mut snap: Vec<NodeIdx> = Vec::with_capacity(by_degree.len());
         for &root in &by_degree {
@@ -176,7 +179,10 @@ impl ActiveGraph {
     }
     /// The active index of a snapshot node, if it is active.
     pub fn active_index(&self, n: NodeIdx) -> Option<usize> {
-        self.internal.get(n as usize).filter(|&&i| i != u32::MAX).map(|&i| i as usize)
+        self.internal
+            .get(n as usize)
+            .filter(|&&i| i != u32::MAX)
+            .map(|&i| i as usize)
     }
     /// The endpoints (active indices) of collapsed edge `e`.
     pub fn edge_endpoints(&self, e: usize) -> (usize, usize) {
@@ -309,7 +315,11 @@ pub(crate) fn fee_weight(g: &Snapshot, e: EdgeIdx, amount_msat: u64) -> Option<u
 
 /// Probability cost of one channel direction (see [`Weighting::Probability`]).
 pub(crate) fn probability_weight(g: &Snapshot, e: EdgeIdx, amount_msat: u64) -> Option<f64> {
-    let cap = g.channel(Snapshot::edge_channel(e)).capacity_sat.saturating_mul(1000) as f64 + 1.0;
+    let cap = g
+        .channel(Snapshot::edge_channel(e))
+        .capacity_sat
+        .saturating_mul(1000) as f64
+        + 1.0;
     let a = amount_msat as f64;
     if a >= cap {
         return None;

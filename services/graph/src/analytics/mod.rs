@@ -233,7 +233,11 @@ impl ActiveGraph {
     }
 
     /// Exact node and edge betweenness under `weighting` (Brandes, parallel over sources).
-    pub fn betweenness(&self, g: &Snapshot, weighting: Weighting) -> Result<Betweenness, AnalyticsError> {
+    pub fn betweenness(
+        &self,
+        g: &Snapshot,
+        weighting: Weighting,
+    ) -> Result<Betweenness, AnalyticsError> {
         weighting.validate()?;
         let (raw, best) = match weighting {
             Weighting::Hops => {
@@ -260,7 +264,12 @@ impl ActiveGraph {
 
     /// Closeness per active node under `weighting`: incoming distances (networkx's default)
     /// unless `outgoing`. See the module doc for the formula.
-    pub fn closeness(&self, g: &Snapshot, weighting: Weighting, outgoing: bool) -> Result<Vec<f64>, AnalyticsError> {
+    pub fn closeness(
+        &self,
+        g: &Snapshot,
+        weighting: Weighting,
+        outgoing: bool,
+    ) -> Result<Vec<f64>, AnalyticsError> {
         weighting.validate()?;
         Ok(match weighting {
             Weighting::Hops => {
@@ -314,10 +323,18 @@ impl ActiveGraph {
 
     /// PageRank on precomputed edge weights (see [`ActiveGraph::pagerank_weights`]); a weight
     /// vector of the wrong length is an error-free no-op returning an empty result.
-    pub fn pagerank_with(&self, edge_weight: &[f64], damping: f64, tolerance: f64, max_iterations: u32) -> Result<PageRank, AnalyticsError> {
+    pub fn pagerank_with(
+        &self,
+        edge_weight: &[f64],
+        damping: f64,
+        tolerance: f64,
+        max_iterations: u32,
+    ) -> Result<PageRank, AnalyticsError> {
         check_pagerank(damping, tolerance)?;
         if edge_weight.len() != self.edge_count() {
-            return Err(AnalyticsError::NotComputed("pagerank weights of another graph".into()));
+            return Err(AnalyticsError::NotComputed(
+                "pagerank weights of another graph".into(),
+            ));
         }
         let r = structure::pagerank(self, edge_weight, damping, tolerance, max_iterations);
         Ok(PageRank {
@@ -499,7 +516,10 @@ pub struct ChannelReport {
 
 impl NetworkAnalytics {
     /// Computes every metric of `g` (no uptime history: the rank's uptime component is absent).
-    pub fn compute(g: &Snapshot, config: &AnalyticsConfig) -> Result<NetworkAnalytics, AnalyticsError> {
+    pub fn compute(
+        g: &Snapshot,
+        config: &AnalyticsConfig,
+    ) -> Result<NetworkAnalytics, AnalyticsError> {
         Self::compute_with_uptime(g, config, None)
     }
 
@@ -516,7 +536,10 @@ impl NetworkAnalytics {
         // Sorted-by-id order of active nodes = ascending snapshot index.
         let mut sorted: Vec<u32> = (0..n as u32).collect();
         sorted.sort_unstable_by_key(|&i| ag.snap[i as usize]);
-        let nodes: Vec<NodeId> = sorted.iter().map(|&i| g.node(ag.snap[i as usize]).id).collect();
+        let nodes: Vec<NodeId> = sorted
+            .iter()
+            .map(|&i| g.node(ag.snap[i as usize]).id)
+            .collect();
         let per_node = |v: &[f64]| sorted.iter().map(|&i| v[i as usize]).collect::<Vec<f64>>();
 
         let mut chan_pos: HashMap<u32, usize> = HashMap::new();
@@ -592,7 +615,11 @@ impl NetworkAnalytics {
             node_capacity_sat.push(cap);
             node_channels.push(count);
             degrees.push(u64::from(count));
-            node_median_fee_msat.push(if fees.is_empty() { None } else { Some(fees[(fees.len() - 1) / 2]) });
+            node_median_fee_msat.push(if fees.is_empty() {
+                None
+            } else {
+                Some(fees[(fees.len() - 1) / 2])
+            });
         }
 
         let mut caps = Vec::new();
@@ -678,7 +705,10 @@ impl NetworkAnalytics {
     }
 
     /// The per-node values of `metric` (aligned with `nodes`).
-    pub fn metric_values(&self, metric: Metric) -> Result<std::borrow::Cow<'_, [f64]>, AnalyticsError> {
+    pub fn metric_values(
+        &self,
+        metric: Metric,
+    ) -> Result<std::borrow::Cow<'_, [f64]>, AnalyticsError> {
         use std::borrow::Cow;
         Ok(match metric {
             Metric::Betweenness(k) => Cow::Borrowed(&self.weighted_of(k)?.betweenness),
@@ -695,7 +725,11 @@ impl NetworkAnalytics {
         let v = self.metric_values(metric)?;
         let mut idx: Vec<usize> = (0..v.len()).collect();
         idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
-        Ok(idx.into_iter().take(n).map(|i| (self.nodes[i], v[i])).collect())
+        Ok(idx
+            .into_iter()
+            .take(n)
+            .map(|i| (self.nodes[i], v[i]))
+            .collect())
     }
 
     /// Every metric of node `id`, with percentiles; `None` when it is not an active node.
@@ -706,7 +740,11 @@ impl NetworkAnalytics {
             percentile: rank::percentile_of(v, v[i]),
         };
         let n = self.nodes.len() as f64;
-        let norm = if n > 2.0 { 1.0 / ((n - 1.0) * (n - 2.0)) } else { 1.0 };
+        let norm = if n > 2.0 {
+            1.0 / ((n - 1.0) * (n - 2.0))
+        } else {
+            1.0
+        };
         Some(NodeReport {
             node_id: *id,
             weighted: self
@@ -744,7 +782,13 @@ impl NetworkAnalytics {
                 .iter()
                 .map(|m| {
                     let b = m.channel_betweenness[p];
-                    let share = |x: f64| if m.reachable_pairs > 0 { x / m.reachable_pairs as f64 } else { 0.0 };
+                    let share = |x: f64| {
+                        if m.reachable_pairs > 0 {
+                            x / m.reachable_pairs as f64
+                        } else {
+                            0.0
+                        }
+                    };
                     ChannelWeighted {
                         weighting: m.weighting,
                         betweenness: b,
@@ -763,7 +807,8 @@ impl NetworkAnalytics {
             .weighted
             .iter()
             .map(|m| {
-                (m.betweenness.capacity() + m.closeness_in.capacity() + m.closeness_out.capacity()) * 8
+                (m.betweenness.capacity() + m.closeness_in.capacity() + m.closeness_out.capacity())
+                    * 8
                     + m.channel_betweenness.capacity() * 16
             })
             .sum();
@@ -820,8 +865,13 @@ mod tests {
             both(&mut t, i, i + 1, 1);
         }
         let g = t.build();
-        assert_eq!(bc_by_test_node(&g, Weighting::Hops, 4), vec![0.0, 4.0, 4.0, 0.0]);
-        let b = ActiveGraph::new(&g).betweenness(&g, Weighting::Hops).unwrap();
+        assert_eq!(
+            bc_by_test_node(&g, Weighting::Hops, 4),
+            vec![0.0, 4.0, 4.0, 0.0]
+        );
+        let b = ActiveGraph::new(&g)
+            .betweenness(&g, Weighting::Hops)
+            .unwrap();
         assert_eq!(b.reachable_pairs, 12);
         // Edge 1 -> 2 carries (0,2), (0,3), (1,2), (1,3).
         let mut e = b.edge.clone();
@@ -836,7 +886,13 @@ mod tests {
             both(&mut t, 0, i, 1);
         }
         let g = t.build();
-        let bc = bc_by_test_node(&g, Weighting::Fee { amount_msat: AMOUNT }, 6);
+        let bc = bc_by_test_node(
+            &g,
+            Weighting::Fee {
+                amount_msat: AMOUNT,
+            },
+            6,
+        );
         assert_eq!(bc, vec![20.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
@@ -858,7 +914,16 @@ mod tests {
             both(&mut t, i, (i + 1) % 4, 7);
         }
         let g = t.build();
-        assert_eq!(bc_by_test_node(&g, Weighting::Fee { amount_msat: AMOUNT }, 4), vec![1.0; 4]);
+        assert_eq!(
+            bc_by_test_node(
+                &g,
+                Weighting::Fee {
+                    amount_msat: AMOUNT
+                },
+                4
+            ),
+            vec![1.0; 4]
+        );
     }
 
     #[test]
@@ -875,12 +940,23 @@ mod tests {
         let b2 = t.channel(1, 2, 1000);
         t.policy(b2, 1, 5, 0, 40);
         let g = t.build();
-        assert_eq!(bc_by_test_node(&g, Weighting::Fee { amount_msat: AMOUNT }, 3), vec![0.0, 1.0, 0.0]);
+        assert_eq!(
+            bc_by_test_node(
+                &g,
+                Weighting::Fee {
+                    amount_msat: AMOUNT
+                },
+                3
+            ),
+            vec![0.0, 1.0, 0.0]
+        );
         assert_eq!(bc_by_test_node(&g, Weighting::Hops, 3), vec![0.0, 0.0, 0.0]);
         let r = NetworkAnalytics::compute(&g, &AnalyticsConfig::for_amount(AMOUNT)).unwrap();
         let fee = r.channel(b).unwrap().weighted[1].clone();
         assert!(matches!(fee.weighting, Weighting::Fee { .. }));
-        let dir = g.edge_policy(2 * g.channel_idx(b).unwrap()).map_or(1, |_| 0);
+        let dir = g
+            .edge_policy(2 * g.channel_idx(b).unwrap())
+            .map_or(1, |_| 0);
         // 1 -> 2 carries (1, 2) and (0, 2) out of 3 reachable pairs.
         assert_eq!(fee.betweenness[dir], 2.0);
         assert!((fee.share_of_routes[dir] - 2.0 / 3.0).abs() < 1e-15);
@@ -898,9 +974,13 @@ mod tests {
         let b = t.channel(1, 2, 10_000_000);
         t.policy(b, 1, 1, 0, 40);
         let g = t.build();
-        let w = Weighting::Probability { amount_msat: 600_000_000 };
+        let w = Weighting::Probability {
+            amount_msat: 600_000_000,
+        };
         assert_eq!(bc_by_test_node(&g, w, 3), vec![0.0, 1.0, 0.0]);
-        assert!(ActiveGraph::new(&g).betweenness(&g, Weighting::Probability { amount_msat: 0 }).is_err());
+        assert!(ActiveGraph::new(&g)
+            .betweenness(&g, Weighting::Probability { amount_msat: 0 })
+            .is_err());
     }
 
     /// Brute-force reference: all-pairs distances and path counts by dynamic programming,
@@ -936,7 +1016,9 @@ mod tests {
                 sigma[s][s] = 1.0;
                 for &t in order.iter().skip(1) {
                     sigma[s][t] = (0..n)
-                        .filter(|&u| w[u][t] != inf && d[s][u] != inf && d[s][u] + w[u][t] == d[s][t])
+                        .filter(|&u| {
+                            w[u][t] != inf && d[s][u] != inf && d[s][u] + w[u][t] == d[s][t]
+                        })
                         .map(|u| sigma[s][u])
                         .sum();
                 }
@@ -953,7 +1035,10 @@ mod tests {
                             if s == v || t == v || s == t || self.d[s][t] == inf {
                                 continue;
                             }
-                            if self.d[s][v] != inf && self.d[v][t] != inf && self.d[s][v] + self.d[v][t] == self.d[s][t] {
+                            if self.d[s][v] != inf
+                                && self.d[v][t] != inf
+                                && self.d[s][v] + self.d[v][t] == self.d[s][t]
+                            {
                                 b += self.sigma[s][v] * self.sigma[v][t] / self.sigma[s][t];
                             }
                         }
@@ -1043,7 +1128,11 @@ mod tests {
     }
 
     /// The active graph rebuilt independently from the snapshot: min weight per ordered pair.
-    fn weight_matrix(g: &Snapshot, ag: &ActiveGraph, weight: impl Fn(EdgeIdx) -> u64) -> Vec<Vec<u64>> {
+    fn weight_matrix(
+        g: &Snapshot,
+        ag: &ActiveGraph,
+        weight: impl Fn(EdgeIdx) -> u64,
+    ) -> Vec<Vec<u64>> {
         let n = ag.node_count();
         let mut w = vec![vec![u64::MAX; n]; n];
         for e in 0..g.edge_slot_count() as EdgeIdx {
@@ -1065,7 +1154,12 @@ mod tests {
         for seed in 1..120u64 {
             let g = random_graph(seed).build();
             let ag = ActiveGraph::new(&g);
-            for w in [Weighting::Hops, Weighting::Fee { amount_msat: AMOUNT }] {
+            for w in [
+                Weighting::Hops,
+                Weighting::Fee {
+                    amount_msat: AMOUNT,
+                },
+            ] {
                 let mat = weight_matrix(&g, &ag, |e| match w {
                     Weighting::Hops => 1,
                     _ => g.edge_policy(e).unwrap().fee_msat(AMOUNT).max(1),
@@ -1073,13 +1167,17 @@ mod tests {
                 let brute = Brute::new(mat);
                 let b = ag.betweenness(&g, w).unwrap();
                 let expect = brute.betweenness();
-                for v in 0..ag.node_count() {
-                    assert!(close(b.node[v], expect[v]), "seed {seed} {w:?} node {v}: {} vs {}", b.node[v], expect[v]);
+                for (v, (&x, &y)) in b.node.iter().zip(&expect).enumerate() {
+                    assert!(close(x, y), "seed {seed} {w:?} node {v}: {x} vs {y}");
                 }
                 for e in 0..ag.edge_count() {
                     let (u, v) = (ag.edge_from[e] as usize, ag.edge_to[e] as usize);
                     let x = brute.edge_betweenness(u, v);
-                    assert!(close(b.edge[e], x), "seed {seed} {w:?} edge {u}->{v}: {} vs {x}", b.edge[e]);
+                    assert!(
+                        close(b.edge[e], x),
+                        "seed {seed} {w:?} edge {u}->{v}: {} vs {x}",
+                        b.edge[e]
+                    );
                 }
                 let pairs = (0..ag.node_count())
                     .flat_map(|s| (0..ag.node_count()).map(move |t| (s, t)))
@@ -1090,7 +1188,12 @@ mod tests {
                     let c = ag.closeness(&g, w, outgoing).unwrap();
                     let expect = brute.closeness(outgoing);
                     for v in 0..ag.node_count() {
-                        assert!(close(c[v], expect[v]), "seed {seed} {w:?} out={outgoing} node {v}: {} vs {}", c[v], expect[v]);
+                        assert!(
+                            close(c[v], expect[v]),
+                            "seed {seed} {w:?} out={outgoing} node {v}: {} vs {}",
+                            c[v],
+                            expect[v]
+                        );
                     }
                 }
             }
@@ -1120,8 +1223,10 @@ mod tests {
         assert_eq!(r.distributions.degree.summary.max, 4);
         assert!(r.node(&NodeId([2; 33])).is_none());
         assert!(r.heap_bytes() > 0);
-        let mut cfg = AnalyticsConfig::default();
-        cfg.weightings = vec![Weighting::Hops];
+        let mut cfg = AnalyticsConfig {
+            weightings: vec![Weighting::Hops],
+            ..Default::default()
+        };
         let r = NetworkAnalytics::compute(&g, &cfg).unwrap();
         assert!(matches!(
             r.top(Metric::Betweenness(WeightKind::Fee), 1),
@@ -1135,7 +1240,9 @@ mod tests {
         cfg = AnalyticsConfig::default();
         cfg.pagerank_damping = 1.0;
         assert!(NetworkAnalytics::compute(&g, &cfg).is_err());
-        assert!(serde_json::to_string(&r).unwrap().contains("\"reachable_pairs\""));
+        assert!(serde_json::to_string(&r)
+            .unwrap()
+            .contains("\"reachable_pairs\""));
     }
 
     #[test]

@@ -15,11 +15,19 @@ use rayon::prelude::*;
 
 use super::graph::{ActiveGraph, Adj, Cost};
 
+/// Per-node search state, kept together so that a visit touches one cache line.
+#[derive(Clone, Copy)]
+struct St<C> {
+    d: C,
+    /// Number of shortest paths from the source.
+    sigma: f64,
+    /// Brandes dependency.
+    delta: f64,
+}
+
 /// Per-source scratch space, reused across sources.
 struct Scratch<C: Cost> {
-    dist: Vec<C>,
-    sigma: Vec<f64>,
-    delta: Vec<f64>,
+    st: Vec<St<C>>,
     order: Vec<u32>,
     heap: C::Queue,
 }
@@ -27,18 +35,25 @@ struct Scratch<C: Cost> {
 impl<C: Cost> Scratch<C> {
     fn new(n: usize) -> Self {
         Scratch {
-            dist: vec![C::INF; n],
-            sigma: vec![0.0; n],
-            delta: vec![0.0; n],
+            st: vec![
+                St {
+                    d: C::INF,
+                    sigma: 0.0,
+                    delta: 0.0
+                };
+                n
+            ],
             order: Vec::with_capacity(n),
             heap: C::Queue::default(),
         }
     }
     fn reset(&mut self) {
         for &v in &self.order {
-            self.dist[v as usize] = C::INF;
-            self.sigma[v as usize] = 0.0;
-            self.delta[v as usize] = 0.0;
+            self.st[v as usize] = St {
+                d: C::INF,
+                sigma: 0.0,
+                delta: 0.0,
+            };
         }
         self.order.clear();
         self.heap.clear();
@@ -141,7 +156,9 @@ impl Queue<u64> for RadixQueue {
             return None;
         }
         if self.buckets[0].is_empty() {
-            let i = (1..65).find(|&i| !self.buckets[i].is_empty()).expect("len > 0");
+            let i = (1..65)
+                .find(|&i| !self.buckets[i].is_empty())
+                .expect("len > 0");
             let items = std::mem::take(&mut self.buckets[i]);
             self.last = items.iter().map(|x| x.0).min().expect("non-empty");
             for &(c, v) in &items {
@@ -169,25 +186,25 @@ impl Queue<u64> for RadixQueue {
 /// `unit`): fills `dist`, `sigma` (number of shortest paths) and `order` (non-decreasing
 /// distance). Weights are positive, so a node's count is final when it is settled.
 fn sssp<C: Cost>(adj: &Adj, w: &[C], unit: Option<C>, s: u32, sc: &mut Scratch<C>) {
-    sc.dist[s as usize] = C::ZERO;
-    sc.sigma[s as usize] = 1.0;
+    sc.st[s as usize].d = C::ZERO;
+    sc.st[s as usize].sigma = 1.0;
     if let Some(one) = unit {
         sc.order.push(s);
         let mut head = 0;
         while head < sc.order.len() {
             let v = sc.order[head];
             head += 1;
-            let nd = sc.dist[v as usize].plus(one);
-            let sv = sc.sigma[v as usize];
+            let nd = sc.st[v as usize].d.plus(one);
+            let sv = sc.st[v as usize].sigma;
             for i in adj.range(v) {
                 let x = adj.nbr[i] as usize;
-                let dx = sc.dist[x];
+                let dx = sc.st[x].d;
                 if dx == C::INF {
-                    sc.dist[x] = nd;
-                    sc.sigma[x] = sv;
+                    sc.st[x].d = nd;
+                    sc.st[x].sigma = sv;
                     sc.order.push(x as u32);
                 } else if dx == nd {
-                    sc.sigma[x] += sv;
+                    sc.st[x].sigma += sv;
                 }
             }
         }
@@ -195,11 +212,11 @@ fn sssp<C: Cost>(adj: &Adj, w: &[C], unit: Option<C>, s: u32, sc: &mut Scratch<C
     }
     sc.heap.push(C::ZERO, s);
     while let Some((d, v)) = sc.heap.pop() {
-        if d > sc.dist[v as usize] {
+        if d > sc.st[v as usize].d {
             continue;
         }
         sc.order.push(v);
-        let sv = sc.sigma[v as usize];
+        let sv = sc.st[v as usize].sigma;
         for i in adj.range(v) {
             let c = w[i];
             if c == C::INF {
@@ -207,13 +224,13 @@ fn sssp<C: Cost>(adj: &Adj, w: &[C], unit: Option<C>, s: u32, sc: &mut Scratch<C
             }
             let x = adj.nbr[i] as usize;
             let nd = d.plus(c);
-            let dx = sc.dist[x];
+            let dx = sc.st[x].d;
             if nd < dx {
-                sc.dist[x] = nd;
-                sc.sigma[x] = sv;
+                sc.st[x].d = nd;
+                sc.st[x].sigma = sv;
                 sc.heap.push(nd, x as u32);
             } else if nd == dx {
-                sc.sigma[x] += sv;
+                sc.st[x].sigma += sv;
             }
         }
     }
@@ -252,7 +269,9 @@ impl Leaves {
         let mut is_leaf = vec![false; n];
         let mut per: Vec<(u32, u32, u32, u32)> = Vec::new();
         for v in 0..n as u32 {
-            let Some(u) = neighbour[v as usize] else { continue };
+            let Some(u) = neighbour[v as usize] else {
+                continue;
+            };
             if neighbour[u as usize].is_some() {
                 continue; // u is a leaf too (a two-node component): run both normally
             }
@@ -276,7 +295,11 @@ impl Leaves {
             off[i + 1] += off[i];
         }
         let items = per.into_iter().map(|(_, v, vu, uv)| (v, vu, uv)).collect();
-        Leaves { is_leaf, off, items }
+        Leaves {
+            is_leaf,
+            off,
+            items,
+        }
     }
     fn of(&self, u: u32) -> &[(u32, u32, u32)] {
         &self.items[self.off[u as usize] as usize..self.off[u as usize + 1] as usize]
@@ -295,6 +318,9 @@ pub(crate) struct RawBetweenness {
 struct Acc<C: Cost> {
     sc: Scratch<C>,
     node: Vec<f64>,
+    /// Edge dependencies by in-adjacency position (written sequentially per target).
+    edge_in: Vec<f64>,
+    /// Closed-form leaf corrections by collapsed edge id.
     edge: Vec<f64>,
     pairs: u64,
 }
@@ -311,10 +337,13 @@ pub(crate) fn betweenness<C: Cost>(
     let n = ag.node_count();
     let m = ag.edge_count();
     let leaves = Leaves::new(&ag.out, &ag.inn, out_w, in_w);
-    let sources: Vec<u32> = (0..n as u32).filter(|&v| !leaves.is_leaf[v as usize]).collect();
+    let sources: Vec<u32> = (0..n as u32)
+        .filter(|&v| !leaves.is_leaf[v as usize])
+        .collect();
     let new_acc = || Acc {
         sc: Scratch::<C>::new(n),
         node: vec![0.0; n],
+        edge_in: vec![0.0; m],
         edge: vec![0.0; m],
         pairs: 0,
     };
@@ -328,28 +357,28 @@ pub(crate) fn betweenness<C: Cost>(
             let sc = &mut a.sc;
             for &t in sc.order.iter().rev() {
                 let t = t as usize;
-                let dt = sc.dist[t];
-                let coeff = (1.0 + sc.delta[t]) / sc.sigma[t];
+                let dt = sc.st[t].d;
+                let coeff = (1.0 + sc.st[t].delta) / sc.st[t].sigma;
                 for i in ag.inn.range(t as u32) {
                     let u = ag.inn.nbr[i] as usize;
                     let c = match unit {
                         Some(one) => one,
                         None => in_w[i],
                     };
-                    if c != C::INF && sc.dist[u].plus(c) == dt {
-                        let x = sc.sigma[u] * coeff;
-                        sc.delta[u] += x;
-                        a.edge[ag.inn.eid[i] as usize] += x * mult;
+                    if c != C::INF && sc.st[u].d.plus(c) == dt {
+                        let x = sc.st[u].sigma * coeff;
+                        sc.st[u].delta += x;
+                        a.edge_in[i] += x * mult;
                     }
                 }
                 if t != s as usize {
-                    a.node[t] += sc.delta[t] * mult;
+                    a.node[t] += sc.st[t].delta * mult;
                 }
             }
             let reach = sc.order.len() as u64;
             a.pairs += reach - 1;
             for &(v, vu, uv) in my {
-                let v_reached = u64::from(sc.dist[v as usize] != C::INF);
+                let v_reached = u64::from(sc.st[v as usize].d != C::INF);
                 let targets = reach - v_reached;
                 a.pairs += targets;
                 a.node[s as usize] += (targets - 1) as f64;
@@ -361,10 +390,15 @@ pub(crate) fn betweenness<C: Cost>(
             sc.reset();
             a
         })
-        .map(|a| RawBetweenness {
-            node: a.node,
-            edge: a.edge,
-            reachable_pairs: a.pairs,
+        .map(|mut a| {
+            for (i, &x) in a.edge_in.iter().enumerate() {
+                a.edge[ag.inn.eid[i] as usize] += x;
+            }
+            RawBetweenness {
+                node: a.node,
+                edge: a.edge,
+                reachable_pairs: a.pairs,
+            }
         })
         .reduce(
             || RawBetweenness {
@@ -389,6 +423,9 @@ struct Reach {
     total: f64,
 }
 
+/// A source's reach, and that of the leaves folded into it.
+type SourceReach = (u32, Reach, Vec<(u32, Reach)>);
+
 /// Closeness as networkx computes it, with Wasserman-Faust scaling:
 /// `c(v) = (r - 1)^2 / ((n - 1) * total)`, `r` = nodes that reach `v` (or that `v` reaches,
 /// for `outgoing`), `v` included, `total` their summed distance; 0 when `total` is 0.
@@ -409,9 +446,11 @@ pub(crate) fn closeness<C: Cost>(
         (&ag.inn, in_w, &ag.out, out_w)
     };
     let leaves = Leaves::new(adj, radj, w, rw);
-    let sources: Vec<u32> = (0..n as u32).filter(|&v| !leaves.is_leaf[v as usize]).collect();
+    let sources: Vec<u32> = (0..n as u32)
+        .filter(|&v| !leaves.is_leaf[v as usize])
+        .collect();
     let mut reach = vec![Reach::default(); n];
-    let part: Vec<(u32, Reach, Vec<(u32, Reach)>)> = sources
+    let part: Vec<SourceReach> = sources
         .par_iter()
         .with_min_len(8)
         .map_init(
@@ -423,17 +462,21 @@ pub(crate) fn closeness<C: Cost>(
                 let mut totf = 0.0f64;
                 for &v in &sc.order {
                     // Integer costs sum exactly; f64 costs sum in settle order.
-                    total = total.plus(sc.dist[v as usize]);
-                    totf += sc.dist[v as usize].as_f64();
+                    total = total.plus(sc.st[v as usize].d);
+                    totf += sc.st[v as usize].d.as_f64();
                 }
-                let tot = if total == C::INF { totf } else { total.as_f64() };
+                let tot = if total == C::INF {
+                    totf
+                } else {
+                    total.as_f64()
+                };
                 let mut folded = Vec::new();
                 for &(v, vu, _) in leaves.of(s) {
                     let c = match unit {
                         Some(one) => one,
                         None => leaf_weight(adj, w, v, vu),
                     };
-                    let dv = sc.dist[v as usize];
+                    let dv = sc.st[v as usize].d;
                     let v_in = dv != C::INF;
                     // From v: every node u reaches (v itself excepted) at c more, plus v.
                     let others = count - u64::from(v_in);
@@ -497,7 +540,7 @@ pub(crate) fn hop_diameter(ag: &ActiveGraph, members: &[u32]) -> u64 {
                     .order
                     .iter()
                     .filter(|&&v| inside[v as usize])
-                    .map(|&v| sc.dist[v as usize])
+                    .map(|&v| sc.st[v as usize].d)
                     .max()
                     .unwrap_or(0);
                 sc.reset();

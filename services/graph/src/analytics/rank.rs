@@ -44,8 +44,15 @@ impl Default for RankWeights {
 
 impl RankWeights {
     pub(crate) fn validate(&self) -> Result<(), AnalyticsError> {
-        let all = [self.centrality, self.capacity, self.channels, self.fees, self.uptime];
-        if all.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || all[..4].iter().sum::<f64>() <= 0.0 {
+        let all = [
+            self.centrality,
+            self.capacity,
+            self.channels,
+            self.fees,
+            self.uptime,
+        ];
+        if all.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || all[..4].iter().sum::<f64>() <= 0.0
+        {
             return Err(AnalyticsError::BadRankWeights);
         }
         Ok(())
@@ -122,8 +129,18 @@ pub(crate) fn percentile_of(values: &[f64], x: f64) -> f64 {
 pub(crate) fn rank(w: &RankWeights, inp: &Inputs<'_>) -> Vec<RankEntry> {
     let n = inp.centrality.len();
     let centrality = percentiles(inp.centrality);
-    let capacity = percentiles(&inp.capacity_sat.iter().map(|&c| c as f64).collect::<Vec<_>>());
-    let channels = percentiles(&inp.channels.iter().map(|&c| f64::from(c)).collect::<Vec<_>>());
+    let capacity = percentiles(
+        &inp.capacity_sat
+            .iter()
+            .map(|&c| c as f64)
+            .collect::<Vec<_>>(),
+    );
+    let channels = percentiles(
+        &inp.channels
+            .iter()
+            .map(|&c| f64::from(c))
+            .collect::<Vec<_>>(),
+    );
     // Nodes that cannot forward sort below every fee; they get 0 below anyway.
     let neg_fee: Vec<f64> = inp
         .median_fee_msat
@@ -133,15 +150,25 @@ pub(crate) fn rank(w: &RankWeights, inp: &Inputs<'_>) -> Vec<RankEntry> {
     let fees = percentiles(&neg_fee);
     let mut entries: Vec<RankEntry> = (0..n)
         .map(|i| {
-            let uptime = inp.uptime.and_then(|u| u[i]).map(|u| if u.is_nan() { 0.0 } else { u.clamp(0.0, 1.0) });
+            let uptime =
+                inp.uptime
+                    .and_then(|u| u[i])
+                    .map(|u| if u.is_nan() { 0.0 } else { u.clamp(0.0, 1.0) });
             let c = RankComponents {
                 centrality: centrality[i],
                 capacity: capacity[i],
                 channels: channels[i],
-                fees: if inp.median_fee_msat[i].is_some() { fees[i] } else { 0.0 },
+                fees: if inp.median_fee_msat[i].is_some() {
+                    fees[i]
+                } else {
+                    0.0
+                },
                 uptime,
             };
-            let mut num = w.centrality * c.centrality + w.capacity * c.capacity + w.channels * c.channels + w.fees * c.fees;
+            let mut num = w.centrality * c.centrality
+                + w.capacity * c.capacity
+                + w.channels * c.channels
+                + w.fees * c.fees;
             let mut den = w.centrality + w.capacity + w.channels + w.fees;
             if let Some(u) = c.uptime {
                 num += w.uptime * u;
@@ -204,10 +231,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_weights() {
-        let mut w = RankWeights::default();
-        w.fees = -1.0;
+        let w = RankWeights {
+            fees: -1.0,
+            ..Default::default()
+        };
         assert_eq!(w.validate(), Err(AnalyticsError::BadRankWeights));
-        let zero = RankWeights { centrality: 0.0, capacity: 0.0, channels: 0.0, fees: 0.0, uptime: 1.0 };
+        let zero = RankWeights {
+            centrality: 0.0,
+            capacity: 0.0,
+            channels: 0.0,
+            fees: 0.0,
+            uptime: 1.0,
+        };
         assert_eq!(zero.validate(), Err(AnalyticsError::BadRankWeights));
     }
 }

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use super::graph::ActiveGraph;
 
+/// Edge count from which a PageRank iteration runs in parallel.
+const PARALLEL_EDGES: usize = 400_000;
+
 /// Outcome of a PageRank iteration.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PageRankResult {
@@ -19,10 +22,19 @@ pub(crate) struct PageRankResult {
 /// dangling nodes (no out-weight) spread uniformly. `edge_weight[e]` is the weight of
 /// collapsed edge `e` (each node's out-weights are normalized to sum to 1). Iterates until
 /// the L1 change of one step is below `tol`.
-pub(crate) fn pagerank(ag: &ActiveGraph, edge_weight: &[f64], alpha: f64, tol: f64, max_iter: u32) -> PageRankResult {
+pub(crate) fn pagerank(
+    ag: &ActiveGraph,
+    edge_weight: &[f64],
+    alpha: f64,
+    tol: f64,
+    max_iter: u32,
+) -> PageRankResult {
     let n = ag.node_count();
     if n == 0 {
-        return PageRankResult { converged: true, ..Default::default() };
+        return PageRankResult {
+            converged: true,
+            ..Default::default()
+        };
     }
     let mut out_sum = vec![0.0f64; n];
     for (e, &w) in edge_weight.iter().enumerate() {
@@ -35,7 +47,9 @@ pub(crate) fn pagerank(ag: &ActiveGraph, edge_weight: &[f64], alpha: f64, tol: f
             edge_weight[ag.inn.eid[i] as usize] / out_sum[u]
         })
         .collect();
-    let dangling: Vec<u32> = (0..n as u32).filter(|&u| out_sum[u as usize] <= 0.0).collect();
+    let dangling: Vec<u32> = (0..n as u32)
+        .filter(|&u| out_sum[u as usize] <= 0.0)
+        .collect();
     let nf = n as f64;
     let mut x = vec![1.0 / nf; n];
     let mut next = vec![0.0f64; n];
@@ -44,20 +58,26 @@ pub(crate) fn pagerank(ag: &ActiveGraph, edge_weight: &[f64], alpha: f64, tol: f
         let dsum: f64 = dangling.iter().map(|&u| x[u as usize]).sum();
         let base = (alpha * dsum + (1.0 - alpha)) / nf;
         let xs = &x;
-        let err: f64 = next
-            .par_iter_mut()
-            .with_min_len(1024)
-            .enumerate()
-            .map(|(v, slot)| {
-                let mut acc = 0.0;
-                for i in ag.inn.range(v as u32) {
-                    acc += xs[ag.inn.nbr[i] as usize] * p_in[i];
-                }
-                let nv = alpha * acc + base;
-                *slot = nv;
-                (nv - xs[v]).abs()
-            })
-            .sum();
+        let step = |(v, slot): (usize, &mut f64)| {
+            let mut acc = 0.0;
+            for i in ag.inn.range(v as u32) {
+                acc += xs[ag.inn.nbr[i] as usize] * p_in[i];
+            }
+            let nv = alpha * acc + base;
+            *slot = nv;
+            (nv - xs[v]).abs()
+        };
+        // One iteration of a small graph takes tens of microseconds: waking the pool for it
+        // costs more than it saves.
+        let err: f64 = if p_in.len() >= PARALLEL_EDGES {
+            next.par_iter_mut()
+                .with_min_len(4096)
+                .enumerate()
+                .map(step)
+                .sum()
+        } else {
+            next.iter_mut().enumerate().map(step).sum()
+        };
         std::mem::swap(&mut x, &mut next);
         result.iterations = it;
         if err < tol {
@@ -268,7 +288,11 @@ impl Histogram {
         let last = counts.iter().rposition(|&c| c > 0).map_or(0, |i| i + 1);
         let buckets = (0..last)
             .map(|k| {
-                let (lo, hi) = if k == 0 { (0, 1) } else { (1u64 << (k - 1), (1u128 << k).min(u64::MAX as u128) as u64) };
+                let (lo, hi) = if k == 0 {
+                    (0, 1)
+                } else {
+                    (1u64 << (k - 1), (1u128 << k).min(u64::MAX as u128) as u64)
+                };
                 (lo, hi, counts[k])
             })
             .collect();
