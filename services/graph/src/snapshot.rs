@@ -231,7 +231,7 @@ impl GraphBuilder {
                 alias: ann.map(|(_, alias)| alias),
             })
             .collect();
-        nodes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        nodes.sort_unstable_by_key(|n| n.id);
         let node_index: HashMap<NodeId, NodeIdx> = nodes
             .iter()
             .enumerate()
