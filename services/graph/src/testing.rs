@@ -142,12 +142,15 @@ pub fn load_bundled(date: &str) -> Snapshot {
     b.build()
 }
 
-/// A synthetic graph `k` times the size of `g` with the same degree, capacity and policy
-/// distributions, for scaling benchmarks: `k` relabelled copies of `g` (copy `c` of node `i`
-/// gets a made-up id encoding `(c, i)`, copy `c` of channel `j` the scid `(c+1)x(j)x0`), in
-/// which about 10% of the channels (chosen by a fixed hash) have their second endpoint moved
-/// to the same node's copy in another copy, so the copies form one network. Every node keeps
-/// its degree and every channel its capacity and both policies.
+/// A synthetic graph `k` times the size of `g` with (nearly) the same degree, capacity and
+/// policy distributions, for scaling benchmarks: `k` relabelled copies of `g` (copy `c` of
+/// node `i` gets a made-up id encoding `(c, i)`, copy `c` of channel `j` the scid
+/// `(c+1)x(j)x0`), in which about 10% of the channels (chosen by a fixed hash) have their
+/// second endpoint moved to the same node's copy in another copy, so the copies form one
+/// network. Every channel keeps its capacity and both policies, and the summed degree of the
+/// `k` copies of a node is exactly `k` times its degree; a single copy's degree can differ
+/// (a leaf whose only channel moved away becomes isolated), so the active graph can have
+/// slightly fewer than `k` times the nodes.
 pub fn scaled_copies(g: &Snapshot, k: u32) -> Snapshot {
     let id = |copy: u32, node: u32| {
         let mut b = [0u8; 33];
