@@ -141,3 +141,63 @@ pub fn load_bundled(date: &str) -> Snapshot {
     }
     b.build()
 }
+
+/// A synthetic graph `k` times the size of `g` with (nearly) the same degree, capacity and
+/// policy distributions, for scaling benchmarks: `k` relabelled copies of `g` (copy `c` of
+/// node `i` gets a made-up id encoding `(c, i)`, copy `c` of channel `j` the scid
+/// `(c+1)x(j)x0`), in which about 10% of the channels (chosen by a fixed hash) have their
+/// second endpoint moved to the same node's copy in another copy, so the copies form one
+/// network. Every channel keeps its capacity and both policies, and the summed degree of the
+/// `k` copies of a node is exactly `k` times its degree; a single copy's degree can differ
+/// (a leaf whose only channel moved away becomes isolated), so the active graph can have
+/// slightly fewer than `k` times the nodes.
+pub fn scaled_copies(g: &Snapshot, k: u32) -> Snapshot {
+    let id = |copy: u32, node: u32| {
+        let mut b = [0u8; 33];
+        b[0] = 2;
+        b[1..5].copy_from_slice(&copy.to_be_bytes());
+        b[5..9].copy_from_slice(&node.to_be_bytes());
+        NodeId::from_bytes_unchecked(b)
+    };
+    let mut builder = crate::GraphBuilder::default();
+    for copy in 0..k {
+        for (j, ch) in g.channels().iter().enumerate() {
+            let j = j as u32;
+            let h =
+                (u64::from(copy) << 32 | u64::from(j)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+            let other = if k > 1 && h % 1000 < 100 {
+                (copy + 1 + (h / 1000) as u32 % (k - 1)) % k
+            } else {
+                copy
+            };
+            let ends = [id(copy, ch.nodes[0]), id(other, ch.nodes[1])];
+            // BOLT 7 order: node_1 is the lesser id; policies follow their sender.
+            let flip = ends[0] > ends[1];
+            let scid = Scid::new(copy + 1, j, 0).expect("scaled graphs stay below 2^24 channels");
+            builder.add_channel(ChannelRecord {
+                scid,
+                node_1: ends[usize::from(flip)],
+                node_2: ends[usize::from(!flip)],
+                capacity_sat: ch.capacity_sat,
+                funding_outpoint: None,
+            });
+            for (dir, p) in ch.policies.iter().enumerate() {
+                let Some(p) = p else { continue };
+                builder.add_update(UpdateRecord {
+                    scid,
+                    direction: (dir as u8) ^ u8::from(flip),
+                    timestamp: p.timestamp,
+                    message_flags: 1,
+                    channel_flags: ((dir as u8) ^ u8::from(flip)) | if p.disabled { 2 } else { 0 },
+                    disabled: p.disabled,
+                    cltv_delta: p.cltv_delta,
+                    htlc_min_msat: p.htlc_min_msat,
+                    htlc_max_msat: Some(p.htlc_max_msat),
+                    fee_base_msat: p.fee_base_msat,
+                    fee_ppm: p.fee_ppm,
+                });
+            }
+        }
+    }
+    builder.build()
+}
