@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "switchyard", version, about = "A forwarding-focused Lightning node and network-graph analytics service")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "A forwarding-focused Lightning node and network-graph analytics service"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -11,7 +11,11 @@ pub fn bar() -> Arc<dyn Fn(&Progress) + Send + Sync> {
     }
     Arc::new(|p: &Progress| {
         const WIDTH: usize = 30;
-        let frac = if p.bytes_total == 0 { 1.0 } else { p.bytes_done as f64 / p.bytes_total as f64 };
+        let frac = if p.bytes_total == 0 {
+            1.0
+        } else {
+            p.bytes_done as f64 / p.bytes_total as f64
+        };
         let filled = ((frac * WIDTH as f64) as usize).min(WIDTH);
         let name = p.file.rsplit('/').next().unwrap_or(&p.file);
         let mut err = std::io::stderr().lock();

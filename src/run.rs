@@ -16,8 +16,14 @@ use crate::cli::{Cli, Command, DbAction, DbArgs, ImportArgs, ServeArgs};
 
 /// The 2019-05-14 mainnet snapshot, bundled so `switchyard up` works anywhere.
 const BUNDLED: [(&str, &[u8]); 2] = [
-    ("bundled:channels-2019-05-14.json.xz", include_bytes!("../data/channels-2019-05-14.json.xz")),
-    ("bundled:nodes-2019-05-14.json.xz", include_bytes!("../data/nodes-2019-05-14.json.xz")),
+    (
+        "bundled:channels-2019-05-14.json.xz",
+        include_bytes!("../data/channels-2019-05-14.json.xz"),
+    ),
+    (
+        "bundled:nodes-2019-05-14.json.xz",
+        include_bytes!("../data/nodes-2019-05-14.json.xz"),
+    ),
 ];
 
 pub fn init_tracing(verbose: u8) {
@@ -55,14 +61,26 @@ impl Database {
             let store = Store::connect_url(url, 16)
                 .await
                 .context("connecting to DATABASE_URL")?;
-            return Ok(Database { store, started: None });
+            return Ok(Database {
+                store,
+                started: None,
+            });
         }
         let pg = embedded(args)?;
-        let outcome = pg.start().await.context("starting the embedded PostgreSQL")?;
+        let outcome = pg
+            .start()
+            .await
+            .context("starting the embedded PostgreSQL")?;
         match outcome {
-            StartOutcome::Initialized => tracing::info!(dir = %pg.data_dir().display(), "created the embedded PostgreSQL cluster"),
-            StartOutcome::Started => tracing::info!(dir = %pg.data_dir().display(), "started the embedded PostgreSQL cluster"),
-            StartOutcome::AlreadyRunning => tracing::info!("embedded PostgreSQL already running; sharing it"),
+            StartOutcome::Initialized => {
+                tracing::info!(dir = %pg.data_dir().display(), "created the embedded PostgreSQL cluster")
+            }
+            StartOutcome::Started => {
+                tracing::info!(dir = %pg.data_dir().display(), "started the embedded PostgreSQL cluster")
+            }
+            StartOutcome::AlreadyRunning => {
+                tracing::info!("embedded PostgreSQL already running; sharing it")
+            }
         }
         let result = async {
             pg.ensure_database(DEFAULT_DATABASE).await?;
@@ -123,14 +141,22 @@ async fn serve(args: ServeArgs, bundle: bool) -> Result<ExitCode> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
-async fn serve_on(db: &Database, args: &ServeArgs, bundle: bool, metrics: Arc<Metrics>) -> Result<()> {
+async fn serve_on(
+    db: &Database,
+    args: &ServeArgs,
+    bundle: bool,
+    metrics: Arc<Metrics>,
+) -> Result<()> {
     if bundle && !args.no_bundle {
         let counts = switchyard_store::queries::meta::counts(db.store.pool()).await?;
         if counts.channels == 0 {
             tracing::info!("empty database: importing the bundled 2019-05-14 mainnet snapshot");
             let sources: Vec<ImportSource> = BUNDLED
                 .iter()
-                .map(|(name, data)| ImportSource::Bytes { name: (*name).to_owned(), data })
+                .map(|(name, data)| ImportSource::Bytes {
+                    name: (*name).to_owned(),
+                    data,
+                })
                 .collect();
             let reports = switchyard_store::import::import(
                 &db.store,
@@ -194,7 +220,11 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
     } else {
         for r in &reports {
             if r.skipped {
-                println!("{}: already imported (run {}), skipped; --force to import again", r.file, r.run_id.unwrap_or(0));
+                println!(
+                    "{}: already imported (run {}), skipped; --force to import again",
+                    r.file,
+                    r.run_id.unwrap_or(0)
+                );
                 continue;
             }
             println!(
@@ -216,14 +246,20 @@ async fn db_command(args: DbArgs, action: DbAction) -> Result<ExitCode> {
         DbAction::Start => {
             let outcome = pg.start().await?;
             pg.ensure_database(DEFAULT_DATABASE).await?;
-            println!("{outcome:?}: postgres://postgres@/{DEFAULT_DATABASE}?host={}", pg.socket_dir().display());
+            println!(
+                "{outcome:?}: postgres://postgres@/{DEFAULT_DATABASE}?host={}",
+                pg.socket_dir().display()
+            );
         }
         DbAction::Stop => {
             pg.stop().await?;
             println!("stopped");
         }
         DbAction::Status => match pg.running_postmaster()? {
-            Some(pid) => println!("running (pid {pid}), socket in {}", pg.socket_dir().display()),
+            Some(pid) => println!(
+                "running (pid {pid}), socket in {}",
+                pg.socket_dir().display()
+            ),
             None => {
                 println!("not running");
                 return Ok(ExitCode::from(3));

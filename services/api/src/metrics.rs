@@ -30,37 +30,67 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let http_requests = must(IntCounterVec::new(
-            Opts::new("switchyard_http_requests_total", "HTTP requests by method, route template and status"),
+            Opts::new(
+                "switchyard_http_requests_total",
+                "HTTP requests by method, route template and status",
+            ),
             &["method", "route", "status"],
         ));
         let http_duration = must(HistogramVec::new(
-            HistogramOpts::new("switchyard_http_request_duration_seconds", "HTTP request latency by route template")
-                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "switchyard_http_request_duration_seconds",
+                "HTTP request latency by route template",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0,
+            ]),
             &["method", "route"],
         ));
         let gauge = |name: &str, help: &str| must(IntGauge::new(name, help));
-        let graph_nodes = gauge("switchyard_graph_nodes", "Nodes in the served graph snapshot");
-        let graph_channels = gauge("switchyard_graph_channels", "Open channels in the served graph snapshot");
-        let graph_capacity_sat = gauge("switchyard_graph_capacity_sat", "Total capacity of the served graph, in satoshis");
+        let graph_nodes = gauge(
+            "switchyard_graph_nodes",
+            "Nodes in the served graph snapshot",
+        );
+        let graph_channels = gauge(
+            "switchyard_graph_channels",
+            "Open channels in the served graph snapshot",
+        );
+        let graph_capacity_sat = gauge(
+            "switchyard_graph_capacity_sat",
+            "Total capacity of the served graph, in satoshis",
+        );
         let graph_enabled_directions = gauge(
             "switchyard_graph_enabled_directions",
             "Channel directions with an enabled policy in the served graph",
         );
-        let graph_version = gauge("switchyard_graph_version", "Store graph version the served snapshot was built from");
+        let graph_version = gauge(
+            "switchyard_graph_version",
+            "Store graph version the served snapshot was built from",
+        );
         let graph_loaded_timestamp = gauge(
             "switchyard_graph_loaded_timestamp_seconds",
             "Unix time the served snapshot was built",
         );
         let graph_load_duration = must(Histogram::with_opts(
-            HistogramOpts::new("switchyard_graph_load_duration_seconds", "Time to build a snapshot from the store")
-                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            HistogramOpts::new(
+                "switchyard_graph_load_duration_seconds",
+                "Time to build a snapshot from the store",
+            )
+            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         ));
         let import_runs = must(IntCounterVec::new(
-            Opts::new("switchyard_import_runs_total", "File imports by outcome (imported, skipped, failed)"),
+            Opts::new(
+                "switchyard_import_runs_total",
+                "File imports by outcome (imported, skipped, failed)",
+            ),
             &["outcome"],
         ));
         let import_rows = must(IntCounterVec::new(
-            Opts::new("switchyard_import_rows_total", "History rows added by imports, by kind"),
+            Opts::new(
+                "switchyard_import_rows_total",
+                "History rows added by imports, by kind",
+            ),
             &["kind"],
         ));
         for c in [

@@ -47,7 +47,8 @@ impl GraphView {
         let node_capacity_sat: Vec<u64> = (0..n).map(|i| snapshot.node_capacity_sat(i)).collect();
         // Node indices already follow node id order, so a stable sort keeps ties by id.
         let mut by_capacity: Vec<NodeIdx> = (0..n).collect();
-        by_capacity.sort_by(|&a, &b| node_capacity_sat[b as usize].cmp(&node_capacity_sat[a as usize]));
+        by_capacity
+            .sort_by(|&a, &b| node_capacity_sat[b as usize].cmp(&node_capacity_sat[a as usize]));
         let mut by_channels: Vec<NodeIdx> = (0..n).collect();
         by_channels.sort_by_key(|&i| std::cmp::Reverse(snapshot.channels_of(i).len()));
         GraphView {
@@ -101,10 +102,12 @@ impl AppState {
         m.graph_nodes.set(view.stats.nodes as i64);
         m.graph_channels.set(view.stats.channels as i64);
         m.graph_capacity_sat.set(view.stats.capacity_sat as i64);
-        m.graph_enabled_directions.set(view.stats.enabled_directions as i64);
+        m.graph_enabled_directions
+            .set(view.stats.enabled_directions as i64);
         m.graph_version.set(view.version);
         m.graph_loaded_timestamp.set(view.loaded_at as i64);
-        m.graph_load_duration.observe(started.elapsed().as_secs_f64());
+        m.graph_load_duration
+            .observe(started.elapsed().as_secs_f64());
         tracing::info!(
             nodes = view.stats.nodes,
             channels = view.stats.channels,

@@ -9,7 +9,9 @@ pub struct Sample {
 
 fn valid_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
@@ -46,7 +48,9 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, String> {
         let (name, labels) = match series.split_once('{') {
             None => (series, Vec::new()),
             Some((name, rest)) => {
-                let body = rest.strip_suffix('}').ok_or_else(|| err("unclosed labels"))?;
+                let body = rest
+                    .strip_suffix('}')
+                    .ok_or_else(|| err("unclosed labels"))?;
                 let mut labels = Vec::new();
                 for pair in body.split("\",").filter(|p| !p.is_empty()) {
                     let (k, v) = pair.split_once("=\"").ok_or_else(|| err("bad label"))?;
@@ -63,12 +67,19 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, String> {
         }
         let family = ["_bucket", "_sum", "_count"]
             .iter()
-            .find_map(|s| name.strip_suffix(s).filter(|f| typed.get(*f).is_some_and(|t| t == "histogram")))
+            .find_map(|s| {
+                name.strip_suffix(s)
+                    .filter(|f| typed.get(*f).is_some_and(|t| t == "histogram"))
+            })
             .unwrap_or(name);
         if !typed.contains_key(family) {
             return Err(err("sample without TYPE"));
         }
-        out.push(Sample { name: name.to_owned(), labels, value });
+        out.push(Sample {
+            name: name.to_owned(),
+            labels,
+            value,
+        });
     }
     Ok(out)
 }
@@ -78,7 +89,11 @@ pub fn find(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f
     let matching: Vec<f64> = samples
         .iter()
         .filter(|s| s.name == name)
-        .filter(|s| labels.iter().all(|(k, v)| s.labels.iter().any(|(sk, sv)| sk == k && sv == v)))
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.iter().any(|(sk, sv)| sk == k && sv == v))
+        })
         .map(|s| s.value)
         .collect();
     (!matching.is_empty()).then(|| matching.iter().sum())

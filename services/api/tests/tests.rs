@@ -24,8 +24,17 @@ async fn start(files: &[&str]) -> Server {
     let db = TestDb::new().await;
     let metrics = Arc::new(Metrics::new());
     if !files.is_empty() {
-        let sources: Vec<_> = files.iter().map(|f| ImportSource::File(data_file(f))).collect();
-        let reports = import(&db.store, &sources, ImportOptions::default(), Arc::new(|_| {})).await;
+        let sources: Vec<_> = files
+            .iter()
+            .map(|f| ImportSource::File(data_file(f)))
+            .collect();
+        let reports = import(
+            &db.store,
+            &sources,
+            ImportOptions::default(),
+            Arc::new(|_| {}),
+        )
+        .await;
         metrics.record_import(reports.as_deref().map_err(|_| ()));
         reports.unwrap();
     }
@@ -34,9 +43,15 @@ async fn start(files: &[&str]) -> Server {
     let addr = listener.local_addr().unwrap();
     let serve_state = state.clone();
     tokio::spawn(async move {
-        switchyard_api::serve(listener, serve_state, std::future::pending()).await.unwrap();
+        switchyard_api::serve(listener, serve_state, std::future::pending())
+            .await
+            .unwrap();
     });
-    Server { addr, state, _db: db }
+    Server {
+        addr,
+        state,
+        _db: db,
+    }
 }
 
 fn error_code(r: &Reply) -> String {
@@ -63,9 +78,15 @@ async fn readiness_follows_the_graph_and_errors_are_json() {
     assert_eq!(r.json()["stats"]["nodes"], 0);
 
     let r = get(s.addr, "/v1/no/such/route").await;
-    assert_eq!((r.status, error_code(&r).as_str()), (404, "route_not_found"));
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (404, "route_not_found")
+    );
     let r = http::request(s.addr, "POST", "/v1/network/stats").await;
-    assert_eq!((r.status, error_code(&r).as_str()), (405, "method_not_allowed"));
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (405, "method_not_allowed")
+    );
 }
 
 #[tokio::test]
@@ -77,7 +98,10 @@ async fn endpoints_on_the_2019_graph() {
     // Network stats agree with the snapshot.
     let stats = get(s.addr, "/v1/network/stats").await;
     assert_eq!(stats.status, 200);
-    assert!(stats.header("content-type").unwrap().starts_with("application/json"));
+    assert!(stats
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
     let st = &stats.json()["stats"];
     assert_eq!(st["channels"], graph.snapshot.channel_count() as u64);
     assert_eq!(st["nodes"], graph.snapshot.node_count() as u64);
@@ -89,7 +113,11 @@ async fn endpoints_on_the_2019_graph() {
         let mut seen = std::collections::HashSet::new();
         let mut cursor: Option<String> = None;
         let mut last_key = u64::MAX;
-        let key = if sort == "capacity" { "capacity_sat" } else { "channels" };
+        let key = if sort == "capacity" {
+            "capacity_sat"
+        } else {
+            "channels"
+        };
         loop {
             let path = match &cursor {
                 None => format!("/v1/nodes?sort={sort}&limit=1000"),
@@ -102,27 +130,42 @@ async fn endpoints_on_the_2019_graph() {
                 let k = n[key].as_u64().unwrap();
                 assert!(k <= last_key, "{sort} order");
                 last_key = k;
-                assert!(seen.insert(n["node_id"].as_str().unwrap().to_owned()), "duplicate");
+                assert!(
+                    seen.insert(n["node_id"].as_str().unwrap().to_owned()),
+                    "duplicate"
+                );
             }
             match body["next_cursor"].as_str() {
                 Some(c) => cursor = Some(c.to_owned()),
                 None => break,
             }
         }
-        assert_eq!(seen.len(), graph.snapshot.node_count(), "{sort}: every node once");
+        assert_eq!(
+            seen.len(),
+            graph.snapshot.node_count(),
+            "{sort}: every node once"
+        );
     }
     let top = get(s.addr, "/v1/nodes?limit=1").await.json();
     let top_id = top["nodes"][0]["node_id"].as_str().unwrap().to_owned();
     let top_idx = graph.snapshot.node_idx(&top_id.parse().unwrap()).unwrap();
-    let max_cap = (0..graph.snapshot.node_count() as u32).map(|n| graph.snapshot.node_capacity_sat(n)).max();
+    let max_cap = (0..graph.snapshot.node_count() as u32)
+        .map(|n| graph.snapshot.node_capacity_sat(n))
+        .max();
     assert_eq!(Some(graph.snapshot.node_capacity_sat(top_idx)), max_cap);
 
     // Node detail.
     let node = get(s.addr, &format!("/v1/nodes/{top_id}")).await;
     assert_eq!(node.status, 200);
     let body = node.json();
-    assert_eq!(body["channel_count"], graph.snapshot.channels_of(top_idx).len());
-    assert_eq!(body["capacity_sat"], graph.snapshot.node_capacity_sat(top_idx));
+    assert_eq!(
+        body["channel_count"],
+        graph.snapshot.channels_of(top_idx).len()
+    );
+    assert_eq!(
+        body["capacity_sat"],
+        graph.snapshot.node_capacity_sat(top_idx)
+    );
     assert!(body["announcement"]["alias"].is_string());
     assert!(!body["announcement_history"].as_array().unwrap().is_empty());
 
@@ -142,9 +185,21 @@ async fn endpoints_on_the_2019_graph() {
     // Bad input: 400 with a code; unknown: 404; never 500.
     for (path, status, code) in [
         ("/v1/nodes/02zz", 400, "invalid_node_id"),
-        ("/v1/nodes/0250373555232cec757ea141273e75381c84cc3ab22f1e3a3ca5a2dc55b1904c2", 400, "invalid_node_id"),
-        ("/v1/nodes/020000000000000000000000000000000000000000000000000000000000000000", 400, "invalid_node_id"),
-        ("/v1/nodes/0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", 404, "node_not_found"),
+        (
+            "/v1/nodes/0250373555232cec757ea141273e75381c84cc3ab22f1e3a3ca5a2dc55b1904c2",
+            400,
+            "invalid_node_id",
+        ),
+        (
+            "/v1/nodes/020000000000000000000000000000000000000000000000000000000000000000",
+            400,
+            "invalid_node_id",
+        ),
+        (
+            "/v1/nodes/0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+            404,
+            "node_not_found",
+        ),
         ("/v1/channels/1x2", 400, "invalid_scid"),
         ("/v1/channels/99999999x1x1", 400, "invalid_scid"),
         ("/v1/channels/-5", 400, "invalid_scid"),
@@ -155,8 +210,15 @@ async fn endpoints_on_the_2019_graph() {
         ("/v1/nodes?cursor=garbage", 400, "invalid_cursor"),
     ] {
         let r = get(s.addr, path).await;
-        assert_eq!((r.status, error_code(&r).as_str()), (status, code), "{path}: {}", r.body);
-        assert!(r.json()["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (status, code),
+            "{path}: {}",
+            r.body
+        );
+        assert!(r.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
     }
 
     // Metrics: valid exposition text, graph gauges, import counters and per-route series.
@@ -164,14 +226,37 @@ async fn endpoints_on_the_2019_graph() {
     assert_eq!(metrics.status, 200);
     let samples = prom::parse(&metrics.body).unwrap_or_else(|e| panic!("{e}\n{}", metrics.body));
     let value = |name: &str, labels: &[(&str, &str)]| prom::find(&samples, name, labels);
-    assert_eq!(value("switchyard_graph_channels", &[]), Some(graph.snapshot.channel_count() as f64));
-    assert_eq!(value("switchyard_import_runs_total", &[("outcome", "imported")]), Some(2.0));
-    assert!(value("switchyard_import_rows_total", &[("kind", "channel_updates")]).unwrap() > 60_000.0);
-    assert!(
-        value("switchyard_http_requests_total", &[("route", "/v1/nodes/{pubkey}"), ("status", "404")]).unwrap() >= 1.0
+    assert_eq!(
+        value("switchyard_graph_channels", &[]),
+        Some(graph.snapshot.channel_count() as f64)
+    );
+    assert_eq!(
+        value("switchyard_import_runs_total", &[("outcome", "imported")]),
+        Some(2.0)
     );
     assert!(
-        value("switchyard_http_request_duration_seconds_count", &[("route", "/v1/network/stats")]).unwrap() >= 1.0
+        value(
+            "switchyard_import_rows_total",
+            &[("kind", "channel_updates")]
+        )
+        .unwrap()
+            > 60_000.0
+    );
+    assert!(
+        value(
+            "switchyard_http_requests_total",
+            &[("route", "/v1/nodes/{pubkey}"), ("status", "404")]
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        value(
+            "switchyard_http_request_duration_seconds_count",
+            &[("route", "/v1/network/stats")]
+        )
+        .unwrap()
+            >= 1.0
     );
 }
 
@@ -190,14 +275,19 @@ async fn openapi_document_lists_exactly_the_routes() {
         }
     }
     documented.sort();
-    let mut routes: Vec<(String, String)> =
-        switchyard_api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let mut routes: Vec<(String, String)> = switchyard_api::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
     routes.sort();
     assert_eq!(documented, routes);
     // Every listed route is served (not the router's fallback).
     for (_, path) in switchyard_api::ROUTES {
         let concrete = path
-            .replace("{pubkey}", "0250373555232cec757ea141273e75381c84cc3ab22f1e3a3ca5a2dc55b1904c24")
+            .replace(
+                "{pubkey}",
+                "0250373555232cec757ea141273e75381c84cc3ab22f1e3a3ca5a2dc55b1904c24",
+            )
             .replace("{scid}", "505149x622x0");
         let r = get(s.addr, &concrete).await;
         assert_ne!(error_code(&r), "route_not_found", "{path}");

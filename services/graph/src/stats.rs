@@ -83,7 +83,11 @@ impl NetworkStats {
     pub fn compute(g: &Snapshot) -> NetworkStats {
         let mut s = NetworkStats {
             nodes: g.node_count() as u64,
-            nodes_announced: g.nodes().iter().filter(|n| n.announced_at.is_some()).count() as u64,
+            nodes_announced: g
+                .nodes()
+                .iter()
+                .filter(|n| n.announced_at.is_some())
+                .count() as u64,
             channels: g.channel_count() as u64,
             ..Default::default()
         };
@@ -210,7 +214,11 @@ mod tests {
         assert_eq!(s.degree.max, 2);
         assert_eq!(
             s.components,
-            Components { count: 2, largest_nodes: 3, isolated_nodes: 1 }
+            Components {
+                count: 2,
+                largest_nodes: 3,
+                isolated_nodes: 1
+            }
         );
     }
 }

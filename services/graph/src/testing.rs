@@ -73,7 +73,15 @@ impl TestGraph {
     }
 
     /// Like [`TestGraph::policy`], with an explicit update timestamp.
-    pub fn policy_at(&mut self, scid: Scid, from: u32, base_msat: u32, ppm: u32, cltv: u16, ts: u32) {
+    pub fn policy_at(
+        &mut self,
+        scid: Scid,
+        from: u32,
+        base_msat: u32,
+        ppm: u32,
+        cltv: u16,
+        ts: u32,
+    ) {
         self.update(UpdateRecord {
             scid,
             direction: self.direction_from(scid, from),
@@ -101,7 +109,10 @@ impl TestGraph {
         for r in &self.records {
             if let Record::Channel(c) = r {
                 if c.scid == scid {
-                    assert!(c.node_1 == id || c.node_2 == id, "node {from} is not on {scid}");
+                    assert!(
+                        c.node_1 == id || c.node_2 == id,
+                        "node {from} is not on {scid}"
+                    );
                     return if c.node_1 == id { 0 } else { 1 };
                 }
             }

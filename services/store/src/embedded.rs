@@ -134,7 +134,16 @@ impl EmbeddedPostgres {
             .map_err(|e| Error::Embedded(format!("running pg_ctl: {e}")))?;
         if !out.status.success() {
             let tail = std::fs::read_to_string(&log)
-                .map(|l| l.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))
+                .map(|l| {
+                    l.lines()
+                        .rev()
+                        .take(8)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
                 .unwrap_or_default();
             return Err(Error::Embedded(format!(
                 "pg_ctl start failed: {}{}\nlast lines of {}:\n{tail}",
@@ -175,10 +184,7 @@ impl EmbeddedPostgres {
     /// Creates `database` if it does not exist yet.
     pub async fn ensure_database(&self, database: &str) -> Result<()> {
         use sqlx::{ConnectOptions, Connection};
-        let mut conn = self
-            .connect_options("postgres")
-            .connect()
-            .await?;
+        let mut conn = self.connect_options("postgres").connect().await?;
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
                 .bind(database)
@@ -274,7 +280,9 @@ impl EmbeddedPostgres {
             std::os::unix::fs::chown(dir, Some(*uid), Some(*gid)).map_err(io)?;
             // The server must be able to reach its directory through every parent.
             for parent in dir.ancestors().skip(1) {
-                let Ok(meta) = parent.metadata() else { continue };
+                let Ok(meta) = parent.metadata() else {
+                    continue;
+                };
                 if meta.mode() & 0o001 == 0 && meta.uid() != *uid {
                     return Err(Error::Embedded(format!(
                         "{} is not searchable by the `{user}` user that runs the cluster; \

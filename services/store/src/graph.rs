@@ -41,7 +41,19 @@ pub async fn load_snapshot(store: &Store) -> Result<(Snapshot, i64)> {
         }
     }
     {
-        type Row = (i64, i16, i64, i16, i16, bool, i32, i64, Option<i64>, i64, i64);
+        type Row = (
+            i64,
+            i16,
+            i64,
+            i16,
+            i16,
+            bool,
+            i32,
+            i64,
+            Option<i64>,
+            i64,
+            i64,
+        );
         let rows = sqlx::query_as::<_, Row>(
             "SELECT p.scid, p.direction, p.timestamp, p.message_flags, p.channel_flags, p.disabled, \
              p.cltv_delta, p.htlc_min_msat, p.htlc_max_msat, p.fee_base_msat, p.fee_ppm \

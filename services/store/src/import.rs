@@ -35,7 +35,10 @@ const BATCH: usize = 5_000;
 pub enum ImportSource {
     File(PathBuf),
     /// In-memory bytes, e.g. the snapshot bundled into the binary.
-    Bytes { name: String, data: &'static [u8] },
+    Bytes {
+        name: String,
+        data: &'static [u8],
+    },
 }
 
 impl ImportSource {
@@ -48,9 +51,14 @@ impl ImportSource {
 
     fn size(&self) -> Result<u64> {
         match self {
-            ImportSource::File(p) => std::fs::metadata(p)
-                .map(|m| m.len())
-                .map_err(|source| Error::Io { path: p.clone(), source }),
+            ImportSource::File(p) => {
+                std::fs::metadata(p)
+                    .map(|m| m.len())
+                    .map_err(|source| Error::Io {
+                        path: p.clone(),
+                        source,
+                    })
+            }
             ImportSource::Bytes { data, .. } => Ok(data.len() as u64),
         }
     }
@@ -58,7 +66,10 @@ impl ImportSource {
     fn open(&self) -> Result<Box<dyn BufRead + Send>> {
         match self {
             ImportSource::File(p) => {
-                let f = std::fs::File::open(p).map_err(|source| Error::Io { path: p.clone(), source })?;
+                let f = std::fs::File::open(p).map_err(|source| Error::Io {
+                    path: p.clone(),
+                    source,
+                })?;
                 Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
             }
             ImportSource::Bytes { data, .. } => Ok(Box::new(*data)),
@@ -231,7 +242,9 @@ async fn import_one(
         }
     }
     for t in ["stage_channels", "stage_updates", "stage_nodes"] {
-        sqlx::query(&format!("TRUNCATE {t}")).execute(&mut **tx).await?;
+        sqlx::query(&format!("TRUNCATE {t}"))
+            .execute(&mut **tx)
+            .await?;
     }
 
     // Parse on a blocking thread; batches flow to this task through a bounded channel so
@@ -361,13 +374,33 @@ async fn stage(tx: &mut Transaction<'_, Postgres>, b: &Batch) -> Result<()> {
         .bind(u.iter().map(|u| u.scid.to_i64()).collect::<Vec<_>>())
         .bind(u.iter().map(|u| i16::from(u.direction)).collect::<Vec<_>>())
         .bind(u.iter().map(|u| i64::from(u.timestamp)).collect::<Vec<_>>())
-        .bind(u.iter().map(|u| i16::from(u.message_flags)).collect::<Vec<_>>())
-        .bind(u.iter().map(|u| i16::from(u.channel_flags)).collect::<Vec<_>>())
+        .bind(
+            u.iter()
+                .map(|u| i16::from(u.message_flags))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            u.iter()
+                .map(|u| i16::from(u.channel_flags))
+                .collect::<Vec<_>>(),
+        )
         .bind(u.iter().map(|u| u.disabled).collect::<Vec<_>>())
-        .bind(u.iter().map(|u| i32::from(u.cltv_delta)).collect::<Vec<_>>())
+        .bind(
+            u.iter()
+                .map(|u| i32::from(u.cltv_delta))
+                .collect::<Vec<_>>(),
+        )
         .bind(u.iter().map(|u| u.htlc_min_msat as i64).collect::<Vec<_>>())
-        .bind(u.iter().map(|u| u.htlc_max_msat.map(|m| m as i64)).collect::<Vec<_>>())
-        .bind(u.iter().map(|u| i64::from(u.fee_base_msat)).collect::<Vec<_>>())
+        .bind(
+            u.iter()
+                .map(|u| u.htlc_max_msat.map(|m| m as i64))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            u.iter()
+                .map(|u| i64::from(u.fee_base_msat))
+                .collect::<Vec<_>>(),
+        )
         .bind(u.iter().map(|u| i64::from(u.fee_ppm)).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
@@ -401,7 +434,9 @@ async fn stage(tx: &mut Transaction<'_, Postgres>, b: &Batch) -> Result<()> {
 /// Merges the staging tables into the history tables and fills in the report's counts.
 async fn merge(tx: &mut Transaction<'_, Postgres>, r: &mut ImportReport) -> Result<()> {
     for t in ["stage_channels", "stage_updates", "stage_nodes"] {
-        sqlx::query(&format!("ANALYZE {t}")).execute(&mut **tx).await?;
+        sqlx::query(&format!("ANALYZE {t}"))
+            .execute(&mut **tx)
+            .await?;
     }
     let t = r.snapshot_time;
     let run_id: i64 = sqlx::query_scalar(
@@ -515,5 +550,9 @@ async fn count_inserted(tx: &mut Transaction<'_, Postgres>, sql: &str, t: i64) -
 }
 
 async fn exec(tx: &mut Transaction<'_, Postgres>, sql: &str, t: i64) -> Result<u64> {
-    Ok(sqlx::query(sql).bind(t).execute(&mut **tx).await?.rows_affected())
+    Ok(sqlx::query(sql)
+        .bind(t)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }

@@ -29,7 +29,9 @@ pub struct TestDb {
 /// Connection options for the server tests use, starting the embedded cluster if needed.
 pub async fn server_options() -> PgConnectOptions {
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        return url.parse().expect("DATABASE_URL is not a valid postgres URL");
+        return url
+            .parse()
+            .expect("DATABASE_URL is not a valid postgres URL");
     }
     let dir = test_cluster_dir();
     std::fs::create_dir_all(&dir).expect("create test cluster dir");
@@ -44,7 +46,11 @@ pub async fn server_options() -> PgConnectOptions {
         if stale {
             let _ = std::fs::remove_dir(&lock);
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {}", lock.display());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {}",
+            lock.display()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pg = EmbeddedPostgres::new(&dir).expect("embedded postgres");
@@ -68,14 +74,24 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::Relaxed),
             nanos
         );
-        let mut admin = server.clone().connect().await.expect("connect to test server");
+        let mut admin = server
+            .clone()
+            .connect()
+            .await
+            .expect("connect to test server");
         sqlx::query(&format!("CREATE DATABASE \"{name}\""))
             .execute(&mut admin)
             .await
             .expect("create test database");
         admin.close().await.ok();
         let options = server.database(&name);
-        let store = Store::connect(options.clone(), 8).await.expect("migrate test database");
-        TestDb { store, name, options }
+        let store = Store::connect(options.clone(), 8)
+            .await
+            .expect("migrate test database");
+        TestDb {
+            store,
+            name,
+            options,
+        }
     }
 }

@@ -4,7 +4,9 @@ use switchyard_store::embedded::{EmbeddedPostgres, StartOutcome};
 use switchyard_store::Store;
 
 async fn write_and_count(pg: &EmbeddedPostgres, insert: bool) -> i64 {
-    let store = Store::connect(pg.connect_options("switchyard"), 2).await.unwrap();
+    let store = Store::connect(pg.connect_options("switchyard"), 2)
+        .await
+        .unwrap();
     if insert {
         sqlx::query("INSERT INTO nodes (node_id, first_seen, last_seen) VALUES ($1, now(), now())")
             .bind(vec![2u8; 33])
@@ -12,14 +14,21 @@ async fn write_and_count(pg: &EmbeddedPostgres, insert: bool) -> i64 {
             .await
             .unwrap();
     }
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes").fetch_one(store.pool()).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM nodes")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     store.close().await;
     n
 }
 
 fn kill_cluster(pid: u32) {
     // SIGKILL the postmaster; its children notice and exit.
-    let status = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -28,12 +37,19 @@ async fn embedded_cluster_survives_an_unclean_stop_and_a_stale_pid_file() {
     if std::env::var("DATABASE_URL").is_ok() {
         // Still exercise the embedded path: it needs only the PostgreSQL binaries.
     }
-    let dir = tempfile::Builder::new().prefix("sy-emb").tempdir_in("/tmp").unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("sy-emb")
+        .tempdir_in("/tmp")
+        .unwrap();
     let pg = EmbeddedPostgres::new(&dir.path().join("pg")).unwrap();
     assert_eq!(pg.start().await.unwrap(), StartOutcome::Initialized);
     pg.ensure_database("switchyard").await.unwrap();
     assert_eq!(write_and_count(&pg, true).await, 1);
-    assert_eq!(pg.start().await.unwrap(), StartOutcome::AlreadyRunning, "a second start reuses it");
+    assert_eq!(
+        pg.start().await.unwrap(),
+        StartOutcome::AlreadyRunning,
+        "a second start reuses it"
+    );
 
     // Crash: kill -9, leaving postmaster.pid behind.
     let pid = pg.running_postmaster().unwrap().expect("running");
@@ -47,7 +63,11 @@ async fn embedded_cluster_survives_an_unclean_stop_and_a_stale_pid_file() {
     }
     assert!(data_pid.exists(), "an unclean stop leaves the pid file");
     assert_eq!(pg.start().await.unwrap(), StartOutcome::Started);
-    assert_eq!(write_and_count(&pg, false).await, 1, "committed data survives the crash");
+    assert_eq!(
+        write_and_count(&pg, false).await,
+        1,
+        "committed data survives the crash"
+    );
 
     // A pid file naming a live process that is not our postmaster (pid reuse after a reboot).
     let pid = pg.running_postmaster().unwrap().expect("running");

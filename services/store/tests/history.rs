@@ -32,13 +32,19 @@ fn policies(file: &str) -> (HashSet<Scid>, HashMap<(Scid, u8), (u32, u32, u32)>)
 #[tokio::test]
 async fn january_then_may_records_new_closed_and_changed_fees() {
     let db = TestDb::new().await;
-    let jan = import_files(&db.store, &["channels-2019-01-18.json.xz", "nodes-2019-01-18.json.xz"])
-        .await
-        .unwrap();
+    let jan = import_files(
+        &db.store,
+        &["channels-2019-01-18.json.xz", "nodes-2019-01-18.json.xz"],
+    )
+    .await
+    .unwrap();
     assert_eq!(jan[0].channels_closed, 0);
-    let may = import_files(&db.store, &["channels-2019-05-14.json.xz", "nodes-2019-05-14.json.xz"])
-        .await
-        .unwrap();
+    let may = import_files(
+        &db.store,
+        &["channels-2019-05-14.json.xz", "nodes-2019-05-14.json.xz"],
+    )
+    .await
+    .unwrap();
 
     let (jan_scids, jan_pol) = policies("channels-2019-01-18.json.xz");
     let (may_scids, may_pol) = policies("channels-2019-05-14.json.xz");
@@ -47,7 +53,9 @@ async fn january_then_may_records_new_closed_and_changed_fees() {
     let changed = may_pol
         .iter()
         .filter(|(k, (ts, base, ppm))| {
-            jan_pol.get(k).is_some_and(|(jts, jb, jp)| ts > jts && (base, ppm) != (jb, jp))
+            jan_pol
+                .get(k)
+                .is_some_and(|(jts, jb, jp)| ts > jts && (base, ppm) != (jb, jp))
         })
         .count() as u64;
     assert!(!new.is_empty() && !gone.is_empty() && changed > 0);
@@ -58,10 +66,18 @@ async fn january_then_may_records_new_closed_and_changed_fees() {
 
     // Closed channels stay in the store with their history, and leave the current graph.
     let closed = *gone.iter().next().unwrap();
-    let row = channels::get(db.store.pool(), closed).await.unwrap().unwrap();
+    let row = channels::get(db.store.pool(), closed)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.closed_at, Some(r.snapshot_time));
-    assert!(!channels::updates(db.store.pool(), closed).await.unwrap().is_empty());
-    let (snap, _) = switchyard_store::graph::load_snapshot(&db.store).await.unwrap();
+    assert!(!channels::updates(db.store.pool(), closed)
+        .await
+        .unwrap()
+        .is_empty());
+    let (snap, _) = switchyard_store::graph::load_snapshot(&db.store)
+        .await
+        .unwrap();
     assert!(snap.channel_idx(closed).is_none());
     assert_eq!(snap.channel_count(), may_scids.len());
 
@@ -69,7 +85,9 @@ async fn january_then_may_records_new_closed_and_changed_fees() {
     let ((scid, dir), _) = may_pol
         .iter()
         .find(|(k, (ts, base, ppm))| {
-            jan_pol.get(k).is_some_and(|(jts, jb, jp)| ts > jts && (base, ppm) != (jb, jp))
+            jan_pol
+                .get(k)
+                .is_some_and(|(jts, jb, jp)| ts > jts && (base, ppm) != (jb, jp))
         })
         .unwrap();
     let history: Vec<_> = channels::updates(db.store.pool(), *scid)
@@ -84,7 +102,9 @@ async fn january_then_may_records_new_closed_and_changed_fees() {
     assert_eq!(history[1].fee_ppm, i64::from(jan_pol[&(*scid, *dir)].2));
 
     // Importing January again (older) closes nothing and reopens nothing.
-    let sources = [switchyard_store::import::ImportSource::File(data_file("channels-2019-01-18.json.xz"))];
+    let sources = [switchyard_store::import::ImportSource::File(data_file(
+        "channels-2019-01-18.json.xz",
+    ))];
     let again = switchyard_store::import::import(
         &db.store,
         &sources,
@@ -93,11 +113,21 @@ async fn january_then_may_records_new_closed_and_changed_fees() {
     )
     .await
     .unwrap();
-    assert_eq!((again[0].channels_closed, again[0].channels_reopened, again[0].updates_new), (0, 0, 0));
+    assert_eq!(
+        (
+            again[0].channels_closed,
+            again[0].channels_reopened,
+            again[0].updates_new
+        ),
+        (0, 0, 0)
+    );
 
     // Node announcement history: a node that re-announced between the dates has two rows.
     let renamed = nodes_with_two_versions(&db).await;
-    assert!(renamed > 0, "some node re-announced between January and May");
+    assert!(
+        renamed > 0,
+        "some node re-announced between January and May"
+    );
 }
 
 async fn nodes_with_two_versions(db: &TestDb) -> usize {

@@ -105,14 +105,20 @@ fn policy_json(p: Option<&Policy>) -> Value {
 }
 
 /// A node: its announcement, current channels and capacity, and its announcement history.
-pub async fn get(State(state): State<AppState>, Path(pubkey): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    Path(pubkey): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = parse_node_id(&pubkey)?;
     let g = state.graph().ok_or(ApiError::NotReady)?;
     let row = switchyard_store::queries::nodes::get(state.store.pool(), &id).await?;
     let history = switchyard_store::queries::nodes::announcements(state.store.pool(), &id).await?;
     let in_graph = g.snapshot.node_idx(&id);
     if row.is_none() && in_graph.is_none() {
-        return Err(ApiError::not_found("node_not_found", format!("no node {id}")));
+        return Err(ApiError::not_found(
+            "node_not_found",
+            format!("no node {id}"),
+        ));
     }
     let mut channels = Vec::new();
     let mut capacity_sat = 0;

@@ -1,7 +1,9 @@
 //! Core Lightning `listchannels` (one entry per direction) and `listnodes` entries.
 
 use super::value::{self, Obj, MAX_MSAT, MAX_SAT};
-use super::{order, ChannelRecord, EntryError, NetAddress, NodeAnnouncement, NodeRecord, UpdateRecord};
+use super::{
+    order, ChannelRecord, EntryError, NetAddress, NodeAnnouncement, NodeRecord, UpdateRecord,
+};
 
 pub(crate) fn channel(obj: &Obj) -> Result<(ChannelRecord, UpdateRecord), EntryError> {
     let scid = value::scid(obj, "short_channel_id")?;
@@ -56,7 +58,10 @@ pub(crate) fn node(obj: &Obj) -> Result<NodeRecord, EntryError> {
     }
     let color = value::opt_string(obj, "color")?.unwrap_or("000000");
     if color.len() != 6 || !color.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(EntryError::new("color", format!("expected rrggbb hex, found {color:?}")));
+        return Err(EntryError::new(
+            "color",
+            format!("expected rrggbb hex, found {color:?}"),
+        ));
     }
     let features_hex = match value::opt_string(obj, "features")? {
         Some(f) => f,
@@ -93,16 +98,20 @@ pub(crate) fn node(obj: &Obj) -> Result<NodeRecord, EntryError> {
 
 fn address(v: &serde_json::Value, i: usize) -> Result<NetAddress, EntryError> {
     let field = |f: &str| format!("addresses[{i}].{f}");
-    let obj = v.as_object().ok_or_else(|| {
-        EntryError::new(&format!("addresses[{i}]"), "expected an object")
-    })?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| EntryError::new(&format!("addresses[{i}]"), "expected an object"))?;
     let lift = |e: EntryError| EntryError {
         field: field(&e.field),
         message: e.message,
     };
     let kind = value::string(obj, "type").map_err(lift)?;
-    let address = value::opt_string(obj, "address").map_err(lift)?.unwrap_or("");
-    let port = value::opt_uint(obj, "port", u16::MAX.into()).map_err(lift)?.unwrap_or(0) as u16;
+    let address = value::opt_string(obj, "address")
+        .map_err(lift)?
+        .unwrap_or("");
+    let port = value::opt_uint(obj, "port", u16::MAX.into())
+        .map_err(lift)?
+        .unwrap_or(0) as u16;
     Ok(NetAddress {
         kind: kind.to_owned(),
         address: address.to_owned(),

@@ -4,7 +4,10 @@
 use serde_json::Value;
 
 use super::value::{self, Obj, MAX_MSAT, MAX_SAT};
-use super::{order, ChannelRecord, EntryError, NetAddress, NodeAnnouncement, NodeRecord, Record, UpdateRecord};
+use super::{
+    order, ChannelRecord, EntryError, NetAddress, NodeAnnouncement, NodeRecord, Record,
+    UpdateRecord,
+};
 use crate::types::encode_hex;
 
 pub(crate) fn edge(obj: &Obj) -> Result<Vec<Record>, EntryError> {
@@ -12,7 +15,10 @@ pub(crate) fn edge(obj: &Obj) -> Result<Vec<Record>, EntryError> {
     let node1 = value::node_id(obj, "node1_pub")?;
     let node2 = value::node_id(obj, "node2_pub")?;
     if node1 == node2 {
-        return Err(EntryError::new("node2_pub", "a channel cannot connect a node to itself"));
+        return Err(EntryError::new(
+            "node2_pub",
+            "a channel cannot connect a node to itself",
+        ));
     }
     let capacity_sat = value::uint(obj, "capacity", MAX_SAT)?;
     let funding_outpoint = value::opt_string(obj, "chan_point")?.map(str::to_owned);
@@ -24,7 +30,10 @@ pub(crate) fn edge(obj: &Obj) -> Result<Vec<Record>, EntryError> {
         capacity_sat,
         funding_outpoint,
     })];
-    for (field, advertiser, other) in [("node1_policy", node1, node2), ("node2_policy", node2, node1)] {
+    for (field, advertiser, other) in [
+        ("node1_policy", node1, node2),
+        ("node2_policy", node2, node1),
+    ] {
         let policy = match obj.get(field) {
             None | Some(Value::Null) => continue,
             Some(Value::Object(p)) => p,
@@ -36,10 +45,12 @@ pub(crate) fn edge(obj: &Obj) -> Result<Vec<Record>, EntryError> {
             }
         };
         let (_, _, direction) = order(advertiser, other);
-        out.push(Record::Update(update(policy, scid, direction).map_err(|e| EntryError {
-            field: format!("{field}.{}", e.field),
-            message: e.message,
-        })?));
+        out.push(Record::Update(update(policy, scid, direction).map_err(
+            |e| EntryError {
+                field: format!("{field}.{}", e.field),
+                message: e.message,
+            },
+        )?));
     }
     Ok(out)
 }
@@ -76,11 +87,16 @@ pub(crate) fn node(obj: &Obj) -> Result<NodeRecord, EntryError> {
     let color = value::opt_string(obj, "color")?.unwrap_or("#000000");
     let color = color.strip_prefix('#').unwrap_or(color);
     if color.len() != 6 || !color.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(EntryError::new("color", format!("expected #rrggbb, found {color:?}")));
+        return Err(EntryError::new(
+            "color",
+            format!("expected #rrggbb, found {color:?}"),
+        ));
     }
     let mut addresses = Vec::new();
     if let Some(list) = obj.get("addresses").filter(|v| !v.is_null()) {
-        let list = list.as_array().ok_or_else(|| EntryError::new("addresses", "expected an array"))?;
+        let list = list
+            .as_array()
+            .ok_or_else(|| EntryError::new("addresses", "expected an array"))?;
         for (i, a) in list.iter().enumerate() {
             let field = format!("addresses[{i}].addr");
             let addr = a
@@ -166,8 +182,14 @@ mod tests {
     fn addresses_are_classified() {
         assert_eq!(parse_addr("1.2.3.4:9735").unwrap().kind, "ipv4");
         let v6 = parse_addr("[2001:db8::1]:9735").unwrap();
-        assert_eq!((v6.kind.as_str(), v6.address.as_str()), ("ipv6", "2001:db8::1"));
-        assert_eq!(parse_addr("abcdefghijklmnop.onion:9735").unwrap().kind, "torv2");
+        assert_eq!(
+            (v6.kind.as_str(), v6.address.as_str()),
+            ("ipv6", "2001:db8::1")
+        );
+        assert_eq!(
+            parse_addr("abcdefghijklmnop.onion:9735").unwrap().kind,
+            "torv2"
+        );
         assert_eq!(parse_addr("node.example.com:9735").unwrap().kind, "dns");
         assert!(parse_addr("nope").is_none());
     }

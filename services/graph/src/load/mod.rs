@@ -176,10 +176,7 @@ pub fn decompress<R: BufRead + Send + 'static>(mut reader: R) -> io::Result<Box<
 }
 
 /// Reads every record of `path` into `sink`; see [`read_records`].
-pub fn read_file(
-    path: &Path,
-    sink: impl FnMut(Record) -> bool,
-) -> Result<ReadSummary, LoadError> {
+pub fn read_file(path: &Path, sink: impl FnMut(Record) -> bool) -> Result<ReadSummary, LoadError> {
     let reader = open(path)?;
     read_records(reader, &path.display().to_string(), sink)
 }
@@ -237,8 +234,7 @@ pub fn read_records<R: Read>(
         (false, false, false) => {
             return Err(LoadError::UnknownFormat {
                 file: file.to_owned(),
-                reason: "expected a JSON object with a `channels`, `nodes` or `edges` array"
-                    .into(),
+                reason: "expected a JSON object with a `channels`, `nodes` or `edges` array".into(),
             })
         }
     };

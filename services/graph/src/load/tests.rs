@@ -23,14 +23,21 @@ fn cln_entry(source: &str, dest: &str, extra: &str) -> String {
 
 #[test]
 fn cln_channel_entry_becomes_channel_and_update() {
-    let json = format!(r#"{{"channels":[{}]}}"#, cln_entry(B, A, r#","htlc_maximum_msat":"5000msat""#));
+    let json = format!(
+        r#"{{"channels":[{}]}}"#,
+        cln_entry(B, A, r#","htlc_maximum_msat":"5000msat""#)
+    );
     let (records, summary) = read(&json).unwrap();
     assert_eq!(summary.format, Some(Format::ClnChannels));
     assert_eq!(summary.channel_entries, 1);
-    let Record::Channel(c) = &records[0] else { panic!("{records:?}") };
+    let Record::Channel(c) = &records[0] else {
+        panic!("{records:?}")
+    };
     assert_eq!(c.node_1.to_hex(), A, "node_1 is the lesser id");
     assert_eq!(c.capacity_sat, 300_000);
-    let Record::Update(u) = &records[1] else { panic!("{records:?}") };
+    let Record::Update(u) = &records[1] else {
+        panic!("{records:?}")
+    };
     assert_eq!(u.direction, 1, "B > A so B announces direction 1");
     assert_eq!((u.fee_base_msat, u.fee_ppm, u.cltv_delta), (1000, 10, 14));
     assert_eq!(u.htlc_max_msat, Some(5000));
@@ -64,11 +71,18 @@ fn cln_nodes_with_and_without_announcement() {
     );
     let (records, summary) = read(&json).unwrap();
     assert_eq!(summary.format, Some(Format::ClnNodes));
-    let Record::Node(n) = &records[0] else { panic!() };
+    let Record::Node(n) = &records[0] else {
+        panic!()
+    };
     let ann = n.announcement.as_ref().unwrap();
-    assert_eq!((ann.alias.as_str(), ann.color.as_str(), ann.timestamp), ("x", "1d8c09", 5));
+    assert_eq!(
+        (ann.alias.as_str(), ann.color.as_str(), ann.timestamp),
+        ("x", "1d8c09", 5)
+    );
     assert_eq!(ann.addresses[0].port, 9735);
-    let Record::Node(n) = &records[1] else { panic!() };
+    let Record::Node(n) = &records[1] else {
+        panic!()
+    };
     assert!(n.announcement.is_none());
 }
 
@@ -84,23 +98,39 @@ fn lnd_describegraph_edges_and_nodes() {
     let (records, summary) = read(&json).unwrap();
     assert_eq!(summary.format, Some(Format::LndDescribeGraph));
     assert_eq!(records.len(), 3);
-    let Record::Node(n) = &records[0] else { panic!() };
+    let Record::Node(n) = &records[0] else {
+        panic!()
+    };
     let ann = n.announcement.as_ref().unwrap();
-    assert_eq!((ann.color.as_str(), ann.features_hex.as_str()), ("3399ff", "02"));
-    let Record::Channel(c) = &records[1] else { panic!() };
+    assert_eq!(
+        (ann.color.as_str(), ann.features_hex.as_str()),
+        ("3399ff", "02")
+    );
+    let Record::Channel(c) = &records[1] else {
+        panic!()
+    };
     assert_eq!(c.scid.to_string(), "505149x622x0");
     assert_eq!(c.node_1.to_hex(), A);
     assert_eq!(c.funding_outpoint.as_deref(), Some("ab:0"));
-    let Record::Update(u) = &records[2] else { panic!() };
+    let Record::Update(u) = &records[2] else {
+        panic!()
+    };
     assert_eq!(u.direction, 1, "node1_pub is the greater id here");
-    assert_eq!((u.htlc_min_msat, u.htlc_max_msat), (1000, Some(297_000_000)));
+    assert_eq!(
+        (u.htlc_min_msat, u.htlc_max_msat),
+        (1000, Some(297_000_000))
+    );
 }
 
 fn entry_error(json: &str) -> (String, u64, String, String) {
     match read(json) {
-        Err(LoadError::Entry { collection, index, field, message, .. }) => {
-            (collection.to_owned(), index, field, message)
-        }
+        Err(LoadError::Entry {
+            collection,
+            index,
+            field,
+            message,
+            ..
+        }) => (collection.to_owned(), index, field, message),
         other => panic!("expected an entry error, got {other:?}"),
     }
 }
@@ -110,7 +140,10 @@ fn malformed_entries_name_the_entry_and_field() {
     let good = cln_entry(A, B, "");
     let bad_pubkey = cln_entry("02zz", B, "");
     let (coll, index, field, _) = entry_error(&format!(r#"{{"channels":[{good},{bad_pubkey}]}}"#));
-    assert_eq!((coll.as_str(), index, field.as_str()), ("channels", 1, "source"));
+    assert_eq!(
+        (coll.as_str(), index, field.as_str()),
+        ("channels", 1, "source")
+    );
 
     let bad_scid = good.replace("505149x622x0", "505149x622");
     let (_, _, field, _) = entry_error(&format!(r#"{{"channels":[{bad_scid}]}}"#));
@@ -127,7 +160,10 @@ fn malformed_entries_name_the_entry_and_field() {
 
     let missing = good.replace(r#""fee_per_millionth":10,"#, "");
     let (_, _, field, message) = entry_error(&format!(r#"{{"channels":[{missing}]}}"#));
-    assert_eq!((field.as_str(), message.as_str()), ("fee_per_millionth", "missing"));
+    assert_eq!(
+        (field.as_str(), message.as_str()),
+        ("fee_per_millionth", "missing")
+    );
 
     let self_loop = cln_entry(A, A, "");
     let (_, _, field, _) = entry_error(&format!(r#"{{"channels":[{self_loop}]}}"#));
@@ -137,17 +173,34 @@ fn malformed_entries_name_the_entry_and_field() {
 #[test]
 fn error_message_names_file_entry_and_field() {
     let bad = cln_entry(A, B, "").replace(r#""satoshis":300000"#, r#""satoshis":"lots""#);
-    let err = read(&format!(r#"{{"channels":[{bad}]}}"#)).unwrap_err().to_string();
-    assert!(err.starts_with("test.json: channels[0] (505149x622x0): field `satoshis`"), "{err}");
+    let err = read(&format!(r#"{{"channels":[{bad}]}}"#))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("test.json: channels[0] (505149x622x0): field `satoshis`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_json_and_unknown_format_are_errors() {
-    assert!(matches!(read(r#"{"channels":[{"source":"#), Err(LoadError::Json { .. })));
-    assert!(matches!(read(r#"{"channels":[]} trailing"#), Err(LoadError::Json { .. })));
+    assert!(matches!(
+        read(r#"{"channels":[{"source":"#),
+        Err(LoadError::Json { .. })
+    ));
+    assert!(matches!(
+        read(r#"{"channels":[]} trailing"#),
+        Err(LoadError::Json { .. })
+    ));
     assert!(matches!(read(r#"[1,2]"#), Err(LoadError::Json { .. })));
-    assert!(matches!(read(r#"{"something":[]}"#), Err(LoadError::UnknownFormat { .. })));
-    assert!(matches!(read(r#"{"channels":[5]}"#), Err(LoadError::Entry { .. })));
+    assert!(matches!(
+        read(r#"{"something":[]}"#),
+        Err(LoadError::UnknownFormat { .. })
+    ));
+    assert!(matches!(
+        read(r#"{"channels":[5]}"#),
+        Err(LoadError::Entry { .. })
+    ));
 }
 
 #[test]

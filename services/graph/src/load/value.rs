@@ -58,7 +58,8 @@ pub(crate) fn node_id(obj: &Obj, field: &str) -> Result<NodeId, EntryError> {
     if CHECKED.with(|c| c.borrow().contains(&unchecked)) {
         return Ok(unchecked);
     }
-    let id = NodeId::from_hex(s).map_err(|e| EntryError::new(field, format!("bad pubkey {s:?}: {e}")))?;
+    let id = NodeId::from_hex(s)
+        .map_err(|e| EntryError::new(field, format!("bad pubkey {s:?}: {e}")))?;
     CHECKED.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= 1 << 20 {
@@ -94,9 +95,9 @@ pub(crate) fn opt_uint(obj: &Obj, field: &str, max: u64) -> Result<Option<u64>, 
 
 fn uint_value(v: &Value, field: &str, max: u64) -> Result<u64, EntryError> {
     let n = match v {
-        Value::Number(n) => n.as_u64().ok_or_else(|| {
-            EntryError::new(field, format!("{n} is out of range (0..={max})"))
-        })?,
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| EntryError::new(field, format!("{n} is out of range (0..={max})")))?,
         Value::String(s) => {
             let digits = s.strip_suffix("msat").unwrap_or(s);
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -105,9 +106,9 @@ fn uint_value(v: &Value, field: &str, max: u64) -> Result<u64, EntryError> {
                     format!("expected an unsigned integer, found {s:?}"),
                 ));
             }
-            digits.parse::<u64>().map_err(|_| {
-                EntryError::new(field, format!("{s} is out of range (0..={max})"))
-            })?
+            digits
+                .parse::<u64>()
+                .map_err(|_| EntryError::new(field, format!("{s} is out of range (0..={max})")))?
         }
         other => {
             return Err(EntryError::new(

@@ -20,7 +20,17 @@ pub struct ChannelRow {
     pub close_height: Option<i32>,
 }
 
-type ChannelTuple = (i64, Vec<u8>, Vec<u8>, i64, Option<String>, i64, i64, Option<i64>, Option<i32>);
+type ChannelTuple = (
+    i64,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    Option<String>,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i32>,
+);
 
 pub(crate) fn node_id(table: &'static str, bytes: &[u8]) -> Result<NodeId> {
     <[u8; 33]>::try_from(bytes)

@@ -56,14 +56,16 @@ pub async fn announcements(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Vec<A
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(timestamp, alias, color, addresses, features, received_at, source)| AnnouncementRow {
-            timestamp,
-            alias,
-            color,
-            addresses,
-            features: switchyard_graph::types::encode_hex(&features),
-            received_at,
-            source,
-        })
+        .map(
+            |(timestamp, alias, color, addresses, features, received_at, source)| AnnouncementRow {
+                timestamp,
+                alias,
+                color,
+                addresses,
+                features: switchyard_graph::types::encode_hex(&features),
+                received_at,
+                source,
+            },
+        )
         .collect())
 }
