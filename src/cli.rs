@@ -29,6 +29,8 @@ pub enum Command {
     /// Import Core Lightning listchannels/listnodes or LND describegraph JSON (plain, .xz or
     /// .gz; detected by content). All files in one transaction: all or nothing.
     Import(ImportArgs),
+    /// Find a route between two nodes and print it as a table.
+    Route(RouteArgs),
     /// Manage the embedded PostgreSQL cluster.
     Db {
         #[command(flatten)]
@@ -76,6 +78,37 @@ pub struct ImportArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Paying node (hex node id).
+    #[arg(long)]
+    pub from: String,
+    /// Receiving node (hex node id).
+    #[arg(long)]
+    pub to: String,
+    /// Amount to deliver: `150000` or `150000sat` (satoshis) or `150000000msat`.
+    #[arg(long)]
+    pub amount: String,
+    /// What to minimise.
+    #[arg(long, value_enum, default_value = "fee")]
+    pub model: Model,
+    /// Route on these graph files instead of the database.
+    #[arg(long = "graph", value_name = "FILE")]
+    pub graph: Vec<PathBuf>,
+    /// Print the route as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Model {
+    Fee,
+    Probability,
+    Balanced,
 }
 
 #[derive(Debug, Subcommand)]

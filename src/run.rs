@@ -12,7 +12,7 @@ use switchyard_store::embedded::{EmbeddedPostgres, StartOutcome, DEFAULT_DATABAS
 use switchyard_store::import::{ImportOptions, ImportReport, ImportSource};
 use switchyard_store::Store;
 
-use crate::cli::{Cli, Command, DbAction, DbArgs, ImportArgs, ServeArgs};
+use crate::cli::{Cli, Command, DbAction, DbArgs, ImportArgs, Model, RouteArgs, ServeArgs};
 
 /// The 2019-05-14 mainnet snapshot, bundled so `switchyard up` works anywhere.
 const BUNDLED: [(&str, &[u8]); 2] = [
@@ -45,6 +45,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Up(args) => serve(args, true).await,
         Command::Serve(args) => serve(args, false).await,
         Command::Import(args) => import(args).await,
+        Command::Route(args) => route(args).await,
         Command::Db { db, action } => db_command(db, action).await,
     }
 }
@@ -266,5 +267,99 @@ async fn db_command(args: DbArgs, action: DbAction) -> Result<ExitCode> {
             }
         },
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `150000`, `150000sat` or `150000000msat` into msat.
+fn parse_amount_msat(s: &str) -> Result<u64> {
+    let s = s.trim().replace('_', "");
+    let (digits, scale) = match s.strip_suffix("msat") {
+        Some(d) => (d.to_owned(), 1),
+        None => (s.strip_suffix("sat").unwrap_or(&s).to_owned(), 1000),
+    };
+    let n: u64 = digits.parse().with_context(|| {
+        format!("amount {s:?}: expected e.g. 150000, 150000sat or 150000000msat")
+    })?;
+    n.checked_mul(scale).context("amount too large")
+}
+
+async fn route(args: RouteArgs) -> Result<ExitCode> {
+    use switchyard_graph::route::{CostModel, RouteRequest, RoutingIndex};
+    let source: switchyard_graph::NodeId = args
+        .from
+        .parse()
+        .with_context(|| format!("--from {:?}", args.from))?;
+    let destination: switchyard_graph::NodeId = args
+        .to
+        .parse()
+        .with_context(|| format!("--to {:?}", args.to))?;
+    let amount_msat = parse_amount_msat(&args.amount)?;
+    let snapshot = if args.graph.is_empty() {
+        let db = Database::open(&args.db).await?;
+        let loaded = switchyard_store::graph::load_snapshot(&db.store).await;
+        db.close().await;
+        loaded.context("loading the graph from the database")?.0
+    } else {
+        let files = args.graph.clone();
+        tokio::task::spawn_blocking(move || -> Result<switchyard_graph::Snapshot> {
+            let mut b = switchyard_graph::GraphBuilder::default();
+            for f in &files {
+                switchyard_graph::load::read_file(f, |r| {
+                    b.add(r);
+                    true
+                })?;
+            }
+            Ok(b.build())
+        })
+        .await??
+    };
+    let model = match args.model {
+        Model::Fee => CostModel::Fee,
+        Model::Probability => CostModel::Probability,
+        Model::Balanced => CostModel::Balanced,
+    };
+    let snapshot = Arc::new(snapshot);
+    let index = RoutingIndex::build(snapshot.clone());
+    let request = RouteRequest::new(source, destination, amount_msat).with_model(model);
+    let route = match index.find_route(&request) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("no route ({}): {e}", e.code());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&route)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let alias = |id: &switchyard_graph::NodeId| {
+        snapshot
+            .node_idx(id)
+            .and_then(|n| snapshot.node(n).alias.as_deref().map(str::to_owned))
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| id.to_hex()[..16].to_owned())
+    };
+    println!(
+        "{:>3}  {:<16} {:<24} {:<24} {:>16} {:>10} {:>5} {:>7}",
+        "hop", "scid", "from", "to", "amount_msat", "fee_msat", "cltv", "P"
+    );
+    for (i, h) in route.hops.iter().enumerate() {
+        let trunc = |s: String| s.chars().take(24).collect::<String>();
+        println!(
+            "{:>3}  {:<16} {:<24} {:<24} {:>16} {:>10} {:>5} {:>7.4}",
+            i + 1,
+            h.scid.to_string(),
+            trunc(alias(&h.from)),
+            trunc(alias(&h.to)),
+            h.amount_to_forward_msat,
+            h.fee_msat,
+            h.cltv_delta,
+            h.probability
+        );
+    }
+    println!(
+        "total: send {} msat to deliver {} msat, fee {} msat, cltv {}, success probability {:.4} ({:?} model)",
+        route.total_amount_msat, route.amount_msat, route.total_fee_msat, route.total_cltv, route.probability, route.cost_model
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
@@ -50,6 +50,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/nodes"),
     ("get", "/v1/nodes/{pubkey}"),
     ("get", "/v1/channels/{scid}"),
+    ("post", "/v1/routes"),
+    ("post", "/v1/routes/batch"),
+    ("post", "/v1/routes/matrix"),
+    ("post", "/v1/routes/mpp"),
 ];
 
 /// The application router.
@@ -63,6 +67,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/nodes", get(routes::nodes::list))
         .route("/v1/nodes/{pubkey}", get(routes::nodes::get))
         .route("/v1/channels/{scid}", get(routes::channels::get))
+        .route("/v1/routes", post(routes::routing::route))
+        .route("/v1/routes/batch", post(routes::routing::batch))
+        .route("/v1/routes/matrix", post(routes::routing::matrix))
+        .route("/v1/routes/mpp", post(routes::routing::mpp))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub graph_load_duration: Histogram,
     pub import_runs: IntCounterVec,
     pub import_rows: IntCounterVec,
+    pub route_queries: IntCounterVec,
+    pub route_duration: HistogramVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -93,6 +95,24 @@ impl Metrics {
             ),
             &["kind"],
         ));
+        let route_queries = must(IntCounterVec::new(
+            Opts::new(
+                "switchyard_route_queries_total",
+                "Route queries by cost model and outcome (found, no_route, invalid)",
+            ),
+            &["model", "outcome"],
+        ));
+        let route_duration = must(HistogramVec::new(
+            HistogramOpts::new(
+                "switchyard_route_duration_seconds",
+                "Route computation time by cost model (batch: whole batch)",
+            )
+            .buckets(vec![
+                0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                0.025, 0.1, 0.5, 2.5, 10.0,
+            ]),
+            &["model"],
+        ));
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -105,6 +125,8 @@ impl Metrics {
             Box::new(graph_load_duration.clone()),
             Box::new(import_runs.clone()),
             Box::new(import_rows.clone()),
+            Box::new(route_queries.clone()),
+            Box::new(route_duration.clone()),
         ] {
             must(registry.register(c));
         }
@@ -125,6 +147,8 @@ impl Metrics {
             graph_load_duration,
             import_runs,
             import_rows,
+            route_queries,
+            route_duration,
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
+use switchyard_graph::route::RoutingIndex;
 use switchyard_graph::{NetworkStats, NodeIdx, Snapshot};
 use switchyard_store::Store;
 
@@ -27,6 +28,8 @@ pub struct GraphView {
     pub by_capacity: Vec<NodeIdx>,
     /// Node indices by channel count, descending, ties by node id.
     pub by_channels: Vec<NodeIdx>,
+    /// The pathfinding index over this snapshot.
+    pub routing: RoutingIndex,
 }
 
 impl GraphView {
@@ -51,8 +54,11 @@ impl GraphView {
             .sort_by(|&a, &b| node_capacity_sat[b as usize].cmp(&node_capacity_sat[a as usize]));
         let mut by_channels: Vec<NodeIdx> = (0..n).collect();
         by_channels.sort_by_key(|&i| std::cmp::Reverse(snapshot.channels_of(i).len()));
+        let snapshot = Arc::new(snapshot);
+        let routing = RoutingIndex::build(snapshot.clone());
         GraphView {
-            snapshot: Arc::new(snapshot),
+            snapshot,
+            routing,
             version,
             loaded_at,
             stats,

@@ -25,8 +25,19 @@ pub async fn get(addr: std::net::SocketAddr, path: &str) -> Reply {
 }
 
 pub async fn request(addr: std::net::SocketAddr, method: &str, path: &str) -> Reply {
+    send(addr, method, path, "").await
+}
+
+pub async fn post_json(addr: std::net::SocketAddr, path: &str, body: &serde_json::Value) -> Reply {
+    send(addr, "POST", path, &body.to_string()).await
+}
+
+pub async fn send(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> Reply {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
     stream.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();

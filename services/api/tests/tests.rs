@@ -221,6 +221,92 @@ async fn endpoints_on_the_2019_graph() {
             .is_some_and(|m| !m.is_empty()));
     }
 
+    // Routes: the API answers what the engine answers; reasons come as 422 codes.
+    let by_cap = get(s.addr, "/v1/nodes?limit=3").await.json();
+    let ids: Vec<String> = by_cap["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node_id"].as_str().unwrap().to_owned())
+        .collect();
+    let query =
+        serde_json::json!({"source": ids[0], "destination": ids[1], "amount_msat": 100_000_000u64});
+    let r = http::post_json(s.addr, "/v1/routes", &query).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let route = r.json();
+    let expected = graph
+        .routing
+        .find_route(&serde_json::from_value(query.clone()).unwrap())
+        .unwrap();
+    assert_eq!(route["total_fee_msat"], expected.total_fee_msat);
+    let hops = route["hops"].as_array().unwrap();
+    assert_eq!(hops[0]["from"], ids[0].as_str());
+    assert_eq!(hops[hops.len() - 1]["to"], ids[1].as_str());
+    for w in hops.windows(2) {
+        assert_eq!(w[0]["to"], w[1]["from"], "hops chain");
+    }
+    let unknown = serde_json::json!({"source": ids[0], "amount_msat": 1000,
+        "destination": "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798"});
+    let r = http::post_json(s.addr, "/v1/routes", &unknown).await;
+    assert_eq!((r.status, error_code(&r).as_str()), (422, "unknown_node"));
+    // 10,000 BTC: more than any channel holds.
+    let too_big = serde_json::json!({"source": ids[0], "destination": ids[1], "amount_msat": 1_000_000_000_000_000u64});
+    let r = http::post_json(s.addr, "/v1/routes", &too_big).await;
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (422, "no_route_capacity"),
+        "{}",
+        r.body
+    );
+    let zero = serde_json::json!({"source": ids[0], "destination": ids[1], "amount_msat": 0});
+    let r = http::post_json(s.addr, "/v1/routes", &zero).await;
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (400, "invalid_request")
+    );
+    for bad in ["{", "{\"source\": 5}", "[]"] {
+        let r = http::send(s.addr, "POST", "/v1/routes", bad).await;
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (400, "invalid_body"),
+            "{bad}"
+        );
+    }
+    let batch = serde_json::json!({"queries": [query, unknown, {"source": ids[1], "destination": ids[2], "amount_msat": 1000}]});
+    let r = http::post_json(s.addr, "/v1/routes/batch", &batch).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json()["results"].as_array().unwrap().clone();
+    assert_eq!(results.len(), 3);
+    assert_eq!(
+        results[0]["route"]["total_fee_msat"], expected.total_fee_msat,
+        "input order"
+    );
+    assert_eq!(results[1]["error"]["code"], "unknown_node");
+    let r = http::post_json(
+        s.addr,
+        "/v1/routes/batch",
+        &serde_json::json!({"queries": []}),
+    )
+    .await;
+    assert_eq!((r.status, error_code(&r).as_str()), (400, "invalid_batch"));
+    let matrix = serde_json::json!({"sources": [ids[0], ids[1]], "destinations": [ids[1], ids[2]], "amount_msat": 10_000_000u64});
+    let r = http::post_json(s.addr, "/v1/routes/matrix", &matrix).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let m = r.json();
+    assert_eq!(
+        m["cells"][0][0]["fee_msat"],
+        expected_fee(&graph, &ids[0], &ids[1], 10_000_000)
+    );
+    let mpp = serde_json::json!({"source": ids[0], "destination": ids[1], "amount_msat": 200_000_000u64, "force_split": true});
+    let r = http::post_json(s.addr, "/v1/routes/mpp", &mpp).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let parts = r.json()["parts"].as_array().unwrap().clone();
+    let sum: u64 = parts
+        .iter()
+        .map(|p| p["amount_msat"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 200_000_000, "parts sum to the amount");
+
     // Metrics: valid exposition text, graph gauges, import counters and per-route series.
     let metrics = get(s.addr, "/metrics").await;
     assert_eq!(metrics.status, 200);
@@ -258,6 +344,32 @@ async fn endpoints_on_the_2019_graph() {
         .unwrap()
             >= 1.0
     );
+    assert!(
+        value(
+            "switchyard_route_queries_total",
+            &[("model", "fee"), ("outcome", "found")]
+        )
+        .unwrap()
+            >= 2.0
+    );
+    assert!(value("switchyard_route_queries_total", &[("outcome", "no_route")]).unwrap() >= 1.0);
+}
+
+fn expected_fee(
+    graph: &switchyard_api::GraphView,
+    from: &str,
+    to: &str,
+    amount_msat: u64,
+) -> Value {
+    let req = switchyard_graph::route::RouteRequest::new(
+        from.parse().unwrap(),
+        to.parse().unwrap(),
+        amount_msat,
+    );
+    match graph.routing.find_route(&req) {
+        Ok(r) => Value::from(r.total_fee_msat),
+        Err(_) => Value::Null,
+    }
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ pub mod channels;
 pub mod health;
 pub mod network;
 pub mod nodes;
+pub mod routing;
 
 use switchyard_graph::{NodeId, Scid};
 
