@@ -8,7 +8,6 @@
 //! A `postmaster.pid` left by a crash is recognized and removed when no live postmaster of
 //! this cluster owns it.
 
-use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -332,7 +331,7 @@ fn find_bin_dir() -> Result<PathBuf> {
     if let Some((_, bin)) = versions.pop() {
         return Ok(bin);
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(OsString::new);
+    let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path) {
         if dir.join("initdb").exists() && dir.join("pg_ctl").exists() {
             return Ok(dir);

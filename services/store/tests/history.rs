@@ -9,9 +9,11 @@ use switchyard_store::testing::TestDb;
 use crate::import::import_files;
 
 /// Per (scid, direction): the newest (timestamp, base, ppm) of a file.
-fn policies(file: &str) -> (HashSet<Scid>, HashMap<(Scid, u8), (u32, u32, u32)>) {
+type Policies = HashMap<(Scid, u8), (u32, u32, u32)>;
+
+fn policies(file: &str) -> (HashSet<Scid>, Policies) {
     let mut scids = HashSet::new();
-    let mut pol: HashMap<(Scid, u8), (u32, u32, u32)> = HashMap::new();
+    let mut pol: Policies = HashMap::new();
     for r in load::read_file_to_vec(&data_file(file)).unwrap() {
         match r {
             Record::Channel(c) => {

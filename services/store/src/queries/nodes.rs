@@ -46,7 +46,8 @@ pub struct AnnouncementRow {
 
 /// Every stored announcement of a node, newest first.
 pub async fn announcements(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Vec<AnnouncementRow>> {
-    let rows: Vec<(i64, String, String, serde_json::Value, Vec<u8>, i64, String)> = sqlx::query_as(
+    type Row = (i64, String, String, serde_json::Value, Vec<u8>, i64, String);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT timestamp, alias, color, addresses, features, \
          extract(epoch FROM received_at)::bigint, source \
          FROM node_announcements WHERE node_id = $1 ORDER BY timestamp DESC",
