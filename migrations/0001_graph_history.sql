@@ -4,6 +4,11 @@
 -- seen, from file imports and (later) from peers' gossip. "Current" is derived from them.
 -- Node ids are 33-byte compressed public keys; short channel ids are the BOLT 7 u64 stored
 -- bit-for-bit in a BIGINT (block heights below 2^23 keep it positive in practice).
+--
+-- References between these tables (channel -> nodes, update -> channel, row -> import run)
+-- are kept by the store's writers, which insert parents before children in the same
+-- transaction; they are not declared as foreign keys because per-row trigger checks would
+-- triple the cost of a full-network import. Tests check that no orphan rows exist.
 
 -- One row per import of a file (or of the bundled snapshot).
 CREATE TABLE import_runs (
@@ -36,7 +41,7 @@ CREATE TABLE nodes (
 -- Every node_announcement version.
 CREATE TABLE node_announcements (
     id            BIGSERIAL PRIMARY KEY,
-    node_id       BYTEA NOT NULL REFERENCES nodes (node_id),
+    node_id       BYTEA NOT NULL,
     -- The announcement's own timestamp (unix seconds); 0 when the source gave none.
     timestamp     BIGINT NOT NULL,
     alias         TEXT NOT NULL,
@@ -49,15 +54,15 @@ CREATE TABLE node_announcements (
     received_at   TIMESTAMPTZ NOT NULL,
     -- 'import' or 'gossip'.
     source        TEXT NOT NULL,
-    import_run_id BIGINT REFERENCES import_runs (id),
+    import_run_id BIGINT,
     UNIQUE (node_id, timestamp)
 );
 
 CREATE TABLE channels (
     scid             BIGINT PRIMARY KEY,
     -- BOLT 7 order: node_1 < node_2 bytewise.
-    node_1           BYTEA NOT NULL REFERENCES nodes (node_id),
-    node_2           BYTEA NOT NULL REFERENCES nodes (node_id),
+    node_1           BYTEA NOT NULL,
+    node_2           BYTEA NOT NULL,
     capacity_sat     BIGINT NOT NULL CHECK (capacity_sat >= 0),
     -- 'txid:vout' when known.
     funding_outpoint TEXT,
@@ -77,7 +82,7 @@ CREATE INDEX channels_open ON channels (scid) WHERE closed_at IS NULL;
 -- Every channel_update version, per direction.
 CREATE TABLE channel_updates (
     id            BIGSERIAL PRIMARY KEY,
-    scid          BIGINT NOT NULL REFERENCES channels (scid),
+    scid          BIGINT NOT NULL,
     -- 0: node_1 -> node_2, 1: node_2 -> node_1.
     direction     SMALLINT NOT NULL CHECK (direction IN (0, 1)),
     timestamp     BIGINT NOT NULL,
@@ -93,7 +98,7 @@ CREATE TABLE channel_updates (
     raw           BYTEA,
     received_at   TIMESTAMPTZ NOT NULL,
     source        TEXT NOT NULL,
-    import_run_id BIGINT REFERENCES import_runs (id),
+    import_run_id BIGINT,
     UNIQUE (scid, direction, timestamp)
 );
 

@@ -124,6 +124,22 @@ async fn january_then_may_records_new_closed_and_changed_fees() {
         (0, 0, 0)
     );
 
+    // References hold without declared foreign keys (see the migration): no orphans.
+    let orphans: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM channel_updates u WHERE NOT EXISTS \
+           (SELECT 1 FROM channels c WHERE c.scid = u.scid)) \
+         + (SELECT count(*) FROM channels c WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = c.node_1) \
+           OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = c.node_2)) \
+         + (SELECT count(*) FROM node_announcements a WHERE NOT EXISTS \
+           (SELECT 1 FROM nodes n WHERE n.node_id = a.node_id)) \
+         + (SELECT count(*) FROM channel_updates u WHERE NOT EXISTS \
+           (SELECT 1 FROM import_runs r WHERE r.id = u.import_run_id))",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(orphans, 0);
+
     // Node announcement history: a node that re-announced between the dates has two rows.
     let renamed = nodes_with_two_versions(&db).await;
     assert!(
