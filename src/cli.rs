@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// Seconds between checks for graph changes in the store.
     #[arg(long, default_value_t = 2)]
     pub refresh_secs: u64,
+    /// Payment amount (sat) for the fee- and probability-weighted analytics.
+    #[arg(long, default_value_t = 100_000)]
+    pub analytics_amount_sat: u64,
     /// With `up`: do not import the bundled 2019-05-14 snapshot into an empty database.
     #[arg(long)]
     pub no_bundle: bool,

@@ -174,6 +174,13 @@ async fn serve_on(
         }
     }
     let state = AppState::new(db.store.clone(), metrics);
+    if args.analytics_amount_sat == 0 {
+        anyhow::bail!("--analytics-amount-sat must be at least 1");
+    }
+    let analytics =
+        state.spawn_analytics_worker(switchyard_graph::analytics::AnalyticsConfig::for_amount(
+            args.analytics_amount_sat.saturating_mul(1000),
+        ));
     state.refresh_graph().await.context("loading the graph")?;
     let refresher = state.spawn_graph_refresher(Duration::from_secs(args.refresh_secs.max(1)));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -188,6 +195,7 @@ async fn serve_on(
     );
     let served = switchyard_api::serve(listener, state, shutdown_signal()).await;
     refresher.abort();
+    analytics.abort();
     served.context("serving the API")
 }
 

@@ -17,6 +17,9 @@ pub enum ApiError {
     /// Well-formed but cannot be done: 422.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// Temporarily unavailable (e.g. still computing): 503 with a code.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// No graph is loaded yet: 503.
     #[error("the graph is not loaded yet")]
     NotReady,
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

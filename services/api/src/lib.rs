@@ -34,7 +34,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
-pub use state::{AppState, GraphView};
+pub use state::{AnalyticsView, AppState, GraphView};
 
 /// The OpenAPI 3.1 document describing every route below.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
@@ -54,6 +54,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/routes/batch"),
     ("post", "/v1/routes/matrix"),
     ("post", "/v1/routes/mpp"),
+    ("get", "/v1/analytics/centrality"),
+    ("get", "/v1/analytics/nodes/{pubkey}"),
+    ("get", "/v1/analytics/channels/{scid}"),
 ];
 
 /// The application router.
@@ -71,6 +74,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/routes/batch", post(routes::routing::batch))
         .route("/v1/routes/matrix", post(routes::routing::matrix))
         .route("/v1/routes/mpp", post(routes::routing::mpp))
+        .route(
+            "/v1/analytics/centrality",
+            get(routes::analytics::centrality),
+        )
+        .route("/v1/analytics/nodes/{pubkey}", get(routes::analytics::node))
+        .route(
+            "/v1/analytics/channels/{scid}",
+            get(routes::analytics::channel),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))

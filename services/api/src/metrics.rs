@@ -21,6 +21,8 @@ pub struct Metrics {
     pub import_rows: IntCounterVec,
     pub route_queries: IntCounterVec,
     pub route_duration: HistogramVec,
+    pub analytics_duration: prometheus::Gauge,
+    pub analytics_version: IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -113,6 +115,14 @@ impl Metrics {
             ]),
             &["model"],
         ));
+        let analytics_duration = must(prometheus::Gauge::new(
+            "switchyard_analytics_duration_seconds",
+            "Time the last network analytics computation took",
+        ));
+        let analytics_version = gauge(
+            "switchyard_analytics_graph_version",
+            "Graph version the served analytics were computed from",
+        );
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -127,6 +137,8 @@ impl Metrics {
             Box::new(import_rows.clone()),
             Box::new(route_queries.clone()),
             Box::new(route_duration.clone()),
+            Box::new(analytics_duration.clone()),
+            Box::new(analytics_version.clone()),
         ] {
             must(registry.register(c));
         }
@@ -149,6 +161,8 @@ impl Metrics {
             import_rows,
             route_queries,
             route_duration,
+            analytics_duration,
+            analytics_version,
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
+use switchyard_graph::analytics::{AnalyticsConfig, NetworkAnalytics};
 use switchyard_graph::route::RoutingIndex;
 use switchyard_graph::{NetworkStats, NodeIdx, Snapshot};
 use switchyard_store::Store;
@@ -35,10 +36,7 @@ pub struct GraphView {
 impl GraphView {
     pub fn new(snapshot: Snapshot, version: i64) -> GraphView {
         let stats = NetworkStats::compute(&snapshot);
-        let loaded_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let loaded_at = unix_now();
         let stats_json = serde_json::to_vec(&serde_json::json!({
             "graph_version": version,
             "loaded_at": loaded_at,
@@ -70,11 +68,24 @@ impl GraphView {
     }
 }
 
+/// Analytics of one snapshot, computed in the background.
+pub struct AnalyticsView {
+    /// The graph version the results belong to.
+    pub version: i64,
+    /// Unix seconds.
+    pub computed_at: u64,
+    pub seconds: f64,
+    pub analytics: NetworkAnalytics,
+}
+
 /// Handler state. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub graph: Arc<ArcSwapOption<GraphView>>,
+    pub analytics: Arc<ArcSwapOption<AnalyticsView>>,
+    /// Wakes the analytics worker when a new snapshot is swapped in.
+    analytics_wanted: Arc<tokio::sync::Notify>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -83,6 +94,8 @@ impl AppState {
         AppState {
             store,
             graph: Arc::new(ArcSwapOption::empty()),
+            analytics: Arc::new(ArcSwapOption::empty()),
+            analytics_wanted: Arc::new(tokio::sync::Notify::new()),
             metrics,
         }
     }
@@ -122,7 +135,53 @@ impl AppState {
             "graph snapshot loaded"
         );
         self.graph.store(Some(Arc::new(view)));
+        self.analytics_wanted.notify_one();
         Ok(true)
+    }
+
+    /// The served analytics, if computed for some snapshot (possibly an older one).
+    pub fn analytics(&self) -> Option<Arc<AnalyticsView>> {
+        self.analytics.load_full()
+    }
+
+    /// Computes analytics for every new snapshot, one computation at a time, and swaps the
+    /// results in; requests keep reading the previous results meanwhile.
+    pub fn spawn_analytics_worker(&self, config: AnalyticsConfig) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                state.analytics_wanted.notified().await;
+                let Some(graph) = state.graph() else { continue };
+                if state
+                    .analytics()
+                    .is_some_and(|a| a.version == graph.version)
+                {
+                    continue;
+                }
+                let config = config.clone();
+                let started = Instant::now();
+                let result = tokio::task::spawn_blocking(move || {
+                    NetworkAnalytics::compute(&graph.snapshot, &config).map(|a| (graph.version, a))
+                })
+                .await;
+                let seconds = started.elapsed().as_secs_f64();
+                match result {
+                    Ok(Ok((version, analytics))) => {
+                        tracing::info!(version, seconds, "network analytics computed");
+                        state.metrics.analytics_duration.set(seconds);
+                        state.metrics.analytics_version.set(version);
+                        state.analytics.store(Some(Arc::new(AnalyticsView {
+                            version,
+                            computed_at: unix_now(),
+                            seconds,
+                            analytics,
+                        })));
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "analytics configuration rejected"),
+                    Err(e) => tracing::error!(error = %e, "analytics computation panicked"),
+                }
+            }
+        })
     }
 
     /// Keeps the served graph in step with the store: checks the version every `every`.
@@ -139,4 +198,11 @@ impl AppState {
             }
         })
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -307,6 +307,83 @@ async fn endpoints_on_the_2019_graph() {
         .sum();
     assert_eq!(sum, 200_000_000, "parts sum to the amount");
 
+    // Analytics: pending until the background worker has run, then served.
+    let r = get(s.addr, "/v1/analytics/centrality?metric=betweenness").await;
+    assert_eq!(
+        (r.status, error_code(&r).as_str()),
+        (503, "analytics_pending")
+    );
+    let worker = s
+        .state
+        .spawn_analytics_worker(switchyard_graph::analytics::AnalyticsConfig::default());
+    s.state.refresh_graph().await.unwrap(); // no change; the worker was notified at the first load
+    for _ in 0..600 {
+        if s.state.analytics().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    worker.abort();
+    let a = s
+        .state
+        .analytics()
+        .expect("analytics computed within two minutes");
+    assert_eq!(a.version, graph.version);
+    let r = get(
+        s.addr,
+        "/v1/analytics/centrality?metric=betweenness&weight=fee&limit=5",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let page = r.json();
+    let values: Vec<f64> = page["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["value"].as_f64().unwrap())
+        .collect();
+    assert!(
+        values.windows(2).all(|w| w[0] >= w[1]) && values.len() == 5,
+        "{values:?}"
+    );
+    let top_node = page["nodes"][0]["node_id"].as_str().unwrap().to_owned();
+    let expected_top = a
+        .analytics
+        .top(
+            switchyard_graph::analytics::Metric::Betweenness(
+                switchyard_graph::analytics::WeightKind::Fee,
+            ),
+            1,
+        )
+        .unwrap()[0]
+        .0
+        .to_hex();
+    assert_eq!(top_node, expected_top);
+    let next = page["next_cursor"].as_u64().unwrap();
+    let page2 = get(
+        s.addr,
+        &format!("/v1/analytics/centrality?metric=betweenness&weight=fee&limit=5&cursor={next}"),
+    )
+    .await
+    .json();
+    assert!(page2["nodes"][0]["value"].as_f64().unwrap() <= values[4]);
+    let r = get(s.addr, &format!("/v1/analytics/nodes/{top_node}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["node"]["pagerank"]["percentile"].as_f64().unwrap() > 0.5);
+    let r = get(s.addr, "/v1/analytics/channels/505149x622x0").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.json()["channel"]["weighted"].as_array().unwrap().len() == 3);
+    for (path, status, code) in [
+        ("/v1/analytics/centrality?metric=nope", 400, "invalid_query"),
+        ("/v1/analytics/centrality?metric=pagerank&amount_msat=5", 400, "amount_not_served"),
+        ("/v1/analytics/nodes/0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798", 404, "node_not_active"),
+        ("/v1/analytics/channels/1x1x1", 404, "channel_not_active"),
+        ("/v1/analytics/channels/zz", 400, "invalid_scid"),
+    ] {
+        let r = get(s.addr, path).await;
+        assert_eq!((r.status, error_code(&r).as_str()), (status, code), "{path}: {}", r.body);
+    }
+
     // Metrics: valid exposition text, graph gauges, import counters and per-route series.
     let metrics = get(s.addr, "/metrics").await;
     assert_eq!(metrics.status, 200);

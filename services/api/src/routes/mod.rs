@@ -1,5 +1,6 @@
 //! Handlers, one module per resource. Each extracts, calls the store or the graph, and maps.
 
+pub mod analytics;
 pub mod channels;
 pub mod health;
 pub mod network;
