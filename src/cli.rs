@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// Seconds between checks for graph changes in the store.
     #[arg(long, default_value_t = 2)]
     pub refresh_secs: u64,
+    /// Your node's id: its betweenness rank is exported as a metric.
+    #[arg(long, env = "SWITCHYARD_OWN_NODE")]
+    pub own_node: Option<String>,
     /// Payment amount (sat) for the fee- and probability-weighted analytics.
     #[arg(long, default_value_t = 100_000)]
     pub analytics_amount_sat: u64,

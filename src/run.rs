@@ -173,7 +173,10 @@ async fn serve_on(
             }
         }
     }
-    let state = AppState::new(db.store.clone(), metrics);
+    let mut state = AppState::new(db.store.clone(), metrics);
+    if let Some(own) = &args.own_node {
+        state.own_node = Some(own.parse().with_context(|| format!("--own-node {own:?}"))?);
+    }
     if args.analytics_amount_sat == 0 {
         anyhow::bail!("--analytics-amount-sat must be at least 1");
     }

@@ -23,6 +23,7 @@ pub struct Metrics {
     pub route_duration: HistogramVec,
     pub analytics_duration: prometheus::Gauge,
     pub analytics_version: IntGauge,
+    pub own_node_betweenness_rank: IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -123,6 +124,10 @@ impl Metrics {
             "switchyard_analytics_graph_version",
             "Graph version the served analytics were computed from",
         );
+        let own_node_betweenness_rank = gauge(
+            "switchyard_own_node_betweenness_rank",
+            "Position of the configured own node by fee-weighted betweenness (1 = most central, 0 = not in the analysed graph)",
+        );
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -139,6 +144,7 @@ impl Metrics {
             Box::new(route_duration.clone()),
             Box::new(analytics_duration.clone()),
             Box::new(analytics_version.clone()),
+            Box::new(own_node_betweenness_rank.clone()),
         ] {
             must(registry.register(c));
         }
@@ -163,6 +169,7 @@ impl Metrics {
             route_duration,
             analytics_duration,
             analytics_version,
+            own_node_betweenness_rank,
         }
     }
 

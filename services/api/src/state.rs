@@ -6,9 +6,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
-use switchyard_graph::analytics::{AnalyticsConfig, NetworkAnalytics};
+use switchyard_graph::analytics::{AnalyticsConfig, Metric, NetworkAnalytics, WeightKind};
 use switchyard_graph::route::RoutingIndex;
-use switchyard_graph::{NetworkStats, NodeIdx, Snapshot};
+use switchyard_graph::{NetworkStats, NodeId, NodeIdx, Snapshot};
 use switchyard_store::Store;
 
 use crate::metrics::Metrics;
@@ -87,6 +87,8 @@ pub struct AppState {
     /// Wakes the analytics worker when a new snapshot is swapped in.
     analytics_wanted: Arc<tokio::sync::Notify>,
     pub metrics: Arc<Metrics>,
+    /// The operator's own node, whose betweenness rank is exported as a metric.
+    pub own_node: Option<NodeId>,
 }
 
 impl AppState {
@@ -97,6 +99,7 @@ impl AppState {
             analytics: Arc::new(ArcSwapOption::empty()),
             analytics_wanted: Arc::new(tokio::sync::Notify::new()),
             metrics,
+            own_node: None,
         }
     }
 
@@ -170,6 +173,12 @@ impl AppState {
                         tracing::info!(version, seconds, "network analytics computed");
                         state.metrics.analytics_duration.set(seconds);
                         state.metrics.analytics_version.set(version);
+                        if let Some(own) = &state.own_node {
+                            state
+                                .metrics
+                                .own_node_betweenness_rank
+                                .set(betweenness_rank(&analytics, own).unwrap_or(0) as i64);
+                        }
                         state.analytics.store(Some(Arc::new(AnalyticsView {
                             version,
                             computed_at: unix_now(),
@@ -198,6 +207,14 @@ impl AppState {
             }
         })
     }
+}
+
+/// 1-based position of `id` by fee-weighted betweenness (ties share the better position).
+pub fn betweenness_rank(a: &NetworkAnalytics, id: &NodeId) -> Option<usize> {
+    let metric = Metric::Betweenness(WeightKind::Fee);
+    let values = a.metric_values(metric).ok()?;
+    let own = values[a.node_position(id)?];
+    Some(1 + values.iter().filter(|&&v| v > own).count())
 }
 
 fn unix_now() -> u64 {

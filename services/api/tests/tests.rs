@@ -313,9 +313,11 @@ async fn endpoints_on_the_2019_graph() {
         (r.status, error_code(&r).as_str()),
         (503, "analytics_pending")
     );
-    let worker = s
-        .state
-        .spawn_analytics_worker(switchyard_graph::analytics::AnalyticsConfig::default());
+    // Our "own node" is the top node by capacity; its rank shows up as a metric.
+    let mut with_own = s.state.clone();
+    with_own.own_node = Some(ids[0].parse().unwrap());
+    let worker =
+        with_own.spawn_analytics_worker(switchyard_graph::analytics::AnalyticsConfig::default());
     s.state.refresh_graph().await.unwrap(); // no change; the worker was notified at the first load
     for _ in 0..600 {
         if s.state.analytics().is_some() {
@@ -430,6 +432,29 @@ async fn endpoints_on_the_2019_graph() {
             >= 2.0
     );
     assert!(value("switchyard_route_queries_total", &[("outcome", "no_route")]).unwrap() >= 1.0);
+    let analytics = s.state.analytics().unwrap();
+    let own: switchyard_graph::NodeId = ids[0].parse().unwrap();
+    let rank = switchyard_api::state::betweenness_rank(&analytics.analytics, &own).unwrap();
+    let by_position = analytics
+        .analytics
+        .top(
+            switchyard_graph::analytics::Metric::Betweenness(
+                switchyard_graph::analytics::WeightKind::Fee,
+            ),
+            usize::MAX,
+        )
+        .unwrap();
+    let own_value = by_position.iter().find(|(id, _)| *id == own).unwrap().1;
+    let first_equal = by_position
+        .iter()
+        .position(|(_, v)| *v == own_value)
+        .unwrap()
+        + 1;
+    assert_eq!(rank, first_equal);
+    assert_eq!(
+        value("switchyard_own_node_betweenness_rank", &[]),
+        Some(rank as f64)
+    );
 }
 
 fn expected_fee(
