@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use switchyard_graph::load::{ChannelRecord, NodeRecord, Record, UpdateRecord};
+use switchyard_graph::load::{ChannelRecord, NodeRecord, Record};
 use switchyard_graph::route::{CostModel, MppRequest, RouteError, RouteRequest, RoutingIndex};
 use switchyard_graph::testing::load_bundled;
 use switchyard_graph::{NodeId, Scid, Snapshot};
@@ -83,19 +83,7 @@ fn synthetic_4x(g: &Snapshot) -> Snapshot {
         }));
         for (dir, p) in src.policies.iter().enumerate() {
             if let Some(p) = p {
-                records.push(Record::Update(UpdateRecord {
-                    scid,
-                    direction: dir as u8,
-                    timestamp: p.timestamp,
-                    message_flags: 1,
-                    channel_flags: dir as u8 | if p.disabled { 2 } else { 0 },
-                    disabled: p.disabled,
-                    cltv_delta: p.cltv_delta,
-                    htlc_min_msat: p.htlc_min_msat,
-                    htlc_max_msat: Some(p.htlc_max_msat),
-                    fee_base_msat: p.fee_base_msat,
-                    fee_ppm: p.fee_ppm,
-                }));
+                records.push(Record::Update(p.to_update(scid, dir as u8)));
             }
         }
     };

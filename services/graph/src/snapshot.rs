@@ -37,6 +37,23 @@ impl Policy {
         u64::from(self.fee_base_msat)
             + ((u128::from(amount_msat) * u128::from(self.fee_ppm)) / 1_000_000) as u64
     }
+
+    /// The `channel_update` that announces this policy for `direction` of `scid`.
+    pub fn to_update(&self, scid: Scid, direction: u8) -> UpdateRecord {
+        UpdateRecord {
+            scid,
+            direction,
+            timestamp: self.timestamp,
+            message_flags: 1,
+            channel_flags: direction | if self.disabled { 2 } else { 0 },
+            disabled: self.disabled,
+            cltv_delta: self.cltv_delta,
+            htlc_min_msat: self.htlc_min_msat,
+            htlc_max_msat: Some(self.htlc_max_msat),
+            fee_base_msat: self.fee_base_msat,
+            fee_ppm: self.fee_ppm,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -194,19 +194,7 @@ pub fn scaled_copies(g: &Snapshot, k: u32) -> Snapshot {
             });
             for (dir, p) in ch.policies.iter().enumerate() {
                 let Some(p) = p else { continue };
-                builder.add_update(UpdateRecord {
-                    scid,
-                    direction: (dir as u8) ^ u8::from(flip),
-                    timestamp: p.timestamp,
-                    message_flags: 1,
-                    channel_flags: ((dir as u8) ^ u8::from(flip)) | if p.disabled { 2 } else { 0 },
-                    disabled: p.disabled,
-                    cltv_delta: p.cltv_delta,
-                    htlc_min_msat: p.htlc_min_msat,
-                    htlc_max_msat: Some(p.htlc_max_msat),
-                    fee_base_msat: p.fee_base_msat,
-                    fee_ppm: p.fee_ppm,
-                });
+                builder.add_update(p.to_update(scid, (dir as u8) ^ u8::from(flip)));
             }
         }
     }
