@@ -115,22 +115,14 @@ impl EmbeddedPostgres {
             "-c listen_addresses='' -k '{}' -c unix_socket_permissions=0700",
             self.socket_dir.display()
         );
-        let out = self
-            .pg_command("pg_ctl")
-            .arg("start")
-            .arg("-w")
-            .arg("-t")
-            .arg("60")
-            .arg("-D")
+        let mut cmd = self.pg_command("pg_ctl");
+        cmd.args(["start", "-w", "-t", "60", "-D"])
             .arg(&data)
             .arg("-l")
             .arg(&log)
             .arg("-o")
-            .arg(options)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| Error::Embedded(format!("running pg_ctl: {e}")))?;
+            .arg(options);
+        let out = run("pg_ctl start", cmd).await?;
         if !out.status.success() {
             let tail = std::fs::read_to_string(&log)
                 .map(|l| {
@@ -159,25 +151,10 @@ impl EmbeddedPostgres {
         if self.running_postmaster()?.is_none() {
             return Ok(());
         }
-        let out = self
-            .pg_command("pg_ctl")
-            .arg("stop")
-            .arg("-w")
-            .arg("-m")
-            .arg("fast")
-            .arg("-D")
-            .arg(self.data_dir())
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| Error::Embedded(format!("running pg_ctl: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::Embedded(format!(
-                "pg_ctl stop failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
+        let mut cmd = self.pg_command("pg_ctl");
+        cmd.args(["stop", "-w", "-m", "fast", "-D"])
+            .arg(self.data_dir());
+        run_ok("pg_ctl stop", cmd).await
     }
 
     /// Creates `database` if it does not exist yet.
@@ -244,26 +221,15 @@ impl EmbeddedPostgres {
     }
 
     async fn init(&self, data: &Path) -> Result<()> {
-        let out = self
-            .pg_command("initdb")
-            .arg("-D")
-            .arg(data)
-            .arg("-U")
-            .arg(SUPERUSER)
-            .arg("--auth=trust")
-            .arg("--encoding=UTF8")
-            .arg("--locale=C")
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| Error::Embedded(format!("running initdb: {e}")))?;
-        if !out.status.success() {
-            return Err(Error::Embedded(format!(
-                "initdb failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
+        let mut cmd = self.pg_command("initdb");
+        cmd.arg("-D").arg(data).args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        ]);
+        run_ok("initdb", cmd).await
     }
 
     /// Creates `dir` (0700) and hands it to the server's user when we run as root.
@@ -309,6 +275,26 @@ impl EmbeddedPostgres {
         cmd.current_dir(&self.cluster_dir);
         cmd
     }
+}
+
+/// Runs `cmd` to completion with no standard input; fails only if it cannot be started.
+async fn run(what: &str, mut cmd: Command) -> Result<std::process::Output> {
+    cmd.stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| Error::Embedded(format!("running {what}: {e}")))
+}
+
+/// Runs `cmd` and fails with its stderr when it exits unsuccessfully.
+async fn run_ok(what: &str, cmd: Command) -> Result<()> {
+    let out = run(what, cmd).await?;
+    if !out.status.success() {
+        return Err(Error::Embedded(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Finds the PostgreSQL server binaries: `$SWITCHYARD_PG_BIN`, the newest

@@ -192,6 +192,16 @@ impl RoutingIndex {
 
     /// Fee of slot `s` for forwarding `amount` (saturating; amounts are bounded by capacity).
     #[inline]
+    /// What the sending node of slot `s` must receive to forward `amount` over it: `amount`
+    /// plus its fee, except on the payer's own first channel, which charges nothing.
+    pub(crate) fn inbound(&self, s: usize, amount: u64, payer_hop: bool) -> u64 {
+        if payer_hop {
+            amount
+        } else {
+            amount.saturating_add(self.fee(s, amount))
+        }
+    }
+
     pub(crate) fn fee(&self, s: usize, amount: u64) -> u64 {
         let ppm = u64::from(self.ppm[s]);
         // u64 arithmetic (a multiply-shift) in the common case; u128 only when it overflows.

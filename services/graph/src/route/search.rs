@@ -443,21 +443,12 @@ impl RoutingIndex {
                     continue;
                 }
                 if !ignore_min && a < self.htlc_min[slot] {
-                    let m = self.htlc_min[slot];
-                    let b = if u == src {
-                        m
-                    } else {
-                        m.saturating_add(self.fee(slot, m))
-                    };
+                    let b = self.inbound(slot, self.htlc_min[slot], u == src);
                     reject_bound = reject_bound.min(b);
                     min_rejected = true;
                     continue;
                 }
-                let nu = if u == src {
-                    a
-                } else {
-                    a.saturating_add(self.fee(slot, a))
-                };
+                let nu = self.inbound(slot, a, u == src);
                 if nu - amount > q.max_fee {
                     fee_pruned = true;
                     continue;
@@ -564,23 +555,16 @@ impl RoutingIndex {
                     continue;
                 }
                 if a < self.htlc_min[slot] {
-                    let m = self.htlc_min[slot];
-                    let b = if u == src {
-                        m
-                    } else {
-                        m.saturating_add(self.fee(slot, m))
-                    };
+                    let b = self.inbound(slot, self.htlc_min[slot], u == src);
                     reject_bound = reject_bound.min(b);
                     min_rejected = true;
                     continue;
                 }
-                let (nu, ncltv) = if u == src {
-                    (a, l.cltv)
+                let nu = self.inbound(slot, a, u == src);
+                let ncltv = if u == src {
+                    l.cltv
                 } else {
-                    (
-                        a.saturating_add(self.fee(slot, a)),
-                        l.cltv + u32::from(self.cltv[slot]),
-                    )
+                    l.cltv + u32::from(self.cltv[slot])
                 };
                 if ncltv > q.max_cltv {
                     failure = Failure::CltvLimit;
