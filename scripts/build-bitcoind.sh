@@ -71,12 +71,14 @@ print(os.path.join(os.path.dirname(p["manifest_path"]), "bitcoin"))')
 [[ -f "$SRC/CMakeLists.txt" ]] || { log "no Bitcoin Core source at $SRC"; exit 1; }
 
 BUILD="$CACHE/bitcoind-build"
+# The crate leaves out the ASMap data file, so it cannot be embedded (WITH_EMBEDDED_ASMAP=OFF).
 log "configuring Bitcoin Core from $SRC (build dir $BUILD)"
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_DAEMON=ON -DBUILD_CLI=ON -DBUILD_BITCOIN_BIN=OFF -DBUILD_TX=OFF -DBUILD_UTIL=OFF \
     -DENABLE_WALLET=OFF -DENABLE_IPC=OFF -DWITH_ZMQ=OFF -DENABLE_EXTERNAL_SIGNER=OFF \
     -DBUILD_TESTS=OFF -DBUILD_GUI=OFF -DBUILD_BENCH=OFF -DBUILD_FUZZ_BINARY=OFF \
-    -DBUILD_KERNEL_LIB=OFF -DWITH_CCACHE=OFF -DINSTALL_MAN=OFF >&2
+    -DBUILD_KERNEL_LIB=OFF -DWITH_CCACHE=OFF -DINSTALL_MAN=OFF \
+    -DWITH_EMBEDDED_ASMAP=OFF >&2
 log "compiling bitcoind and bitcoin-cli with $(nproc) jobs (10-15 minutes on 2 cores)"
 cmake --build "$BUILD" -j"$(nproc)" --target bitcoind bitcoin-cli >&2
 
