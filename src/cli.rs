@@ -22,10 +22,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The main job: database (embedded by default), migrations, the bundled graph on first
-    /// start, and the HTTP API with metrics.
+    /// start, the Lightning node, and the HTTP API with metrics.
     Up(ServeArgs),
-    /// Serve the API on the graph already in the database.
+    /// Serve the API on the graph already in the database (no Lightning node).
     Serve(ServeArgs),
+    /// The Lightning node with the API: peers, gossip into the store, chain checks.
+    Node(ServeArgs),
     /// Import Core Lightning listchannels/listnodes or LND describegraph JSON (plain, .xz or
     /// .gz; detected by content). All files in one transaction: all or nothing.
     Import(ImportArgs),
@@ -69,6 +71,58 @@ pub struct ServeArgs {
     /// With `up`: do not import the bundled 2019-05-14 snapshot into an empty database.
     #[arg(long)]
     pub no_bundle: bool,
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Lightning node")]
+pub struct NodeArgs {
+    /// With `up`: run only the database and the API, no Lightning node.
+    #[arg(long)]
+    pub no_node: bool,
+    /// mainnet, testnet, signet or regtest.
+    #[arg(long, env = "SWITCHYARD_NETWORK", default_value = "mainnet")]
+    pub network: String,
+    /// Where to accept Lightning peers (default 0.0.0.0 on the network's port); `none` for
+    /// outbound only.
+    #[arg(long, env = "SWITCHYARD_P2P_LISTEN")]
+    pub p2p_listen: Option<String>,
+    /// Peer to keep connected to, `pubkey@host:port` (repeatable).
+    #[arg(long = "connect", value_name = "PEER")]
+    pub connect: Vec<String>,
+    /// bitcoind JSON-RPC `host:port`: every channel announcement is checked against its
+    /// funding output. Without it, announcements are accepted unchecked.
+    #[arg(long, env = "SWITCHYARD_BITCOIND_RPC")]
+    pub bitcoind_rpc: Option<String>,
+    #[arg(long, env = "SWITCHYARD_BITCOIND_RPC_USER")]
+    pub bitcoind_rpc_user: Option<String>,
+    #[arg(long, env = "SWITCHYARD_BITCOIND_RPC_PASSWORD", hide_env_values = true)]
+    pub bitcoind_rpc_password: Option<String>,
+    /// bitcoind's .cookie file (instead of user and password).
+    #[arg(long, env = "SWITCHYARD_BITCOIND_COOKIE")]
+    pub bitcoind_cookie: Option<PathBuf>,
+    /// SOCKS5 proxy (Tor) for .onion peers, `host:port`.
+    #[arg(long, env = "SWITCHYARD_TOR_PROXY")]
+    pub tor_proxy: Option<SocketAddr>,
+    /// Route every outbound connection through --tor-proxy.
+    #[arg(long)]
+    pub tor_only: bool,
+    /// Our onion service address to announce, `xyz.onion:9735`.
+    #[arg(long)]
+    pub onion_address: Option<String>,
+    /// DNS seed for BOLT 10 bootstrap when no peer is known (repeatable; defaults per network).
+    #[arg(long = "dns-seed", value_name = "HOST")]
+    pub dns_seeds: Vec<String>,
+    /// Never bootstrap from DNS seeds.
+    #[arg(long)]
+    pub no_dns_bootstrap: bool,
+    /// DNS server for bootstrap queries, `ip:port` (default: from /etc/resolv.conf).
+    #[arg(long)]
+    pub dns_server: Option<SocketAddr>,
+    /// Our node's alias in its announcement.
+    #[arg(long, default_value = "switchyard")]
+    pub alias: String,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! itself lives in the `services/` crates.
 
 mod cli;
+mod node;
 mod progress;
 mod run;
 

@@ -43,8 +43,12 @@ pub fn init_tracing(verbose: u8) {
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Up(args) => serve(args, true).await,
-        Command::Serve(args) => serve(args, false).await,
+        Command::Up(args) => {
+            let with_node = !args.node.no_node;
+            serve(args, true, with_node).await
+        }
+        Command::Serve(args) => serve(args, false, false).await,
+        Command::Node(args) => serve(args, false, true).await,
         Command::Import(args) => import(args).await,
         Command::Route(args) => route(args).await,
         Command::Db { db, action } => db_command(db, action).await,
@@ -135,10 +139,14 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn serve(args: ServeArgs, bundle: bool) -> Result<ExitCode> {
+async fn serve(args: ServeArgs, bundle: bool, with_node: bool) -> Result<ExitCode> {
     let metrics = Arc::new(Metrics::new());
+    // Check the node's options before touching the database.
+    let node_config = with_node
+        .then(|| crate::node::config(&args.node, &args.db.data_dir))
+        .transpose()?;
     let db = Database::open(&args.db).await?;
-    let result = serve_on(&db, &args, bundle, metrics).await;
+    let result = serve_on(&db, &args, bundle, node_config, metrics).await;
     db.close().await;
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -147,6 +155,7 @@ async fn serve_on(
     db: &Database,
     args: &ServeArgs,
     bundle: bool,
+    node_config: Option<switchyard_node::NodeConfig>,
     metrics: Arc<Metrics>,
 ) -> Result<()> {
     if bundle && !args.no_bundle {
@@ -173,7 +182,22 @@ async fn serve_on(
             }
         }
     }
-    let mut state = AppState::new(db.store.clone(), metrics);
+    let mut state = AppState::new(db.store.clone(), metrics.clone());
+    let node = match node_config {
+        Some(cfg) => {
+            let token_path = args.db.data_dir.join("api_token");
+            let token = switchyard_node::secret::load_or_create_token(&token_path)
+                .context("preparing the API token")?;
+            state.api_token = Some(token.into());
+            tracing::info!(file = %token_path.display(), "API token for changes (Authorization: Bearer ...)");
+            let node = switchyard_node::Node::start(cfg, db.store.clone(), &metrics.registry)
+                .await
+                .context("starting the Lightning node")?;
+            state.node = Some(node.clone());
+            Some(node)
+        }
+        None => None,
+    };
     if let Some(own) = &args.own_node {
         state.own_node = Some(own.parse().with_context(|| format!("--own-node {own:?}"))?);
     }
@@ -199,6 +223,9 @@ async fn serve_on(
     let served = switchyard_api::serve(listener, state, shutdown_signal()).await;
     refresher.abort();
     analytics.abort();
+    if let Some(node) = node {
+        node.stop().await;
+    }
     served.context("serving the API")
 }
 

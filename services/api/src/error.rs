@@ -20,6 +20,12 @@ pub enum ApiError {
     /// Temporarily unavailable (e.g. still computing): 503 with a code.
     #[error("{message}")]
     Unavailable { code: &'static str, message: String },
+    /// Missing or wrong bearer token: 401.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The action is refused whatever the credentials: 403.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// No graph is loaded yet: 503.
     #[error("the graph is not loaded yet")]
     NotReady,
@@ -49,6 +55,8 @@ impl ApiError {
             ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store_error"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -71,11 +79,18 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        (
+        let mut response = (
             status,
             Json(json!({"error": {"code": code, "message": message}})),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 

@@ -18,6 +18,7 @@
 //! # }
 //! ```
 
+mod auth;
 pub mod error;
 pub mod metrics;
 mod routes;
@@ -57,6 +58,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/analytics/centrality"),
     ("get", "/v1/analytics/nodes/{pubkey}"),
     ("get", "/v1/analytics/channels/{scid}"),
+    ("get", "/v1/node"),
+    ("get", "/v1/peers"),
+    ("post", "/v1/peers"),
 ];
 
 /// The application router.
@@ -82,6 +86,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/analytics/channels/{scid}",
             get(routes::analytics::channel),
+        )
+        .route("/v1/node", get(routes::node::status))
+        .route(
+            "/v1/peers",
+            get(routes::node::peers).post(routes::node::connect),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

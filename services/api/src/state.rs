@@ -89,6 +89,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The operator's own node, whose betweenness rank is exported as a metric.
     pub own_node: Option<NodeId>,
+    /// The Lightning node, when this process runs one.
+    pub node: Option<Arc<switchyard_node::Node>>,
+    /// Bearer token for endpoints that change the node; `None` refuses them all.
+    pub api_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -100,6 +104,8 @@ impl AppState {
             analytics_wanted: Arc::new(tokio::sync::Notify::new()),
             metrics,
             own_node: None,
+            node: None,
+            api_token: None,
         }
     }
 

@@ -23,6 +23,7 @@
 
 pub mod embedded;
 mod error;
+pub mod gossip;
 pub mod graph;
 pub mod import;
 pub mod queries;

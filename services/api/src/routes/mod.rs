@@ -4,6 +4,7 @@ pub mod analytics;
 pub mod channels;
 pub mod health;
 pub mod network;
+pub mod node;
 pub mod nodes;
 pub mod routing;
 

@@ -3,5 +3,7 @@
 
 pub mod channels;
 pub mod imports;
+pub mod kv;
 pub mod meta;
 pub mod nodes;
+pub mod peers;

@@ -1,0 +1,39 @@
+//! The node's error type.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] switchyard_store::Error),
+    #[error("bitcoind RPC {method}: {message}")]
+    Rpc { method: String, message: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid peer {0}")]
+    InvalidPeer(String),
+    #[error("connecting to {peer}: {message}")]
+    Connect { peer: String, message: String },
+}
+
+impl NodeError {
+    pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> NodeError {
+        NodeError::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The node's Prometheus metrics, registered into the service's registry. Labels are bounded:
+//! message types and fixed reason sets, never peers' or channels' ids.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+pub struct NodeMetrics {
+    pub peers_connected: IntGauge,
+    /// `{type, outcome}`: outcome is accepted, duplicate, rejected or pending.
+    pub gossip_messages: IntCounterVec,
+    /// `{type, reason}`.
+    pub gossip_rejected: IntCounterVec,
+    pub store_lag_seconds: prometheus::Gauge,
+    pub store_batch_size: Histogram,
+    pub store_queue: IntGauge,
+    pub store_write_errors: IntCounter,
+    pub chain_tip_height: IntGauge,
+    pub chain_tip_timestamp: IntGauge,
+    pub channels_closed_onchain: IntCounter,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Static definitions: a failure is a programming error that every test run would hit.
+    r.expect("static metric definition")
+}
+
+impl NodeMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> NodeMetrics {
+        let gauge = |n: &str, h: &str| must(IntGauge::new(n, h));
+        let m = NodeMetrics {
+            peers_connected: gauge(
+                "switchyard_node_peers_connected",
+                "Lightning peers with a completed handshake",
+            ),
+            gossip_messages: must(IntCounterVec::new(
+                Opts::new(
+                    "switchyard_gossip_messages_total",
+                    "Gossip messages received, by type and outcome (accepted, duplicate, rejected, pending)",
+                ),
+                &["type", "outcome"],
+            )),
+            gossip_rejected: must(IntCounterVec::new(
+                Opts::new(
+                    "switchyard_gossip_rejected_total",
+                    "Gossip messages rejected, by type and reason",
+                ),
+                &["type", "reason"],
+            )),
+            store_lag_seconds: must(prometheus::Gauge::new(
+                "switchyard_gossip_store_lag_seconds",
+                "Age of the oldest message in the last batch written to the store",
+            )),
+            store_batch_size: must(Histogram::with_opts(
+                HistogramOpts::new(
+                    "switchyard_gossip_store_batch_size",
+                    "Gossip messages per store transaction",
+                )
+                .buckets(vec![1.0, 10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0]),
+            )),
+            store_queue: gauge(
+                "switchyard_gossip_store_queue",
+                "Accepted gossip messages waiting to be written to the store",
+            ),
+            store_write_errors: must(IntCounter::new(
+                "switchyard_gossip_store_write_errors_total",
+                "Failed gossip batch writes (retried; nothing is dropped)",
+            )),
+            chain_tip_height: gauge("switchyard_chain_tip_height", "bitcoind's best block height"),
+            chain_tip_timestamp: gauge(
+                "switchyard_chain_tip_timestamp_seconds",
+                "Header time of bitcoind's best block",
+            ),
+            channels_closed_onchain: must(IntCounter::new(
+                "switchyard_channels_closed_onchain_total",
+                "Channels marked closed because their funding output was spent",
+            )),
+        };
+        for c in [
+            Box::new(m.peers_connected.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.gossip_messages.clone()),
+            Box::new(m.gossip_rejected.clone()),
+            Box::new(m.store_lag_seconds.clone()),
+            Box::new(m.store_batch_size.clone()),
+            Box::new(m.store_queue.clone()),
+            Box::new(m.store_write_errors.clone()),
+            Box::new(m.chain_tip_height.clone()),
+            Box::new(m.chain_tip_timestamp.clone()),
+            Box::new(m.channels_closed_onchain.clone()),
+        ] {
+            must(registry.register(c));
+        }
+        // Series that exist before the first message, so dashboards and alerts have data.
+        for t in [
+            "channel_announcement",
+            "channel_update",
+            "node_announcement",
+        ] {
+            for o in ["accepted", "duplicate", "rejected", "pending"] {
+                m.gossip_messages.with_label_values(&[t, o]);
+            }
+        }
+        m
+    }
+}

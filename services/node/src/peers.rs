@@ -1,0 +1,277 @@
+//! Outbound connections: direct TCP or through a SOCKS5 proxy (Tor), kept up with
+//! exponential backoff, outcomes written to the store's peer list.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bitcoin::secp256k1::PublicKey;
+use lightning::ln::msgs::SocketAddress;
+use switchyard_graph::NodeId;
+use switchyard_store::Store;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::config::{PeerSpec, TorConfig};
+use crate::error::NodeError;
+use crate::PeerManager;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+fn conn_err(spec: &PeerSpec, message: impl Into<String>) -> NodeError {
+    NodeError::Connect {
+        peer: spec.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Host and port to hand a SOCKS5 proxy.
+fn socks_target(addr: &SocketAddress) -> Option<(String, u16)> {
+    let s = addr.to_string();
+    let (host, port) = s.rsplit_once(':')?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    Some((host, port.parse().ok()?))
+}
+
+/// A SOCKS5 CONNECT (RFC 1928, no authentication) by host name, so `.onion` names are
+/// resolved by Tor, never by us.
+pub async fn socks5_connect(
+    proxy: SocketAddr,
+    host: &str,
+    port: u16,
+) -> std::io::Result<TcpStream> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    if host.len() > 255 {
+        return Err(bad("host name longer than 255 bytes"));
+    }
+    let mut s = TcpStream::connect(proxy).await?;
+    s.write_all(&[5, 1, 0]).await?;
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply).await?;
+    if reply != [5, 0] {
+        return Err(bad("SOCKS5 proxy refused the no-authentication method"));
+    }
+    let mut req = vec![5, 1, 0, 3, host.len() as u8];
+    req.extend_from_slice(host.as_bytes());
+    req.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&req).await?;
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).await?;
+    if head[0] != 5 {
+        return Err(bad("not a SOCKS5 reply"));
+    }
+    if head[1] != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            format!("SOCKS5 proxy could not connect (reply code {})", head[1]),
+        ));
+    }
+    let skip = match head[3] {
+        1 => 4,
+        4 => 16,
+        3 => s.read_u8().await? as usize,
+        _ => return Err(bad("unknown SOCKS5 address type")),
+    };
+    let mut rest = vec![0u8; skip + 2];
+    s.read_exact(&mut rest).await?;
+    Ok(s)
+}
+
+/// Opens a TCP stream to the peer, through the proxy when configured for it.
+async fn open_stream(spec: &PeerSpec, tor: &TorConfig) -> Result<TcpStream, NodeError> {
+    let is_onion = matches!(
+        spec.address,
+        SocketAddress::OnionV2(_) | SocketAddress::OnionV3 { .. }
+    );
+    if is_onion || tor.only {
+        let proxy = tor.proxy.ok_or_else(|| {
+            conn_err(
+                spec,
+                "an .onion address (or --tor-only) needs --tor-proxy host:port",
+            )
+        })?;
+        let (host, port) =
+            socks_target(&spec.address).ok_or_else(|| conn_err(spec, "unusable address"))?;
+        return tokio::time::timeout(CONNECT_TIMEOUT, socks5_connect(proxy, &host, port))
+            .await
+            .map_err(|_| conn_err(spec, "timed out through the SOCKS5 proxy"))?
+            .map_err(|e| conn_err(spec, format!("through SOCKS5 proxy {proxy}: {e}")));
+    }
+    let target = match &spec.address {
+        SocketAddress::TcpIpV4 { addr, port } => SocketAddr::from((*addr, *port)),
+        SocketAddress::TcpIpV6 { addr, port } => SocketAddr::from((*addr, *port)),
+        SocketAddress::Hostname { hostname, port } => {
+            let name = format!("{}:{}", hostname.as_str(), port);
+            let mut addrs = tokio::net::lookup_host(name.as_str())
+                .await
+                .map_err(|e| conn_err(spec, format!("resolving {name}: {e}")))?;
+            addrs
+                .next()
+                .ok_or_else(|| conn_err(spec, format!("{name} has no address")))?
+        }
+        _ => return Err(conn_err(spec, "unsupported address type")),
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(target))
+        .await
+        .map_err(|_| conn_err(spec, "connect timed out"))?
+        .map_err(|e| conn_err(spec, e.to_string()))
+}
+
+/// Connects once and completes the Noise handshake and `init` exchange. Returns a future
+/// that completes when the connection ends.
+pub async fn connect_once(
+    pm: &Arc<PeerManager>,
+    spec: &PeerSpec,
+    tor: &TorConfig,
+) -> Result<impl std::future::Future<Output = ()>, NodeError> {
+    let stream = open_stream(spec, tor).await?;
+    let std_stream = stream
+        .into_std()
+        .map_err(|e| conn_err(spec, e.to_string()))?;
+    let done = lightning_net_tokio::setup_outbound(pm.clone(), spec.node_id, std_stream);
+    let started = Instant::now();
+    while started.elapsed() < CONNECT_TIMEOUT {
+        if pm.peer_by_node_id(&spec.node_id).is_some() {
+            return Ok(done);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(conn_err(
+        spec,
+        "handshake did not complete (wrong node id, or not a Lightning node)",
+    ))
+}
+
+/// Keeps configured and API-added peers connected.
+pub struct PeerSupervisor {
+    pm: Arc<PeerManager>,
+    store: Store,
+    tor: TorConfig,
+    wanted: Mutex<HashMap<PublicKey, tokio::task::JoinHandle<()>>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+fn store_id(p: &PublicKey) -> NodeId {
+    NodeId::from_bytes_unchecked(p.serialize())
+}
+
+impl PeerSupervisor {
+    pub fn new(
+        pm: Arc<PeerManager>,
+        store: Store,
+        tor: TorConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<PeerSupervisor> {
+        Arc::new(PeerSupervisor {
+            pm,
+            store,
+            tor,
+            wanted: Mutex::new(HashMap::new()),
+            shutdown,
+        })
+    }
+
+    /// Starts keeping `spec` connected (replacing an earlier address for the same node).
+    pub fn keep_connected(self: &Arc<Self>, spec: PeerSpec) {
+        let me = self.clone();
+        let id = spec.node_id;
+        let task = tokio::spawn(async move { me.run(spec).await });
+        if let Ok(mut w) = self.wanted.lock() {
+            if let Some(old) = w.insert(id, task) {
+                old.abort();
+            }
+        }
+    }
+
+    pub fn wanted(&self) -> usize {
+        self.wanted.lock().map(|w| w.len()).unwrap_or(0)
+    }
+
+    async fn run(self: Arc<Self>, spec: PeerSpec) {
+        let mut backoff = Duration::from_secs(1);
+        let mut shutdown = self.shutdown.clone();
+        let id = store_id(&spec.node_id);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if self.pm.peer_by_node_id(&spec.node_id).is_some() {
+                // Connected already (perhaps they dialled us).
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    _ = shutdown.changed() => return,
+                }
+                continue;
+            }
+            match connect_once(&self.pm, &spec, &self.tor).await {
+                Ok(done) => {
+                    tracing::info!(peer = %spec, "peer connected");
+                    if let Err(e) =
+                        switchyard_store::queries::peers::mark_connected(self.store.pool(), &id)
+                            .await
+                    {
+                        tracing::warn!(error = %e, "recording peer connection");
+                    }
+                    let since = Instant::now();
+                    tokio::select! {
+                        _ = done => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    tracing::info!(peer = %spec, "peer disconnected");
+                    if since.elapsed() > Duration::from_secs(60) {
+                        backoff = Duration::from_secs(1);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "peer connection failed");
+                    let _ = switchyard_store::queries::peers::mark_failed(
+                        self.store.pool(),
+                        &id,
+                        &e.to_string(),
+                    )
+                    .await;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return,
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    pub fn stop(&self) {
+        if let Ok(mut w) = self.wanted.lock() {
+            for (_, t) in w.drain() {
+                t.abort();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn socks_target_keeps_names_unresolved() {
+        let onion = "vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd.onion:9735";
+        let a = SocketAddress::from_str(onion).unwrap();
+        assert_eq!(
+            socks_target(&a),
+            Some((
+                "vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd.onion".to_string(),
+                9735
+            ))
+        );
+        let a = SocketAddress::from_str("[::1]:9735").unwrap();
+        assert_eq!(socks_target(&a), Some(("::1".to_string(), 9735)));
+    }
+}

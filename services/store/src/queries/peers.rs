@@ -1,0 +1,76 @@
+//! `peers`: where the node connects, and how that went last time.
+
+use serde::Serialize;
+use sqlx::PgExecutor;
+use switchyard_graph::NodeId;
+
+use crate::error::Result;
+use crate::queries::channels::node_id;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerRow {
+    pub node_id: NodeId,
+    pub address: String,
+    pub source: String,
+    /// Unix seconds.
+    pub added_at: i64,
+    pub last_connected_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// Adds a peer or updates its address (the newest address wins).
+pub async fn upsert(
+    db: impl PgExecutor<'_>,
+    id: &NodeId,
+    address: &str,
+    source: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO peers (node_id, address, source) VALUES ($1, $2, $3) \
+         ON CONFLICT (node_id) DO UPDATE SET address = EXCLUDED.address",
+    )
+    .bind(id.as_bytes().as_slice())
+    .bind(address)
+    .bind(source)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PeerRow>> {
+    let rows: Vec<(Vec<u8>, String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT node_id, address, source, extract(epoch FROM added_at)::bigint, \
+         extract(epoch FROM last_connected_at)::bigint, last_error FROM peers ORDER BY added_at, node_id",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(PeerRow {
+                node_id: node_id("peers", &r.0)?,
+                address: r.1,
+                source: r.2,
+                added_at: r.3,
+                last_connected_at: r.4,
+                last_error: r.5,
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_connected(db: impl PgExecutor<'_>, id: &NodeId) -> Result<()> {
+    sqlx::query("UPDATE peers SET last_connected_at = now(), last_error = NULL WHERE node_id = $1")
+        .bind(id.as_bytes().as_slice())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(db: impl PgExecutor<'_>, id: &NodeId, error: &str) -> Result<()> {
+    sqlx::query("UPDATE peers SET last_error = $2, last_error_at = now() WHERE node_id = $1")
+        .bind(id.as_bytes().as_slice())
+        .bind(error)
+        .execute(db)
+        .await?;
+    Ok(())
+}

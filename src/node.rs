@@ -1,0 +1,74 @@
+//! From command-line options to a [`NodeConfig`], with errors that name the option.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use switchyard_node::config::{default_dns_seeds, default_port, parse_network};
+use switchyard_node::{BitcoindConfig, NodeConfig, PeerSpec, RpcAuth};
+
+use crate::cli::NodeArgs;
+
+pub fn config(args: &NodeArgs, data_dir: &Path) -> Result<NodeConfig> {
+    let network = parse_network(&args.network).context("--network")?;
+    let mut cfg = NodeConfig::new(network, data_dir.join("node"));
+    cfg.listen = match args.p2p_listen.as_deref() {
+        None => Some(std::net::SocketAddr::from((
+            [0, 0, 0, 0],
+            default_port(network),
+        ))),
+        Some("none") => None,
+        Some(s) => Some(
+            s.parse()
+                .with_context(|| format!("--p2p-listen {s:?}: expected ip:port or `none`"))?,
+        ),
+    };
+    for p in &args.connect {
+        cfg.peers.push(
+            p.parse::<PeerSpec>()
+                .with_context(|| format!("--connect {p:?}"))?,
+        );
+    }
+    cfg.bitcoind = match &args.bitcoind_rpc {
+        None => None,
+        Some(addr) => {
+            let auth = match (&args.bitcoind_cookie, &args.bitcoind_rpc_user, &args.bitcoind_rpc_password) {
+                (Some(c), None, None) => RpcAuth::Cookie(c.clone()),
+                (None, Some(u), Some(p)) => RpcAuth::UserPass {
+                    user: u.clone(),
+                    password: p.clone(),
+                },
+                _ => bail!(
+                    "--bitcoind-rpc needs either --bitcoind-cookie or both --bitcoind-rpc-user and --bitcoind-rpc-password"
+                ),
+            };
+            Some(BitcoindConfig {
+                rpc_address: addr.clone(),
+                auth,
+            })
+        }
+    };
+    cfg.tor.proxy = args.tor_proxy;
+    cfg.tor.only = args.tor_only;
+    if args.tor_only && args.tor_proxy.is_none() {
+        bail!("--tor-only needs --tor-proxy host:port");
+    }
+    if let Some(o) = &args.onion_address {
+        cfg.tor.onion_address = Some(
+            o.parse()
+                .map_err(|e| anyhow::anyhow!("--onion-address {o:?}: {e:?}"))?,
+        );
+    }
+    cfg.dns_seeds = if args.no_dns_bootstrap {
+        Vec::new()
+    } else if args.dns_seeds.is_empty() {
+        default_dns_seeds(network)
+    } else {
+        args.dns_seeds.clone()
+    };
+    cfg.dns_server = args.dns_server;
+    if args.alias.len() > 32 {
+        bail!("--alias is {} bytes; the limit is 32", args.alias.len());
+    }
+    cfg.alias = args.alias.clone();
+    Ok(cfg)
+}
