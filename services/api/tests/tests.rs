@@ -1,6 +1,7 @@
 //! The API over real HTTP, against a real Postgres holding the real 2019 graph.
 
 mod http;
+mod node;
 mod prom;
 
 use std::sync::Arc;
