@@ -333,6 +333,12 @@ impl Node {
         self.listening
     }
 
+    /// The routing message handler the peer manager feeds (for benchmarks and tests that
+    /// inject messages directly).
+    pub fn gossip_handler(&self) -> &Arc<RecordingGossip> {
+        &self.gossip
+    }
+
     pub fn graph(&self) -> &Arc<Graph> {
         &self.graph
     }
