@@ -89,6 +89,23 @@ impl Bitcoind {
     /// # Errors
     /// As [`Bitcoind::start`].
     pub fn start_with(options: BitcoindOptions) -> Result<Bitcoind> {
+        // The ports are free when picked but another process may take them before bitcoind
+        // binds: retry that case with new ports.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::start_once(&options) {
+                Err(Error::Exited { log_tail, .. })
+                    if attempts < 3 && log_tail.contains("Unable to bind") =>
+                {
+                    continue
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn start_once(options: &BitcoindOptions) -> Result<Bitcoind> {
         let binary = bitcoind_binary()?;
         let datadir = tempfile::Builder::new()
             .prefix("switchyard-bitcoind-")
