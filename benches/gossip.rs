@@ -45,7 +45,9 @@ async fn ingest(net: &SyntheticNetwork) -> (Duration, Arc<Node>, TestDb) {
     // A full sync is one burst per channel direction: no rate limit in the way.
     cfg.gossip.update_burst = 1_000;
     let registry = prometheus::Registry::new();
-    let node = Node::start(cfg, db.store.clone(), &registry).await.expect("node");
+    let node = Node::start(cfg, db.store.clone(), &registry)
+        .await
+        .expect("node");
     let handler = node.gossip_handler().clone();
     let peers = [
         bitcoin::secp256k1::PublicKey::from_secret_key(
@@ -67,16 +69,21 @@ async fn ingest(net: &SyntheticNetwork) -> (Duration, Arc<Node>, TestDb) {
             .enumerate()
             .for_each(|(p, part)| {
                 for (a, u1, u2) in part.iter() {
-                    h.handle_channel_announcement(Some(peers[p]), a).expect("announcement");
+                    h.handle_channel_announcement(Some(peers[p]), a)
+                        .expect("announcement");
                     h.handle_channel_update(Some(peers[p]), u1).expect("update");
                     h.handle_channel_update(Some(peers[p]), u2).expect("update");
                 }
             });
-        net.nodes.par_chunks(net.nodes.len().div_ceil(2)).enumerate().for_each(|(p, part)| {
-            for n in part {
-                h.handle_node_announcement(Some(peers[p]), n).expect("node announcement");
-            }
-        });
+        net.nodes
+            .par_chunks(net.nodes.len().div_ceil(2))
+            .enumerate()
+            .for_each(|(p, part)| {
+                for n in part {
+                    h.handle_node_announcement(Some(peers[p]), n)
+                        .expect("node announcement");
+                }
+            });
     });
     node.flush_gossip().await;
     (started.elapsed(), node, db)

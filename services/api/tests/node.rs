@@ -119,7 +119,12 @@ async fn wait_for(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
 }
 
 fn scid_text(scid: u64) -> String {
-    format!("{}x{}x{}", scid >> 40, (scid >> 16) & 0xFF_FFFF, scid & 0xFFFF)
+    format!(
+        "{}x{}x{}",
+        scid >> 40,
+        (scid >> 16) & 0xFF_FFFF,
+        scid & 0xFFFF
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,22 +173,34 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
 
     // Both good channels arrive with their capacity and both policies, within seconds.
     let addr = run.addr;
-    wait_for("both channels with both policies in the API", 60, async || {
-        for id in [&ab_id, &bc_id] {
-            let r = get(addr, &format!("/v1/channels/{id}")).await;
-            if r.status != 200 || r.json()["policies"]["node_2_to_node_1"].is_null() {
-                return false;
+    wait_for(
+        "both channels with both policies in the API",
+        60,
+        async || {
+            for id in [&ab_id, &bc_id] {
+                let r = get(addr, &format!("/v1/channels/{id}")).await;
+                if r.status != 200 || r.json()["policies"]["node_2_to_node_1"].is_null() {
+                    return false;
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await;
     let ch = get(addr, &format!("/v1/channels/{ab_id}")).await.json();
     assert_eq!(ch["capacity_sat"], 1_000_000);
     assert_eq!(ch["funding_outpoint"], ab.funding_outpoint().to_string());
     assert_eq!(ch["open"], true);
-    let dir_fwd = if ab.a_is_node_1() { "node_1_to_node_2" } else { "node_2_to_node_1" };
-    let dir_back = if ab.a_is_node_1() { "node_2_to_node_1" } else { "node_1_to_node_2" };
+    let dir_fwd = if ab.a_is_node_1() {
+        "node_1_to_node_2"
+    } else {
+        "node_2_to_node_1"
+    };
+    let dir_back = if ab.a_is_node_1() {
+        "node_2_to_node_1"
+    } else {
+        "node_1_to_node_2"
+    };
     assert_eq!(ch["policies"][dir_fwd]["fee_ppm"], 100);
     assert_eq!(ch["policies"][dir_fwd]["fee_base_msat"], 1_000);
     assert_eq!(ch["policies"][dir_back]["fee_ppm"], 7);
@@ -198,7 +215,11 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
             .fetch_one(db.store.pool())
             .await
             .unwrap();
-    assert_eq!(&raw[..2], &256u16.to_be_bytes(), "channel_announcement type");
+    assert_eq!(
+        &raw[..2],
+        &256u16.to_be_bytes(),
+        "channel_announcement type"
+    );
     assert_eq!(from, peer.node_id().serialize().to_vec());
 
     // Node announcements too (they arrive after the channels they need).
@@ -211,13 +232,29 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
     // Rejected and counted, nothing of them stored.
     let m = &run.metrics;
     wait_for("rejections counted", 30, async || {
-        metric(m, "switchyard_gossip_rejected_total", &[("type", "channel_announcement"), ("reason", "bad_signature")]) >= 1.0
-            && metric(m, "switchyard_gossip_rejected_total", &[("type", "channel_announcement"), ("reason", "unknown_utxo")]) >= 1.0
+        metric(
+            m,
+            "switchyard_gossip_rejected_total",
+            &[
+                ("type", "channel_announcement"),
+                ("reason", "bad_signature"),
+            ],
+        ) >= 1.0
+            && metric(
+                m,
+                "switchyard_gossip_rejected_total",
+                &[("type", "channel_announcement"), ("reason", "unknown_utxo")],
+            ) >= 1.0
     })
     .await;
     for scid in [missing.contents.short_channel_id, ac.short_channel_id()] {
         let r = get(addr, &format!("/v1/channels/{}", scid_text(scid))).await;
-        assert_eq!(r.status, 404, "rejected channel {} must not be stored", scid_text(scid));
+        assert_eq!(
+            r.status,
+            404,
+            "rejected channel {} must not be stored",
+            scid_text(scid)
+        );
     }
 
     // Node status, peers, metrics.
@@ -235,7 +272,13 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
     assert_eq!(peers["peers"][0]["connected"], true);
     assert_eq!(metric(m, "switchyard_node_peers_connected", &[]), 1.0);
     assert_eq!(metric(m, "switchyard_chain_tip_height", &[]), tip as f64);
-    assert!(metric(m, "switchyard_gossip_messages_total", &[("type", "channel_update"), ("outcome", "accepted")]) >= 4.0);
+    assert!(
+        metric(
+            m,
+            "switchyard_gossip_messages_total",
+            &[("type", "channel_update"), ("outcome", "accepted")]
+        ) >= 4.0
+    );
     assert!(metric(m, "switchyard_gossip_store_batch_size_count", &[]) >= 1.0);
 
     // A flood of updates for one direction: the first few pass, the rest are rate limited.
@@ -245,7 +288,10 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
             .map(|i| MessageSendEvent::BroadcastChannelUpdate {
                 msg: ab.update(
                     Direction::AToB,
-                    Policy { fee_ppm: 200 + chunk * 10 + i, ..ab_fwd },
+                    Policy {
+                        fee_ppm: 200 + chunk * 10 + i,
+                        ..ab_fwd
+                    },
                     ts + 1 + chunk * 10 + i,
                 ),
             })
@@ -257,10 +303,22 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
     peer.broadcast(vec![MessageSendEvent::BroadcastChannelUpdate {
         msg: bc.update_with_bad_signature(Direction::AToB, bc.default_policy(), ts + 500),
     }]);
-    wait_for("flood rate-limited and forged update rejected", 30, async || {
-        metric(m, "switchyard_gossip_rejected_total", &[("type", "channel_update"), ("reason", "rate_limited")]) >= 20.0
-            && metric(m, "switchyard_gossip_rejected_total", &[("type", "channel_update"), ("reason", "bad_signature")]) >= 1.0
-    })
+    wait_for(
+        "flood rate-limited and forged update rejected",
+        30,
+        async || {
+            metric(
+                m,
+                "switchyard_gossip_rejected_total",
+                &[("type", "channel_update"), ("reason", "rate_limited")],
+            ) >= 20.0
+                && metric(
+                    m,
+                    "switchyard_gossip_rejected_total",
+                    &[("type", "channel_update"), ("reason", "bad_signature")],
+                ) >= 1.0
+        },
+    )
     .await;
     run.node.flush_gossip().await;
     let stored: i64 = sqlx::query_scalar(
@@ -272,7 +330,10 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
     .await
     .unwrap();
     let burst = switchyard_node::GossipLimits::default().update_burst as i64;
-    assert!(stored >= 2 && stored <= burst + 1, "{stored} versions stored");
+    assert!(
+        stored >= 2 && stored <= burst + 1,
+        "{stored} versions stored"
+    );
     assert_eq!(get(addr, "/healthz").await.status, 200, "the node stays up");
 
     // Changing the node needs the token.
@@ -280,15 +341,43 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
     let r = http::post_json(addr, "/v1/peers", &body).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
-    let r = http::send_with(addr, "POST", "/v1/peers", &body.to_string(), &[("Authorization", "Bearer wrong")]).await;
+    let r = http::send_with(
+        addr,
+        "POST",
+        "/v1/peers",
+        &body.to_string(),
+        &[("Authorization", "Bearer wrong")],
+    )
+    .await;
     assert_eq!(r.status, 401);
     let auth = format!("Bearer {}", run.token);
-    let r = http::send_with(addr, "POST", "/v1/peers", "{\"peer\": \"nope\"}", &[("Authorization", &auth)]).await;
+    let r = http::send_with(
+        addr,
+        "POST",
+        "/v1/peers",
+        "{\"peer\": \"nope\"}",
+        &[("Authorization", &auth)],
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let r = http::send_with(addr, "POST", "/v1/peers", &body.to_string(), &[("Authorization", &auth)]).await;
+    let r = http::send_with(
+        addr,
+        "POST",
+        "/v1/peers",
+        &body.to_string(),
+        &[("Authorization", &auth)],
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let dead = format!("{}@127.0.0.1:1", ab.node_b());
-    let r = http::send_with(addr, "POST", "/v1/peers", &serde_json::json!({"peer": dead}).to_string(), &[("Authorization", &auth)]).await;
+    let r = http::send_with(
+        addr,
+        "POST",
+        "/v1/peers",
+        &serde_json::json!({"peer": dead}).to_string(),
+        &[("Authorization", &auth)],
+    )
+    .await;
     assert_eq!(r.status, 422, "{}", r.body);
 
     // The funding output of b-c is spent on chain: the channel is closed at that height.
@@ -303,26 +392,43 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
     let ch = get(addr, &format!("/v1/channels/{bc_id}")).await.json();
     assert!(ch["close_height"].as_i64().unwrap() <= close_height);
     assert!(ch["close_height"].as_i64().unwrap() > ab.block_height() as i64);
-    assert_eq!(metric(m, "switchyard_channels_closed_onchain_total", &[]), 1.0);
+    assert_eq!(
+        metric(m, "switchyard_channels_closed_onchain_total", &[]),
+        1.0
+    );
     wait_for("served graph drops the closed channel", 10, async || {
-        run.state.graph().is_some_and(|g| g.snapshot.channel_count() == 1)
+        run.state
+            .graph()
+            .is_some_and(|g| g.snapshot.channel_count() == 1)
     })
     .await;
 
     // Restart: the store is consistent and LDK's graph comes back from the store.
-    let before: (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM channel_updates)")
-        .fetch_one(db.store.pool())
-        .await
-        .unwrap();
+    let before: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM channel_updates)",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
     run.node.stop().await;
     drop(peer);
     let again = start_node(&db, node_config(&chain.btc, data.path(), vec![])).await;
-    assert_eq!(again.node.node_id(), run.node.node_id(), "same seed, same identity");
-    assert_eq!(again.node.status().gossip_channels, 1, "graph restored from the store");
-    let after: (i64, i64) = sqlx::query_as("SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM channel_updates)")
-        .fetch_one(db.store.pool())
-        .await
-        .unwrap();
+    assert_eq!(
+        again.node.node_id(),
+        run.node.node_id(),
+        "same seed, same identity"
+    );
+    assert_eq!(
+        again.node.status().gossip_channels,
+        1,
+        "graph restored from the store"
+    );
+    let after: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM channel_updates)",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
     assert_eq!(before, after);
     let orphans: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM channel_updates u WHERE NOT EXISTS (SELECT 1 FROM channels c WHERE c.scid = u.scid)",
@@ -390,7 +496,11 @@ async fn onion_peers_are_reached_through_the_socks5_proxy_and_garbage_is_survive
         get(addr, "/v1/node").await.json()["peers_connected"] == 1
     })
     .await;
-    assert_eq!(asked.lock().unwrap().as_slice(), &[onion.to_string()], "the name went to the proxy unresolved");
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        &[onion.to_string()],
+        "the name went to the proxy unresolved"
+    );
 
     // Garbage instead of a handshake, and garbage after a real handshake: those connections
     // drop, the node and its other peer stay.
@@ -399,7 +509,10 @@ async fn onion_peers_are_reached_through_the_socks5_proxy_and_garbage_is_survive
     junk.write_all(&[0xAB; 4096]).await.unwrap();
     let mut buf = [0u8; 64];
     let n = tokio::time::timeout(Duration::from_secs(10), junk.read(&mut buf)).await;
-    assert!(matches!(n, Ok(Ok(0)) | Ok(Err(_))), "the node hangs up on garbage");
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "the node hangs up on garbage"
+    );
 
     let second = GossipPeer::start([0x66; 32]).await.unwrap();
     // A relay that passes the handshake through, then injects noise into the encrypted stream.
@@ -458,7 +571,10 @@ async fn onion_peers_are_reached_through_the_socks5_proxy_and_garbage_is_survive
     .await;
     let err = failing
         .node
-        .add_peer(format!("{}@{onion}:9735", peer.node_id()).parse().unwrap(), "api")
+        .add_peer(
+            format!("{}@{onion}:9735", peer.node_id()).parse().unwrap(),
+            "api",
+        )
         .await
         .unwrap_err()
         .to_string();

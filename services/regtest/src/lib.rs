@@ -55,7 +55,9 @@ mod bitcoind;
 mod channel;
 mod error;
 pub mod gossip;
+mod peer;
 mod rpc;
+pub mod synthetic;
 mod utxo;
 mod wallet;
 
@@ -72,6 +74,7 @@ pub use channel::{
 };
 pub use error::{Error, Result};
 pub use gossip::{node_announcement, now_timestamp, scid, scid_parts, Policy};
+pub use peer::{GossipPeer, QuietLogger, ScriptedGossip, ScriptedPeerManager};
 pub use rpc::RpcClient;
 pub use utxo::BitcoindUtxoLookup;
 pub use wallet::{Utxo, Wallet, COINBASE_MATURITY, FEE_PER_INPUT_SAT};

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::secp256k1::PublicKey;
 use lightning::ln::msgs::{
-    BaseMessageHandler, ChannelAnnouncement, ChannelUpdate, Init, LightningError,
-    MessageSendEvent, NodeAnnouncement, QueryChannelRange, QueryShortChannelIds,
-    ReplyChannelRange, ReplyShortChannelIdsEnd, RoutingMessageHandler,
+    BaseMessageHandler, ChannelAnnouncement, ChannelUpdate, Init, LightningError, MessageSendEvent,
+    NodeAnnouncement, QueryChannelRange, QueryShortChannelIds, ReplyChannelRange,
+    ReplyShortChannelIdsEnd, RoutingMessageHandler,
 };
 use lightning::ln::peer_handler::{
     ErroringMessageHandler, IgnoringMessageHandler, MessageHandler, PeerManager,
@@ -31,7 +31,11 @@ impl Logger for QuietLogger {
     fn log(&self, _record: Record) {}
 }
 
-type ChannelEntry = (ChannelAnnouncement, Option<ChannelUpdate>, Option<ChannelUpdate>);
+type ChannelEntry = (
+    ChannelAnnouncement,
+    Option<ChannelUpdate>,
+    Option<ChannelUpdate>,
+);
 
 /// The scripted routing handler.
 #[derive(Default)]
@@ -185,7 +189,12 @@ impl GossipPeer {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let keys = Arc::new(KeysManager::new(&secret, now.as_secs(), now.subsec_nanos(), true));
+        let keys = Arc::new(KeysManager::new(
+            &secret,
+            now.as_secs(),
+            now.subsec_nanos(),
+            true,
+        ));
         let gossip = Arc::new(ScriptedGossip::default());
         let pm = Arc::new(PeerManager::new(
             MessageHandler {

@@ -26,7 +26,11 @@ impl SyntheticNetwork {
     /// the work a gossip handler cannot avoid.
     pub fn signatures(
         &self,
-    ) -> Vec<(bitcoin::secp256k1::Message, bitcoin::secp256k1::ecdsa::Signature, PublicKey)> {
+    ) -> Vec<(
+        bitcoin::secp256k1::Message,
+        bitcoin::secp256k1::ecdsa::Signature,
+        PublicKey,
+    )> {
         let mut out = Vec::with_capacity(self.channels.len() * 6 + self.nodes.len());
         let pk = |id: &NodeId| id.as_pubkey().expect("valid synthetic key");
         for (a, u1, u2) in &self.channels {
@@ -35,11 +39,23 @@ impl SyntheticNetwork {
             out.push((m, a.node_signature_2, pk(&a.contents.node_id_2)));
             out.push((m, a.bitcoin_signature_1, pk(&a.contents.bitcoin_key_1)));
             out.push((m, a.bitcoin_signature_2, pk(&a.contents.bitcoin_key_2)));
-            out.push((gossip_message_hash(&u1.contents), u1.signature, pk(&a.contents.node_id_1)));
-            out.push((gossip_message_hash(&u2.contents), u2.signature, pk(&a.contents.node_id_2)));
+            out.push((
+                gossip_message_hash(&u1.contents),
+                u1.signature,
+                pk(&a.contents.node_id_1),
+            ));
+            out.push((
+                gossip_message_hash(&u2.contents),
+                u2.signature,
+                pk(&a.contents.node_id_2),
+            ));
         }
         for n in &self.nodes {
-            out.push((gossip_message_hash(&n.contents), n.signature, pk(&n.contents.node_id)));
+            out.push((
+                gossip_message_hash(&n.contents),
+                n.signature,
+                pk(&n.contents.node_id),
+            ));
         }
         out
     }
@@ -80,7 +96,7 @@ pub fn network(nodes: usize, channels: usize, seed: u64, timestamp: u32) -> Synt
     let node_pks: Vec<PublicKey> = node_keys.iter().map(|k| k.public_key(&secp)).collect();
     let btc_pks: Vec<PublicKey> = btc_keys.iter().map(|k| k.public_key(&secp)).collect();
     let mut rng = Rng(seed | 1);
-    let mut pick = |rng: &mut Rng| {
+    let pick = |rng: &mut Rng| {
         // Square of a uniform: skewed toward small indices.
         let u = (rng.next() % 1_000_000) as f64 / 1_000_000.0;
         ((u * u) * nodes as f64) as usize % nodes
