@@ -131,12 +131,12 @@ fn wallet_funds_spends_and_chains_change() {
     assert_eq!(out.value, Amount::from_sat(123_456));
     assert_eq!(out.script_pubkey, to);
     assert!(btc.get_tx_out(&tx2.compute_txid(), 0).unwrap().is_some());
-    let expected = 100.0 - 0.00123456 - 60.0;
-    let balance = wallet.balance().unwrap().to_btc();
-    assert!(
-        balance < expected && balance > expected - 0.0001,
-        "balance {balance}, expected about {expected}"
-    );
+    // Block 102 matured the third coinbase; fees were 2 000 sat (1 input) + 3 000 (2 inputs).
+    let expected = Amount::from_btc(150.0).unwrap()
+        - Amount::from_sat(123_456)
+        - Amount::from_btc(60.0).unwrap()
+        - Amount::from_sat(5 * switchyard_regtest::FEE_PER_INPUT_SAT);
+    assert_eq!(wallet.balance().unwrap(), expected);
 }
 
 #[test]
@@ -165,7 +165,8 @@ fn channel_gossip_is_accepted_by_ldk() {
     );
     let (height, index, vout) = scid_parts(ab.short_channel_id());
     assert_eq!(height, ab.block_height());
-    assert_eq!(btc.tip_height().unwrap(), height + 5, "6 confirmations");
+    assert_eq!(cb.block_height(), height + 6, "6 confirmations each");
+    assert_eq!(btc.tip_height().unwrap(), cb.block_height() + 5);
     let block = btc.get_block(&btc.block_hash(height).unwrap()).unwrap();
     assert_eq!(
         block.txdata[index as usize].output[usize::from(vout)],
