@@ -33,6 +33,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Find a route between two nodes and print it as a table.
     Route(RouteArgs),
+    /// Rank nodes by a network metric (betweenness, closeness, PageRank or the composite
+    /// rank), from the database or straight from snapshot files.
+    Analyze(AnalyzeArgs),
     /// Manage the embedded PostgreSQL cluster.
     Db {
         #[command(flatten)]
@@ -179,4 +182,49 @@ pub enum DbAction {
     Stop,
     /// Say whether the embedded cluster is running.
     Status,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// What to rank nodes by.
+    #[arg(long, value_enum, default_value = "betweenness")]
+    pub metric: AnalyzeMetric,
+    /// Path cost for betweenness and closeness.
+    #[arg(long, value_enum, default_value = "fee")]
+    pub weight: AnalyzeWeight,
+    /// Payment amount (sat) for the fee and probability weights and the rank's fee component.
+    #[arg(long, default_value_t = 100_000)]
+    pub amount_sat: u64,
+    /// How many nodes to print.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print the API's JSON (`GET /v1/analytics/centrality`) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Analyse these snapshot files (channels and nodes; CLN or LND JSON, plain, .xz or .gz)
+    /// instead of the database.
+    #[arg(long = "file", value_name = "SNAPSHOT", num_args = 1..)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum AnalyzeMetric {
+    Betweenness,
+    /// Incoming closeness.
+    Closeness,
+    ClosenessOut,
+    Pagerank,
+    PagerankCapacity,
+    /// The composite rank (centrality, capacity, channels, fees, uptime).
+    Rank,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AnalyzeWeight {
+    Hops,
+    Fee,
+    Probability,
 }

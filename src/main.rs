@@ -1,6 +1,7 @@
 //! The `switchyard` binary: command-line parsing, configuration, logging and wiring. The work
 //! itself lives in the `services/` crates.
 
+mod analyze;
 mod cli;
 mod node;
 mod progress;

@@ -51,18 +51,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Node(args) => serve(args, false, true).await,
         Command::Import(args) => import(args).await,
         Command::Route(args) => route(args).await,
+        Command::Analyze(args) => crate::analyze::analyze(args).await,
         Command::Db { db, action } => db_command(db, action).await,
     }
 }
 
 /// The database in use, and the embedded cluster if this process started it.
-struct Database {
-    store: Store,
+pub(crate) struct Database {
+    pub(crate) store: Store,
     started: Option<EmbeddedPostgres>,
 }
 
 impl Database {
-    async fn open(args: &DbArgs) -> Result<Database> {
+    pub(crate) async fn open(args: &DbArgs) -> Result<Database> {
         if let Some(url) = &args.database_url {
             let store = Store::connect_url(url, 16)
                 .await
@@ -105,7 +106,7 @@ impl Database {
         }
     }
 
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         self.store.close().await;
         if let Some(pg) = self.started {
             match pg.stop().await {

@@ -61,6 +61,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/node"),
     ("get", "/v1/peers"),
     ("post", "/v1/peers"),
+    ("get", "/v1/network/history"),
+    ("get", "/v1/network/churn"),
+    ("get", "/v1/channels/{scid}/history"),
+    ("get", "/v1/nodes/{pubkey}/history"),
 ];
 
 /// The application router.
@@ -92,6 +96,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/peers",
             get(routes::node::peers).post(routes::node::connect),
         )
+        .route("/v1/network/history", get(routes::history::network))
+        .route("/v1/network/churn", get(routes::history::churn))
+        .route("/v1/channels/{scid}/history", get(routes::history::channel))
+        .route("/v1/nodes/{pubkey}/history", get(routes::history::node))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))

@@ -169,8 +169,10 @@ impl AppState {
                 }
                 let config = config.clone();
                 let started = Instant::now();
+                let uptime = state.uptime().await;
                 let result = tokio::task::spawn_blocking(move || {
-                    NetworkAnalytics::compute(&graph.snapshot, &config).map(|a| (graph.version, a))
+                    NetworkAnalytics::compute_with_uptime(&graph.snapshot, &config, uptime.as_ref())
+                        .map(|a| (graph.version, a))
                 })
                 .await;
                 let seconds = started.elapsed().as_secs_f64();
@@ -199,6 +201,27 @@ impl AppState {
         })
     }
 
+    /// Each node's uptime from the store's gossip history (the rank's uptime component; see
+    /// `switchyard_store::queries::history::node_uptime`). `None`, and the rank goes without
+    /// the component, when the store has no observations or cannot answer.
+    async fn uptime(&self) -> Option<std::collections::HashMap<NodeId, f64>> {
+        match switchyard_store::queries::history::node_uptime(self.store.pool()).await {
+            Ok(u) if !u.by_node.is_empty() => {
+                tracing::debug!(
+                    observations = u.points.len(),
+                    nodes = u.by_node.len(),
+                    "node uptime from gossip history"
+                );
+                Some(u.by_node)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "node uptime unavailable; ranking without it");
+                None
+            }
+        }
+    }
+
     /// Keeps the served graph in step with the store: checks the version every `every`.
     pub fn spawn_graph_refresher(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
@@ -223,7 +246,7 @@ pub fn betweenness_rank(a: &NetworkAnalytics, id: &NodeId) -> Option<usize> {
     Some(1 + values.iter().filter(|&&v| v > own).count())
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -1,5 +1,6 @@
 //! The API over real HTTP, against a real Postgres holding the real 2019 graph.
 
+mod history;
 mod http;
 mod node;
 mod prom;
@@ -22,9 +23,15 @@ struct Server {
 }
 
 async fn start(files: &[&str]) -> Server {
+    start_runs(&[files]).await
+}
+
+/// A server over a fresh database into which each group of files was imported, in order,
+/// one import run per group.
+async fn start_runs(runs: &[&[&str]]) -> Server {
     let db = TestDb::new().await;
     let metrics = Arc::new(Metrics::new());
-    if !files.is_empty() {
+    for files in runs.iter().filter(|f| !f.is_empty()) {
         let sources: Vec<_> = files
             .iter()
             .map(|f| ImportSource::File(data_file(f)))
@@ -332,6 +339,17 @@ async fn endpoints_on_the_2019_graph() {
         .analytics()
         .expect("analytics computed within two minutes");
     assert_eq!(a.version, graph.version);
+    // The rank's uptime component comes from the store's gossip history (one observation: the
+    // snapshot's time), for every active node.
+    let uptime = switchyard_store::queries::history::node_uptime(s.state.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(uptime.points.len(), 1);
+    for (i, id) in a.analytics.nodes.iter().enumerate() {
+        let u = a.analytics.rank[i].components.uptime;
+        assert!(u.is_some(), "{id} has uptime");
+        assert_eq!(u, uptime.by_node.get(id).copied());
+    }
     let r = get(
         s.addr,
         "/v1/analytics/centrality?metric=betweenness&weight=fee&limit=5",

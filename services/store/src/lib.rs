@@ -3,7 +3,8 @@
 //! Owns the connection pool, the migrations (`migrations/` at the repository root, embedded
 //! at build time), the embedded cluster used when no `DATABASE_URL` is given
 //! ([`embedded`]), the transactional file import ([`import`]), the typed queries
-//! ([`queries`]) and the loading of the current graph ([`graph`]).
+//! ([`queries`], the graph's history in [`queries::history`] over the pure replay in
+//! [`timeline`]) and the loading of the current graph ([`graph`]).
 //!
 //! It must not know about HTTP status codes and must not compute routes or analytics; no
 //! other crate writes SQL or inspects `sqlx::Error`.
@@ -29,6 +30,7 @@ pub mod import;
 pub mod queries;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod timeline;
 
 use std::str::FromStr;
 use std::time::Duration;

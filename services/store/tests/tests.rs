@@ -3,3 +3,4 @@
 mod embedded;
 mod history;
 mod import;
+mod series;

@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod channels;
 pub mod health;
+pub mod history;
 pub mod network;
 pub mod node;
 pub mod nodes;

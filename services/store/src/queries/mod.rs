@@ -2,6 +2,7 @@
 //! on the pool and inside transactions alike.
 
 pub mod channels;
+pub mod history;
 pub mod imports;
 pub mod kv;
 pub mod meta;

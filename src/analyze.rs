@@ -1,0 +1,176 @@
+//! `switchyard analyze`: network analytics of a graph from files or from the store, printed
+//! as a table or as the JSON of `GET /v1/analytics/centrality`.
+
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use switchyard_graph::analytics::{
+    AnalyticsConfig, Metric, NetworkAnalytics, WeightKind, Weighting,
+};
+use switchyard_graph::Snapshot;
+
+use crate::cli::{AnalyzeArgs, AnalyzeMetric, AnalyzeWeight};
+use crate::run::Database;
+
+/// The metric asked for, and a configuration that computes it (and nothing it does not
+/// need: one weighting, or fee for the rank, whose centrality component is fee betweenness).
+fn plan(args: &AnalyzeArgs) -> Result<(Metric, AnalyticsConfig)> {
+    if args.amount_sat == 0 {
+        anyhow::bail!("--amount-sat must be at least 1");
+    }
+    if args.limit == 0 {
+        anyhow::bail!("--limit must be at least 1");
+    }
+    let amount_msat = args
+        .amount_sat
+        .checked_mul(1000)
+        .context("--amount-sat is too large")?;
+    let kind = match args.weight {
+        AnalyzeWeight::Hops => WeightKind::Hops,
+        AnalyzeWeight::Fee => WeightKind::Fee,
+        AnalyzeWeight::Probability => WeightKind::Probability,
+    };
+    let weighting = |k: WeightKind| match k {
+        WeightKind::Hops => Weighting::Hops,
+        WeightKind::Fee => Weighting::Fee { amount_msat },
+        WeightKind::Probability => Weighting::Probability { amount_msat },
+    };
+    let (metric, weightings) = match args.metric {
+        AnalyzeMetric::Betweenness => (Metric::Betweenness(kind), vec![weighting(kind)]),
+        AnalyzeMetric::Closeness => (Metric::ClosenessIn(kind), vec![weighting(kind)]),
+        AnalyzeMetric::ClosenessOut => (Metric::ClosenessOut(kind), vec![weighting(kind)]),
+        AnalyzeMetric::Pagerank => (Metric::PageRank, Vec::new()),
+        AnalyzeMetric::PagerankCapacity => (Metric::PageRankCapacity, Vec::new()),
+        AnalyzeMetric::Rank => (Metric::Rank, vec![weighting(WeightKind::Fee)]),
+    };
+    Ok((
+        metric,
+        AnalyticsConfig {
+            weightings,
+            ..AnalyticsConfig::for_amount(amount_msat)
+        },
+    ))
+}
+
+pub async fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
+    let (metric, config) = plan(&args)?;
+    let started = Instant::now();
+    // The graph, and for the store its version and each node's uptime from gossip history.
+    let (snapshot, version, uptime) = if args.files.is_empty() {
+        tracing::info!("loading the graph from the database");
+        let db = Database::open(&args.db).await?;
+        let loaded = async {
+            let (snapshot, version) = switchyard_store::graph::load_snapshot(&db.store)
+                .await
+                .context("loading the graph from the database")?;
+            let uptime = switchyard_store::queries::history::node_uptime(db.store.pool())
+                .await
+                .context("reading node uptime from the gossip history")?;
+            anyhow::Ok((snapshot, version, uptime))
+        }
+        .await;
+        db.close().await;
+        let (snapshot, version, uptime) = loaded?;
+        tracing::info!(
+            observations = uptime.points.len(),
+            nodes = uptime.by_node.len(),
+            "uptime from gossip history"
+        );
+        let uptime = (!uptime.by_node.is_empty()).then_some(uptime.by_node);
+        (snapshot, Some(version), uptime)
+    } else {
+        let files = args.files.clone();
+        tracing::info!(files = files.len(), "reading graph files");
+        let snapshot = tokio::task::spawn_blocking(move || -> Result<Snapshot> {
+            let mut b = switchyard_graph::GraphBuilder::default();
+            for f in &files {
+                switchyard_graph::load::read_file(f, |r| {
+                    b.add(r);
+                    true
+                })
+                .with_context(|| format!("reading {}", f.display()))?;
+            }
+            Ok(b.build())
+        })
+        .await
+        .context("graph reader thread")??;
+        (snapshot, None, None)
+    };
+    if snapshot.channel_count() == 0 {
+        anyhow::bail!("the graph has no channels: nothing to analyse (import a snapshot first, or pass --file)");
+    }
+    tracing::info!(
+        nodes = snapshot.node_count(),
+        channels = snapshot.channel_count(),
+        seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+        "graph loaded; computing {metric:?}"
+    );
+    let computing = Instant::now();
+    let analytics = tokio::task::spawn_blocking(move || {
+        NetworkAnalytics::compute_with_uptime(&snapshot, &config, uptime.as_ref())
+            .map(|a| (a, snapshot))
+    })
+    .await
+    .context("analytics thread")?
+    .context("analytics configuration")?;
+    let (analytics, snapshot) = analytics;
+    let seconds = computing.elapsed().as_secs_f64();
+    tracing::info!(
+        active_nodes = analytics.nodes.len(),
+        seconds = format!("{seconds:.2}"),
+        "computed"
+    );
+    let all = analytics.top(metric, usize::MAX)?;
+    let page = &all[..args.limit.min(all.len())];
+    if args.json {
+        // The shape of `GET /v1/analytics/centrality`.
+        let computed_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let nodes: Vec<_> = page
+            .iter()
+            .enumerate()
+            .map(|(i, (id, value))| json!({"position": i + 1, "node_id": id, "value": value}))
+            .collect();
+        let body = json!({
+            "graph_version": version,
+            "computed_at": computed_at,
+            "amount_msat": analytics.config.amount_msat,
+            "metric": format!("{metric:?}"),
+            "total": all.len(),
+            "nodes": nodes,
+            "next_cursor": (page.len() < all.len()).then_some(page.len()),
+        });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let alias = |id: &switchyard_graph::NodeId| {
+        snapshot
+            .node_idx(id)
+            .and_then(|n| snapshot.node(n).alias.as_deref().map(str::to_owned))
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(24)
+            .collect::<String>()
+    };
+    println!(
+        "{:>5}  {:>16}  {:<24}  node_id",
+        "#",
+        format!("{metric:?}").to_lowercase(),
+        "alias"
+    );
+    for (i, (id, value)) in page.iter().enumerate() {
+        println!("{:>5}  {:>16.6}  {:<24}  {id}", i + 1, value, alias(id));
+    }
+    println!(
+        "{} of {} active nodes; amount {} msat; computed in {seconds:.2}s",
+        page.len(),
+        all.len(),
+        analytics.config.amount_msat
+    );
+    Ok(ExitCode::SUCCESS)
+}
