@@ -31,6 +31,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Find a route between two nodes and print it as a table.
     Route(RouteArgs),
+    /// Print METRICS.md: every metric the registry exports, and the planned ones.
+    MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
     Db {
         #[command(flatten)]

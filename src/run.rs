@@ -48,7 +48,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => import(args).await,
         Command::Route(args) => route(args).await,
         Command::Db { db, action } => db_command(db, action).await,
+        Command::MetricsDoc => {
+            print!("{}", new_metrics().markdown());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The registry, with this build's version and git commit (`build.rs`).
+pub fn new_metrics() -> Metrics {
+    Metrics::with_build_info(env!("CARGO_PKG_VERSION"), env!("SWITCHYARD_COMMIT"))
 }
 
 /// The database in use, and the embedded cluster if this process started it.
@@ -136,7 +145,7 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs, bundle: bool) -> Result<ExitCode> {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(new_metrics());
     let db = Database::open(&args.db).await?;
     let result = serve_on(&db, &args, bundle, metrics).await;
     db.close().await;
