@@ -44,8 +44,8 @@ async fn ingest(net: &SyntheticNetwork) -> (Duration, Arc<Node>, TestDb) {
     cfg.dns_seeds = Vec::new();
     // A full sync is one burst per channel direction: no rate limit in the way.
     cfg.gossip.update_burst = 1_000;
-    let registry = prometheus::Registry::new();
-    let node = Node::start(cfg, db.store.clone(), &registry)
+    let metrics = Arc::new(switchyard_node::NodeMetrics::new());
+    let node = Node::start(cfg, db.store.clone(), metrics)
         .await
         .expect("node");
     let handler = node.gossip_handler().clone();

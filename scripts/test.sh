@@ -7,6 +7,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
+# What tests/observability.rs checks the dashboards, alert rules and deploy files with:
+# Prometheus + promtool and systemd-analyze from Debian, and a Python venv with the
+# Kubernetes-schema and compose-spec validators (pinned; created once, reused after).
+test_apt=()
+command -v prometheus >/dev/null && command -v promtool >/dev/null || test_apt+=(prometheus)
+command -v systemd-analyze >/dev/null || test_apt+=(systemd)
+if [ ${#test_apt[@]} -gt 0 ]; then
+  echo "test: installing ${test_apt[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${test_apt[@]}" >/dev/null
+fi
+export SWITCHYARD_VALIDATE_VENV="${SWITCHYARD_VALIDATE_VENV:-$HOME/.cache/switchyard/venv-validate}"
+validators="kubernetes-validate==1.37.0 check-jsonschema==0.39.0"
+if [ "$(cat "$SWITCHYARD_VALIDATE_VENV/.pinned" 2>/dev/null)" != "$validators" ]; then
+  echo "test: creating $SWITCHYARD_VALIDATE_VENV ($validators)" >&2
+  rm -rf "$SWITCHYARD_VALIDATE_VENV"
+  python3 -m venv "$SWITCHYARD_VALIDATE_VENV"
+  # shellcheck disable=SC2086
+  "$SWITCHYARD_VALIDATE_VENV/bin/pip" install -q $validators
+  echo "$validators" > "$SWITCHYARD_VALIDATE_VENV/.pinned"
+fi
+
 export SWITCHYARD_TEST_PG_DIR="${SWITCHYARD_TEST_PG_DIR:-/tmp/switchyard-test-pg}"
 
 pg_bin() {

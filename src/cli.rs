@@ -36,6 +36,8 @@ pub enum Command {
     /// Rank nodes by a network metric (betweenness, closeness, PageRank or the composite
     /// rank), from the database or straight from snapshot files.
     Analyze(AnalyzeArgs),
+    /// Print METRICS.md: every metric the registry exports, and the planned ones.
+    MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
     Db {
         #[command(flatten)]

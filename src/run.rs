@@ -53,7 +53,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Route(args) => route(args).await,
         Command::Analyze(args) => crate::analyze::analyze(args).await,
         Command::Db { db, action } => db_command(db, action).await,
+        Command::MetricsDoc => {
+            print!("{}", new_metrics().markdown());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The registry, with this build's version and git commit (`build.rs`).
+pub fn new_metrics() -> Metrics {
+    Metrics::with_build_info(env!("CARGO_PKG_VERSION"), env!("SWITCHYARD_COMMIT"))
 }
 
 /// The database in use, and the embedded cluster if this process started it.
@@ -141,7 +150,7 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs, bundle: bool, with_node: bool) -> Result<ExitCode> {
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(new_metrics());
     // Check the node's options before touching the database.
     let node_config = with_node
         .then(|| crate::node::config(&args.node, &args.db.data_dir))
@@ -191,7 +200,7 @@ async fn serve_on(
                 .context("preparing the API token")?;
             state.api_token = Some(token.into());
             tracing::info!(file = %token_path.display(), "API token for changes (Authorization: Bearer ...)");
-            let node = switchyard_node::Node::start(cfg, db.store.clone(), &metrics.registry)
+            let node = switchyard_node::Node::start(cfg, db.store.clone(), metrics.node.clone())
                 .await
                 .context("starting the Lightning node")?;
             state.node = Some(node.clone());

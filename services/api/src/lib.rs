@@ -118,6 +118,7 @@ pub async fn serve(
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.set_pool(state.store.pool_status());
     (
         [(
             header::CONTENT_TYPE,

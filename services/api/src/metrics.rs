@@ -1,9 +1,22 @@
 //! The Prometheus registry: every metric switchyard exports, named `switchyard_*`.
+//!
+//! Every metric is registered through [`Metrics::register`], which also records its name, type,
+//! help text and labels in a catalog; `METRICS.md` is rendered from that catalog
+//! ([`Metrics::markdown`], `switchyard metrics-doc`) and a test fails when it is stale.
+//! Metrics of other components (the Lightning node) slot in the same way: build the collectors
+//! where they are updated, hand them to `register` once at startup.
 
+use std::sync::Mutex;
+
+use prometheus::core::{Collector, Desc};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+mod process;
+
+pub use process::ProcessCollector;
 
 /// Metrics of the service. Labels stay bounded: routes are matched templates, never raw paths.
 pub struct Metrics {
@@ -24,7 +37,96 @@ pub struct Metrics {
     pub analytics_duration: prometheus::Gauge,
     pub analytics_version: IntGauge,
     pub own_node_betweenness_rank: IntGauge,
+    /// Fee rate percentiles of the enabled directions of the served graph (`quantile` label).
+    pub graph_fee_rate_ppm: IntGaugeVec,
+    /// Base fee percentiles of the enabled directions of the served graph (`quantile` label).
+    pub graph_base_fee_msat: IntGaugeVec,
+    /// Database connections by state (`idle`, `in_use`), refreshed on each scrape.
+    pub db_pool_connections: IntGaugeVec,
+    pub db_pool_max_connections: IntGauge,
+    /// The Lightning node's metrics (peers, gossip, store writer, chain), exported whether or
+    /// not this process runs a node.
+    pub node: std::sync::Arc<switchyard_node::NodeMetrics>,
+    catalog: Mutex<Vec<MetricDoc>>,
 }
+
+/// The type of a metric, as Prometheus names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One entry of the catalog: what `METRICS.md` says about a metric.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricDoc {
+    pub name: String,
+    pub kind: MetricKind,
+    pub help: String,
+    pub labels: Vec<String>,
+}
+
+/// Collectors that know the Prometheus type of each metric they describe, in `desc()` order.
+pub trait Typed: Collector {
+    fn kinds(&self) -> Vec<MetricKind>;
+}
+
+macro_rules! typed {
+    ($kind:ident: $($t:ty),+) => {$(
+        impl Typed for $t {
+            fn kinds(&self) -> Vec<MetricKind> {
+                vec![MetricKind::$kind]
+            }
+        }
+    )+};
+}
+typed!(Counter: prometheus::Counter, prometheus::IntCounter, prometheus::CounterVec, IntCounterVec);
+typed!(Gauge: prometheus::Gauge, IntGauge, prometheus::GaugeVec, IntGaugeVec);
+typed!(Histogram: Histogram, HistogramVec);
+
+/// Metrics the dashboards and alert rules already use but no component exports yet: the
+/// Lightning node's (name, type, labels, help). They are listed in `METRICS.md` as planned; the
+/// dashboard test accepts "no data" only for these. Remove an entry when its metric lands.
+pub const PLANNED: &[(&str, MetricKind, &[&str], &str)] = &[
+    (
+        "switchyard_forwards_total",
+        MetricKind::Counter,
+        &["outcome"],
+        "HTLC forwards by outcome (settled, failed, local_failed)",
+    ),
+    (
+        "switchyard_forward_fees_earned_msat_total",
+        MetricKind::Counter,
+        &[],
+        "Fees earned by settled forwards, in millisatoshis",
+    ),
+    (
+        "switchyard_channel_balance_msat",
+        MetricKind::Gauge,
+        &["channel", "side"],
+        "Balance of each own channel by side (local, remote), in millisatoshis",
+    ),
+    (
+        "switchyard_htlcs_in_flight",
+        MetricKind::Gauge,
+        &[],
+        "HTLCs offered or received and not yet resolved",
+    ),
+];
+
+/// Percentiles exported for graph-wide distributions, as `quantile` label values.
+const QUANTILES: [&str; 6] = ["0.1", "0.25", "0.5", "0.75", "0.9", "0.99"];
 
 fn must<T>(r: prometheus::Result<T>) -> T {
     // Metric definitions are static: a failure here is a programming error caught by tests.
@@ -128,31 +230,32 @@ impl Metrics {
             "switchyard_own_node_betweenness_rank",
             "Position of the configured own node by fee-weighted betweenness (1 = most central, 0 = not in the analysed graph)",
         );
-        for c in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_duration.clone()),
-            Box::new(graph_nodes.clone()),
-            Box::new(graph_channels.clone()),
-            Box::new(graph_capacity_sat.clone()),
-            Box::new(graph_enabled_directions.clone()),
-            Box::new(graph_version.clone()),
-            Box::new(graph_loaded_timestamp.clone()),
-            Box::new(graph_load_duration.clone()),
-            Box::new(import_runs.clone()),
-            Box::new(import_rows.clone()),
-            Box::new(route_queries.clone()),
-            Box::new(route_duration.clone()),
-            Box::new(analytics_duration.clone()),
-            Box::new(analytics_version.clone()),
-            Box::new(own_node_betweenness_rank.clone()),
-        ] {
-            must(registry.register(c));
-        }
-        // Make the outcome series exist from the start, so rate() works before the first import.
-        for outcome in ["imported", "skipped", "failed"] {
-            import_runs.with_label_values(&[outcome]);
-        }
-        Metrics {
+        let graph_fee_rate_ppm = must(IntGaugeVec::new(
+            Opts::new(
+                "switchyard_graph_fee_rate_ppm",
+                "Fee rate percentiles (parts per million) over the enabled channel directions of the served graph",
+            ),
+            &["quantile"],
+        ));
+        let graph_base_fee_msat = must(IntGaugeVec::new(
+            Opts::new(
+                "switchyard_graph_base_fee_msat",
+                "Base fee percentiles (millisatoshis) over the enabled channel directions of the served graph",
+            ),
+            &["quantile"],
+        ));
+        let db_pool_connections = must(IntGaugeVec::new(
+            Opts::new(
+                "switchyard_db_pool_connections",
+                "Database pool connections by state (idle, in_use)",
+            ),
+            &["state"],
+        ));
+        let db_pool_max_connections = gauge(
+            "switchyard_db_pool_max_connections",
+            "Largest number of connections the database pool opens",
+        );
+        let metrics = Metrics {
             registry,
             http_requests,
             http_duration,
@@ -170,7 +273,175 @@ impl Metrics {
             analytics_duration,
             analytics_version,
             own_node_betweenness_rank,
+            graph_fee_rate_ppm,
+            graph_base_fee_msat,
+            db_pool_connections,
+            db_pool_max_connections,
+            node: std::sync::Arc::new(switchyard_node::NodeMetrics::new()),
+            catalog: Mutex::new(Vec::new()),
+        };
+        let m = &metrics;
+        must(m.register(&m.http_requests));
+        must(m.register(&m.http_duration));
+        must(m.register(&m.graph_nodes));
+        must(m.register(&m.graph_channels));
+        must(m.register(&m.graph_capacity_sat));
+        must(m.register(&m.graph_enabled_directions));
+        must(m.register(&m.graph_version));
+        must(m.register(&m.graph_loaded_timestamp));
+        must(m.register(&m.graph_load_duration));
+        must(m.register(&m.graph_fee_rate_ppm));
+        must(m.register(&m.graph_base_fee_msat));
+        must(m.register(&m.import_runs));
+        must(m.register(&m.import_rows));
+        must(m.register(&m.route_queries));
+        must(m.register(&m.route_duration));
+        must(m.register(&m.analytics_duration));
+        must(m.register(&m.analytics_version));
+        must(m.register(&m.own_node_betweenness_rank));
+        must(m.register(&m.db_pool_connections));
+        must(m.register(&m.db_pool_max_connections));
+        must(m.register(&ProcessCollector::new()));
+        let n = &m.node;
+        must(m.register(&n.peers_connected));
+        must(m.register(&n.gossip_messages));
+        must(m.register(&n.gossip_rejected));
+        must(m.register(&n.store_lag_seconds));
+        must(m.register(&n.store_batch_size));
+        must(m.register(&n.store_queue));
+        must(m.register(&n.store_write_errors));
+        must(m.register(&n.chain_tip_height));
+        must(m.register(&n.chain_tip_timestamp));
+        must(m.register(&n.channels_closed_onchain));
+        // Make the outcome series exist from the start, so rate() works before the first import.
+        for outcome in ["imported", "skipped", "failed"] {
+            m.import_runs.with_label_values(&[outcome]);
         }
+        metrics
+    }
+
+    /// [`Metrics::new`] plus `switchyard_build_info{version,commit}` (always 1).
+    pub fn with_build_info(version: &str, commit: &str) -> Metrics {
+        let metrics = Metrics::new();
+        let info = must(IntGaugeVec::new(
+            Opts::new(
+                "switchyard_build_info",
+                "Always 1; the labels name the running build (version, git commit)",
+            ),
+            &["version", "commit"],
+        ));
+        info.with_label_values(&[version, commit]).set(1);
+        must(metrics.register(&info));
+        metrics
+    }
+
+    /// Registers a collector and adds its metrics to the catalog (and so to `METRICS.md`).
+    /// Names must start with `switchyard_`.
+    pub fn register<C: Typed + Clone + 'static>(&self, collector: &C) -> prometheus::Result<()> {
+        let descs: Vec<&Desc> = collector.desc();
+        let kinds = collector.kinds();
+        if descs.len() != kinds.len() {
+            return Err(prometheus::Error::Msg(format!(
+                "{} descriptions but {} kinds",
+                descs.len(),
+                kinds.len()
+            )));
+        }
+        if let Some(d) = descs.iter().find(|d| !d.fq_name.starts_with("switchyard_")) {
+            return Err(prometheus::Error::Msg(format!(
+                "{}: metric names start with switchyard_",
+                d.fq_name
+            )));
+        }
+        let docs: Vec<MetricDoc> = descs
+            .iter()
+            .zip(kinds)
+            .map(|(d, kind)| MetricDoc {
+                name: d.fq_name.clone(),
+                kind,
+                help: d.help.clone(),
+                labels: d.variable_labels.clone(),
+            })
+            .collect();
+        self.registry.register(Box::new(collector.clone()))?;
+        if let Ok(mut catalog) = self.catalog.lock() {
+            catalog.extend(docs);
+        }
+        Ok(())
+    }
+
+    /// Every registered metric, sorted by name.
+    pub fn catalog(&self) -> Vec<MetricDoc> {
+        let mut docs = self.catalog.lock().map(|c| c.clone()).unwrap_or_default();
+        docs.sort_by(|a, b| a.name.cmp(&b.name));
+        docs
+    }
+
+    /// `METRICS.md`: every registered metric, then the planned ones.
+    pub fn markdown(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::from(
+            "# switchyard metrics\n\n\
+             Generated from the registry by `switchyard metrics-doc > METRICS.md`; a test fails when \
+             this file is stale. Served at `/metrics` in the Prometheus text format. Labels are \
+             bounded: routes are templates, never raw paths; nothing is labelled per network node.\n\n\
+             | metric | type | labels | meaning |\n|---|---|---|---|\n",
+        );
+        let row =
+            |out: &mut String, name: &str, kind: MetricKind, labels: &[String], help: &str| {
+                let labels = labels.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>();
+                let _ = writeln!(
+                    out,
+                    "| `{name}` | {} | {} | {} |",
+                    kind.as_str(),
+                    labels.join(", "),
+                    help.replace('|', "\\|")
+                );
+            };
+        for d in self.catalog() {
+            row(&mut out, &d.name, d.kind, &d.labels, &d.help);
+        }
+        out.push_str(
+            "\n## Planned\n\n\
+             The Node and Routing-node dashboards and the alert rules already use these; the \
+             Lightning node will export them under exactly these names, types and labels.\n\n\
+             | metric | type | labels | meaning |\n|---|---|---|---|\n",
+        );
+        for (name, kind, labels, help) in PLANNED {
+            let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
+            row(&mut out, name, *kind, &labels, help);
+        }
+        out
+    }
+
+    /// Publishes the served graph's fee percentiles.
+    pub fn set_fee_percentiles(&self, stats: &switchyard_graph::NetworkStats) {
+        let pick =
+            |d: &switchyard_graph::stats::Distribution| [d.p10, d.p25, d.p50, d.p75, d.p90, d.p99];
+        for (q, (ppm, base)) in QUANTILES.iter().zip(
+            pick(&stats.fee_ppm)
+                .into_iter()
+                .zip(pick(&stats.fee_base_msat)),
+        ) {
+            self.graph_fee_rate_ppm
+                .with_label_values(&[q])
+                .set(ppm as i64);
+            self.graph_base_fee_msat
+                .with_label_values(&[q])
+                .set(base as i64);
+        }
+    }
+
+    /// Publishes the database pool's state (called on each scrape).
+    pub fn set_pool(&self, pool: switchyard_store::PoolStatus) {
+        let in_use = pool.size.saturating_sub(pool.idle);
+        self.db_pool_connections
+            .with_label_values(&["idle"])
+            .set(i64::from(pool.idle));
+        self.db_pool_connections
+            .with_label_values(&["in_use"])
+            .set(i64::from(in_use));
+        self.db_pool_max_connections.set(i64::from(pool.max));
     }
 
     /// Counts the outcome of an import.
@@ -206,5 +477,47 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_lists_every_exported_family_and_rejects_foreign_names() {
+        let m = Metrics::with_build_info("1.2.3", "abc");
+        m.http_requests
+            .with_label_values(&["GET", "/healthz", "200"])
+            .inc();
+        m.set_fee_percentiles(&switchyard_graph::NetworkStats::default());
+        m.set_pool(switchyard_store::PoolStatus {
+            size: 3,
+            idle: 1,
+            max: 16,
+        });
+        let catalog: Vec<String> = m.catalog().into_iter().map(|d| d.name).collect();
+        let text = m.render();
+        for family in m.registry.gather() {
+            assert!(
+                catalog.contains(&family.name().to_owned()),
+                "{}",
+                family.name()
+            );
+        }
+        assert!(text.contains("switchyard_build_info{commit=\"abc\",version=\"1.2.3\"} 1"));
+        assert!(text.contains("switchyard_db_pool_connections{state=\"in_use\"} 2"));
+        assert!(text.contains("switchyard_graph_fee_rate_ppm{quantile=\"0.99\"} 0"));
+        let doc = m.markdown();
+        for name in catalog
+            .iter()
+            .map(String::as_str)
+            .chain(PLANNED.iter().map(|p| p.0))
+        {
+            assert!(doc.contains(&format!("| `{name}` |")), "{name}");
+        }
+        let foreign = IntGauge::new("other_gauge", "not ours").unwrap();
+        assert!(m.register(&foreign).is_err());
+        assert!(!m.catalog().iter().any(|d| d.name == "other_gauge"));
     }
 }

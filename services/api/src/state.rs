@@ -134,6 +134,7 @@ impl AppState {
             .set(view.stats.enabled_directions as i64);
         m.graph_version.set(view.version);
         m.graph_loaded_timestamp.set(view.loaded_at as i64);
+        m.set_fee_percentiles(&view.stats);
         m.graph_load_duration
             .observe(started.elapsed().as_secs_f64());
         tracing::info!(

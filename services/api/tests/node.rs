@@ -77,7 +77,7 @@ struct Running {
 
 async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
     let metrics = Arc::new(Metrics::new());
-    let node = Node::start(cfg, db.store.clone(), &metrics.registry)
+    let node = Node::start(cfg, db.store.clone(), metrics.node.clone())
         .await
         .unwrap();
     let mut state = AppState::new(db.store.clone(), metrics.clone());

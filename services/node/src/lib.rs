@@ -152,9 +152,8 @@ impl Node {
     pub async fn start(
         config: NodeConfig,
         store: Store,
-        registry: &prometheus::Registry,
+        metrics: Arc<NodeMetrics>,
     ) -> Result<Arc<Node>, NodeError> {
-        let metrics = Arc::new(NodeMetrics::register(registry));
         let logger = Arc::new(LdkLogger);
 
         let seed_path = config.data_dir.join(SEED_FILE);

@@ -1,7 +1,7 @@
 //! The node's Prometheus metrics, registered into the service's registry. Labels are bounded:
 //! message types and fixed reason sets, never peers' or channels' ids.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 
 pub struct NodeMetrics {
     pub peers_connected: IntGauge,
@@ -24,8 +24,9 @@ fn must<T>(r: prometheus::Result<T>) -> T {
 }
 
 impl NodeMetrics {
-    /// Creates the metrics and registers them in `registry`.
-    pub fn register(registry: &Registry) -> NodeMetrics {
+    /// Creates the metrics; the service registers them (see the API's `Metrics`), so they
+    /// are exported (and documented in METRICS.md) whether or not a node runs.
+    pub fn new() -> NodeMetrics {
         let gauge = |n: &str, h: &str| must(IntGauge::new(n, h));
         let m = NodeMetrics {
             peers_connected: gauge(
@@ -75,20 +76,6 @@ impl NodeMetrics {
                 "Channels marked closed because their funding output was spent",
             )),
         };
-        for c in [
-            Box::new(m.peers_connected.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(m.gossip_messages.clone()),
-            Box::new(m.gossip_rejected.clone()),
-            Box::new(m.store_lag_seconds.clone()),
-            Box::new(m.store_batch_size.clone()),
-            Box::new(m.store_queue.clone()),
-            Box::new(m.store_write_errors.clone()),
-            Box::new(m.chain_tip_height.clone()),
-            Box::new(m.chain_tip_timestamp.clone()),
-            Box::new(m.channels_closed_onchain.clone()),
-        ] {
-            must(registry.register(c));
-        }
         // Series that exist before the first message, so dashboards and alerts have data.
         for t in [
             "channel_announcement",
@@ -100,5 +87,11 @@ impl NodeMetrics {
             }
         }
         m
+    }
+}
+
+impl Default for NodeMetrics {
+    fn default() -> Self {
+        NodeMetrics::new()
     }
 }

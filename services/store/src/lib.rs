@@ -42,6 +42,16 @@ pub use error::{Error, Result};
 /// The migrations in `migrations/`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
+/// A snapshot of the connection pool, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
 /// A handle on the database. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -67,6 +77,15 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// How many connections the pool holds, how many of them are idle, and its maximum.
+    pub fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
     }
 
     /// Whether the database answers.
