@@ -27,6 +27,8 @@ pub enum NodeError {
     InvalidPeer(String),
     #[error("connecting to {peer}: {message}")]
     Connect { peer: String, message: String },
+    #[error("DNS bootstrap: {0}")]
+    Dns(String),
 }
 
 impl NodeError {

@@ -19,6 +19,7 @@
 
 pub mod chain;
 pub mod config;
+pub mod dns;
 mod error;
 pub mod gossip;
 pub mod kv;
