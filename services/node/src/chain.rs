@@ -93,7 +93,7 @@ fn rpc_err(method: &str, e: std::io::Error) -> NodeError {
 fn rpc_code(e: &std::io::Error) -> Option<i64> {
     e.get_ref()
         .and_then(|i| i.downcast_ref::<RpcError>())
-        .map(|r| r.code as i64)
+        .map(|r| r.code)
 }
 
 impl ChainSource {
@@ -167,7 +167,9 @@ impl ChainSource {
     /// Height and header time of the best block.
     pub async fn tip(&self) -> Result<(u32, BlockHash, i64), NodeError> {
         let hash = self.call("getbestblockhash", &[]).await?;
-        let header = self.call("getblockheader", &[hash.clone()]).await?;
+        let header = self
+            .call("getblockheader", std::slice::from_ref(&hash))
+            .await?;
         let height = header["height"].as_u64().unwrap_or(0) as u32;
         let time = header["time"].as_i64().unwrap_or(0);
         let hash = hash

@@ -197,7 +197,7 @@ mod tests {
         assert!(format!("{id}@{onion}").parse::<PeerSpec>().is_ok());
         let e = "nope".parse::<PeerSpec>().unwrap_err().to_string();
         assert!(e.contains("pubkey@host:port"), "{e}");
-        let e = format!("02ab@1.2.3.4:1")
+        let e = "02ab@1.2.3.4:1"
             .parse::<PeerSpec>()
             .unwrap_err()
             .to_string();

@@ -108,7 +108,7 @@ pub fn classify(err: &LightningError) -> Verdict {
 }
 
 enum Queued {
-    Record(Record, Instant),
+    Record(Box<Record>, Instant),
     Flush(oneshot::Sender<()>),
 }
 
@@ -240,7 +240,11 @@ impl RecordingGossip {
     fn enqueue(&self, r: Record) {
         self.queued.fetch_add(1, Ordering::AcqRel);
         self.metrics.store_queue.inc();
-        if self.queue.send(Queued::Record(r, Instant::now())).is_err() {
+        if self
+            .queue
+            .send(Queued::Record(Box::new(r), Instant::now()))
+            .is_err()
+        {
             // The writer is gone only during shutdown.
             self.queued.fetch_sub(1, Ordering::AcqRel);
             tracing::warn!("gossip writer stopped; message not recorded");
@@ -579,7 +583,7 @@ async fn run_writer(
             |q: Queued, batch: &mut GossipBatch, flushes: &mut Vec<oneshot::Sender<()>>| match q {
                 Queued::Record(r, at) => {
                     oldest = Some(oldest.map_or(at, |o: Instant| o.min(at)));
-                    match r {
+                    match *r {
                         Record::Channel(c) => batch.channels.push(c),
                         Record::Update(u) => batch.updates.push(u),
                         Record::Node(n) => batch.nodes.push(n),

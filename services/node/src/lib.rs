@@ -296,6 +296,12 @@ impl Node {
                 Err(e) => tracing::warn!(error = %e, "skipping unusable stored peer"),
             }
         }
+        let known = switchyard_store::queries::peers::list(store.pool())
+            .await?
+            .len();
+        if known == 0 && !node.config.dns_seeds.is_empty() {
+            node.push_task(tokio::spawn(bootstrap_from_dns(node.clone())));
+        }
         let persister = node.clone();
         let mut rx = shutdown_rx;
         let interval = node.config.graph_persist_interval;
@@ -508,6 +514,33 @@ impl Node {
             w.abort();
         }
         tracing::info!("node stopped");
+    }
+}
+
+/// BOLT 10: with no peer known, ask the DNS seeds for some and keep a few connected.
+async fn bootstrap_from_dns(node: Arc<Node>) {
+    const WANT: usize = 8;
+    match dns::bootstrap_peers(&node.config.dns_seeds, node.config.dns_server, WANT).await {
+        Ok(found) => {
+            tracing::info!(peers = found.len(), "DNS bootstrap");
+            for spec in found {
+                let id = NodeId::from_bytes_unchecked(spec.node_id.serialize());
+                if let Err(e) = switchyard_store::queries::peers::upsert(
+                    node.store.pool(),
+                    &id,
+                    &spec.address.to_string(),
+                    "dns",
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "recording a bootstrap peer");
+                }
+                node.supervisor.keep_connected(spec);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "DNS bootstrap found no peers; add one with --connect or POST /v1/peers")
+        }
     }
 }
 

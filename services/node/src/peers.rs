@@ -30,6 +30,9 @@ fn conn_err(spec: &PeerSpec, message: impl Into<String>) -> NodeError {
 
 /// Host and port to hand a SOCKS5 proxy.
 fn socks_target(addr: &SocketAddress) -> Option<(String, u16)> {
+    if let SocketAddress::TcpIpV6 { addr, port } = addr {
+        return Some((std::net::Ipv6Addr::from(*addr).to_string(), *port));
+    }
     let s = addr.to_string();
     let (host, port) = s.rsplit_once(':')?;
     let host = host

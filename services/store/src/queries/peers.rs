@@ -37,8 +37,10 @@ pub async fn upsert(
     Ok(())
 }
 
+type PeerTuple = (Vec<u8>, String, String, i64, Option<i64>, Option<String>);
+
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PeerRow>> {
-    let rows: Vec<(Vec<u8>, String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+    let rows: Vec<PeerTuple> = sqlx::query_as(
         "SELECT node_id, address, source, extract(epoch FROM added_at)::bigint, \
          extract(epoch FROM last_connected_at)::bigint, last_error FROM peers ORDER BY added_at, node_id",
     )
