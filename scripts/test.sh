@@ -31,6 +31,11 @@ if [ "$(cat "$SWITCHYARD_VALIDATE_VENV/.pinned" 2>/dev/null)" != "$validators" ]
   echo "$validators" > "$SWITCHYARD_VALIDATE_VENV/.pinned"
 fi
 
+# A regtest bitcoind for the node tests: built once from the Bitcoin Core source vendored in
+# the libbitcoinkernel-sys crate (10-20 minutes on 2 cores), cached in ~/.cache/switchyard.
+SWITCHYARD_BITCOIND="${SWITCHYARD_BITCOIND:-$(./scripts/build-bitcoind.sh)/bitcoind}"
+export SWITCHYARD_BITCOIND
+
 export SWITCHYARD_TEST_PG_DIR="${SWITCHYARD_TEST_PG_DIR:-/tmp/switchyard-test-pg}"
 
 pg_bin() {

@@ -303,6 +303,7 @@ impl Metrics {
         must(m.register(&m.db_pool_max_connections));
         must(m.register(&ProcessCollector::new()));
         let n = &m.node;
+        must(m.register(&n.running));
         must(m.register(&n.peers_connected));
         must(m.register(&n.gossip_messages));
         must(m.register(&n.gossip_rejected));

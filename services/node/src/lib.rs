@@ -316,6 +316,7 @@ impl Node {
                 }
             }
         }));
+        node.metrics.running.set(1);
         tracing::info!(node_id = %node.node_id, network = network_name(node.config.network), "node started");
         Ok(node)
     }
@@ -496,6 +497,7 @@ impl Node {
             return;
         }
         let _ = self.shutdown.send(true);
+        self.metrics.running.set(0);
         self.supervisor.stop();
         self.pm.disconnect_all_peers();
         if let Err(e) = self.persist_graph().await {

@@ -4,6 +4,8 @@
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 
 pub struct NodeMetrics {
+    /// 1 while this process runs a Lightning node (alert rules about peers key on it).
+    pub running: IntGauge,
     pub peers_connected: IntGauge,
     /// `{type, outcome}`: outcome is accepted, duplicate, rejected or pending.
     pub gossip_messages: IntCounterVec,
@@ -29,6 +31,10 @@ impl NodeMetrics {
     pub fn new() -> NodeMetrics {
         let gauge = |n: &str, h: &str| must(IntGauge::new(n, h));
         let m = NodeMetrics {
+            running: gauge(
+                "switchyard_node_running",
+                "1 while this process runs the Lightning node, else 0",
+            ),
             peers_connected: gauge(
                 "switchyard_node_peers_connected",
                 "Lightning peers with a completed handshake",
@@ -86,9 +92,34 @@ impl NodeMetrics {
                 m.gossip_messages.with_label_values(&[t, o]);
             }
         }
+        for t in [
+            "channel_announcement",
+            "channel_update",
+            "node_announcement",
+        ] {
+            for r in REJECT_REASONS {
+                m.gossip_rejected.with_label_values(&[t, r]);
+            }
+        }
         m
     }
 }
+
+/// Every reason a gossip message is rejected for (the `reason` label's whole value set).
+pub const REJECT_REASONS: [&str; 12] = [
+    "bad_signature",
+    "bad_utxo",
+    "unknown_utxo",
+    "spent_utxo",
+    "lookup_failed",
+    "lookup_timeout",
+    "stale",
+    "unknown_channel",
+    "rate_limited",
+    "malformed",
+    "recently_closed",
+    "other",
+];
 
 impl Default for NodeMetrics {
     fn default() -> Self {
