@@ -69,8 +69,8 @@ pub struct ChainSource {
     network: Network,
     runtime: tokio::runtime::Handle,
     block_txids: Mutex<HashMap<u32, Arc<Vec<Txid>>>>,
-    /// Outpoints of verified fundings, until the announcement is recorded.
-    outpoints: Mutex<HashMap<u64, String>>,
+    /// Outpoints and amounts (sat) of verified fundings, until the announcement is recorded.
+    outpoints: Mutex<HashMap<u64, (String, u64)>>,
     gossip: OnceLock<Weak<RecordingGossip>>,
     graph: OnceLock<Arc<Graph>>,
     /// Wakes the event loop after an async check resolved (so results go out promptly).
@@ -261,8 +261,8 @@ impl ChainSource {
         })
     }
 
-    /// The verified funding outpoint of `scid`, once (the recorder takes it).
-    pub(crate) fn take_outpoint(&self, scid: u64) -> Option<String> {
+    /// The verified funding outpoint and amount of `scid`, once (the recorder takes it).
+    pub(crate) fn take_funding(&self, scid: u64) -> Option<(String, u64)> {
         self.outpoints.lock().ok().and_then(|mut m| m.remove(&scid))
     }
 
@@ -275,7 +275,7 @@ impl ChainSource {
         {
             Ok(Ok(FundingCheck::Unspent { outpoint, txout })) => {
                 if let Ok(mut m) = self.outpoints.lock() {
-                    m.insert(scid, outpoint.to_string());
+                    m.insert(scid, (outpoint.to_string(), txout.value.to_sat()));
                 }
                 Ok(txout)
             }
@@ -298,7 +298,7 @@ impl ChainSource {
                 if graph.read_only().channel(scid).is_none() {
                     // LDK refused it after the lookup: keys don't match the output's script.
                     gossip.note_pending_resolved(scid);
-                    self.take_outpoint(scid);
+                    self.take_funding(scid);
                     gossip.count_rejected(MsgType::ChannelAnnouncement, "bad_utxo");
                 }
             }

@@ -126,7 +126,6 @@ struct Bucket {
 /// The routing message handler the `PeerManager` talks to.
 pub struct RecordingGossip {
     inner: Arc<GossipSync>,
-    graph: Arc<Graph>,
     chain: Option<Arc<ChainSource>>,
     queue: mpsc::UnboundedSender<Queued>,
     queued: Arc<AtomicUsize>,
@@ -192,7 +191,6 @@ impl RecordingGossip {
     /// Wraps `inner` and starts the batch writer on the current runtime.
     pub fn new(
         inner: Arc<GossipSync>,
-        graph: Arc<Graph>,
         chain: Option<Arc<ChainSource>>,
         store: Store,
         limits: GossipLimits,
@@ -203,7 +201,6 @@ impl RecordingGossip {
         let writer = tokio::spawn(run_writer(store, rx, queued.clone(), metrics.clone()));
         let g = Arc::new(RecordingGossip {
             inner,
-            graph,
             chain,
             queue: tx,
             queued,
@@ -300,16 +297,12 @@ impl RecordingGossip {
         let (Some(node_1), Some(node_2)) = (our_id(&c.node_id_1), our_id(&c.node_id_2)) else {
             return;
         };
-        let capacity_sat = self
-            .graph
-            .read_only()
-            .channel(c.short_channel_id)
-            .and_then(|ch| ch.capacity_sats)
-            .unwrap_or(0);
-        let funding_outpoint = self
+        // The funding lookup knows the amount; no need to take LDK's graph lock for it.
+        let (funding_outpoint, capacity_sat) = self
             .chain
             .as_ref()
-            .and_then(|ch| ch.take_outpoint(c.short_channel_id));
+            .and_then(|ch| ch.take_funding(c.short_channel_id))
+            .map_or((None, 0), |(op, sat)| (Some(op), sat));
         self.enqueue(Record::Channel(GossipChannel {
             scid: Scid::from_i64(c.short_channel_id as i64),
             node_1,

@@ -194,7 +194,6 @@ impl Node {
         ));
         let (gossip, writer) = RecordingGossip::new(
             sync,
-            graph.clone(),
             chain.clone(),
             store.clone(),
             config.gossip.clone(),
