@@ -10,32 +10,13 @@ use switchyard_store::testing::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
-fn database_url(db: &TestDb) -> String {
-    let o = &db.options;
-    let name = o.get_database().expect("database name");
-    match o.get_socket() {
-        Some(dir) => format!(
-            "postgres://{}@localhost:{}/{name}?host={}",
-            o.get_username(),
-            o.get_port(),
-            dir.display()
-        ),
-        None => format!(
-            "postgres://{}@{}:{}/{name}",
-            o.get_username(),
-            o.get_host(),
-            o.get_port()
-        ),
-    }
-}
-
 fn start(db: &TestDb, data: &std::path::Path, peer: &str, log: &std::path::Path) -> Child {
     Command::new(BIN)
         .args(["node", "--network", "regtest", "--no-dns-bootstrap"])
         .args(["--p2p-listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
         .args(["--connect", peer])
         .arg("--database-url")
-        .arg(database_url(db))
+        .arg(db.url())
         .arg("--data-dir")
         .arg(data)
         .stdin(Stdio::null())

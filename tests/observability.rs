@@ -301,25 +301,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn database_url(db: &TestDb) -> String {
-    let o = &db.options;
-    let name = o.get_database().expect("database name");
-    match o.get_socket() {
-        Some(dir) => format!(
-            "postgres://{}@localhost:{}/{name}?host={}",
-            o.get_username(),
-            o.get_port(),
-            dir.display()
-        ),
-        None => format!(
-            "postgres://{}@{}:{}/{name}",
-            o.get_username(),
-            o.get_host(),
-            o.get_port()
-        ),
-    }
-}
-
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -478,7 +459,7 @@ async fn dashboards_and_alert_rules_evaluate_on_a_real_prometheus() {
         // An API-only instance: the node's alert rules must stay quiet where no node runs.
         .arg("--no-node")
         .arg("--database-url")
-        .arg(database_url(&db))
+        .arg(db.url())
         .arg("--listen")
         .arg(api.to_string())
         .arg("--data-dir")

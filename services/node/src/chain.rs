@@ -71,6 +71,8 @@ pub struct ChainSource {
     block_txids: Mutex<HashMap<u32, Arc<Vec<Txid>>>>,
     /// Outpoints and amounts (sat) of verified fundings, until the announcement is recorded.
     outpoints: Mutex<HashMap<u64, (String, u64)>>,
+    /// Ourselves, to hand lookups to tasks from LDK's `&self` callback.
+    me: Weak<ChainSource>,
     gossip: OnceLock<Weak<RecordingGossip>>,
     graph: OnceLock<Arc<Graph>>,
     /// Wakes the event loop after an async check resolved (so results go out promptly).
@@ -121,7 +123,8 @@ impl ChainSource {
                 ))
             })?;
         let endpoint = HttpEndpoint::for_host(host).with_port(port);
-        let source = Arc::new(ChainSource {
+        let source = Arc::new_cyclic(|me| ChainSource {
+            me: me.clone(),
             rpc: RpcClient::new(&base64(credentials.as_bytes()), endpoint),
             network,
             runtime: tokio::runtime::Handle::current(),
@@ -400,12 +403,7 @@ impl UtxoLookup for ChainSource {
         if *chain_hash != ChainHash::using_genesis_block(self.network) {
             return UtxoResult::Sync(Err(UtxoLookupError::UnknownChain));
         }
-        let Some(me) = self
-            .gossip
-            .get()
-            .and_then(Weak::upgrade)
-            .and_then(|g| g.chain_source())
-        else {
+        let Some(me) = self.me.upgrade() else {
             return UtxoResult::Sync(Err(UtxoLookupError::UnknownTx));
         };
         let future = UtxoFuture::new();

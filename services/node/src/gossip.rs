@@ -213,10 +213,6 @@ impl RecordingGossip {
         (g, writer)
     }
 
-    pub(crate) fn chain_source(&self) -> Option<Arc<ChainSource>> {
-        self.chain.clone()
-    }
-
     pub fn inner(&self) -> &Arc<GossipSync> {
         &self.inner
     }

@@ -26,6 +26,28 @@ pub struct TestDb {
     pub options: PgConnectOptions,
 }
 
+impl TestDb {
+    /// A `postgres://` URL for this database, for child processes (`--database-url`).
+    pub fn url(&self) -> String {
+        let o = &self.options;
+        let name = o.get_database().unwrap_or("postgres");
+        match o.get_socket() {
+            Some(dir) => format!(
+                "postgres://{}@localhost:{}/{name}?host={}",
+                o.get_username(),
+                o.get_port(),
+                dir.display()
+            ),
+            None => format!(
+                "postgres://{}@{}:{}/{name}",
+                o.get_username(),
+                o.get_host(),
+                o.get_port()
+            ),
+        }
+    }
+}
+
 /// Connection options for the server tests use, starting the embedded cluster if needed.
 pub async fn server_options() -> PgConnectOptions {
     if let Ok(url) = std::env::var("DATABASE_URL") {
