@@ -314,6 +314,16 @@ impl Metrics {
         must(m.register(&n.chain_tip_height));
         must(m.register(&n.chain_tip_timestamp));
         must(m.register(&n.channels_closed_onchain));
+        must(m.register(&n.channels_open));
+        must(m.register(&n.channels_pending));
+        must(m.register(&n.channel_balance_msat));
+        must(m.register(&n.htlcs_in_flight));
+        must(m.register(&n.forwards));
+        must(m.register(&n.forward_fees_earned_msat));
+        must(m.register(&n.payments_sent));
+        must(m.register(&n.payments_received));
+        must(m.register(&n.wallet_balance_sat));
+        must(m.register(&n.ln_chain_height));
         // Make the outcome series exist from the start, so rate() works before the first import.
         for outcome in ["imported", "skipped", "failed"] {
             m.import_runs.with_label_values(&[outcome]);

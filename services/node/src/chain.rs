@@ -65,7 +65,7 @@ pub enum FundingCheck {
 
 /// The chain as bitcoind sees it.
 pub struct ChainSource {
-    rpc: RpcClient,
+    rpc: Arc<RpcClient>,
     network: Network,
     runtime: tokio::runtime::Handle,
     block_txids: Mutex<HashMap<u32, Arc<Vec<Txid>>>>,
@@ -125,7 +125,7 @@ impl ChainSource {
         let endpoint = HttpEndpoint::for_host(host).with_port(port);
         let source = Arc::new_cyclic(|me| ChainSource {
             me: me.clone(),
-            rpc: RpcClient::new(&base64(credentials.as_bytes()), endpoint),
+            rpc: Arc::new(RpcClient::new(&base64(credentials.as_bytes()), endpoint)),
             network,
             runtime: tokio::runtime::Handle::current(),
             block_txids: Mutex::new(HashMap::new()),
@@ -158,6 +158,11 @@ impl ChainSource {
     pub(crate) fn attach(&self, gossip: &Arc<RecordingGossip>, graph: Arc<Graph>) {
         let _ = self.gossip.set(Arc::downgrade(gossip));
         let _ = self.graph.set(graph);
+    }
+
+    /// The RPC client, for the block feed of the channel layer.
+    pub fn rpc_client(&self) -> Arc<RpcClient> {
+        self.rpc.clone()
     }
 
     pub async fn call(&self, method: &str, params: &[Value]) -> Result<Value, NodeError> {

@@ -124,6 +124,8 @@ pub struct NodeConfig {
     pub chain_poll_interval: Duration,
     /// How often LDK's graph is written to the store.
     pub graph_persist_interval: Duration,
+    /// Forwarding fees and limits for our channels.
+    pub policy: crate::ln::ForwardingPolicy,
 }
 
 impl NodeConfig {
@@ -147,6 +149,7 @@ impl NodeConfig {
                 10
             }),
             graph_persist_interval: Duration::from_secs(600),
+            policy: crate::ln::ForwardingPolicy::default(),
         }
     }
 }

@@ -29,6 +29,19 @@ pub enum NodeError {
     Connect { peer: String, message: String },
     #[error("DNS bootstrap: {0}")]
     Dns(String),
+    #[error("wallet: {0}")]
+    Wallet(String),
+    /// A channel or payment request the node refuses (bad amount, unknown channel, ...).
+    #[error("{0}")]
+    Rejected(String),
+    /// LDK refused the operation.
+    #[error("{0}")]
+    Lightning(String),
+    /// The operation needs something the node was started without (e.g. bitcoind).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 impl NodeError {

@@ -23,10 +23,12 @@ pub mod dns;
 mod error;
 pub mod gossip;
 pub mod kv;
+pub mod ln;
 mod logger;
 pub mod metrics;
 pub mod peers;
 pub mod secret;
+pub mod wallet;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Network;
-use lightning::ln::peer_handler::{ErroringMessageHandler, IgnoringMessageHandler, MessageHandler};
+use lightning::ln::peer_handler::{IgnoringMessageHandler, MessageHandler};
 use lightning::routing::gossip::{NetworkGraph, P2PGossipSync};
 use lightning::sign::{EntropySource, KeysManager, NodeSigner, Recipient};
 use lightning::util::persist::{
@@ -58,10 +60,10 @@ pub use metrics::NodeMetrics;
 /// LDK's view of the channel graph, fed by gossip.
 pub type Graph = NetworkGraph<Arc<LdkLogger>>;
 
-/// The peer manager: channel messages are refused until the channel manager lands.
+/// The peer manager: channel messages go to LDK's channel manager, gossip to our recorder.
 pub type PeerManager = lightning::ln::peer_handler::PeerManager<
     lightning_net_tokio::SocketDescriptor,
-    Arc<ErroringMessageHandler>,
+    Arc<ln::ChannelManager>,
     Arc<RecordingGossip>,
     Arc<IgnoringMessageHandler>,
     Arc<LdkLogger>,
@@ -120,6 +122,7 @@ pub struct Node {
     gossip: Arc<RecordingGossip>,
     pm: Arc<PeerManager>,
     chain: Option<Arc<ChainSource>>,
+    ln: Arc<ln::Lightning>,
     kv: kv::PgKvStore,
     store: Store,
     metrics: Arc<NodeMetrics>,
@@ -203,10 +206,24 @@ impl Node {
             c.attach(&gossip, graph.clone());
         }
 
+        let (ln, books_writer) = ln::Lightning::start(ln::LightningParts {
+            seed: seed32,
+            keys: keys.clone(),
+            graph: graph.clone(),
+            logger: logger.clone(),
+            kv: kv.clone(),
+            store: store.clone(),
+            rpc: chain.as_ref().map(|c| c.rpc_client()),
+            network: config.network,
+            policy: config.policy,
+            metrics: metrics.clone(),
+        })
+        .await?;
+
         let ephemeral = keys.get_secure_random_bytes();
         let pm: Arc<PeerManager> = Arc::new(PeerManager::new(
             MessageHandler {
-                chan_handler: Arc::new(ErroringMessageHandler::new()),
+                chan_handler: ln.manager().clone(),
                 route_handler: gossip.clone(),
                 onion_message_handler: Arc::new(IgnoringMessageHandler {}),
                 custom_message_handler: Arc::new(IgnoringMessageHandler {}),
@@ -219,7 +236,11 @@ impl Node {
         ));
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
+        let mut tasks = vec![books_writer];
+        tasks.push(tokio::spawn(
+            ln.clone()
+                .run_chain_feed(config.chain_poll_interval, shutdown_rx.clone()),
+        ));
 
         let listening = match config.listen {
             Some(addr) => {
@@ -242,6 +263,7 @@ impl Node {
 
         tasks.push(tokio::spawn(event_loop(
             pm.clone(),
+            ln.clone(),
             chain.as_ref().map(|c| c.events.clone()),
             metrics.clone(),
             shutdown_rx.clone(),
@@ -266,6 +288,7 @@ impl Node {
             gossip,
             pm,
             chain,
+            ln,
             kv,
             store: store.clone(),
             metrics,
@@ -359,6 +382,11 @@ impl Node {
 
     pub fn metrics(&self) -> &Arc<NodeMetrics> {
         &self.metrics
+    }
+
+    /// Channels, payments, the wallet.
+    pub fn lightning(&self) -> &Arc<ln::Lightning> {
+        &self.ln
     }
 
     /// Waits until every gossip message accepted so far is committed to the store.
@@ -499,6 +527,9 @@ impl Node {
         self.metrics.running.set(0);
         self.supervisor.stop();
         self.pm.disconnect_all_peers();
+        if let Err(e) = self.ln.persist_manager().await {
+            tracing::error!(error = %e, "persisting the channel manager at shutdown");
+        }
         if let Err(e) = self.persist_graph().await {
             tracing::warn!(error = %e, "persisting the network graph at shutdown");
         }
@@ -615,20 +646,27 @@ async fn accept_loop(
 /// Drives LDK: message events, timer ticks, and the peer gauge.
 async fn event_loop(
     pm: Arc<PeerManager>,
+    ln: Arc<ln::Lightning>,
     wake: Option<Arc<tokio::sync::Notify>>,
     metrics: Arc<NodeMetrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let wake = wake.unwrap_or_default();
     let mut tick = tokio::time::interval(Duration::from_secs(10));
-    let mut events = tokio::time::interval(Duration::from_millis(100));
+    let mut ldk_timer = tokio::time::interval(Duration::from_secs(60));
+    // Short: pending HTLC forwards wait for this loop, so it bounds our hop's added latency.
+    let mut events = tokio::time::interval(Duration::from_millis(10));
+    events.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = events.tick() => {}
             _ = wake.notified() => {}
+            _ = ln.manager().get_event_or_persistence_needed_future() => {}
             _ = tick.tick() => pm.timer_tick_occurred(),
+            _ = ldk_timer.tick() => ln.timer_tick(),
             _ = shutdown.changed() => return,
         }
+        ln.process(&pm).await;
         pm.process_events();
         metrics.peers_connected.set(pm.list_peers().len() as i64);
     }

@@ -1,7 +1,9 @@
 //! The node's Prometheus metrics, registered into the service's registry. Labels are bounded:
 //! message types and fixed reason sets, never peers' or channels' ids.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+};
 
 pub struct NodeMetrics {
     /// 1 while this process runs a Lightning node (alert rules about peers key on it).
@@ -18,6 +20,22 @@ pub struct NodeMetrics {
     pub chain_tip_height: IntGauge,
     pub chain_tip_timestamp: IntGauge,
     pub channels_closed_onchain: IntCounter,
+    /// Our own channels: bounded by what the operator opens.
+    pub channels_open: IntGauge,
+    pub channels_pending: IntGauge,
+    /// `{channel, side}` for our own channels only.
+    pub channel_balance_msat: IntGaugeVec,
+    pub htlcs_in_flight: IntGauge,
+    /// `{outcome}`: settled or failed.
+    pub forwards: IntCounterVec,
+    pub forward_fees_earned_msat: IntCounter,
+    /// `{outcome}`: succeeded or failed.
+    pub payments_sent: IntCounterVec,
+    pub payments_received: IntCounter,
+    /// `{state}`: confirmed, pending, immature.
+    pub wallet_balance_sat: IntGaugeVec,
+    /// The height the channel manager has processed.
+    pub ln_chain_height: IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -81,7 +99,68 @@ impl NodeMetrics {
                 "switchyard_channels_closed_onchain_total",
                 "Channels marked closed because their funding output was spent",
             )),
+            channels_open: gauge(
+                "switchyard_own_channels_open",
+                "Our own channels that are open (funding confirmed)",
+            ),
+            channels_pending: gauge(
+                "switchyard_own_channels_pending",
+                "Our own channels waiting for their funding to confirm",
+            ),
+            channel_balance_msat: must(IntGaugeVec::new(
+                Opts::new(
+                    "switchyard_channel_balance_msat",
+                    "Balance of each own channel by side (local, remote), in millisatoshis",
+                ),
+                &["channel", "side"],
+            )),
+            htlcs_in_flight: gauge(
+                "switchyard_htlcs_in_flight",
+                "HTLCs offered or received and not yet resolved",
+            ),
+            forwards: must(IntCounterVec::new(
+                Opts::new(
+                    "switchyard_forwards_total",
+                    "HTLC forwards by outcome (settled, failed)",
+                ),
+                &["outcome"],
+            )),
+            forward_fees_earned_msat: must(IntCounter::new(
+                "switchyard_forward_fees_earned_msat_total",
+                "Fees earned by settled forwards, in millisatoshis",
+            )),
+            payments_sent: must(IntCounterVec::new(
+                Opts::new(
+                    "switchyard_payments_sent_total",
+                    "Outbound payments by outcome (succeeded, failed)",
+                ),
+                &["outcome"],
+            )),
+            payments_received: must(IntCounter::new(
+                "switchyard_payments_received_total",
+                "Inbound payments claimed",
+            )),
+            wallet_balance_sat: must(IntGaugeVec::new(
+                Opts::new(
+                    "switchyard_wallet_balance_sat",
+                    "On-chain wallet balance by state (confirmed, pending, immature), in satoshis",
+                ),
+                &["state"],
+            )),
+            ln_chain_height: gauge(
+                "switchyard_lightning_chain_height",
+                "Block height the channel manager and monitors have processed",
+            ),
         };
+        for o in ["settled", "failed"] {
+            m.forwards.with_label_values(&[o]);
+        }
+        for o in ["succeeded", "failed"] {
+            m.payments_sent.with_label_values(&[o]);
+        }
+        for s in ["confirmed", "pending", "immature"] {
+            m.wallet_balance_sat.with_label_values(&[s]);
+        }
         // Series that exist before the first message, so dashboards and alerts have data.
         for t in [
             "channel_announcement",

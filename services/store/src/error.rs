@@ -25,6 +25,9 @@ pub enum Error {
     CorruptRow { table: &'static str, detail: String },
     #[error("import interrupted: {0}")]
     Interrupted(String),
+    /// A caller-supplied parameter the store cannot use.
+    #[error("{0}")]
+    InvalidInput(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

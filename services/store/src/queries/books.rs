@@ -1,0 +1,457 @@
+//! The operator's books: forwards, payments and invoices of our own node.
+
+use serde::Serialize;
+use sqlx::{PgExecutor, Postgres, Transaction};
+
+use crate::error::{Error, Result};
+
+/// One resolved forward, as the node's book-keeper records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardRecord {
+    /// Unix milliseconds.
+    pub resolved_at_ms: i64,
+    pub settled: bool,
+    pub in_channel_id: Option<[u8; 32]>,
+    pub out_channel_id: Option<[u8; 32]>,
+    pub in_scid: Option<i64>,
+    pub out_scid: Option<i64>,
+    pub in_peer: Option<[u8; 33]>,
+    pub out_peer: Option<[u8; 33]>,
+    pub amount_in_msat: Option<i64>,
+    pub amount_out_msat: Option<i64>,
+    pub fee_msat: i64,
+    pub failure_reason: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+/// A change to the books, in the order the node saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookEntry {
+    Forward(ForwardRecord),
+    PaymentStarted {
+        payment_id: [u8; 32],
+        payment_hash: [u8; 32],
+        kind: &'static str,
+        destination: Option<[u8; 33]>,
+        amount_msat: i64,
+        bolt11: Option<String>,
+    },
+    PaymentSucceeded {
+        payment_id: [u8; 32],
+        fee_msat: Option<i64>,
+        preimage: [u8; 32],
+        parts: i32,
+    },
+    PaymentFailed {
+        payment_id: [u8; 32],
+        reason: String,
+    },
+    InvoiceCreated {
+        payment_hash: [u8; 32],
+        bolt11: String,
+        amount_msat: Option<i64>,
+        description: String,
+        expires_at: i64,
+    },
+    InvoicePaid {
+        payment_hash: [u8; 32],
+        received_msat: i64,
+    },
+}
+
+/// Writes a batch of entries in one transaction (all or nothing).
+pub async fn record(tx: &mut Transaction<'_, Postgres>, entries: &[BookEntry]) -> Result<()> {
+    for e in entries {
+        match e {
+            BookEntry::Forward(f) => {
+                sqlx::query(
+                    "INSERT INTO forwards (resolved_at, outcome, in_channel_id, out_channel_id, \
+                     in_scid, out_scid, in_peer, out_peer, amount_in_msat, amount_out_msat, fee_msat, \
+                     failure_reason, duration_ms) \
+                     VALUES (to_timestamp($1::double precision / 1000), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(f.resolved_at_ms)
+                .bind(if f.settled { "settled" } else { "failed" })
+                .bind(f.in_channel_id.map(|c| c.to_vec()))
+                .bind(f.out_channel_id.map(|c| c.to_vec()))
+                .bind(f.in_scid)
+                .bind(f.out_scid)
+                .bind(f.in_peer.map(|c| c.to_vec()))
+                .bind(f.out_peer.map(|c| c.to_vec()))
+                .bind(f.amount_in_msat)
+                .bind(f.amount_out_msat)
+                .bind(f.fee_msat)
+                .bind(f.failure_reason.as_deref())
+                .bind(f.duration_ms)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BookEntry::PaymentStarted {
+                payment_id,
+                payment_hash,
+                kind,
+                destination,
+                amount_msat,
+                bolt11,
+            } => {
+                sqlx::query(
+                    "INSERT INTO payments (payment_id, payment_hash, kind, destination, amount_msat, status, bolt11) \
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT (payment_id) DO NOTHING",
+                )
+                .bind(payment_id.as_slice())
+                .bind(payment_hash.as_slice())
+                .bind(*kind)
+                .bind(destination.map(|d| d.to_vec()))
+                .bind(amount_msat)
+                .bind(bolt11.as_deref())
+                .execute(&mut **tx)
+                .await?;
+            }
+            BookEntry::PaymentSucceeded {
+                payment_id,
+                fee_msat,
+                preimage,
+                parts,
+            } => {
+                sqlx::query(
+                    "UPDATE payments SET status = 'succeeded', fee_msat = $2, preimage = $3, parts = $4, \
+                     failure_reason = NULL, updated_at = now() WHERE payment_id = $1",
+                )
+                .bind(payment_id.as_slice())
+                .bind(fee_msat)
+                .bind(preimage.as_slice())
+                .bind(parts)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BookEntry::PaymentFailed { payment_id, reason } => {
+                sqlx::query(
+                    "UPDATE payments SET status = 'failed', failure_reason = $2, updated_at = now() \
+                     WHERE payment_id = $1 AND status <> 'succeeded'",
+                )
+                .bind(payment_id.as_slice())
+                .bind(reason)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BookEntry::InvoiceCreated {
+                payment_hash,
+                bolt11,
+                amount_msat,
+                description,
+                expires_at,
+            } => {
+                sqlx::query(
+                    "INSERT INTO invoices (payment_hash, bolt11, amount_msat, description, expires_at) \
+                     VALUES ($1, $2, $3, $4, to_timestamp($5)) ON CONFLICT (payment_hash) DO NOTHING",
+                )
+                .bind(payment_hash.as_slice())
+                .bind(bolt11)
+                .bind(amount_msat)
+                .bind(description)
+                .bind(*expires_at as f64)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BookEntry::InvoicePaid {
+                payment_hash,
+                received_msat,
+            } => {
+                sqlx::query(
+                    "UPDATE invoices SET status = 'paid', received_msat = $2, paid_at = now() \
+                     WHERE payment_hash = $1",
+                )
+                .bind(payment_hash.as_slice())
+                .bind(received_msat)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A forward as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForwardRow {
+    pub id: i64,
+    /// Unix milliseconds.
+    pub resolved_at_ms: i64,
+    pub outcome: String,
+    pub in_channel_id: Option<String>,
+    pub out_channel_id: Option<String>,
+    pub in_scid: Option<i64>,
+    pub out_scid: Option<i64>,
+    pub in_peer: Option<String>,
+    pub out_peer: Option<String>,
+    pub amount_in_msat: Option<i64>,
+    pub amount_out_msat: Option<i64>,
+    pub fee_msat: i64,
+    pub failure_reason: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+type ForwardTuple = (
+    i64,
+    i64,
+    String,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<i64>,
+    Option<i64>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    Option<String>,
+    Option<i64>,
+);
+
+/// Forwards resolved in `[from, to)` (unix seconds), oldest first, at most `limit`.
+pub async fn forwards(
+    db: impl PgExecutor<'_>,
+    from: i64,
+    to: i64,
+    limit: i64,
+) -> Result<Vec<ForwardRow>> {
+    let rows: Vec<ForwardTuple> = sqlx::query_as(
+        "SELECT id, (extract(epoch FROM resolved_at) * 1000)::bigint, outcome, in_channel_id, \
+         out_channel_id, in_scid, out_scid, in_peer, out_peer, amount_in_msat, amount_out_msat, \
+         fee_msat, failure_reason, duration_ms FROM forwards \
+         WHERE resolved_at >= to_timestamp($1) AND resolved_at < to_timestamp($2) \
+         ORDER BY resolved_at, id LIMIT $3",
+    )
+    .bind(from as f64)
+    .bind(to as f64)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ForwardRow {
+            id: r.0,
+            resolved_at_ms: r.1,
+            outcome: r.2,
+            in_channel_id: r.3.as_deref().map(hex),
+            out_channel_id: r.4.as_deref().map(hex),
+            in_scid: r.5,
+            out_scid: r.6,
+            in_peer: r.7.as_deref().map(hex),
+            out_peer: r.8.as_deref().map(hex),
+            amount_in_msat: r.9,
+            amount_out_msat: r.10,
+            fee_msat: r.11,
+            failure_reason: r.12,
+            duration_ms: r.13,
+        })
+        .collect())
+}
+
+/// How to group earnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EarningsGroup {
+    /// By the outgoing channel (the one whose liquidity earned the fee).
+    Channel,
+    /// By the outgoing peer.
+    Peer,
+    /// By UTC day.
+    Day,
+}
+
+impl std::str::FromStr for EarningsGroup {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "channel" => Ok(EarningsGroup::Channel),
+            "peer" => Ok(EarningsGroup::Peer),
+            "day" => Ok(EarningsGroup::Day),
+            other => Err(Error::InvalidInput(format!(
+                "group_by must be channel, peer or day, not {other:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EarningsRow {
+    /// Channel id (hex), peer id (hex) or day (YYYY-MM-DD); `unknown` when not recorded.
+    pub key: String,
+    pub forwards_settled: i64,
+    pub forwards_failed: i64,
+    pub fees_earned_msat: i64,
+    pub volume_out_msat: i64,
+}
+
+/// Fees earned and volume forwarded in `[from, to)` (unix seconds), largest earner first
+/// (by day: oldest first).
+pub async fn earnings(
+    db: impl PgExecutor<'_>,
+    group: EarningsGroup,
+    from: i64,
+    to: i64,
+) -> Result<Vec<EarningsRow>> {
+    let (key, order) = match group {
+        EarningsGroup::Channel => (
+            "coalesce(encode(out_channel_id, 'hex'), 'unknown')",
+            "4 DESC, 1",
+        ),
+        EarningsGroup::Peer => ("coalesce(encode(out_peer, 'hex'), 'unknown')", "4 DESC, 1"),
+        EarningsGroup::Day => ("to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')", "1"),
+    };
+    let sql = format!(
+        "SELECT {key}, count(*) FILTER (WHERE outcome = 'settled'), \
+         count(*) FILTER (WHERE outcome = 'failed'), \
+         coalesce(sum(fee_msat) FILTER (WHERE outcome = 'settled'), 0)::bigint, \
+         coalesce(sum(amount_out_msat) FILTER (WHERE outcome = 'settled'), 0)::bigint \
+         FROM forwards WHERE resolved_at >= to_timestamp($1) AND resolved_at < to_timestamp($2) \
+         GROUP BY 1 ORDER BY {order}"
+    );
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(from as f64)
+        .bind(to as f64)
+        .fetch_all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| EarningsRow {
+            key: r.0,
+            forwards_settled: r.1,
+            forwards_failed: r.2,
+            fees_earned_msat: r.3,
+            volume_out_msat: r.4,
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentRow {
+    pub payment_id: String,
+    pub payment_hash: String,
+    pub kind: String,
+    pub destination: Option<String>,
+    pub amount_msat: i64,
+    pub fee_msat: Option<i64>,
+    pub status: String,
+    pub failure_reason: Option<String>,
+    pub bolt11: Option<String>,
+    pub preimage: Option<String>,
+    pub parts: Option<i32>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+type PaymentTuple = (
+    Vec<u8>,
+    Vec<u8>,
+    String,
+    Option<Vec<u8>>,
+    i64,
+    Option<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<i32>,
+    i64,
+    i64,
+);
+
+const PAYMENT_COLUMNS: &str =
+    "payment_id, payment_hash, kind, destination, amount_msat, fee_msat, \
+     status, failure_reason, bolt11, preimage, parts, extract(epoch FROM created_at)::bigint, \
+     extract(epoch FROM updated_at)::bigint";
+
+fn payment_row(r: PaymentTuple) -> PaymentRow {
+    PaymentRow {
+        payment_id: hex(&r.0),
+        payment_hash: hex(&r.1),
+        kind: r.2,
+        destination: r.3.as_deref().map(hex),
+        amount_msat: r.4,
+        fee_msat: r.5,
+        status: r.6,
+        failure_reason: r.7,
+        bolt11: r.8,
+        preimage: r.9.as_deref().map(hex),
+        parts: r.10,
+        created_at: r.11,
+        updated_at: r.12,
+    }
+}
+
+pub async fn payment(db: impl PgExecutor<'_>, payment_id: &[u8; 32]) -> Result<Option<PaymentRow>> {
+    let row: Option<PaymentTuple> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"
+    ))
+    .bind(payment_id.as_slice())
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(payment_row))
+}
+
+/// The newest payments first.
+pub async fn payments(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<PaymentRow>> {
+    let rows: Vec<PaymentTuple> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at DESC, payment_id LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(payment_row).collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvoiceRow {
+    pub payment_hash: String,
+    pub bolt11: String,
+    pub amount_msat: Option<i64>,
+    pub description: String,
+    pub status: String,
+    pub received_msat: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+}
+
+type InvoiceTuple = (
+    Vec<u8>,
+    String,
+    Option<i64>,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+/// The newest invoices first.
+pub async fn invoices(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<InvoiceRow>> {
+    let rows: Vec<InvoiceTuple> = sqlx::query_as(
+        "SELECT payment_hash, bolt11, amount_msat, description, status, received_msat, \
+         extract(epoch FROM created_at)::bigint, extract(epoch FROM expires_at)::bigint, \
+         extract(epoch FROM paid_at)::bigint FROM invoices ORDER BY created_at DESC, payment_hash LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| InvoiceRow {
+            payment_hash: hex(&r.0),
+            bolt11: r.1,
+            amount_msat: r.2,
+            description: r.3,
+            status: r.4,
+            received_msat: r.5,
+            created_at: r.6,
+            expires_at: r.7,
+            paid_at: r.8,
+        })
+        .collect())
+}
