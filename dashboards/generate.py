@@ -295,6 +295,13 @@ def routing_node():
         timeseries("HTLCs in flight", [target(f"switchyard_htlcs_in_flight{{{I}}}", "{{instance}}")]),
         timeseries("Total local and remote balance", [target(f"sum by (side) ({bal}{{{I}}}) / 1000", "{{side}}")],
                    unit="none", stack=True, desc="Satoshis, all own channels."),
+        timeseries("Own channels", [target(f"sum(switchyard_own_channels_open{{{I}}})", "open"),
+                                    target(f"sum(switchyard_own_channels_pending{{{I}}})", "pending")]),
+        timeseries("On-chain wallet", [target(f"sum by (state) (switchyard_wallet_balance_sat{{{I}}})", "{{state}}")],
+                   unit="none", stack=True, desc="Satoshis in the BDK wallet by state."),
+        timeseries("Payments", [target(f"sum by (outcome) (rate(switchyard_payments_sent_total{{{I}}}[{RI}]))", "sent {{outcome}}"),
+                                target(f"sum(rate(switchyard_payments_received_total{{{I}}}[{RI}]))", "received")],
+                   desc="Payments per second."),
     ])
 
 

@@ -36,6 +36,58 @@ pub enum Command {
     /// Rank nodes by a network metric (betweenness, closeness, PageRank or the composite
     /// rank), from the database or straight from snapshot files.
     Analyze(AnalyzeArgs),
+    /// Our channels: list, open, close, set the forwarding policy (talks to a running node).
+    Channel {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        action: ChannelAction,
+    },
+    /// The on-chain wallet: balance, a receive address, send.
+    Wallet {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        action: WalletAction,
+    },
+    /// Create a BOLT 11 invoice.
+    Invoice {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// Amount in millisatoshis (absent: any amount).
+        #[arg(long)]
+        amount_msat: Option<u64>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value_t = 3600)]
+        expiry_secs: u32,
+    },
+    /// Pay a BOLT 11 invoice, or keysend with --destination; waits for the outcome.
+    Pay {
+        #[command(flatten)]
+        api: ApiArgs,
+        /// The invoice to pay.
+        invoice: Option<String>,
+        /// Keysend to this node id instead.
+        #[arg(long)]
+        destination: Option<String>,
+        #[arg(long)]
+        amount_msat: Option<u64>,
+        #[arg(long)]
+        max_fee_msat: Option<u64>,
+    },
+    /// Fees earned by forwarding, grouped by channel, peer or day.
+    Earnings {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[arg(long, default_value = "channel")]
+        group_by: String,
+        /// Unix seconds (default: 30 days ago).
+        #[arg(long)]
+        from: Option<i64>,
+        #[arg(long)]
+        to: Option<i64>,
+    },
     /// Print METRICS.md: every metric the registry exports, and the planned ones.
     MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
@@ -128,6 +180,18 @@ pub struct NodeArgs {
     /// Our node's alias in its announcement.
     #[arg(long, default_value = "switchyard")]
     pub alias: String,
+    /// Forwarding base fee of our channels, msat (change later with `switchyard channel policy`).
+    #[arg(long, env = "SWITCHYARD_FEE_BASE_MSAT", default_value_t = 1000)]
+    pub fee_base_msat: u32,
+    /// Forwarding proportional fee of our channels, parts per million.
+    #[arg(long, env = "SWITCHYARD_FEE_PPM", default_value_t = 100)]
+    pub fee_ppm: u32,
+    /// CLTV delta we require on forwards (at least 18).
+    #[arg(long, env = "SWITCHYARD_CLTV_EXPIRY_DELTA", default_value_t = 72)]
+    pub cltv_expiry_delta: u16,
+    /// Smallest HTLC we accept on new channels, msat.
+    #[arg(long, default_value_t = 1)]
+    pub htlc_minimum_msat: u64,
 }
 
 #[derive(Debug, Args)]
@@ -229,4 +293,72 @@ pub enum AnalyzeWeight {
     Hops,
     Fee,
     Probability,
+}
+
+/// How the operator commands reach the node.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The node's API address.
+    #[arg(long, env = "SWITCHYARD_API", default_value = "127.0.0.1:8080")]
+    pub api: String,
+    /// The node's data directory (for the api_token file).
+    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./switchyard-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelAction {
+    /// Our channels with balances and policy.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open a channel funded from the wallet.
+    Open {
+        /// `pubkey` of a connected peer or `pubkey@host:port`.
+        #[arg(long)]
+        peer: String,
+        #[arg(long)]
+        amount_sat: u64,
+        #[arg(long, default_value_t = 0)]
+        push_msat: u64,
+        /// Do not announce the channel to the network.
+        #[arg(long)]
+        private: bool,
+    },
+    /// Close a channel (channel id or short channel id).
+    Close {
+        channel: String,
+        /// Broadcast our latest commitment instead of negotiating.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Change forwarding fees (one channel with --channel, else all and the default).
+    Policy {
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        base_fee_msat: Option<u32>,
+        #[arg(long)]
+        fee_ppm: Option<u32>,
+        #[arg(long)]
+        cltv_expiry_delta: Option<u16>,
+        /// New channels only.
+        #[arg(long)]
+        htlc_minimum_msat: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WalletAction {
+    Balance,
+    /// A fresh receive address.
+    Address,
+    /// Send on-chain (everything without --amount-sat).
+    Send {
+        address: String,
+        #[arg(long)]
+        amount_sat: Option<u64>,
+    },
 }

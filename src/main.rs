@@ -3,6 +3,8 @@
 
 mod analyze;
 mod cli;
+mod client;
+mod operator;
 mod node;
 mod progress;
 mod run;

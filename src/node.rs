@@ -70,5 +70,14 @@ pub fn config(args: &NodeArgs, data_dir: &Path) -> Result<NodeConfig> {
         bail!("--alias is {} bytes; the limit is 32", args.alias.len());
     }
     cfg.alias = args.alias.clone();
+    if args.cltv_expiry_delta < 18 {
+        bail!("--cltv-expiry-delta must be at least 18");
+    }
+    cfg.policy = switchyard_node::ln::ForwardingPolicy {
+        base_fee_msat: args.fee_base_msat,
+        fee_ppm: args.fee_ppm,
+        cltv_expiry_delta: args.cltv_expiry_delta,
+        htlc_minimum_msat: args.htlc_minimum_msat.max(1),
+    };
     Ok(cfg)
 }

@@ -52,6 +52,29 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => import(args).await,
         Command::Route(args) => route(args).await,
         Command::Analyze(args) => crate::analyze::analyze(args).await,
+        Command::Channel { api, action } => crate::operator::channel(&api, action).await,
+        Command::Wallet { api, action } => crate::operator::wallet(&api, action).await,
+        Command::Invoice {
+            api,
+            amount_msat,
+            description,
+            expiry_secs,
+        } => crate::operator::invoice(&api, amount_msat, &description, expiry_secs).await,
+        Command::Pay {
+            api,
+            invoice,
+            destination,
+            amount_msat,
+            max_fee_msat,
+        } => {
+            crate::operator::pay(&api, invoice, destination, amount_msat, max_fee_msat).await
+        }
+        Command::Earnings {
+            api,
+            group_by,
+            from,
+            to,
+        } => crate::operator::earnings(&api, &group_by, from, to).await,
         Command::Db { db, action } => db_command(db, action).await,
         Command::MetricsDoc => {
             print!("{}", new_metrics().markdown());

@@ -65,6 +65,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/network/churn"),
     ("get", "/v1/channels/{scid}/history"),
     ("get", "/v1/nodes/{pubkey}/history"),
+    ("get", "/v1/channels/own"),
+    ("post", "/v1/channels/own"),
+    ("post", "/v1/channels/own/{channel}/close"),
+    ("post", "/v1/channels/own/policy"),
+    ("get", "/v1/wallet"),
+    ("post", "/v1/wallet/address"),
+    ("post", "/v1/wallet/send"),
+    ("get", "/v1/invoices"),
+    ("post", "/v1/invoices"),
+    ("get", "/v1/payments"),
+    ("post", "/v1/payments"),
+    ("get", "/v1/payments/{id}"),
+    ("get", "/v1/forwards"),
+    ("get", "/v1/earnings"),
 ];
 
 /// The application router.
@@ -100,6 +114,29 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/network/churn", get(routes::history::churn))
         .route("/v1/channels/{scid}/history", get(routes::history::channel))
         .route("/v1/nodes/{pubkey}/history", get(routes::history::node))
+        .route(
+            "/v1/channels/own",
+            get(routes::own::list_channels).post(routes::own::open_channel),
+        )
+        .route(
+            "/v1/channels/own/{channel}/close",
+            post(routes::own::close_channel),
+        )
+        .route("/v1/channels/own/policy", post(routes::own::set_policy))
+        .route("/v1/wallet", get(routes::own::wallet))
+        .route("/v1/wallet/address", post(routes::own::wallet_address))
+        .route("/v1/wallet/send", post(routes::own::wallet_send))
+        .route(
+            "/v1/invoices",
+            get(routes::own::list_invoices).post(routes::own::create_invoice),
+        )
+        .route(
+            "/v1/payments",
+            get(routes::own::list_payments).post(routes::own::pay),
+        )
+        .route("/v1/payments/{id}", get(routes::own::get_payment))
+        .route("/v1/forwards", get(routes::own::forwards))
+        .route("/v1/earnings", get(routes::own::earnings))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))

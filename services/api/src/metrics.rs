@@ -98,32 +98,11 @@ typed!(Histogram: Histogram, HistogramVec);
 /// Metrics the dashboards and alert rules already use but no component exports yet: the
 /// Lightning node's (name, type, labels, help). They are listed in `METRICS.md` as planned; the
 /// dashboard test accepts "no data" only for these. Remove an entry when its metric lands.
-pub const PLANNED: &[(&str, MetricKind, &[&str], &str)] = &[
-    (
-        "switchyard_forwards_total",
-        MetricKind::Counter,
-        &["outcome"],
-        "HTLC forwards by outcome (settled, failed, local_failed)",
-    ),
-    (
-        "switchyard_forward_fees_earned_msat_total",
-        MetricKind::Counter,
-        &[],
-        "Fees earned by settled forwards, in millisatoshis",
-    ),
-    (
-        "switchyard_channel_balance_msat",
-        MetricKind::Gauge,
-        &["channel", "side"],
-        "Balance of each own channel by side (local, remote), in millisatoshis",
-    ),
-    (
-        "switchyard_htlcs_in_flight",
-        MetricKind::Gauge,
-        &[],
-        "HTLCs offered or received and not yet resolved",
-    ),
-];
+pub const PLANNED: &[(&str, MetricKind, &[&str], &str)] = &[];
+
+/// Exported metrics with one series per own channel: they have no series at all until the
+/// node has a channel, so dashboards may show "no data" for them on a fresh node.
+pub const SERIES_PER_OWN_CHANNEL: &[&str] = &["switchyard_channel_balance_msat"];
 
 /// Percentiles exported for graph-wide distributions, as `quantile` label values.
 const QUANTILES: [&str; 6] = ["0.1", "0.25", "0.5", "0.75", "0.9", "0.99"];

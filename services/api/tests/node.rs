@@ -53,7 +53,7 @@ async fn chain() -> Chain {
     .unwrap()
 }
 
-fn node_config(btc: &Bitcoind, dir: &std::path::Path, peers: Vec<PeerSpec>) -> NodeConfig {
+pub(crate) fn node_config(btc: &Bitcoind, dir: &std::path::Path, peers: Vec<PeerSpec>) -> NodeConfig {
     let mut cfg = NodeConfig::new(bitcoin::Network::Regtest, dir.to_path_buf());
     cfg.listen = Some("127.0.0.1:0".parse().unwrap());
     let (user, password) = btc.rpc_user_pass();
@@ -67,15 +67,15 @@ fn node_config(btc: &Bitcoind, dir: &std::path::Path, peers: Vec<PeerSpec>) -> N
     cfg
 }
 
-struct Running {
-    addr: std::net::SocketAddr,
-    state: AppState,
-    node: Arc<Node>,
-    metrics: Arc<Metrics>,
-    token: String,
+pub(crate) struct Running {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    pub node: Arc<Node>,
+    pub metrics: Arc<Metrics>,
+    pub token: String,
 }
 
-async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
+pub(crate) async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
     let metrics = Arc::new(Metrics::new());
     let node = Node::start(cfg, db.store.clone(), metrics.node.clone())
         .await
@@ -103,12 +103,12 @@ async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
     }
 }
 
-fn metric(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn metric(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> f64 {
     let samples = prom::parse(&m.render()).unwrap();
     prom::find(&samples, name, labels).unwrap_or(0.0)
 }
 
-async fn wait_for(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
     for _ in 0..secs * 10 {
         if ok().await {
             return;

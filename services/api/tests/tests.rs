@@ -2,6 +2,7 @@
 
 mod history;
 mod http;
+mod lightning;
 mod node;
 mod prom;
 

@@ -7,6 +7,7 @@ pub mod history;
 pub mod network;
 pub mod node;
 pub mod nodes;
+pub mod own;
 pub mod routing;
 
 use switchyard_graph::{NodeId, Scid};

@@ -1,0 +1,336 @@
+//! Channels, forwarding and payments end to end: three switchyard nodes A -> S -> C, each with
+//! its own Postgres database, BDK wallet funded by mining to it on a real regtest bitcoind,
+//! LDK channels opened over real TCP; S's books, API and metrics are checked.
+
+use std::time::Duration;
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::Address;
+use serde_json::{json, Value};
+use switchyard_node::PeerSpec;
+use switchyard_regtest::Bitcoind;
+use switchyard_store::queries::books;
+use switchyard_store::testing::TestDb;
+
+use crate::http::{get, send_with};
+use crate::node::{metric, node_config, start_node, wait_for, Running};
+
+fn mine(btc: &Bitcoind, n: u32, to: &Address) {
+    tokio::task::block_in_place(|| btc.mine(n, to).expect("mining"));
+}
+
+fn spec(r: &Running) -> PeerSpec {
+    format!(
+        "{}@{}",
+        r.node.node_id(),
+        r.node.listening().expect("listening")
+    )
+    .parse()
+    .expect("peer spec")
+}
+
+async fn post_auth(r: &Running, path: &str, body: &Value) -> (u16, Value) {
+    let auth = format!("Bearer {}", r.token);
+    let reply = send_with(
+        r.addr,
+        "POST",
+        path,
+        &body.to_string(),
+        &[("Authorization", auth.as_str())],
+    )
+    .await;
+    (reply.status, reply.json())
+}
+
+fn wallet_address(r: &Running) -> Address {
+    let ln = r.node.lightning().clone();
+    tokio::task::block_in_place(|| {
+        ln.wallet()
+            .expect("wallet")
+            .new_address()
+            .expect("address")
+    })
+}
+
+fn confirmed_sat(r: &Running) -> u64 {
+    let ln = r.node.lightning().clone();
+    tokio::task::block_in_place(|| {
+        ln.wallet()
+            .expect("wallet")
+            .balance()
+            .map(|b| b.confirmed_sat)
+            .unwrap_or(0)
+    })
+}
+
+fn usable(r: &Running, peer: &Running) -> bool {
+    let peer_id = peer.node.node_id().to_string();
+    r.node
+        .lightning()
+        .channels()
+        .iter()
+        .any(|c| c.counterparty == peer_id && c.is_usable)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
+    let btc = tokio::task::block_in_place(Bitcoind::start)
+        .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
+    let (db_a, db_s, db_c) = (TestDb::new().await, TestDb::new().await, TestDb::new().await);
+    let (dir_a, dir_s, dir_c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
+    let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
+    let c = start_node(&db_c, node_config(&btc, dir_c.path(), vec![])).await;
+
+    // Fund A directly and S through its API (the token is required for an address).
+    let denied = send_with(s.addr, "POST", "/v1/wallet/address", "", &[]).await;
+    assert_eq!(denied.status, 401, "{}", denied.body);
+    let (status, addr) = post_auth(&s, "/v1/wallet/address", &json!({})).await;
+    assert_eq!(status, 200, "{addr}");
+    let addr_s: Address = addr["address"]
+        .as_str()
+        .unwrap()
+        .parse::<Address<NetworkUnchecked>>()
+        .unwrap()
+        .require_network(bitcoin::Network::Regtest)
+        .unwrap();
+    let addr_a = wallet_address(&a);
+    let burn = wallet_address(&c);
+    mine(&btc, 1, &addr_a);
+    mine(&btc, 1, &addr_s);
+    mine(&btc, 100, &burn);
+    wait_for("both wallets to see a mature coinbase", 60, async || {
+        confirmed_sat(&a) > 0 && confirmed_sat(&s) > 0
+    })
+    .await;
+    let wallet = get(s.addr, "/v1/wallet").await.json();
+    assert!(wallet["confirmed_sat"].as_u64().unwrap() >= 1_000_000_000, "{wallet}");
+
+    // Connect A-S and S-C, then open A->S (directly) and S->C (through S's API).
+    a.node.add_peer(spec(&s), "test").await.unwrap();
+    s.node.add_peer(spec(&c), "test").await.unwrap();
+    a.node
+        .lightning()
+        .open_channel(s.node.node_id(), 1_000_000, 0, true)
+        .unwrap();
+    let unauth = send_with(
+        s.addr,
+        "POST",
+        "/v1/channels/own",
+        &json!({"peer": c.node.node_id().to_string(), "amount_sat": 500_000}).to_string(),
+        &[],
+    )
+    .await;
+    assert_eq!(unauth.status, 401);
+    let too_big = post_auth(
+        &s,
+        "/v1/channels/own",
+        &json!({"peer": c.node.node_id().to_string(), "amount_sat": 100_000_000_000u64}),
+    )
+    .await;
+    assert_eq!(too_big.0, 422, "{}", too_big.1);
+    let (status, opened) = post_auth(
+        &s,
+        "/v1/channels/own",
+        &json!({"peer": c.node.node_id().to_string(), "amount_sat": 500_000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{opened}");
+    wait_for("both funding transactions to be broadcast", 30, async || {
+        let a_ok = a
+            .node
+            .lightning()
+            .channels()
+            .iter()
+            .any(|c| c.funding_txo.is_some());
+        let s_ok = s
+            .node
+            .lightning()
+            .channels()
+            .iter()
+            .filter(|c| c.funding_txo.is_some())
+            .count()
+            == 2;
+        a_ok && s_ok
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mine(&btc, 7, &burn);
+    wait_for("both channels usable", 60, async || {
+        usable(&a, &s) && usable(&s, &c) && usable(&c, &s)
+    })
+    .await;
+    let listed = get(s.addr, "/v1/channels/own").await.json();
+    assert_eq!(listed["channels"].as_array().unwrap().len(), 2, "{listed}");
+    let sc = listed["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|ch| ch["counterparty"] == c.node.node_id().to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(sc["capacity_sat"], 500_000);
+    assert!(sc["local_balance_msat"].as_u64().unwrap() > 490_000_000, "{sc}");
+
+    // S sets its fees through the API; A must learn them from gossip before paying.
+    let (status, set) = post_auth(
+        &s,
+        "/v1/channels/own/policy",
+        &json!({"base_fee_msat": 1000, "fee_ppm": 1000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["channels_updated"], 2);
+    let sc_scid = s
+        .node
+        .lightning()
+        .channels()
+        .iter()
+        .find(|ch| ch.counterparty == c.node.node_id().to_string())
+        .and_then(|ch| ch.short_channel_id.clone())
+        .expect("S-C has a short channel id");
+    let sc_scid = switchyard_node::ln::parse_channel_ref(&sc_scid).unwrap();
+    let switchyard_node::ln::ChannelRef::Scid(sc_scid) = sc_scid else {
+        panic!("scid expected")
+    };
+    let s_node = lightning::routing::gossip::NodeId::from_pubkey(&s.node.node_id());
+    wait_for("A to learn S's new fee on S->C", 90, async || {
+        let ro = a.node.graph().read_only();
+        ro.channel(sc_scid).is_some_and(|ch| {
+            let dir = if ch.node_one == s_node {
+                &ch.one_to_two
+            } else {
+                &ch.two_to_one
+            };
+            dir.as_ref()
+                .is_some_and(|d| d.fees.proportional_millionths == 1000 && d.fees.base_msat == 1000)
+        })
+    })
+    .await;
+
+    // C invoices 50,000 sat; A pays; S earns 1000 + 50,000,000 * 1000 / 1e6 = 51,000 msat.
+    let invoice = c
+        .node
+        .lightning()
+        .create_invoice(Some(50_000_000), "switchyard test", 3600)
+        .unwrap();
+    let payment_id = a.node.lightning().pay_invoice(&invoice, None, None).unwrap();
+    let id_bytes: [u8; 32] = *invoice.payment_hash().as_ref();
+    assert_eq!(payment_id.len(), 64);
+    wait_for("A's payment to succeed", 60, async || {
+        books::payment(db_a.store.pool(), &id_bytes)
+            .await
+            .unwrap()
+            .is_some_and(|p| p.status == "succeeded")
+    })
+    .await;
+    let paid = books::payment(db_a.store.pool(), &id_bytes)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paid.fee_msat, Some(51_000), "{paid:?}");
+    assert_eq!(paid.amount_msat, 50_000_000);
+
+    wait_for("S to book the forward", 30, async || {
+        get(s.addr, "/v1/forwards").await.json()["forwards"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
+    })
+    .await;
+    let forwards = get(s.addr, "/v1/forwards").await.json();
+    let f = &forwards["forwards"][0];
+    assert_eq!(f["outcome"], "settled", "{forwards}");
+    assert_eq!(f["fee_msat"], 51_000);
+    assert_eq!(f["amount_out_msat"], 50_000_000);
+    assert_eq!(f["amount_in_msat"], 50_051_000);
+    assert_eq!(f["out_peer"], c.node.node_id().to_string());
+    let earnings = get(s.addr, "/v1/earnings?group_by=peer").await.json();
+    assert_eq!(earnings["total_fees_earned_msat"], 51_000, "{earnings}");
+    assert_eq!(earnings["groups"][0]["key"], c.node.node_id().to_string());
+    let by_day = get(s.addr, "/v1/earnings?group_by=day").await.json();
+    assert_eq!(by_day["groups"].as_array().unwrap().len(), 1, "{by_day}");
+    let bad = get(s.addr, "/v1/earnings?group_by=moon").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        metric(&s.metrics, "switchyard_forwards_total", &[("outcome", "settled")]),
+        1.0
+    );
+    assert_eq!(
+        metric(&s.metrics, "switchyard_forward_fees_earned_msat_total", &[]),
+        51_000.0
+    );
+    wait_for("C to book the invoice as paid", 30, async || {
+        books::invoices(db_c.store.pool(), 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.status == "paid" && i.received_msat == Some(50_000_000))
+    })
+    .await;
+
+    // Keysend from S to C over their direct channel.
+    let (status, ks) = post_auth(
+        &s,
+        "/v1/payments",
+        &json!({"destination": c.node.node_id().to_string(), "amount_msat": 1_234_000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{ks}");
+    let ks_id = ks["payment_id"].as_str().unwrap().to_string();
+    wait_for("the keysend to succeed", 60, async || {
+        get(s.addr, &format!("/v1/payments/{ks_id}")).await.json()["status"] == "succeeded"
+    })
+    .await;
+
+    // C goes away: the next forward fails at S, is failed back to A, and is booked with why.
+    c.node.stop().await;
+    let invoice2 = c
+        .node
+        .lightning()
+        .create_invoice(Some(10_000_000), "after C left", 3600)
+        .unwrap();
+    let hash2: [u8; 32] = *invoice2.payment_hash().as_ref();
+    a.node.lightning().pay_invoice(&invoice2, None, None).unwrap();
+    wait_for("A's second payment to fail", 120, async || {
+        books::payment(db_a.store.pool(), &hash2)
+            .await
+            .unwrap()
+            .is_some_and(|p| p.status == "failed")
+    })
+    .await;
+    wait_for("S to book the failed forward", 30, async || {
+        get(s.addr, "/v1/forwards").await.json()["forwards"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x["outcome"] == "failed"))
+    })
+    .await;
+    let forwards = get(s.addr, "/v1/forwards").await.json();
+    let failed = forwards["forwards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["outcome"] == "failed")
+        .unwrap();
+    assert!(
+        failed["failure_reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{failed}"
+    );
+    assert_eq!(failed["fee_msat"], 0);
+    assert!(metric(&s.metrics, "switchyard_forwards_total", &[("outcome", "failed")]) >= 1.0);
+    // The HTLC went back to A: nothing stuck in flight on A's channel.
+    wait_for("A's HTLC to be failed back", 30, async || {
+        a.node
+            .lightning()
+            .channels()
+            .iter()
+            .all(|ch| ch.pending_htlcs_out == 0)
+    })
+    .await;
+
+    a.node.stop().await;
+    s.node.stop().await;
+}

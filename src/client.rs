@@ -1,0 +1,96 @@
+//! The operator commands (`channel`, `wallet`, `invoice`, `pay`, `earnings`): thin clients of a
+//! running node's HTTP API, authenticated with the token in the data directory. A dozen lines
+//! of HTTP/1.1 over a local socket is all they need, so no HTTP client crate.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Where the API is and how to authenticate.
+pub struct ApiClient {
+    addr: String,
+    token: Option<String>,
+}
+
+impl ApiClient {
+    pub fn new(api: &str, data_dir: &Path) -> ApiClient {
+        let addr = api
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let token = std::fs::read_to_string(data_dir.join("api_token"))
+            .ok()
+            .map(|t| t.trim().to_string());
+        ApiClient { addr, token }
+    }
+
+    /// Sends one request; returns the JSON body of a 2xx answer, or the API's error message.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
+        let mut stream = tokio::net::TcpStream::connect(&self.addr)
+            .await
+            .with_context(|| format!("connecting to the API at {} (is `switchyard up` running? see --api)", self.addr))?;
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
+            self.addr
+        );
+        if let Some(t) = &self.token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        if body.is_some() {
+            req.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                payload.len()
+            ));
+        }
+        req.push_str("\r\n");
+        req.push_str(&payload);
+        stream.write_all(req.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .context("the API sent a malformed response")?;
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("the API sent no status")?;
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        let json: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        if !(200..300).contains(&status) {
+            let msg = json["error"]["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| json.to_string());
+            if status == 401 && self.token.is_none() {
+                bail!("{msg} (no api_token file in the data directory; pass --data-dir)");
+            }
+            bail!("{status}: {msg}");
+        }
+        Ok(json)
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
