@@ -28,13 +28,28 @@ impl PgKvStore {
         PgKvStore { store, runtime }
     }
 
-    fn block_on<F: Future>(&self, f: F) -> F::Output {
-        match tokio::runtime::Handle::try_current() {
+    /// Runs `f` as an ordinary task on the node's runtime and waits for it on this thread.
+    /// The database future is driven by the runtime's workers (which own the I/O driver), not
+    /// by the waiting thread: `Handle::block_on` from inside `block_in_place` could stall when
+    /// every other worker was itself blocked.
+    fn block_on<F>(&self, f: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        let wait = move || rx.recv();
+        let result = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| h.block_on(f))
+                tokio::task::block_in_place(wait)
             }
-            _ => self.runtime.block_on(f),
-        }
+            _ => wait(),
+        };
+        // The task only drops its sender without sending if the runtime is shutting down.
+        result.unwrap_or_else(|_| panic!("the runtime stopped during a key-value store call"))
     }
 
     pub async fn read_async(&self, p: &str, s: &str, k: &str) -> io::Result<Option<Vec<u8>>> {
@@ -54,7 +69,9 @@ fn to_ldk(e: impl std::fmt::Display) -> ldk_io::Error {
 
 impl KVStoreSync for PgKvStore {
     fn read(&self, primary: &str, secondary: &str, key: &str) -> Result<Vec<u8>, ldk_io::Error> {
-        self.block_on(self.read_async(primary, secondary, key))
+        let me = self.clone();
+        let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
+        self.block_on(async move { me.read_async(&p, &s, &k).await })
             .map_err(to_ldk)?
             .ok_or_else(|| {
                 ldk_io::Error::new(
@@ -71,7 +88,9 @@ impl KVStoreSync for PgKvStore {
         key: &str,
         buf: Vec<u8>,
     ) -> Result<(), ldk_io::Error> {
-        self.block_on(self.write_async(primary, secondary, key, &buf))
+        let me = self.clone();
+        let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
+        self.block_on(async move { me.write_async(&p, &s, &k, &buf).await })
             .map_err(to_ldk)
     }
 
@@ -82,12 +101,16 @@ impl KVStoreSync for PgKvStore {
         key: &str,
         _lazy: bool,
     ) -> Result<(), ldk_io::Error> {
-        self.block_on(kv::remove(self.store.pool(), primary, secondary, key))
+        let store = self.store.clone();
+        let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
+        self.block_on(async move { kv::remove(store.pool(), &p, &s, &k).await })
             .map_err(to_ldk)
     }
 
     fn list(&self, primary: &str, secondary: &str) -> Result<Vec<String>, ldk_io::Error> {
-        self.block_on(kv::list(self.store.pool(), primary, secondary))
+        let store = self.store.clone();
+        let (p, s) = (primary.to_string(), secondary.to_string());
+        self.block_on(async move { kv::list(store.pool(), &p, &s).await })
             .map_err(to_ldk)
     }
 }

@@ -873,7 +873,7 @@ impl Lightning {
         }
         m.htlcs_in_flight.set(in_flight as i64);
         if let Some(w) = &self.wallet {
-            if let Ok(b) = w.balance() {
+            if let Some(b) = w.try_balance() {
                 m.wallet_balance_sat
                     .with_label_values(&["confirmed"])
                     .set(b.confirmed_sat as i64);

@@ -164,17 +164,14 @@ impl OnchainWallet {
         Some(BestBlock::new(cp.hash(), cp.height()))
     }
 
+    /// The balance if the wallet is not busy (for metrics, which must never wait).
+    pub fn try_balance(&self) -> Option<WalletBalance> {
+        let inner = self.inner.try_lock().ok()?;
+        Some(balance_of(&inner.wallet))
+    }
+
     pub fn balance(&self) -> Result<WalletBalance, NodeError> {
-        self.with(|w| {
-            let b = w.balance();
-            Ok(WalletBalance {
-                confirmed_sat: b.confirmed.to_sat(),
-                trusted_pending_sat: b.trusted_pending.to_sat(),
-                untrusted_pending_sat: b.untrusted_pending.to_sat(),
-                immature_sat: b.immature.to_sat(),
-                total_sat: b.total().to_sat(),
-            })
-        })
+        self.with(|w| Ok(balance_of(w)))
     }
 
     /// A fresh receive address (persisted, so it is watched after a restart).
@@ -264,6 +261,17 @@ impl OnchainWallet {
             .lock()
             .map(|i| i.wallet.get_tx(*txid).is_some())
             .unwrap_or(false)
+    }
+}
+
+fn balance_of(w: &Wallet) -> WalletBalance {
+    let b = w.balance();
+    WalletBalance {
+        confirmed_sat: b.confirmed.to_sat(),
+        trusted_pending_sat: b.trusted_pending.to_sat(),
+        untrusted_pending_sat: b.untrusted_pending.to_sat(),
+        immature_sat: b.immature.to_sat(),
+        total_sat: b.total().to_sat(),
     }
 }
 
