@@ -26,6 +26,7 @@ pub mod kv;
 mod logger;
 pub mod metrics;
 pub mod peers;
+pub mod router;
 pub mod secret;
 
 use std::net::SocketAddr;
