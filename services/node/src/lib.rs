@@ -27,6 +27,7 @@ pub mod ln;
 mod logger;
 pub mod metrics;
 pub mod peers;
+pub mod router;
 pub mod secret;
 pub mod wallet;
 
