@@ -275,6 +275,8 @@ pub(crate) trait Cost: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'stat
     type Queue: super::paths::Queue<Self>;
     const INF: Self;
     const ZERO: Self;
+    /// Whether sums are exact (associative), which dropping dominated edges relies on.
+    const EXACT: bool;
     /// Saturating addition (anything plus `INF` stays `INF`).
     fn plus(self, o: Self) -> Self;
     fn as_f64(self) -> f64;
@@ -284,6 +286,7 @@ impl Cost for u64 {
     type Queue = super::paths::RadixQueue;
     const INF: u64 = u64::MAX;
     const ZERO: u64 = 0;
+    const EXACT: bool = true;
     #[inline]
     fn plus(self, o: u64) -> u64 {
         self.saturating_add(o)
@@ -298,6 +301,7 @@ impl Cost for f64 {
     type Queue = super::paths::BinaryQueue<f64>;
     const INF: f64 = f64::INFINITY;
     const ZERO: f64 = 0.0;
+    const EXACT: bool = false;
     #[inline]
     fn plus(self, o: f64) -> f64 {
         self + o

@@ -29,8 +29,10 @@
 //!   their summed distance; `0` when nothing is reachable.
 //! * **PageRank**: damping 0.85, uniform teleport, dangling nodes' rank spread uniformly
 //!   (networkx), unweighted or capacity-weighted (an edge's weight is the summed capacity of
-//!   its enabled parallel channels). Iterated until one step changes the vector by less than
-//!   `pagerank_tolerance` in L1 norm.
+//!   its enabled parallel channels). The fixed point of networkx's power iteration, reached
+//!   by Gauss-Seidel sweeps (same linear system, about half the sweeps); iterated until one
+//!   sweep changes the vector by less than `pagerank_tolerance` in L1 norm, then scaled to sum
+//!   to 1.
 //! * **Components**: weakly and strongly connected components of the active graph; the
 //!   **diameter** is the largest hop distance inside the largest strongly connected component
 //!   (networkx `diameter(G.subgraph(largest_scc))`); **k-core** numbers are those of the

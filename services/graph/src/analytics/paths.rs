@@ -1,7 +1,15 @@
 //! Shortest-path metrics on the [`ActiveGraph`]: exact betweenness (Brandes, node and edge),
-//! closeness, and the hop diameter. Sources run in parallel with rayon; every worker keeps its
-//! own scratch arrays and accumulators (allocated once per rayon job, reset sparsely per
-//! source), and the partial sums are added at the end: no lock, no allocation per source.
+//! closeness, and the hop diameter. Sources run in parallel on rayon's pool: one state per
+//! worker thread (scratch arrays reset sparsely per source, and partial sums), sources taken
+//! a few at a time from a shared counter, the partial sums added at the end: no lock in the
+//! searches, no allocation per source.
+//!
+//! Kernels: hop counts run a breadth-first search whose backward pass pulls dependencies
+//! along the out-edges; weighted searches run Dijkstra (radix heap for integer costs) and
+//! remember each node's unique tight in-edge, so the backward pass re-checks in-edges only
+//! for nodes with tied shortest paths. For integer costs, edges longer than the distance
+//! between their endpoints (*dominated*: on no shortest path) are dropped between rounds of
+//! sources, as the searches find them (see [`pruned_searches`]).
 //!
 //! Degree-1 folding: a *leaf* is a node with exactly one neighbour `u` (in either direction)
 //! where `u` itself has at least two. Every shortest path from a leaf `v` is the hop `v -> u`
@@ -11,54 +19,12 @@
 //! differ (the dependency of `u` itself, the hops `v -> u` and `u -> v`) are added in closed
 //! form. Closeness folds leaves the same way.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
 use rayon::prelude::*;
 
 use super::graph::{ActiveGraph, Adj, Cost};
-
-/// Per-node search state, kept together so that a visit touches one cache line.
-#[derive(Clone, Copy)]
-struct St<C> {
-    d: C,
-    /// Number of shortest paths from the source.
-    sigma: f64,
-    /// Brandes dependency.
-    delta: f64,
-}
-
-/// Per-source scratch space, reused across sources.
-struct Scratch<C: Cost> {
-    st: Vec<St<C>>,
-    order: Vec<u32>,
-    heap: C::Queue,
-}
-
-impl<C: Cost> Scratch<C> {
-    fn new(n: usize) -> Self {
-        Scratch {
-            st: vec![
-                St {
-                    d: C::INF,
-                    sigma: 0.0,
-                    delta: 0.0
-                };
-                n
-            ],
-            order: Vec::with_capacity(n),
-            heap: C::Queue::default(),
-        }
-    }
-    fn reset(&mut self) {
-        for &v in &self.order {
-            self.st[v as usize] = St {
-                d: C::INF,
-                sigma: 0.0,
-                delta: 0.0,
-            };
-        }
-        self.order.clear();
-        self.heap.clear();
-    }
-}
 
 /// A min-priority queue of `(cost, node)` for Dijkstra. Pops never go below the last popped
 /// cost (Dijkstra's keys are monotone), which the radix heap relies on.
@@ -182,60 +148,6 @@ impl Queue<u64> for RadixQueue {
     }
 }
 
-/// Single-source shortest paths from `s` over `adj` (weights `w`, or unit weights when
-/// `unit`): fills `dist`, `sigma` (number of shortest paths) and `order` (non-decreasing
-/// distance). Weights are positive, so a node's count is final when it is settled.
-fn sssp<C: Cost>(adj: &Adj, w: &[C], unit: Option<C>, s: u32, sc: &mut Scratch<C>) {
-    sc.st[s as usize].d = C::ZERO;
-    sc.st[s as usize].sigma = 1.0;
-    if let Some(one) = unit {
-        sc.order.push(s);
-        let mut head = 0;
-        while head < sc.order.len() {
-            let v = sc.order[head];
-            head += 1;
-            let nd = sc.st[v as usize].d.plus(one);
-            let sv = sc.st[v as usize].sigma;
-            for i in adj.range(v) {
-                let x = adj.nbr[i] as usize;
-                let dx = sc.st[x].d;
-                if dx == C::INF {
-                    sc.st[x].d = nd;
-                    sc.st[x].sigma = sv;
-                    sc.order.push(x as u32);
-                } else if dx == nd {
-                    sc.st[x].sigma += sv;
-                }
-            }
-        }
-        return;
-    }
-    sc.heap.push(C::ZERO, s);
-    while let Some((d, v)) = sc.heap.pop() {
-        if d > sc.st[v as usize].d {
-            continue;
-        }
-        sc.order.push(v);
-        let sv = sc.st[v as usize].sigma;
-        for i in adj.range(v) {
-            let c = w[i];
-            if c == C::INF {
-                continue;
-            }
-            let x = adj.nbr[i] as usize;
-            let nd = d.plus(c);
-            let dx = sc.st[x].d;
-            if nd < dx {
-                sc.st[x].d = nd;
-                sc.st[x].sigma = sv;
-                sc.heap.push(nd, x as u32);
-            } else if nd == dx {
-                sc.st[x].sigma += sv;
-            }
-        }
-    }
-}
-
 /// Leaf folding data (see the module doc). Computed per weighting, since a weighting may make
 /// a hop unusable.
 struct Leaves {
@@ -306,6 +218,140 @@ impl Leaves {
     }
 }
 
+/// Runs `work` on every item of `items` on rayon's pool with one state per worker (taken
+/// from `pool`, or made by `init`, when the worker takes its first chunk) and returns every
+/// state, the unused ones from `pool` included. Workers take `chunk` items at a time from a
+/// shared counter, so the load balances itself without splitting the state: no per-source or
+/// per-split allocation, one accumulator per thread.
+fn per_worker<T: Sync, S: Send>(
+    items: &[T],
+    chunk: usize,
+    pool: Vec<S>,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &T) + Sync,
+) -> Vec<S> {
+    let next = AtomicUsize::new(0);
+    let pool = Mutex::new(pool);
+    let take = || {
+        pool.lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(&init)
+    };
+    let workers = rayon::current_num_threads()
+        .min(items.len().div_ceil(chunk))
+        .max(1);
+    let mut used: Vec<S> = (0..workers)
+        .into_par_iter()
+        .with_max_len(1)
+        .filter_map(|_| {
+            let mut state: Option<S> = None;
+            loop {
+                let start = next.fetch_add(chunk, Ordering::Relaxed);
+                if start >= items.len() {
+                    return state;
+                }
+                let st = state.get_or_insert_with(take);
+                for item in &items[start..(start + chunk).min(items.len())] {
+                    work(st, item);
+                }
+            }
+        })
+        .collect();
+    used.extend(pool.into_inner().unwrap_or_else(|e| e.into_inner()));
+    used
+}
+
+/// The part of an adjacency searches still need, with its weights: no unusable edge (weight
+/// [`Cost::INF`]), no out-edge of a folded leaf (no search other than the leaf's own can use
+/// it: every path to the leaf arrives from its one neighbour) and no edge found *dominated*
+/// (see [`pruned_searches`]).
+fn live_adjacency<C: Cost>(adj: &Adj, w: &[C], is_leaf: &[bool], dead: &[bool]) -> (Adj, Vec<C>) {
+    let n = adj.off.len() - 1;
+    let mut live = Adj {
+        off: Vec::with_capacity(n + 1),
+        nbr: Vec::with_capacity(adj.nbr.len()),
+        eid: Vec::with_capacity(adj.nbr.len()),
+    };
+    let mut lw = Vec::with_capacity(adj.nbr.len());
+    live.off.push(0);
+    for v in 0..n as u32 {
+        if !is_leaf[v as usize] {
+            for i in adj.range(v) {
+                if w[i] != C::INF && !dead[adj.eid[i] as usize] {
+                    live.nbr.push(adj.nbr[i]);
+                    live.eid.push(adj.eid[i]);
+                    lw.push(w[i]);
+                }
+            }
+        }
+        live.off.push(live.nbr.len() as u32);
+    }
+    (live, lw)
+}
+
+/// Sources per round of [`pruned_searches`]: the adjacency is rebuilt after each.
+const ROUNDS: [usize; 4] = [16, 64, 256, 1024];
+
+/// Runs weighted searches from `sources` (best first: most edges along `adj` first) in rounds,
+/// dropping *dominated* edges between rounds. An edge `u -> v` of weight `w` is dominated when
+/// `dist(u, v) < w`: then no shortest path from any source uses it (it would make
+/// `dist(s, v) = dist(s, u) + w > dist(s, u) + dist(u, v)`), so dropping it changes no
+/// distance, no path count and no tie. The search from `u` itself gives `dist(u, .)`, so
+/// `work(state, live adjacency, live weights, s, dead)` pushes the ids of `s`'s dominated
+/// out-edges (along the full `adj`) to `dead`; `dead_of` gives a state's list. Only exact for
+/// integer costs (floating-point sums are not associative), so `C::EXACT` gates the pruning.
+#[allow(clippy::too_many_arguments)]
+fn pruned_searches<C: Cost, S: Send>(
+    adj: &Adj,
+    w: &[C],
+    is_leaf: &[bool],
+    m: usize,
+    sources: &mut [u32],
+    init: impl Fn() -> S + Sync,
+    dead_of: impl Fn(&mut S) -> &mut Vec<u32>,
+    work: impl Fn(&mut S, &Adj, &[C], u32) + Sync,
+) -> Vec<S> {
+    sources.sort_by_key(|&v| std::cmp::Reverse(adj.range(v).len()));
+    let mut dead = vec![false; m];
+    let mut states = Vec::new();
+    let mut start = 0;
+    for round in 0.. {
+        if start >= sources.len() {
+            break;
+        }
+        let end = match ROUNDS.get(round) {
+            Some(&k) if C::EXACT => k.min(sources.len()),
+            _ => sources.len(),
+        };
+        let (live, lw) = live_adjacency(adj, w, is_leaf, &dead);
+        states = per_worker(&sources[start..end], 4, states, &init, |st, &s| {
+            work(st, &live, &lw, s)
+        });
+        for st in &mut states {
+            for e in dead_of(st).drain(..) {
+                dead[e as usize] = true;
+            }
+        }
+        start = end;
+    }
+    states
+}
+
+/// Pushes to `dead` the ids of `s`'s out-edges along `adj` (weights `w`) that are longer
+/// than the distance `d` to their head, found by the search from `s` (see
+/// [`pruned_searches`]).
+fn dominated_out_edges<C: Cost>(adj: &Adj, w: &[C], d: &[C], s: u32, dead: &mut Vec<u32>) {
+    if !C::EXACT {
+        return;
+    }
+    for i in adj.range(s) {
+        if w[i] != C::INF && d[adj.nbr[i] as usize] < w[i] {
+            dead.push(adj.eid[i]);
+        }
+    }
+}
+
 /// Raw (unnormalized) betweenness of one weighting, in active-node / collapsed-edge order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RawBetweenness {
@@ -315,19 +361,68 @@ pub(crate) struct RawBetweenness {
     pub reachable_pairs: u64,
 }
 
-struct Acc<C: Cost> {
-    sc: Scratch<C>,
-    node: Vec<f64>,
-    /// Edge dependencies by in-adjacency position (written sequentially per target).
-    edge_in: Vec<f64>,
-    /// Closed-form leaf corrections by collapsed edge id.
-    edge: Vec<f64>,
-    pairs: u64,
+impl RawBetweenness {
+    fn zero(n: usize, m: usize) -> Self {
+        RawBetweenness {
+            node: vec![0.0; n],
+            edge: vec![0.0; m],
+            reachable_pairs: 0,
+        }
+    }
+    fn add(&mut self, o: &RawBetweenness) {
+        self.node.iter_mut().zip(&o.node).for_each(|(a, b)| *a += b);
+        self.edge.iter_mut().zip(&o.edge).for_each(|(a, b)| *a += b);
+        self.reachable_pairs += o.reachable_pairs;
+    }
 }
 
-/// Exact betweenness (Brandes 2001): for every source, shortest-path counts forward, then
-/// dependencies back in reverse settle order; predecessors are found by re-checking
-/// `dist[u] + w == dist[v]` on the in-edges instead of storing lists.
+/// Marks a node reached over two or more tight edges (its predecessors are found by
+/// re-checking its in-edges).
+const TIE: u32 = u32::MAX;
+/// Level of a node the breadth-first search has not reached.
+const UNSEEN: u32 = u32::MAX;
+
+/// Per-worker state of a weighted Brandes search: per-node arrays (reset sparsely through
+/// `order` after each source) and the worker's partial sums.
+struct Weighted<C: Cost> {
+    d: Vec<C>,
+    /// Number of shortest paths from the source.
+    sigma: Vec<f64>,
+    /// Brandes dependency.
+    delta: Vec<f64>,
+    /// The collapsed edge a node was reached over when it is its only tight in-edge, else
+    /// [`TIE`]. Valid for reached nodes other than the source.
+    pred: Vec<u32>,
+    /// Reached nodes in settle order (non-decreasing distance).
+    order: Vec<u32>,
+    heap: C::Queue,
+    /// Partial sums; `acc.edge` by collapsed edge id.
+    acc: RawBetweenness,
+    /// Dominated edges found (see [`pruned_searches`]).
+    dead: Vec<u32>,
+}
+
+/// Per-worker state of a hop-count Brandes search (breadth-first).
+struct Hops {
+    level: Vec<u32>,
+    sigma: Vec<f64>,
+    /// `(1 + delta(v)) / sigma(v)`, what `v` passes back to each of its predecessors per
+    /// path to them.
+    coeff: Vec<f64>,
+    /// Breadth-first order: the search fills a prefix (never reallocated).
+    order: Vec<u32>,
+    /// Edge dependencies by out-adjacency position (each source writes its nodes' out-edges
+    /// in place, so mostly sequentially).
+    edge_out: Vec<f64>,
+    /// Partial sums; `acc.edge` (closed-form leaf terms) by collapsed edge id.
+    acc: RawBetweenness,
+}
+
+/// Exact betweenness (Brandes 2001), one search per non-leaf source, in parallel. With
+/// `unit` weights the search is a breadth-first search whose backward pass *pulls* each
+/// node's dependency from its successors along the out-edges (no scattered writes); with
+/// weights it is Dijkstra that remembers, per node, the single tight in-edge it was reached
+/// over, so the backward pass only re-checks the in-edges of nodes with tied shortest paths.
 pub(crate) fn betweenness<C: Cost>(
     ag: &ActiveGraph,
     out_w: &[C],
@@ -337,82 +432,327 @@ pub(crate) fn betweenness<C: Cost>(
     let n = ag.node_count();
     let m = ag.edge_count();
     let leaves = Leaves::new(&ag.out, &ag.inn, out_w, in_w);
-    let sources: Vec<u32> = (0..n as u32)
+    let mut sources: Vec<u32> = (0..n as u32)
         .filter(|&v| !leaves.is_leaf[v as usize])
         .collect();
-    let new_acc = || Acc {
-        sc: Scratch::<C>::new(n),
-        node: vec![0.0; n],
-        edge_in: vec![0.0; m],
-        edge: vec![0.0; m],
-        pairs: 0,
-    };
-    sources
-        .par_iter()
-        .with_min_len(8)
-        .fold(new_acc, |mut a, &s| {
-            sssp(&ag.out, out_w, unit, s, &mut a.sc);
-            let my = leaves.of(s);
-            let mult = 1.0 + my.len() as f64;
-            let sc = &mut a.sc;
-            for &t in sc.order.iter().rev() {
-                let t = t as usize;
-                let dt = sc.st[t].d;
-                let coeff = (1.0 + sc.st[t].delta) / sc.st[t].sigma;
-                for i in ag.inn.range(t as u32) {
-                    let u = ag.inn.nbr[i] as usize;
-                    let c = match unit {
-                        Some(one) => one,
-                        None => in_w[i],
-                    };
-                    if c != C::INF && sc.st[u].d.plus(c) == dt {
-                        let x = sc.st[u].sigma * coeff;
-                        sc.st[u].delta += x;
-                        a.edge_in[i] += x * mult;
-                    }
-                }
-                if t != s as usize {
-                    a.node[t] += sc.st[t].delta * mult;
-                }
-            }
-            let reach = sc.order.len() as u64;
-            a.pairs += reach - 1;
-            for &(v, vu, uv) in my {
-                let v_reached = u64::from(sc.st[v as usize].d != C::INF);
-                let targets = reach - v_reached;
-                a.pairs += targets;
-                a.node[s as usize] += (targets - 1) as f64;
-                a.edge[vu as usize] += targets as f64;
-                if v_reached == 1 && uv != u32::MAX {
-                    a.edge[uv as usize] -= 1.0;
-                }
-            }
-            sc.reset();
-            a
-        })
-        .map(|mut a| {
-            for (i, &x) in a.edge_in.iter().enumerate() {
-                a.edge[ag.inn.eid[i] as usize] += x;
-            }
-            RawBetweenness {
-                node: a.node,
-                edge: a.edge,
-                reachable_pairs: a.pairs,
-            }
-        })
-        .reduce(
-            || RawBetweenness {
-                node: vec![0.0; n],
-                edge: vec![0.0; m],
-                reachable_pairs: 0,
+    let parts: Vec<RawBetweenness> = if unit.is_some() {
+        per_worker(
+            &sources,
+            4,
+            Vec::new(),
+            || Hops {
+                level: vec![UNSEEN; n],
+                sigma: vec![0.0; n],
+                coeff: vec![0.0; n],
+                order: vec![0; n],
+                edge_out: vec![0.0; m],
+                acc: RawBetweenness::zero(n, m),
             },
-            |mut x, y| {
-                x.node.iter_mut().zip(&y.node).for_each(|(a, b)| *a += b);
-                x.edge.iter_mut().zip(&y.edge).for_each(|(a, b)| *a += b);
-                x.reachable_pairs += y.reachable_pairs;
-                x
+            |h, &s| hop_source(ag, &leaves, s, h),
+        )
+        .into_iter()
+        .map(|mut h| {
+            for (i, &x) in h.edge_out.iter().enumerate() {
+                h.acc.edge[ag.out.eid[i] as usize] += x;
+            }
+            h.acc
+        })
+        .collect()
+    } else {
+        pruned_searches(
+            &ag.out,
+            out_w,
+            &leaves.is_leaf,
+            m,
+            &mut sources,
+            || Weighted::<C> {
+                d: vec![C::INF; n],
+                sigma: vec![0.0; n],
+                delta: vec![0.0; n],
+                pred: vec![TIE; n],
+                order: Vec::with_capacity(n),
+                heap: C::Queue::default(),
+                acc: RawBetweenness::zero(n, m),
+                dead: Vec::new(),
+            },
+            |st| &mut st.dead,
+            |st, live, live_w, s| {
+                weighted_source(ag, live, live_w, in_w, &leaves, s, st);
+                dominated_out_edges(&ag.out, out_w, &st.d, s, &mut st.dead);
+                st.reset();
             },
         )
+        .into_iter()
+        .map(|st| st.acc)
+        .collect()
+    };
+    let mut parts = parts.into_iter();
+    let mut total = parts.next().unwrap_or_else(|| RawBetweenness::zero(n, m));
+    for p in parts {
+        total.add(&p);
+    }
+    total
+}
+
+/// The closed-form terms of the leaves folded into source `s` (see the module doc), given
+/// which nodes the search from `s` reached (`reached(v)`) and how many (`reach`, `s`
+/// included).
+fn leaf_terms(
+    leaves: &Leaves,
+    s: u32,
+    reach: u64,
+    reached: impl Fn(u32) -> bool,
+    acc: &mut RawBetweenness,
+) {
+    acc.reachable_pairs += reach - 1;
+    for &(v, vu, uv) in leaves.of(s) {
+        let v_reached = u64::from(reached(v));
+        let targets = reach - v_reached;
+        acc.reachable_pairs += targets;
+        acc.node[s as usize] += (targets - 1) as f64;
+        acc.edge[vu as usize] += targets as f64;
+        if v_reached == 1 && uv != u32::MAX {
+            acc.edge[uv as usize] -= 1.0;
+        }
+    }
+}
+
+/// One source of hop betweenness: level-synchronous BFS counting shortest paths, then the
+/// dependencies in reverse BFS order, each node pulling from its out-neighbours one level
+/// further. Resets the per-node arrays it touched.
+fn hop_source(ag: &ActiveGraph, leaves: &Leaves, s: u32, h: &mut Hops) {
+    let out = &ag.out;
+    let Hops {
+        level,
+        sigma,
+        coeff,
+        order,
+        edge_out,
+        acc,
+    } = h;
+    level[s as usize] = 0;
+    sigma[s as usize] = 1.0;
+    order[0] = s;
+    let mut reached = 1;
+    let mut head = 0;
+    while head < reached {
+        let v = order[head] as usize;
+        head += 1;
+        let next = level[v] + 1;
+        let sv = sigma[v];
+        for &x in &out.nbr[out.range(v as u32)] {
+            let lx = level[x as usize];
+            if lx == UNSEEN {
+                level[x as usize] = next;
+                sigma[x as usize] = sv;
+                order[reached] = x;
+                reached += 1;
+            } else if lx == next {
+                sigma[x as usize] += sv;
+            }
+        }
+    }
+    let order = &order[..reached];
+    let mult = 1.0 + leaves.of(s).len() as f64;
+    for &v in order.iter().rev() {
+        let v = v as usize;
+        let next = level[v] + 1;
+        let sv = sigma[v];
+        let svm = sv * mult;
+        let mut pulled = 0.0;
+        let r = out.range(v as u32);
+        for (&x, e) in out.nbr[r.clone()].iter().zip(&mut edge_out[r]) {
+            if level[x as usize] == next {
+                let c = coeff[x as usize];
+                pulled += c;
+                *e += c * svm;
+            }
+        }
+        let delta = sv * pulled;
+        coeff[v] = (1.0 + delta) / sv;
+        if v != s as usize {
+            acc.node[v] += delta * mult;
+        }
+    }
+    leaf_terms(
+        leaves,
+        s,
+        order.len() as u64,
+        |v| level[v as usize] != UNSEEN,
+        acc,
+    );
+    for &v in order {
+        level[v as usize] = UNSEEN;
+    }
+}
+
+/// One source of weighted betweenness: Dijkstra counting shortest paths and recording each
+/// node's unique tight in-edge (or [`TIE`]), then the dependencies in reverse settle order,
+/// pushed to the single predecessor or, for tied nodes, to every tight in-neighbour.
+fn weighted_source<C: Cost>(
+    ag: &ActiveGraph,
+    out: &Adj,
+    out_w: &[C],
+    in_w: &[C],
+    leaves: &Leaves,
+    s: u32,
+    st: &mut Weighted<C>,
+) {
+    let inn = &ag.inn;
+    let Weighted {
+        d,
+        sigma,
+        delta,
+        pred,
+        order,
+        heap,
+        acc,
+        ..
+    } = st;
+    d[s as usize] = C::ZERO;
+    sigma[s as usize] = 1.0;
+    heap.push(C::ZERO, s);
+    while let Some((dv, v)) = heap.pop() {
+        let v = v as usize;
+        if dv > d[v] {
+            continue;
+        }
+        order.push(v as u32);
+        let sv = sigma[v];
+        let r = out.range(v as u32);
+        for ((&x, &c), &e) in out.nbr[r.clone()]
+            .iter()
+            .zip(&out_w[r.clone()])
+            .zip(&out.eid[r])
+        {
+            // `out` holds usable edges only.
+            let x = x as usize;
+            let nd = dv.plus(c);
+            let dx = d[x];
+            if nd < dx {
+                d[x] = nd;
+                sigma[x] = sv;
+                pred[x] = e;
+                heap.push(nd, x as u32);
+            } else if nd == dx {
+                sigma[x] += sv;
+                pred[x] = TIE;
+            }
+        }
+    }
+    let mult = 1.0 + leaves.of(s).len() as f64;
+    // order[0] is the source: it has no predecessor and is an endpoint of all its pairs.
+    for &t in order[1..].iter().rev() {
+        let t = t as usize;
+        let dt = delta[t];
+        acc.node[t] += dt * mult;
+        let coeff = (1.0 + dt) / sigma[t];
+        let p = pred[t];
+        if p != TIE {
+            let u = ag.edge_from[p as usize] as usize;
+            let x = sigma[u] * coeff;
+            delta[u] += x;
+            acc.edge[p as usize] += x * mult;
+        } else {
+            let r = inn.range(t as u32);
+            for ((&u, &c), &e) in inn.nbr[r.clone()]
+                .iter()
+                .zip(&in_w[r.clone()])
+                .zip(&inn.eid[r])
+            {
+                let u = u as usize;
+                if c != C::INF && d[u].plus(c) == d[t] {
+                    let x = sigma[u] * coeff;
+                    delta[u] += x;
+                    acc.edge[e as usize] += x * mult;
+                }
+            }
+        }
+    }
+    leaf_terms(
+        leaves,
+        s,
+        order.len() as u64,
+        |v| d[v as usize] != C::INF,
+        acc,
+    );
+}
+
+impl<C: Cost> Weighted<C> {
+    /// Clears what the last search wrote.
+    fn reset(&mut self) {
+        for &v in &self.order {
+            let v = v as usize;
+            self.d[v] = C::INF;
+            self.sigma[v] = 0.0;
+            self.delta[v] = 0.0;
+        }
+        self.order.clear();
+        self.heap.clear();
+    }
+}
+
+/// Per-worker state of a distance-only search.
+struct Dist<C: Cost> {
+    d: Vec<C>,
+    order: Vec<u32>,
+    heap: C::Queue,
+}
+
+impl<C: Cost> Dist<C> {
+    fn new(n: usize) -> Self {
+        Dist {
+            d: vec![C::INF; n],
+            order: Vec::with_capacity(n),
+            heap: C::Queue::default(),
+        }
+    }
+
+    /// Distances from `s` along `adj` (weights `w`, or `unit` for every hop): fills `d` and
+    /// `order` (the reached nodes, `s` first, by non-decreasing distance).
+    fn search(&mut self, adj: &Adj, w: &[C], unit: Option<C>, s: u32) {
+        let Dist { d, order, heap } = self;
+        d[s as usize] = C::ZERO;
+        if let Some(one) = unit {
+            order.push(s);
+            let mut head = 0;
+            while head < order.len() {
+                let v = order[head] as usize;
+                head += 1;
+                let nd = d[v].plus(one);
+                for &x in &adj.nbr[adj.range(v as u32)] {
+                    if d[x as usize] == C::INF {
+                        d[x as usize] = nd;
+                        order.push(x);
+                    }
+                }
+            }
+            return;
+        }
+        heap.push(C::ZERO, s);
+        while let Some((dv, v)) = heap.pop() {
+            if dv > d[v as usize] {
+                continue;
+            }
+            order.push(v);
+            let r = adj.range(v);
+            for (&x, &c) in adj.nbr[r.clone()].iter().zip(&w[r]) {
+                let nd = dv.plus(c);
+                if nd < d[x as usize] {
+                    d[x as usize] = nd;
+                    heap.push(nd, x);
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        for &v in &self.order {
+            self.d[v as usize] = C::INF;
+        }
+        self.order.clear();
+        self.heap.clear();
+    }
 }
 
 /// Per-node reach and total distance of one direction (see [`closeness`]).
@@ -422,9 +762,6 @@ struct Reach {
     count: u64,
     total: f64,
 }
-
-/// A source's reach, and that of the leaves folded into it.
-type SourceReach = (u32, Reach, Vec<(u32, Reach)>);
 
 /// Closeness as networkx computes it, with Wasserman-Faust scaling:
 /// `c(v) = (r - 1)^2 / ((n - 1) * total)`, `r` = nodes that reach `v` (or that `v` reaches,
@@ -446,58 +783,61 @@ pub(crate) fn closeness<C: Cost>(
         (&ag.inn, in_w, &ag.out, out_w)
     };
     let leaves = Leaves::new(adj, radj, w, rw);
-    let sources: Vec<u32> = (0..n as u32)
+    let mut sources: Vec<u32> = (0..n as u32)
         .filter(|&v| !leaves.is_leaf[v as usize])
         .collect();
-    let mut reach = vec![Reach::default(); n];
-    let part: Vec<SourceReach> = sources
-        .par_iter()
-        .with_min_len(8)
-        .map_init(
-            || Scratch::<C>::new(n),
-            |sc, &s| {
-                sssp(adj, w, unit, s, sc);
-                let count = sc.order.len() as u64;
-                let mut total = C::ZERO;
-                let mut totf = 0.0f64;
-                for &v in &sc.order {
-                    // Integer costs sum exactly; f64 costs sum in settle order.
-                    total = total.plus(sc.st[v as usize].d);
-                    totf += sc.st[v as usize].d.as_f64();
-                }
-                let tot = if total == C::INF {
-                    totf
-                } else {
-                    total.as_f64()
+    let parts = pruned_searches(
+        adj,
+        w,
+        &leaves.is_leaf,
+        ag.edge_count(),
+        &mut sources,
+        || (Dist::<C>::new(n), Vec::<(u32, Reach)>::new(), Vec::new()),
+        |(_, _, dead)| dead,
+        |(sc, found, dead), live, live_w, s| {
+            sc.search(live, live_w, unit, s);
+            if unit.is_none() {
+                dominated_out_edges(adj, w, &sc.d, s, dead);
+            }
+            let count = sc.order.len() as u64;
+            let mut total = C::ZERO;
+            let mut totf = 0.0f64;
+            for &v in &sc.order {
+                // Integer costs sum exactly; f64 costs sum in settle order.
+                total = total.plus(sc.d[v as usize]);
+                totf += sc.d[v as usize].as_f64();
+            }
+            let tot = if total == C::INF {
+                totf
+            } else {
+                total.as_f64()
+            };
+            found.push((s, Reach { count, total: tot }));
+            for &(v, vu, _) in leaves.of(s) {
+                let c = match unit {
+                    Some(one) => one,
+                    None => leaf_weight(adj, w, v, vu),
                 };
-                let mut folded = Vec::new();
-                for &(v, vu, _) in leaves.of(s) {
-                    let c = match unit {
-                        Some(one) => one,
-                        None => leaf_weight(adj, w, v, vu),
-                    };
-                    let dv = sc.st[v as usize].d;
-                    let v_in = dv != C::INF;
-                    // From v: every node u reaches (v itself excepted) at c more, plus v.
-                    let others = count - u64::from(v_in);
-                    let sum_u = if v_in { tot - dv.as_f64() } else { tot };
-                    folded.push((
-                        v,
-                        Reach {
-                            count: others + 1,
-                            total: sum_u + c.as_f64() * others as f64,
-                        },
-                    ));
-                }
-                sc.reset();
-                (s, Reach { count, total: tot }, folded)
-            },
-        )
-        .collect();
-    for (s, r, folded) in part {
-        reach[s as usize] = r;
-        for (v, rv) in folded {
-            reach[v as usize] = rv;
+                let dv = sc.d[v as usize];
+                let v_in = dv != C::INF;
+                // From v: every node u reaches (v itself excepted) at c more, plus v.
+                let others = count - u64::from(v_in);
+                let sum_u = if v_in { tot - dv.as_f64() } else { tot };
+                found.push((
+                    v,
+                    Reach {
+                        count: others + 1,
+                        total: sum_u + c.as_f64() * others as f64,
+                    },
+                ));
+            }
+            sc.reset();
+        },
+    );
+    let mut reach = vec![Reach::default(); n];
+    for (_, found, _) in parts {
+        for (v, r) in found {
+            reach[v as usize] = r;
         }
     }
     reach
@@ -529,24 +869,23 @@ pub(crate) fn hop_diameter(ag: &ActiveGraph, members: &[u32]) -> u64 {
     for &v in members {
         inside[v as usize] = true;
     }
-    members
-        .par_iter()
-        .with_min_len(8)
-        .map_init(
-            || Scratch::<u64>::new(n),
-            |sc, &s| {
-                sssp(&ag.out, &[], Some(1u64), s, sc);
-                let ecc = sc
-                    .order
-                    .iter()
-                    .filter(|&&v| inside[v as usize])
-                    .map(|&v| sc.st[v as usize].d)
-                    .max()
-                    .unwrap_or(0);
-                sc.reset();
-                ecc
-            },
-        )
-        .max()
-        .unwrap_or(0)
+    per_worker(
+        members,
+        4,
+        Vec::new(),
+        || (Dist::<u64>::new(n), 0u64),
+        |(sc, ecc), &s| {
+            sc.search(&ag.out, &[], Some(1u64), s);
+            for &v in &sc.order {
+                if inside[v as usize] {
+                    *ecc = (*ecc).max(sc.d[v as usize]);
+                }
+            }
+            sc.reset();
+        },
+    )
+    .into_iter()
+    .map(|(_, ecc)| ecc)
+    .max()
+    .unwrap_or(0)
 }
