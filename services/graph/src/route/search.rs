@@ -547,7 +547,12 @@ impl RoutingIndex {
                     fee_pruned = true;
                     continue;
                 }
-                if sc.seen[ui] == gen && nu >= sc.dist[ui] {
+                // Equal amounts: the lower snapshot edge wins, whatever the scan order.
+                if sc.seen[ui] == gen
+                    && (nu > sc.dist[ui]
+                        || (nu == sc.dist[ui]
+                            && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
+                {
                     continue;
                 }
                 sc.seen[ui] = gen;
