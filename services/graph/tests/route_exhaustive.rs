@@ -210,6 +210,35 @@ fn ask() -> impl Strategy<Value = Ask> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
 
+    /// The fee matrix (one multi-source search per destination) agrees cell by cell with
+    /// `find_route`, and its fees with the exhaustive search.
+    #[test]
+    fn fee_matrix_equals_find_route_and_exhaustive_search((n, chans) in graph(), amount in prop_oneof![1u64..1_000, 1_000u64..400_000]) {
+        let (t, _) = build(n, &chans);
+        let g = Arc::new(t.build());
+        let idx = RoutingIndex::build(g.clone());
+        let ids: Vec<_> = (0..n).map(TestGraph::node_id).collect();
+        let m = idx.matrix(&ids, &ids, amount, CostModel::Fee);
+        for (i, s) in ids.iter().enumerate() {
+            for (j, d) in ids.iter().enumerate() {
+                let req = RouteRequest::new(*s, *d, amount);
+                let cell = &m.cells[i][j];
+                match idx.find_route(&req) {
+                    Ok(r) => {
+                        prop_assert_eq!(cell.fee_msat, Some(r.total_fee_msat), "{} -> {}", i, j);
+                        prop_assert_eq!(cell.fee_msat, exhaustive(&g, &req));
+                    }
+                    Err(e) => {
+                        prop_assert_eq!(cell.error, Some(e.code()), "{} -> {}", i, j);
+                        if i != j {
+                            prop_assert_eq!(exhaustive(&g, &req), None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn fee_model_equals_exhaustive_search((n, chans) in graph(), asks in prop::collection::vec(ask(), 1..8)) {
         let (t, scids) = build(n, &chans);

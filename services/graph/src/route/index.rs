@@ -27,14 +27,45 @@ pub(crate) const LM_INF: u32 = u32::MAX;
 /// handles so that it stays admissible).
 pub(crate) const LM_SAT: u32 = u32::MAX - 1;
 
+/// The fields the searches read for every in-edge they scan, packed so that one edge is
+/// one half cache line instead of five separate array reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HotEdge {
+    /// min(htlc_maximum, capacity).
+    pub htlc_max: u64,
+    pub htlc_min: u64,
+    pub from: u32,
+    pub base: u32,
+    pub ppm: u32,
+    pub cltv: u16,
+}
+
+impl HotEdge {
+    /// `base + floor(amount x ppm / 10^6)`, saturating.
+    #[inline]
+    pub(crate) fn fee(&self, amount: u64) -> u64 {
+        let ppm = u64::from(self.ppm);
+        let prop = match amount.checked_mul(ppm) {
+            Some(p) => p / 1_000_000,
+            None => {
+                u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX)
+            }
+        };
+        u64::from(self.base).saturating_add(prop)
+    }
+}
+
 /// Reverse (incoming) adjacency over enabled edges in structure-of-arrays form: the search
 /// runs from the destination back to the source, so for node `v` the slots
-/// `in_off[v]..in_off[v+1]` describe the edges `from[slot] -> v`.
+/// `in_off[v]..in_off[v+1]` describe the edges `from[slot] -> v`, largest htlc_max first.
 #[derive(Debug)]
 pub struct RoutingIndex {
     pub(crate) snapshot: Arc<Snapshot>,
     pub(crate) n: usize,
     pub(crate) in_off: Vec<u32>,
+    /// Per slot, the search's hot fields; within a node, slots are sorted by htlc_max,
+    /// largest first.
+    pub(crate) hot: Vec<HotEdge>,
     pub(crate) from: Vec<u32>,
     pub(crate) base: Vec<u32>,
     pub(crate) ppm: Vec<u32>,
@@ -56,6 +87,13 @@ pub struct RoutingIndex {
     pub(crate) reaches_hub: Vec<bool>,
     pub(crate) reached_from_hub: Vec<bool>,
     pub(crate) landmarks: Vec<u32>,
+    /// `in_cap_max[b * n + v]`: the largest capacity (msat) among `v`'s in-edges whose
+    /// htlc_max reaches landmark bucket `b`, 0 if none (bounds the probability of entering
+    /// `v`; see `search.rs`).
+    pub(crate) in_cap_max: Vec<u64>,
+    /// `in_fee_min[b * n + v]`: the least fee at bucket `b`'s amount among `v`'s in-edges
+    /// whose htlc_max reaches it (`INF` if none): every hop into `v` charges at least that.
+    pub(crate) in_fee_min: Vec<u64>,
     /// `lm[(b * n + u) * 2 * LANDMARKS + l]` = fee distance landmark l -> u at bucket b, and
     /// at `+ LANDMARKS + l` the distance u -> landmark l (one 64-byte line per node).
     pub(crate) lm: Vec<u32>,
@@ -72,12 +110,25 @@ impl RoutingIndex {
         let (mut htlc_min, mut htlc_max, mut cap_msat, mut edge) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         in_off.push(0u32);
+        let mut incoming: Vec<(u64, u32)> = Vec::new();
         for v in 0..n as NodeIdx {
+            // Largest htlc limit first: a search stops scanning a node's in-edges at the first
+            // one that cannot carry its label (`RoutingIndex::hot`).
+            incoming.clear();
             for &e in g.in_edges(v) {
                 let Some(p) = g.edge_policy(e) else { continue };
                 if p.disabled {
                     continue;
                 }
+                let cap = g
+                    .channel(Snapshot::edge_channel(e))
+                    .capacity_sat
+                    .saturating_mul(1000);
+                incoming.push((p.htlc_max_msat.min(cap), e));
+            }
+            incoming.sort_by_key(|&(max, e)| (std::cmp::Reverse(max), e));
+            for &(_, e) in &incoming {
+                let Some(p) = g.edge_policy(e) else { continue };
                 let cap = g
                     .channel(Snapshot::edge_channel(e))
                     .capacity_sat
@@ -112,10 +163,21 @@ impl RoutingIndex {
             out_slot[fill[u as usize] as usize] = s as u32;
             fill[u as usize] += 1;
         }
+        let hot = (0..from.len())
+            .map(|s| HotEdge {
+                htlc_max: htlc_max[s],
+                htlc_min: htlc_min[s],
+                from: from[s],
+                base: base[s],
+                ppm: ppm[s],
+                cltv: cltv[s],
+            })
+            .collect();
         let mut idx = RoutingIndex {
             snapshot: snapshot.clone(),
             n,
             in_off,
+            hot,
             from,
             base,
             ppm,
@@ -131,8 +193,36 @@ impl RoutingIndex {
             reaches_hub: vec![false; n],
             reached_from_hub: vec![false; n],
             landmarks: Vec::new(),
+            in_cap_max: Vec::new(),
+            in_fee_min: Vec::new(),
             lm: Vec::new(),
         };
+        idx.in_cap_max = LANDMARK_BUCKETS_MSAT
+            .iter()
+            .flat_map(|&bucket| {
+                let idx = &idx;
+                (0..n as u32).map(move |v| {
+                    idx.in_slots(v)
+                        .take_while(|&s| idx.htlc_max[s] >= bucket)
+                        .map(|s| idx.cap_msat[s])
+                        .max()
+                        .unwrap_or(0)
+                })
+            })
+            .collect();
+        idx.in_fee_min = LANDMARK_BUCKETS_MSAT
+            .iter()
+            .flat_map(|&bucket| {
+                let idx = &idx;
+                (0..n as u32).map(move |v| {
+                    idx.in_slots(v)
+                        .take_while(|&s| idx.htlc_max[s] >= bucket)
+                        .map(|s| idx.fee(s, bucket))
+                        .min()
+                        .unwrap_or(INF)
+                })
+            })
+            .collect();
         if n == 0 {
             return idx;
         }
@@ -163,8 +253,13 @@ impl RoutingIndex {
             + self.to.capacity()
             + self.landmarks.capacity())
             + 2 * self.cltv.capacity()
+            + std::mem::size_of::<HotEdge>() * self.hot.capacity()
             + 4 * self.lm.capacity()
-            + 8 * (self.htlc_min.capacity() + self.htlc_max.capacity() + self.cap_msat.capacity())
+            + 8 * (self.htlc_min.capacity()
+                + self.htlc_max.capacity()
+                + self.cap_msat.capacity()
+                + self.in_cap_max.capacity()
+                + self.in_fee_min.capacity())
             + self.reaches_hub.capacity()
             + self.reached_from_hub.capacity()
     }

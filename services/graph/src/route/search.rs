@@ -31,13 +31,39 @@
 //! One label per node, ordered by cost (`-ln P`, or fee + priced `-ln P`), with the limits
 //! enforced on each relaxation. Cost is not monotone in the label's amount, so this is a
 //! heuristic: the route is valid, but not guaranteed to be the most probable one.
+//! The search is an A\* with a consistent bound (`prob_bound`): the cheapest usable first hop
+//! of the source plus the cheapest edge into the node, both priced at the payment amount
+//! (every hop carries at least that, and `-ln P` grows with the amount); the balanced model
+//! adds the fee bound.
+//!
+//! ## Bounds and pruning shared by every search
+//! * In-edges are scanned largest htlc_max first, so a scan stops at the first edge that
+//!   cannot carry the label.
+//! * The fee bound is the larger of the landmark (ALT) bound and the cheapest in-edge fee at
+//!   the bucket amount (except at heads of the source's first hops, whose hop is free).
+//! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
+//!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
+//!   "no route" answers immediate; the other searches drop labels past it.
+//!
+//! ## Matrix (fee model)
+//! `fee_column` settles every source of a matrix from one plain backward Dijkstra per
+//! destination; a source takes the first label offered over one of its out-edges (its own
+//! first hop is free) and is certified as in step 1 (htlc_minimum rejections so far, cltv and
+//! hop limits). Uncertified cells fall back to the full per-pair search.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::index::{RoutingIndex, INF, LANDMARKS, LM_INF, LM_SAT};
-use super::CostModel;
+use super::{CostModel, BALANCED_MSAT_PER_NEG_LN_P, BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT};
+
+/// The balanced model's price of one unit of `-ln P` on a hop carrying `amount` (at least).
+#[inline]
+fn balanced_price(amount: u64) -> f64 {
+    BALANCED_MSAT_PER_NEG_LN_P
+        + BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT * amount as f64 / 1_048_576.0
+}
 
 /// Labels the exact fallback (step 3) may settle before it gives up.
 pub const EXACT_LABEL_BUDGET: usize = 200_000;
@@ -108,9 +134,16 @@ pub(crate) struct Scratch {
     // Per-query landmark offsets (see `prepare_bounds`).
     lm_a: [u32; LANDMARKS],
     lm_b: [u32; LANDMARKS],
+    /// Heads of the source's usable first hops (stamped with the generation).
+    first_hop: Vec<u32>,
+    /// Least `-ln P` of any usable first hop of the source.
+    first_neg_ln_p: f64,
 
     bucket: usize,
     any_excluded: bool,
+    /// The most the source can send over any one of its usable first channels: no label
+    /// whose amount plus fee bound exceeds it can end in a route.
+    src_cap: u64,
 }
 
 thread_local! {
@@ -145,6 +178,7 @@ impl Scratch {
             self.excl_node = vec![0; n];
             self.head = vec![NONE; n];
             self.head_gen = vec![0; n];
+            self.first_hop = vec![0; n];
             self.gen = 0;
         }
         self.next_gen();
@@ -160,6 +194,7 @@ impl Scratch {
                 &mut self.excl_node,
                 &mut self.excl_chan,
                 &mut self.head_gen,
+                &mut self.first_hop,
             ] {
                 v.iter_mut().for_each(|x| *x = 0);
             }
@@ -229,6 +264,21 @@ impl RoutingIndex {
             sc.excl_chan[c as usize] = gen;
         }
         sc.bucket = Self::bucket_for(q.amount);
+        sc.src_cap = 0;
+        sc.first_neg_ln_p = f64::INFINITY;
+        for &s in self.out_slots(q.src) {
+            let s = s as usize;
+            let to = self.to[s] as usize;
+            if self.edge_excluded(s, sc) || sc.excl_node[to] == gen {
+                continue;
+            }
+            sc.src_cap = sc.src_cap.max(self.htlc_max[s]);
+            if self.htlc_max[s] >= q.amount {
+                sc.first_hop[to] = gen;
+                let p = super::hop_neg_ln_p(q.amount, self.cap_msat[s]);
+                sc.first_neg_ln_p = sc.first_neg_ln_p.min(p);
+            }
+        }
         // The source's own first channel is free, so the fees still to come from node u are
         // at least the fee distance from some out-neighbour w of the source to u. With
         // a = max_w d(L, w) and b = min_w d(w, L), d(w, u) >= d(L, u) - a and >= b - d(u, L).
@@ -261,7 +311,12 @@ impl RoutingIndex {
         if sc.h_gen[ui] == sc.gen {
             return sc.h[ui];
         }
-        let h = self.landmark_bound(&self.lm, ui, sc.bucket, &sc.lm_a, &sc.lm_b);
+        let mut h = self.landmark_bound(&self.lm, ui, sc.bucket, &sc.lm_a, &sc.lm_b);
+        // Unless `u` is the head of a (free) first hop, the hop into `u` charges at least its
+        // cheapest in-edge's fee; consistent for the same reason as `prob_bound`.
+        if h != INF && sc.first_hop[ui] != sc.gen {
+            h = h.max(self.in_fee_min[sc.bucket * self.n + ui]);
+        }
         sc.h_gen[ui] = sc.gen;
         sc.h[ui] = h;
         h
@@ -298,6 +353,24 @@ impl RoutingIndex {
             }
         }
         h
+    }
+
+    /// Lower bound on the `-ln P` still to come between the source and `v` (first hop
+    /// included): the cheapest usable first hop, plus, unless `v` is the head of one, the
+    /// cheapest edge into `v` (every hop carries at least the amount, and the cost grows
+    /// with it). Consistent: an edge `x -> v` costs at least the second term, and `x`'s own
+    /// bound is at least the first. `INF` when no edge into `v` carries the amount.
+    #[inline]
+    fn prob_bound(&self, v: u32, q: &Query, sc: &Scratch) -> f64 {
+        if v == q.src {
+            return 0.0;
+        }
+        let vi = v as usize;
+        if sc.first_hop[vi] == sc.gen {
+            return sc.first_neg_ln_p;
+        }
+        let cap = self.in_cap_max[sc.bucket * self.n + vi];
+        sc.first_neg_ln_p + super::hop_neg_ln_p(q.amount, cap)
     }
 
     #[inline]
@@ -422,6 +495,16 @@ impl RoutingIndex {
                 sc.heap.push(Reverse((real, v)));
                 continue;
             }
+            // Keys pop in non-decreasing order and every route through `v` makes the source
+            // send at least `real`: past the first channel's limit or the fee limit, nothing
+            // left in the heap can become a route.
+            if real > sc.src_cap {
+                break;
+            }
+            if real - amount > q.max_fee {
+                fee_pruned = true;
+                break;
+            }
             // key > real only for entries of nodes already settled (their real-key entry
             // was smaller and came first), which the check above skipped.
             sc.settled[vi] = gen;
@@ -433,27 +516,43 @@ impl RoutingIndex {
                     SingleOutcome::Uncertified(path)
                 };
             }
-            for slot in self.in_slots(v) {
-                let u = self.from[slot];
+            let first = self.in_off[vi] as usize;
+            for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
+                // Sorted by htlc_max, largest first: no later edge carries `a` either.
+                if a > e.htlc_max {
+                    break;
+                }
+                let slot = first + k;
+                let u = e.from;
                 let ui = u as usize;
                 if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
                     continue;
                 }
-                if a > self.htlc_max[slot] {
-                    continue;
-                }
-                if !ignore_min && a < self.htlc_min[slot] {
-                    let b = self.inbound(slot, self.htlc_min[slot], u == src);
+                if !ignore_min && a < e.htlc_min {
+                    let b = if u == src {
+                        e.htlc_min
+                    } else {
+                        e.htlc_min.saturating_add(e.fee(e.htlc_min))
+                    };
                     reject_bound = reject_bound.min(b);
                     min_rejected = true;
                     continue;
                 }
-                let nu = self.inbound(slot, a, u == src);
+                let nu = if u == src {
+                    a
+                } else {
+                    a.saturating_add(e.fee(a))
+                };
                 if nu - amount > q.max_fee {
                     fee_pruned = true;
                     continue;
                 }
-                if sc.seen[ui] == gen && nu >= sc.dist[ui] {
+                // Equal amounts: the lower snapshot edge wins, whatever the scan order.
+                if sc.seen[ui] == gen
+                    && (nu > sc.dist[ui]
+                        || (nu == sc.dist[ui]
+                            && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
+                {
                     continue;
                 }
                 sc.seen[ui] = gen;
@@ -575,7 +674,7 @@ impl RoutingIndex {
                     continue;
                 }
                 let h = self.bound(u, src, sc);
-                if h == INF {
+                if h == INF || nu.saturating_add(h) > sc.src_cap {
                     continue;
                 }
                 let nl = Label {
@@ -660,12 +759,23 @@ impl RoutingIndex {
             }
             // Only the fee bound: landmark bounds on `-ln P` were tried and did not pay off
             // (the uncertainty of big channels is so small that they barely prune).
-            let hf = if balanced { self.bound(v, src, sc) } else { 0 };
+            // The fee bound is INF where the landmarks prove that no first hop of the source
+            // reaches `v` at this amount: that prunes under every model.
+            let hf = self.bound(v, src, sc);
             if hf == INF {
                 sc.settled[vi] = gen;
                 continue;
             }
-            let h = hf as f64;
+            let hp = self.prob_bound(v, q, sc);
+            if hp == f64::INFINITY {
+                sc.settled[vi] = gen;
+                continue;
+            }
+            let h = if balanced {
+                hf as f64 + balanced_price(amount) * hp
+            } else {
+                hp
+            };
             let real = sc.cost[vi] + h;
             if f64::from_bits(key) < real {
                 sc.heap.push(Reverse((real.to_bits(), v)));
@@ -680,19 +790,26 @@ impl RoutingIndex {
                 failure = Failure::HopLimit;
                 continue;
             }
-            for slot in self.in_slots(v) {
-                let u = self.from[slot];
-                let ui = u as usize;
-                if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
-                    continue;
+            let first = self.in_off[vi] as usize;
+            for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
+                // Sorted by htlc_max, largest first: no later edge carries `a` either.
+                if a > e.htlc_max {
+                    break;
                 }
-                if a > self.htlc_max[slot] || a < self.htlc_min[slot] {
+                let slot = first + k;
+                let u = e.from;
+                let ui = u as usize;
+                if sc.settled[ui] == gen
+                    || u == dst
+                    || a < e.htlc_min
+                    || self.edge_excluded(slot, sc)
+                {
                     continue;
                 }
                 let (fee, ncl) = if u == src {
                     (0, cl)
                 } else {
-                    (self.fee(slot, a), cl + u32::from(self.cltv[slot]))
+                    (e.fee(a), cl + u32::from(e.cltv))
                 };
                 if ncl > q.max_cltv {
                     failure = Failure::CltvLimit;
@@ -701,6 +818,10 @@ impl RoutingIndex {
                 let nu = a.saturating_add(fee);
                 if nu - amount > q.max_fee {
                     failure = Failure::FeeLimit;
+                    continue;
+                }
+                // The source could not send what this label needs (see `fee_single`).
+                if nu > sc.src_cap {
                     continue;
                 }
                 let neg_ln_p = super::hop_neg_ln_p(a, self.cap_msat[slot]);
@@ -724,6 +845,110 @@ impl RoutingIndex {
             }
         }
         Found::None(failure)
+    }
+}
+
+impl RoutingIndex {
+    /// Fee model, default limits, no exclusions: one backward search from `dst` that settles
+    /// every source at once (the matrix's column). `Some(path)` is the cheapest route, found
+    /// and certified exactly as step 1 of the module documentation does it for one source;
+    /// `None` means "not decided here" (no certified route), and the caller asks
+    /// `find_route` for that pair. A source's own first channel is free, so each source
+    /// takes the first (least) label offered over one of its out-edges, while the same node
+    /// is relaxed as an ordinary, fee-charging node for the other sources.
+    pub(crate) fn fee_column(
+        &self,
+        dst: u32,
+        amount: u64,
+        sources: &[u32],
+        q: &Query,
+    ) -> Vec<Option<SlotPath>> {
+        with_scratch(self, |sc| {
+            let gen = sc.gen;
+            let mut answer: Vec<Option<(u64, u32, bool)>> = vec![None; sources.len()];
+            // head/head_gen map a source node to its first position in `sources`.
+            let mut pending = 0usize;
+            for (i, &x) in sources.iter().enumerate() {
+                let xi = x as usize;
+                if x != dst && sc.head_gen[xi] != gen {
+                    sc.head_gen[xi] = gen;
+                    sc.head[xi] = i as u32;
+                    pending += 1;
+                }
+            }
+            let mut reject_bound = INF;
+            sc.seen[dst as usize] = gen;
+            sc.dist[dst as usize] = amount;
+            sc.heap.push(Reverse((amount, dst)));
+            while let Some(Reverse((a, v))) = sc.heap.pop() {
+                let vi = v as usize;
+                if pending == 0 {
+                    break;
+                }
+                if sc.settled[vi] == gen || a > sc.dist[vi] {
+                    continue;
+                }
+                sc.settled[vi] = gen;
+                let first = self.in_off[vi] as usize;
+                for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
+                    if a > e.htlc_max {
+                        break;
+                    }
+                    let slot = first + k;
+                    let u = e.from;
+                    let ui = u as usize;
+                    if u == dst {
+                        continue;
+                    }
+                    if a < e.htlc_min {
+                        // As a source, u would need at least the minimum; as a forwarder,
+                        // the minimum plus its fee. The smaller bound covers both.
+                        reject_bound = reject_bound.min(e.htlc_min);
+                        continue;
+                    }
+                    if sc.head_gen[ui] == gen {
+                        let pos = sc.head[ui] as usize;
+                        if answer[pos].is_none() {
+                            answer[pos] = Some((a, slot as u32, a <= reject_bound));
+                            pending -= 1;
+                        }
+                    }
+                    if sc.settled[ui] == gen {
+                        continue;
+                    }
+                    let nu = a.saturating_add(e.fee(a));
+                    if sc.seen[ui] == gen && nu >= sc.dist[ui] {
+                        continue;
+                    }
+                    sc.seen[ui] = gen;
+                    sc.dist[ui] = nu;
+                    sc.parent[ui] = slot as u32;
+                    sc.heap.push(Reverse((nu, u)));
+                }
+            }
+            sources
+                .iter()
+                .map(|&x| {
+                    let xi = x as usize;
+                    if x == dst || sc.head_gen[xi] != gen {
+                        return None;
+                    }
+                    let (_, slot, certified) = answer[sc.head[xi] as usize]?;
+                    if !certified {
+                        return None;
+                    }
+                    let mut path = vec![slot];
+                    let mut y = self.to[slot as usize];
+                    while y != dst && path.len() <= self.n {
+                        let p = sc.parent[y as usize];
+                        path.push(p);
+                        y = self.to[p as usize];
+                    }
+                    let (cltv, hops) = self.path_cltv_hops(&path, q);
+                    (cltv <= q.max_cltv && hops <= u32::from(q.max_hops)).then_some(path)
+                })
+                .collect()
+        })
     }
 }
 
