@@ -6,7 +6,8 @@
 //! against bitcoind's UTXO set, every accepted gossip message recorded in the store's history
 //! tables in batches off the message path, and LDK's state in the store's key-value table.
 //!
-//! It must not compute routes or analytics and must not serve HTTP: the API crate reads what
+//! Routes for its own payments come from `switchyard-graph`'s engine (`router`). It must not
+//! compute analytics and must not serve HTTP: the API crate reads what
 //! this crate exposes ([`Node::status`], [`Node::peers`]) and what it writes to the store.
 //!
 //! ```text

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::secp256k1::PublicKey;
@@ -29,10 +29,6 @@ use lightning::ln::channel_state::ChannelDetails;
 use lightning::ln::channelmanager::{self, ChainParameters, ChannelManagerReadArgs, PaymentId};
 use lightning::ln::types::ChannelId;
 use lightning::onion_message::messenger::DefaultMessageRouter;
-use lightning::routing::router::DefaultRouter;
-use lightning::routing::scoring::{
-    ProbabilisticScorer, ProbabilisticScoringDecayParameters, ProbabilisticScoringFeeParameters,
-};
 use lightning::sign::{InMemorySigner, KeysManager};
 use lightning::util::config::{ChannelConfig, ChannelConfigUpdate, UserConfig};
 use lightning::util::persist::{
@@ -70,16 +66,9 @@ pub type ChainMonitor = chainmonitor::ChainMonitor<
     Arc<KeysManager>,
 >;
 
-pub type Scorer = ProbabilisticScorer<Arc<Graph>, Arc<LdkLogger>>;
-
-pub type NodeRouter = DefaultRouter<
-    Arc<Graph>,
-    Arc<LdkLogger>,
-    Arc<KeysManager>,
-    Arc<RwLock<Scorer>>,
-    ProbabilisticScoringFeeParameters,
-    Scorer,
->;
+/// Our own pathfinding (`services/graph`'s engine behind LDK's `Router` trait) finds the routes
+/// of the node's payments.
+pub type NodeRouter = crate::router::SwitchyardRouter;
 
 pub type MessageRouter = DefaultMessageRouter<Arc<Graph>, Arc<LdkLogger>, Arc<KeysManager>>;
 
@@ -510,17 +499,14 @@ impl Lightning {
             p.keys.clone(),
             lightning::sign::NodeSigner::get_peer_storage_key(&*p.keys),
         ));
-        let scorer = Arc::new(RwLock::new(ProbabilisticScorer::new(
-            ProbabilisticScoringDecayParameters::default(),
+        let router = Arc::new(crate::router::SwitchyardRouter::new(
             p.graph.clone(),
-            p.logger.clone(),
-        )));
-        let router = Arc::new(DefaultRouter::new(
-            p.graph.clone(),
-            p.logger.clone(),
-            p.keys.clone(),
-            scorer,
-            ProbabilisticScoringFeeParameters::default(),
+            // Fresh enough that a fee change we just heard of is priced in by our next
+            // payment; a rebuild of the mainnet graph costs well under a second.
+            crate::router::RouterConfig {
+                min_rebuild_interval: Duration::from_secs(5),
+                ..Default::default()
+            },
         ));
         let message_router = Arc::new(DefaultMessageRouter::new(p.graph.clone(), p.keys.clone()));
         let config = user_config(&p.policy);
