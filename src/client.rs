@@ -30,7 +30,12 @@ impl ApiClient {
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
         let mut stream = tokio::net::TcpStream::connect(&self.addr)
             .await
-            .with_context(|| format!("connecting to the API at {} (is `switchyard up` running? see --api)", self.addr))?;
+            .with_context(|| {
+                format!(
+                    "connecting to the API at {} (is `switchyard up` running? see --api)",
+                    self.addr
+                )
+            })?;
         let payload = body.map(|b| b.to_string()).unwrap_or_default();
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
@@ -59,7 +64,10 @@ impl ApiClient {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .context("the API sent no status")?;
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
             dechunk(body)
         } else {
             body.to_string()

@@ -4,8 +4,8 @@
 mod analyze;
 mod cli;
 mod client;
-mod operator;
 mod node;
+mod operator;
 mod progress;
 mod run;
 

@@ -15,7 +15,10 @@ fn client(api: &ApiArgs) -> ApiClient {
 }
 
 fn print(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
 }
 
 pub async fn channel(api: &ApiArgs, action: ChannelAction) -> Result<ExitCode> {
@@ -57,7 +60,10 @@ pub async fn channel(api: &ApiArgs, action: ChannelAction) -> Result<ExitCode> {
         }
         ChannelAction::Close { channel, force } => {
             let path = format!("/v1/channels/own/{channel}/close");
-            print(&c.call("POST", &path, Some(&json!({"force": force}))).await?);
+            print(
+                &c.call("POST", &path, Some(&json!({"force": force})))
+                    .await?,
+            );
         }
         ChannelAction::Policy {
             channel,
@@ -79,7 +85,10 @@ pub async fn channel(api: &ApiArgs, action: ChannelAction) -> Result<ExitCode> {
                     body[k] = v;
                 }
             }
-            print(&c.call("POST", "/v1/channels/own/policy", Some(&body)).await?);
+            print(
+                &c.call("POST", "/v1/channels/own/policy", Some(&body))
+                    .await?,
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -108,8 +117,13 @@ pub async fn invoice(
     description: &str,
     expiry_secs: u32,
 ) -> Result<ExitCode> {
-    let body = json!({"amount_msat": amount_msat, "description": description, "expiry_secs": expiry_secs});
-    print(&client(api).call("POST", "/v1/invoices", Some(&body)).await?);
+    let body =
+        json!({"amount_msat": amount_msat, "description": description, "expiry_secs": expiry_secs});
+    print(
+        &client(api)
+            .call("POST", "/v1/invoices", Some(&body))
+            .await?,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -122,12 +136,19 @@ pub async fn pay(
 ) -> Result<ExitCode> {
     let c = client(api);
     let body = match (invoice, destination) {
-        (Some(i), None) => json!({"invoice": i, "amount_msat": amount_msat, "max_fee_msat": max_fee_msat}),
-        (None, Some(d)) => json!({"destination": d, "amount_msat": amount_msat, "max_fee_msat": max_fee_msat}),
+        (Some(i), None) => {
+            json!({"invoice": i, "amount_msat": amount_msat, "max_fee_msat": max_fee_msat})
+        }
+        (None, Some(d)) => {
+            json!({"destination": d, "amount_msat": amount_msat, "max_fee_msat": max_fee_msat})
+        }
         _ => bail!("give an invoice or --destination (keysend), not both"),
     };
     let started = c.call("POST", "/v1/payments", Some(&body)).await?;
-    let id = started["payment_id"].as_str().unwrap_or_default().to_string();
+    let id = started["payment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     eprintln!("payment {id} sent; waiting for the outcome");
     for _ in 0..120 {
         let p = c.call("GET", &format!("/v1/payments/{id}"), None).await;

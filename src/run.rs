@@ -66,9 +66,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             destination,
             amount_msat,
             max_fee_msat,
-        } => {
-            crate::operator::pay(&api, invoice, destination, amount_msat, max_fee_msat).await
-        }
+        } => crate::operator::pay(&api, invoice, destination, amount_msat, max_fee_msat).await,
         Command::Earnings {
             api,
             group_by,

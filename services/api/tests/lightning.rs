@@ -44,12 +44,7 @@ async fn post_auth(r: &Running, path: &str, body: &Value) -> (u16, Value) {
 
 fn wallet_address(r: &Running) -> Address {
     let ln = r.node.lightning().clone();
-    tokio::task::block_in_place(|| {
-        ln.wallet()
-            .expect("wallet")
-            .new_address()
-            .expect("address")
-    })
+    tokio::task::block_in_place(|| ln.wallet().expect("wallet").new_address().expect("address"))
 }
 
 fn confirmed_sat(r: &Running) -> u64 {
@@ -76,7 +71,11 @@ fn usable(r: &Running, peer: &Running) -> bool {
 async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     let btc = tokio::task::block_in_place(Bitcoind::start)
         .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
-    let (db_a, db_s, db_c) = (TestDb::new().await, TestDb::new().await, TestDb::new().await);
+    let (db_a, db_s, db_c) = (
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    );
     let (dir_a, dir_s, dir_c) = (
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
@@ -108,7 +107,10 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     })
     .await;
     let wallet = get(s.addr, "/v1/wallet").await.json();
-    assert!(wallet["confirmed_sat"].as_u64().unwrap() >= 1_000_000_000, "{wallet}");
+    assert!(
+        wallet["confirmed_sat"].as_u64().unwrap() >= 1_000_000_000,
+        "{wallet}"
+    );
 
     // Connect A-S and S-C, then open A->S (directly) and S->C (through S's API).
     a.node.add_peer(spec(&s), "test").await.unwrap();
@@ -140,23 +142,27 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     )
     .await;
     assert_eq!(status, 200, "{opened}");
-    wait_for("both funding transactions to be broadcast", 30, async || {
-        let a_ok = a
-            .node
-            .lightning()
-            .channels()
-            .iter()
-            .any(|c| c.funding_txo.is_some());
-        let s_ok = s
-            .node
-            .lightning()
-            .channels()
-            .iter()
-            .filter(|c| c.funding_txo.is_some())
-            .count()
-            == 2;
-        a_ok && s_ok
-    })
+    wait_for(
+        "both funding transactions to be broadcast",
+        30,
+        async || {
+            let a_ok = a
+                .node
+                .lightning()
+                .channels()
+                .iter()
+                .any(|c| c.funding_txo.is_some());
+            let s_ok = s
+                .node
+                .lightning()
+                .channels()
+                .iter()
+                .filter(|c| c.funding_txo.is_some())
+                .count()
+                == 2;
+            a_ok && s_ok
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     mine(&btc, 7, &burn);
@@ -174,7 +180,10 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
         .unwrap()
         .clone();
     assert_eq!(sc["capacity_sat"], 500_000);
-    assert!(sc["local_balance_msat"].as_u64().unwrap() > 490_000_000, "{sc}");
+    assert!(
+        sc["local_balance_msat"].as_u64().unwrap() > 490_000_000,
+        "{sc}"
+    );
 
     // S sets its fees through the API; A must learn them from gossip before paying.
     let (status, set) = post_auth(
@@ -218,7 +227,11 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
         .lightning()
         .create_invoice(Some(50_000_000), "switchyard test", 3600)
         .unwrap();
-    let payment_id = a.node.lightning().pay_invoice(&invoice, None, None).unwrap();
+    let payment_id = a
+        .node
+        .lightning()
+        .pay_invoice(&invoice, None, None)
+        .unwrap();
     let id_bytes: [u8; 32] = *invoice.payment_hash().as_ref();
     assert_eq!(payment_id.len(), 64);
     wait_for("A's payment to succeed", 60, async || {
@@ -256,7 +269,11 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     let bad = get(s.addr, "/v1/earnings?group_by=moon").await;
     assert_eq!(bad.status, 400);
     assert_eq!(
-        metric(&s.metrics, "switchyard_forwards_total", &[("outcome", "settled")]),
+        metric(
+            &s.metrics,
+            "switchyard_forwards_total",
+            &[("outcome", "settled")]
+        ),
         1.0
     );
     assert_eq!(
@@ -294,7 +311,10 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
         .create_invoice(Some(10_000_000), "after C left", 3600)
         .unwrap();
     let hash2: [u8; 32] = *invoice2.payment_hash().as_ref();
-    a.node.lightning().pay_invoice(&invoice2, None, None).unwrap();
+    a.node
+        .lightning()
+        .pay_invoice(&invoice2, None, None)
+        .unwrap();
     wait_for("A's second payment to fail", 120, async || {
         books::payment(db_a.store.pool(), &hash2)
             .await
@@ -316,11 +336,19 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
         .find(|x| x["outcome"] == "failed")
         .unwrap();
     assert!(
-        failed["failure_reason"].as_str().is_some_and(|r| !r.is_empty()),
+        failed["failure_reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
         "{failed}"
     );
     assert_eq!(failed["fee_msat"], 0);
-    assert!(metric(&s.metrics, "switchyard_forwards_total", &[("outcome", "failed")]) >= 1.0);
+    assert!(
+        metric(
+            &s.metrics,
+            "switchyard_forwards_total",
+            &[("outcome", "failed")]
+        ) >= 1.0
+    );
     // The HTLC went back to A: nothing stuck in flight on A's channel.
     wait_for("A's HTLC to be failed back", 30, async || {
         a.node

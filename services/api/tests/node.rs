@@ -53,7 +53,11 @@ async fn chain() -> Chain {
     .unwrap()
 }
 
-pub(crate) fn node_config(btc: &Bitcoind, dir: &std::path::Path, peers: Vec<PeerSpec>) -> NodeConfig {
+pub(crate) fn node_config(
+    btc: &Bitcoind,
+    dir: &std::path::Path,
+    peers: Vec<PeerSpec>,
+) -> NodeConfig {
     let mut cfg = NodeConfig::new(bitcoin::Network::Regtest, dir.to_path_buf());
     cfg.listen = Some("127.0.0.1:0".parse().unwrap());
     let (user, password) = btc.rpc_user_pass();

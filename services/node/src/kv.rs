@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::sync::{mpsc, Arc, Mutex};
 
 use lightning::io as ldk_io;
 
@@ -13,10 +15,52 @@ use switchyard_store::Store;
 /// Blocking bridge from LDK's synchronous trait to the async store. Call it from a
 /// multi-threaded tokio runtime (it parks the worker with `block_in_place`) or from a plain
 /// thread, never from a current-thread runtime.
+///
+/// Synchronous calls run on a thread of their own with its own small runtime and connection
+/// pool: LDK calls them while holding its locks, from tasks of the node's runtime, so waiting
+/// there for work scheduled on that same runtime can deadlock (another worker blocked on the
+/// lock, the I/O driver not polled).
 #[derive(Clone)]
 pub struct PgKvStore {
     store: Store,
-    runtime: tokio::runtime::Handle,
+    sync: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+}
+
+type JobFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+type Job = Box<dyn for<'a> FnOnce(&'a Store) -> JobFuture<'a> + Send>;
+
+/// Starts the thread that serves synchronous calls.
+fn start_sync_thread(store: &Store) -> io::Result<mpsc::Sender<Job>> {
+    let options = (*store.pool().connect_options()).clone();
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("switchyard-kv".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "key-value store thread: no runtime");
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let store = match Store::connect(options, 2).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "key-value store thread: cannot connect");
+                        return;
+                    }
+                };
+                // Blocking on the channel is fine: this runtime runs nothing else.
+                while let Ok(job) = rx.recv() {
+                    job(&store).await;
+                }
+            });
+        })?;
+    Ok(tx)
 }
 
 fn to_io(e: switchyard_store::Error) -> io::Error {
@@ -24,32 +68,51 @@ fn to_io(e: switchyard_store::Error) -> io::Error {
 }
 
 impl PgKvStore {
-    pub fn new(store: Store, runtime: tokio::runtime::Handle) -> PgKvStore {
-        PgKvStore { store, runtime }
+    pub fn new(store: Store) -> PgKvStore {
+        PgKvStore {
+            store,
+            sync: Arc::new(Mutex::new(None)),
+        }
     }
 
-    /// Runs `f` as an ordinary task on the node's runtime and waits for it on this thread.
-    /// The database future is driven by the runtime's workers (which own the I/O driver), not
-    /// by the waiting thread: `Handle::block_on` from inside `block_in_place` could stall when
-    /// every other worker was itself blocked.
-    fn block_on<F>(&self, f: F) -> F::Output
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
-            let _ = tx.send(f.await);
+    /// Runs `job` on the key-value thread and waits for its answer.
+    fn call_sync<T: Send + 'static>(
+        &self,
+        job: impl for<'a> FnOnce(&'a Store) -> Pin<Box<dyn Future<Output = T> + Send + 'a>>
+            + Send
+            + 'static,
+    ) -> io::Result<T> {
+        let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+        let boxed: Job = Box::new(move |store: &Store| {
+            let fut = job(store);
+            Box::pin(async move {
+                let _ = reply_tx.send(fut.await);
+            })
         });
-        let wait = move || rx.recv();
-        let result = match tokio::runtime::Handle::try_current() {
+        {
+            let mut guard = self
+                .sync
+                .lock()
+                .map_err(|_| io::Error::other("key-value store lock poisoned"))?;
+            if guard.is_none() {
+                *guard = Some(start_sync_thread(&self.store)?);
+            }
+            let sender = guard
+                .as_ref()
+                .ok_or_else(|| io::Error::other("key-value store thread missing"))?;
+            if sender.send(boxed).is_err() {
+                *guard = None;
+                return Err(io::Error::other("key-value store thread stopped"));
+            }
+        }
+        let wait = move || reply_rx.recv();
+        let answer = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(wait)
             }
             _ => wait(),
         };
-        // The task only drops its sender without sending if the runtime is shutting down.
-        result.unwrap_or_else(|_| panic!("the runtime stopped during a key-value store call"))
+        answer.map_err(|_| io::Error::other("key-value store thread stopped"))
     }
 
     pub async fn read_async(&self, p: &str, s: &str, k: &str) -> io::Result<Option<Vec<u8>>> {
@@ -69,16 +132,19 @@ fn to_ldk(e: impl std::fmt::Display) -> ldk_io::Error {
 
 impl KVStoreSync for PgKvStore {
     fn read(&self, primary: &str, secondary: &str, key: &str) -> Result<Vec<u8>, ldk_io::Error> {
-        let me = self.clone();
         let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
-        self.block_on(async move { me.read_async(&p, &s, &k).await })
-            .map_err(to_ldk)?
-            .ok_or_else(|| {
-                ldk_io::Error::new(
-                    ldk_io::ErrorKind::NotFound,
-                    format!("no key {primary}/{secondary}/{key}"),
-                )
-            })
+        self.call_sync(move |store| {
+            Box::pin(async move { kv::read(store.pool(), &p, &s, &k).await })
+        })
+        .map_err(to_ldk)?
+        .map_err(to_io)
+        .map_err(to_ldk)?
+        .ok_or_else(|| {
+            ldk_io::Error::new(
+                ldk_io::ErrorKind::NotFound,
+                format!("no key {primary}/{secondary}/{key}"),
+            )
+        })
     }
 
     fn write(
@@ -88,10 +154,12 @@ impl KVStoreSync for PgKvStore {
         key: &str,
         buf: Vec<u8>,
     ) -> Result<(), ldk_io::Error> {
-        let me = self.clone();
         let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
-        self.block_on(async move { me.write_async(&p, &s, &k, &buf).await })
-            .map_err(to_ldk)
+        self.call_sync(move |store| {
+            Box::pin(async move { kv::write(store.pool(), &p, &s, &k, &buf).await })
+        })
+        .map_err(to_ldk)?
+        .map_err(to_ldk)
     }
 
     fn remove(
@@ -101,16 +169,18 @@ impl KVStoreSync for PgKvStore {
         key: &str,
         _lazy: bool,
     ) -> Result<(), ldk_io::Error> {
-        let store = self.store.clone();
         let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
-        self.block_on(async move { kv::remove(store.pool(), &p, &s, &k).await })
-            .map_err(to_ldk)
+        self.call_sync(move |store| {
+            Box::pin(async move { kv::remove(store.pool(), &p, &s, &k).await })
+        })
+        .map_err(to_ldk)?
+        .map_err(to_ldk)
     }
 
     fn list(&self, primary: &str, secondary: &str) -> Result<Vec<String>, ldk_io::Error> {
-        let store = self.store.clone();
         let (p, s) = (primary.to_string(), secondary.to_string());
-        self.block_on(async move { kv::list(store.pool(), &p, &s).await })
+        self.call_sync(move |store| Box::pin(async move { kv::list(store.pool(), &p, &s).await }))
+            .map_err(to_ldk)?
             .map_err(to_ldk)
     }
 }

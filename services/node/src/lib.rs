@@ -180,7 +180,7 @@ impl Node {
             .get_node_id(Recipient::Node)
             .map_err(|_| NodeError::Config("cannot derive the node id from the seed".into()))?;
 
-        let kv = kv::PgKvStore::new(store.clone(), tokio::runtime::Handle::current());
+        let kv = kv::PgKvStore::new(store.clone());
         let graph = Arc::new(load_graph(&kv, config.network, logger.clone()).await);
 
         let chain = match &config.bitcoind {

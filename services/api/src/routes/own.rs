@@ -98,7 +98,9 @@ pub async fn open_channel(
             .peer
             .parse()
             .map_err(|e: NodeError| ApiError::bad_request("invalid_peer", e.to_string()))?;
-        node.add_peer(spec.clone(), "api").await.map_err(node_error)?;
+        node.add_peer(spec.clone(), "api")
+            .await
+            .map_err(node_error)?;
         spec.node_id
     } else {
         req.peer
@@ -136,9 +138,12 @@ pub async fn close_channel(
     require_token(&state, &headers)?;
     let req = body.map(|b| b.0).unwrap_or_default();
     let ln = lightning(&state)?;
-    let r = parse_channel_ref(&channel).map_err(|e| ApiError::bad_request("invalid_channel", e.to_string()))?;
+    let r = parse_channel_ref(&channel)
+        .map_err(|e| ApiError::bad_request("invalid_channel", e.to_string()))?;
     ln.close_channel(r, req.force).map_err(node_error)?;
-    Ok(Json(json!({"channel": channel, "force": req.force, "state": "closing"})))
+    Ok(Json(
+        json!({"channel": channel, "force": req.force, "state": "closing"}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,12 +172,15 @@ pub async fn set_policy(
     let ln = lightning(&state)?;
     let target = match &req.channel {
         Some(c) => Some(
-            parse_channel_ref(c).map_err(|e| ApiError::bad_request("invalid_channel", e.to_string()))?,
+            parse_channel_ref(c)
+                .map_err(|e| ApiError::bad_request("invalid_channel", e.to_string()))?,
         ),
         None => None,
     };
     let n = ln.set_policy(target, req.update).map_err(node_error)?;
-    Ok(Json(json!({"channels_updated": n, "default_policy": ln.policy()})))
+    Ok(Json(
+        json!({"channels_updated": n, "default_policy": ln.policy()}),
+    ))
 }
 
 /// On-chain balance.
@@ -255,7 +263,10 @@ pub async fn create_invoice(
     require_token(&state, &headers)?;
     let Json(req) = body?;
     if req.amount_msat == Some(0) {
-        return Err(ApiError::bad_request("invalid_amount", "amount_msat must be positive"));
+        return Err(ApiError::bad_request(
+            "invalid_amount",
+            "amount_msat must be positive",
+        ));
     }
     if req.expiry_secs == 0 || req.expiry_secs > 31 * 24 * 3600 {
         return Err(ApiError::bad_request(
@@ -285,7 +296,11 @@ pub async fn list_invoices(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let rows = switchyard_store::queries::books::invoices(state.store.pool(), q.limit.unwrap_or(100).clamp(1, 10_000)).await?;
+    let rows = switchyard_store::queries::books::invoices(
+        state.store.pool(),
+        q.limit.unwrap_or(100).clamp(1, 10_000),
+    )
+    .await?;
     Ok(Json(json!({"invoices": rows})))
 }
 
@@ -325,7 +340,8 @@ pub async fn pay(
             let amount = req.amount_msat.ok_or_else(|| {
                 ApiError::bad_request("missing_amount", "keysend needs amount_msat")
             })?;
-            ln.keysend(dest, amount, req.max_fee_msat).map_err(node_error)?
+            ln.keysend(dest, amount, req.max_fee_msat)
+                .map_err(node_error)?
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -342,7 +358,11 @@ pub async fn list_payments(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
-    let rows = switchyard_store::queries::books::payments(state.store.pool(), q.limit.unwrap_or(100).clamp(1, 10_000)).await?;
+    let rows = switchyard_store::queries::books::payments(
+        state.store.pool(),
+        q.limit.unwrap_or(100).clamp(1, 10_000),
+    )
+    .await?;
     Ok(Json(json!({"payments": rows})))
 }
 
@@ -355,7 +375,10 @@ pub async fn get_payment(
     })?;
     match switchyard_store::queries::books::payment(state.store.pool(), &bytes).await? {
         Some(p) => Ok(Json(json!(p))),
-        None => Err(ApiError::not_found("payment_not_found", format!("no payment {id}"))),
+        None => Err(ApiError::not_found(
+            "payment_not_found",
+            format!("no payment {id}"),
+        )),
     }
 }
 
@@ -388,7 +411,10 @@ fn range(q: &RangeQuery) -> ApiResult<(i64, i64)> {
     let to = q.to.unwrap_or(now + 1);
     let from = q.from.unwrap_or(to - 30 * 86_400);
     if from >= to {
-        return Err(ApiError::bad_request("invalid_range", "from must be before to"));
+        return Err(ApiError::bad_request(
+            "invalid_range",
+            "from must be before to",
+        ));
     }
     Ok((from, to))
 }
@@ -417,13 +443,12 @@ pub async fn earnings(
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let (from, to) = range(&q)?;
-    let group: switchyard_store::queries::books::EarningsGroup = q
-        .group_by
-        .as_deref()
-        .unwrap_or("channel")
-        .parse()
-        .map_err(|e: switchyard_store::Error| ApiError::bad_request("invalid_group_by", e.to_string()))?;
-    let rows = switchyard_store::queries::books::earnings(state.store.pool(), group, from, to).await?;
+    let group: switchyard_store::queries::books::EarningsGroup =
+        q.group_by.as_deref().unwrap_or("channel").parse().map_err(
+            |e: switchyard_store::Error| ApiError::bad_request("invalid_group_by", e.to_string()),
+        )?;
+    let rows =
+        switchyard_store::queries::books::earnings(state.store.pool(), group, from, to).await?;
     let total: i64 = rows.iter().map(|r| r.fees_earned_msat).sum();
     Ok(Json(json!({
         "from": from,
