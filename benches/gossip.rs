@@ -1,20 +1,35 @@
 //! Gossip ingest: a synthetic, correctly signed network (50,000 channels with both updates,
 //! 15,000 node announcements) fed through the node's gossip handler (LDK's checks plus our
 //! recording) and committed to Postgres, next to the raw secp256k1 verification rate of the
-//! same signatures on the same cores. Prints the resident size with the network loaded.
+//! same signatures on the same cores. Every run checks that every message is in the store.
+//! Prints the resident size with the network loaded.
 //!
-//! Needs the test Postgres (`scripts/bench.sh gossip` starts it). Scale with
+//! Needs the test Postgres (started by `TestDb` in `SWITCHYARD_TEST_PG_DIR`). Scale with
 //! `SWITCHYARD_BENCH_GOSSIP_CHANNELS` / `_NODES` (defaults 50000 / 15000).
+//!
+//! `SWITCHYARD_BENCH_GOSSIP_RUNS=N` skips criterion and runs N rounds of (verify-only,
+//! handler + store) back to back, printing each round's rates, their ratio and where the CPU
+//! time went (this process vs the Postgres server), then the medians.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use lightning::ln::msgs::RoutingMessageHandler;
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use lightning::ln::msgs::{ChannelAnnouncement, ChannelUpdate, RoutingMessageHandler};
 use rayon::prelude::*;
-use switchyard_node::{Node, NodeConfig};
+use switchyard_node::{Node, NodeConfig, RecordingGossip};
 use switchyard_regtest::synthetic::{network, SyntheticNetwork};
 use switchyard_store::testing::TestDb;
+
+type Sig = (
+    bitcoin::secp256k1::Message,
+    bitcoin::secp256k1::ecdsa::Signature,
+    bitcoin::secp256k1::PublicKey,
+);
+
+/// Channels (announcement + both updates) per unit of work handed to a feeding thread: small
+/// enough that both threads stay busy to the end, large enough to keep scheduling cheap.
+const CHUNK: usize = 256;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -34,9 +49,52 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// Feeds every message through the handler from two "peers" in parallel, then waits for
-/// the store. Returns the wall time and the node (so its memory can be read).
-async fn ingest(net: &SyntheticNetwork) -> (Duration, Arc<Node>, TestDb) {
+/// Fields of `/proc/<pid>/stat` after the command name (index 0 is the state).
+fn proc_stat(pid: &str) -> Option<Vec<u64>> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    Some(
+        rest.split_whitespace()
+            .skip(1)
+            .map(|f| f.parse::<i64>().map_or(0, |v| v.max(0) as u64))
+            .collect(),
+    )
+}
+
+/// CPU seconds (user + system) of this process so far.
+fn self_cpu() -> f64 {
+    // After the state: ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+    proc_stat("self").map_or(0.0, |f| (f[10] + f[11]) as f64 / 100.0)
+}
+
+/// CPU seconds of the test cluster's server: the postmaster, its live children and the
+/// children it has reaped. `None` when the cluster is not the embedded test cluster.
+fn pg_cpu() -> Option<f64> {
+    if std::env::var_os("DATABASE_URL").is_some() {
+        return None;
+    }
+    let pid_file = switchyard_store::testing::test_cluster_dir().join("data/postmaster.pid");
+    let pm = std::fs::read_to_string(pid_file).ok()?;
+    let pm = pm.lines().next()?.trim().to_string();
+    let f = proc_stat(&pm)?;
+    let mut ticks = f[10] + f[11] + f[12] + f[13];
+    let pm_pid: u64 = pm.parse().ok()?;
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if let Some(c) = proc_stat(pid).filter(|c| c[0] == pm_pid) {
+            ticks += c[10] + c[11];
+        }
+    }
+    Some(ticks as f64 / 100.0)
+}
+
+async fn start_node() -> (Arc<Node>, TestDb) {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = NodeConfig::new(bitcoin::Network::Regtest, dir.keep());
@@ -48,45 +106,145 @@ async fn ingest(net: &SyntheticNetwork) -> (Duration, Arc<Node>, TestDb) {
     let node = Node::start(cfg, db.store.clone(), metrics)
         .await
         .expect("node");
+    (node, db)
+}
+
+/// Every message through the handler from two "peers" on the two rayon threads, channels
+/// (each with its updates, in order) first, then node announcements.
+fn feed(h: &RecordingGossip, net: &SyntheticNetwork, peers: &[bitcoin::secp256k1::PublicKey; 2]) {
+    let channel = |p: usize, (a, u1, u2): &(ChannelAnnouncement, ChannelUpdate, ChannelUpdate)| {
+        h.handle_channel_announcement(Some(peers[p]), a)
+            .expect("announcement");
+        h.handle_channel_update(Some(peers[p]), u1).expect("update");
+        h.handle_channel_update(Some(peers[p]), u2).expect("update");
+    };
+    net.channels
+        .par_chunks(CHUNK)
+        .enumerate()
+        .for_each(|(i, part)| part.iter().for_each(|c| channel(i % 2, c)));
+    net.nodes
+        .par_chunks(CHUNK)
+        .enumerate()
+        .for_each(|(i, part)| {
+            for n in part {
+                h.handle_node_announcement(Some(peers[i % 2]), n)
+                    .expect("node announcement");
+            }
+        });
+}
+
+struct Ingest {
+    wall: Duration,
+    /// CPU seconds of this process (LDK, recorder, writer) and of the Postgres server.
+    cpu_self: f64,
+    cpu_pg: Option<f64>,
+    node: Arc<Node>,
+    db: TestDb,
+}
+
+/// Feeds the network through a fresh node and waits for the store; checks every message is
+/// in it.
+async fn ingest(net: &SyntheticNetwork) -> Ingest {
+    let (node, db) = start_node().await;
     let handler = node.gossip_handler().clone();
+    let secp = bitcoin::secp256k1::Secp256k1::signing_only();
     let peers = [
-        bitcoin::secp256k1::PublicKey::from_secret_key(
-            &bitcoin::secp256k1::Secp256k1::new(),
-            &net.node_keys[0],
-        ),
-        bitcoin::secp256k1::PublicKey::from_secret_key(
-            &bitcoin::secp256k1::Secp256k1::new(),
-            &net.node_keys[1],
-        ),
+        bitcoin::secp256k1::PublicKey::from_secret_key(&secp, &net.node_keys[0]),
+        bitcoin::secp256k1::PublicKey::from_secret_key(&secp, &net.node_keys[1]),
     ];
+    let (cpu0, pg0) = (self_cpu(), pg_cpu());
     let started = Instant::now();
-    let channels = &net.channels;
-    let h = handler.clone();
-    tokio::task::block_in_place(|| {
-        let half = channels.len() / 2;
-        [&channels[..half], &channels[half..]]
-            .par_iter()
-            .enumerate()
-            .for_each(|(p, part)| {
-                for (a, u1, u2) in part.iter() {
-                    h.handle_channel_announcement(Some(peers[p]), a)
-                        .expect("announcement");
-                    h.handle_channel_update(Some(peers[p]), u1).expect("update");
-                    h.handle_channel_update(Some(peers[p]), u2).expect("update");
-                }
-            });
-        net.nodes
-            .par_chunks(net.nodes.len().div_ceil(2))
-            .enumerate()
-            .for_each(|(p, part)| {
-                for n in part {
-                    h.handle_node_announcement(Some(peers[p]), n)
-                        .expect("node announcement");
-                }
-            });
-    });
+    tokio::task::block_in_place(|| feed(&handler, net, &peers));
     node.flush_gossip().await;
-    (started.elapsed(), node, db)
+    let wall = started.elapsed();
+    let (cpu_self, cpu_pg) = (self_cpu() - cpu0, pg_cpu().zip(pg0).map(|(b, a)| b - a));
+    let rows: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM channel_updates), \
+         (SELECT count(*) FROM node_announcements)",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .expect("count");
+    let n = (net.channels.len() as i64, net.nodes.len() as i64);
+    assert_eq!(
+        rows,
+        (n.0, 2 * n.0, n.1),
+        "every message in the store (channels, updates, node announcements)"
+    );
+    Ingest {
+        wall,
+        cpu_self,
+        cpu_pg,
+        node,
+        db,
+    }
+}
+
+fn verify_only(sigs: &[Sig]) -> usize {
+    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+    sigs.par_iter()
+        .filter(|(m, s, pk)| secp.verify_ecdsa(m, s, pk).is_ok())
+        .count()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Rounds of verify-only then handler + store, with rates, ratio and CPU split per round.
+fn rounds(rt: &tokio::runtime::Runtime, net: &SyntheticNetwork, sigs: &[Sig], runs: usize) {
+    let msgs = net.message_count() as f64;
+    let (mut ratios, mut verify, mut handler) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cpu_ratios = Vec::new();
+    let mut keep = None;
+    for r in 1..=runs {
+        let (t, c) = (Instant::now(), self_cpu());
+        assert_eq!(verify_only(sigs), sigs.len(), "every signature verifies");
+        let (v, vc) = (t.elapsed().as_secs_f64(), self_cpu() - c);
+        let i = rt.block_on(ingest(net));
+        let h = i.wall.as_secs_f64();
+        let hc = i.cpu_self + i.cpu_pg.unwrap_or(0.0);
+        eprintln!(
+            "round {r}: verify-only {v:.2} s ({:.1}k msg/s) | handler+store {h:.2} s ({:.1}k msg/s) \
+             = {:.0}% | CPU s: verify-only {vc:.1}, handler+store {hc:.1} (this process {:.1}, \
+             postgres {}) = {:.0}%",
+            msgs / v / 1e3,
+            msgs / h / 1e3,
+            100.0 * v / h,
+            i.cpu_self,
+            i.cpu_pg.map_or("n/a".into(), |c| format!("{c:.1}")),
+            100.0 * vc / hc,
+        );
+        ratios.push(100.0 * v / h);
+        cpu_ratios.push(100.0 * vc / hc);
+        verify.push(v);
+        handler.push(h);
+        if let Some((n, d)) = keep.replace((i.node, i.db)) {
+            rt.block_on(async {
+                Node::stop(&n).await;
+                drop(d);
+            });
+        }
+    }
+    let (v, h) = (median(verify), median(handler));
+    eprintln!(
+        "median of {runs}: verify-only {v:.2} s ({:.1}k msg/s), handler+store {h:.2} s ({:.1}k msg/s), \
+         ratio {:.0}% (median of per-round ratios {:.0}%, of CPU-time ratios {:.0}%); \
+         resident size {:.0} MiB with the network loaded",
+        msgs / v / 1e3,
+        msgs / h / 1e3,
+        100.0 * v / h,
+        median(ratios),
+        median(cpu_ratios),
+        rss_mib()
+    );
+    if let Some((n, d)) = keep {
+        rt.block_on(async {
+            n.stop().await;
+            drop(d);
+        });
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -113,41 +271,28 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
 
+    let runs = env("SWITCHYARD_BENCH_GOSSIP_RUNS", 0);
+    if runs > 0 {
+        rounds(&rt, &net, &sigs, runs);
+        return;
+    }
+
     let mut g = c.benchmark_group("gossip_ingest");
     g.sample_size(10);
+    // One iteration is seconds long: ten of each, not criterion's linear ramp of 55.
+    g.sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(60));
     g.throughput(Throughput::Elements(net.message_count() as u64));
-    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
-    g.bench_function("secp256k1_verify_only", |b| {
-        b.iter(|| {
-            sigs.par_iter()
-                .filter(|(m, s, pk)| secp.verify_ecdsa(m, s, pk).is_ok())
-                .count()
-        })
-    });
+    g.bench_function("secp256k1_verify_only", |b| b.iter(|| verify_only(&sigs)));
     let rss_before = rss_mib();
     let mut last = None;
     g.bench_function("handler_and_store", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                let (d, node, db) = rt.block_on(ingest(&net));
-                total += d;
-                let rows: (i64, i64, i64) = rt
-                    .block_on(
-                        sqlx::query_as(
-                            "SELECT (SELECT count(*) FROM channels), (SELECT count(*) FROM channel_updates), \
-                             (SELECT count(*) FROM node_announcements)",
-                        )
-                        .fetch_one(db.store.pool()),
-                    )
-                    .expect("count");
-                assert_eq!(
-                    rows,
-                    (channels as i64, 2 * channels as i64, nodes as i64),
-                    "every message in the store"
-                );
-                if let Some((n, d)) = last.replace((node, db)) {
+                let i = rt.block_on(ingest(&net));
+                total += i.wall;
+                if let Some((n, d)) = last.replace((i.node, i.db)) {
                     rt.block_on(async {
                         Node::stop(&n).await;
                         drop(d);

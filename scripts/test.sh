@@ -31,6 +31,12 @@ if [ "$(cat "$SWITCHYARD_VALIDATE_VENV/.pinned" 2>/dev/null)" != "$validators" ]
   echo "$validators" > "$SWITCHYARD_VALIDATE_VENV/.pinned"
 fi
 
+# pyln-proto (Core Lightning's Python wire library) for tests/interop_pyln.rs, in its own venv
+# (pinned; created once, reused after). The test runs the same script: it skips, saying so,
+# only when the package index is unreachable, and fails on any other install error.
+export SWITCHYARD_INTEROP_VENV="${SWITCHYARD_INTEROP_VENV:-$HOME/.cache/switchyard/venv-interop}"
+./scripts/interop-venv.sh >/dev/null || echo "test: pyln-proto not installed; tests/interop_pyln.rs says why" >&2
+
 # A regtest bitcoind for the node tests: built once from the Bitcoin Core source vendored in
 # the libbitcoinkernel-sys crate (10-20 minutes on 2 cores), cached in ~/.cache/switchyard.
 SWITCHYARD_BITCOIND="${SWITCHYARD_BITCOIND:-$(./scripts/build-bitcoind.sh)/bitcoind}"
