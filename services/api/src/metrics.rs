@@ -391,15 +391,19 @@ impl Metrics {
         for d in self.catalog() {
             row(&mut out, &d.name, d.kind, &d.labels, &d.help);
         }
-        out.push_str(
-            "\n## Planned\n\n\
-             The Node and Routing-node dashboards and the alert rules already use these; the \
-             Lightning node will export them under exactly these names, types and labels.\n\n\
-             | metric | type | labels | meaning |\n|---|---|---|---|\n",
-        );
+        let mut planned = String::new();
         for (name, kind, labels, help) in PLANNED {
             let labels: Vec<String> = labels.iter().map(|l| l.to_string()).collect();
-            row(&mut out, name, *kind, &labels, help);
+            row(&mut planned, name, *kind, &labels, help);
+        }
+        if !planned.is_empty() {
+            out.push_str(
+                "\n## Planned\n\n\
+                 Dashboards and alert rules already use these; a component will export them \
+                 under exactly these names, types and labels.\n\n\
+                 | metric | type | labels | meaning |\n|---|---|---|---|\n",
+            );
+            out.push_str(&planned);
         }
         out
     }
