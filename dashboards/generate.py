@@ -296,11 +296,11 @@ def routing_node():
         timeseries("Total local and remote balance", [target(f"sum by (side) ({bal}{{{I}}}) / 1000", "{{side}}")],
                    unit="none", stack=True, desc="Satoshis, all own channels."),
         timeseries("Own channels", [target(f"sum(switchyard_own_channels_open{{{I}}})", "open"),
-                                    target(f"sum(switchyard_own_channels_pending{{{I}}})", "pending")]),
+                                    target(f"sum(switchyard_own_channels_pending{{{I}}})", "pending", ref="B")]),
         timeseries("On-chain wallet", [target(f"sum by (state) (switchyard_wallet_balance_sat{{{I}}})", "{{state}}")],
                    unit="none", stack=True, desc="Satoshis in the BDK wallet by state."),
         timeseries("Payments", [target(f"sum by (outcome) (rate(switchyard_payments_sent_total{{{I}}}[{RI}]))", "sent {{outcome}}"),
-                                target(f"sum(rate(switchyard_payments_received_total{{{I}}}[{RI}]))", "received")],
+                                target(f"sum(rate(switchyard_payments_received_total{{{I}}}[{RI}]))", "received", ref="B")],
                    desc="Payments per second."),
     ])
 
