@@ -342,15 +342,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn scid_string(scid: u64) -> String {
-    format!(
-        "{}x{}x{}",
-        scid >> 40,
-        (scid >> 16) & 0xff_ffff,
-        scid & 0xffff
-    )
-}
-
 fn own_channel(c: &ChannelDetails) -> OwnChannel {
     let in_flight_out: u64 = c.pending_outbound_htlcs.iter().map(|h| h.amount_msat).sum();
     let in_flight_in: u64 = c.pending_inbound_htlcs.iter().map(|h| h.amount_msat).sum();
@@ -371,7 +362,9 @@ fn own_channel(c: &ChannelDetails) -> OwnChannel {
     };
     OwnChannel {
         channel_id: hex(&c.channel_id.0),
-        short_channel_id: c.short_channel_id.map(scid_string),
+        short_channel_id: c
+            .short_channel_id
+            .map(|s| switchyard_graph::Scid::from_i64(s as i64).to_string()),
         counterparty: c.counterparty.node_id.to_string(),
         funding_txo: c.funding_txo.map(|o| o.to_string()),
         capacity_sat: c.channel_value_satoshis,
@@ -1427,14 +1420,18 @@ impl Lightning {
                 route_cfg,
                 channelmanager::Retry::Timeout(Duration::from_secs(60)),
             )
-            .map_err(|e| {
-                self.book(BookEntry::PaymentFailed {
-                    payment_id: payment_id.0,
-                    reason: format!("{e:?}"),
-                });
-                NodeError::Lightning(format!("paying the invoice: {e:?}"))
-            })?;
+            .map_err(|e| self.refused(payment_id, "paying the invoice", e))?;
         Ok(hex(&payment_id.0))
+    }
+
+    /// A payment LDK refused to start: booked as failed, returned as the error.
+    fn refused(&self, payment_id: PaymentId, what: &str, e: impl std::fmt::Debug) -> NodeError {
+        let reason = format!("{e:?}");
+        self.book(BookEntry::PaymentFailed {
+            payment_id: payment_id.0,
+            reason: reason.clone(),
+        });
+        NodeError::Lightning(format!("{what}: {reason}"))
     }
 
     /// Spontaneous payment (keysend) of `amount_msat` to `destination`.
@@ -1473,13 +1470,7 @@ impl Lightning {
                 params,
                 channelmanager::Retry::Timeout(Duration::from_secs(60)),
             )
-            .map_err(|e| {
-                self.book(BookEntry::PaymentFailed {
-                    payment_id: payment_id.0,
-                    reason: format!("{e:?}"),
-                });
-                NodeError::Lightning(format!("keysend: {e:?}"))
-            })?;
+            .map_err(|e| self.refused(payment_id, "keysend", e))?;
         Ok(hex(&payment_id.0))
     }
 

@@ -191,22 +191,10 @@ impl OnchainWallet {
         self.with(|w| {
             let mut builder = w.build_tx();
             builder.add_recipient(script, amount).fee_rate(fee_rate);
-            let mut psbt = builder.finish().map_err(|e| {
+            let psbt = builder.finish().map_err(|e| {
                 NodeError::Wallet(format!("cannot fund {} sat: {e}", amount.to_sat()))
             })?;
-            let finalized = w
-                .sign(&mut psbt, SignOptions::default())
-                .map_err(|e| NodeError::Wallet(format!("signing: {e}")))?;
-            if !finalized {
-                return Err(NodeError::Wallet(
-                    "the wallet could not sign every input".into(),
-                ));
-            }
-            let tx = psbt
-                .extract_tx()
-                .map_err(|e| NodeError::Wallet(format!("extracting the transaction: {e}")))?;
-            w.apply_unconfirmed_txs([(tx.clone(), now_secs())]);
-            Ok(tx)
+            sign_and_record(w, psbt)
         })
     }
 
@@ -225,22 +213,10 @@ impl OnchainWallet {
                     .drain_wallet()
                     .drain_to(address.script_pubkey())
                     .fee_rate(fee_rate);
-                let mut psbt = builder
+                let psbt = builder
                     .finish()
                     .map_err(|e| NodeError::Wallet(format!("cannot send everything: {e}")))?;
-                let finalized = w
-                    .sign(&mut psbt, SignOptions::default())
-                    .map_err(|e| NodeError::Wallet(format!("signing: {e}")))?;
-                if !finalized {
-                    return Err(NodeError::Wallet(
-                        "the wallet could not sign every input".into(),
-                    ));
-                }
-                let tx = psbt
-                    .extract_tx()
-                    .map_err(|e| NodeError::Wallet(format!("extracting the transaction: {e}")))?;
-                w.apply_unconfirmed_txs([(tx.clone(), now_secs())]);
-                Ok(tx)
+                sign_and_record(w, psbt)
             }),
         }
     }
@@ -262,6 +238,26 @@ impl OnchainWallet {
             .map(|i| i.wallet.get_tx(*txid).is_some())
             .unwrap_or(false)
     }
+}
+
+/// Signs `psbt`, and records the transaction as unconfirmed so its inputs are not spent twice.
+fn sign_and_record(
+    w: &mut Wallet,
+    mut psbt: bdk_wallet::bitcoin::Psbt,
+) -> Result<Transaction, NodeError> {
+    let finalized = w
+        .sign(&mut psbt, SignOptions::default())
+        .map_err(|e| NodeError::Wallet(format!("signing: {e}")))?;
+    if !finalized {
+        return Err(NodeError::Wallet(
+            "the wallet could not sign every input".into(),
+        ));
+    }
+    let tx = psbt
+        .extract_tx()
+        .map_err(|e| NodeError::Wallet(format!("extracting the transaction: {e}")))?;
+    w.apply_unconfirmed_txs([(tx.clone(), now_secs())]);
+    Ok(tx)
 }
 
 fn balance_of(w: &Wallet) -> WalletBalance {
