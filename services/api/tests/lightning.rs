@@ -207,18 +207,34 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
         panic!("scid expected")
     };
     let s_node = lightning::routing::gossip::NodeId::from_pubkey(&s.node.node_id());
-    wait_for("A to learn S's new fee on S->C", 90, async || {
-        let ro = a.node.graph().read_only();
-        ro.channel(sc_scid).is_some_and(|ch| {
-            let dir = if ch.node_one == s_node {
-                &ch.one_to_two
-            } else {
-                &ch.two_to_one
-            };
-            dir.as_ref()
-                .is_some_and(|d| d.fees.proportional_millionths == 1000 && d.fees.base_msat == 1000)
-        })
-    })
+    // Routers (LDK's and ours) use a channel only once both of its directions have an
+    // update, so A must also have C's own update for S-C, which reaches A through S. Gossip
+    // is lossy by design: an update that reaches S before S has checked the announcement's
+    // funding output is dropped, and LDK announces a channel again only every 6 blocks. As
+    // on mainnet, blocks repair it: mine 6 whenever 15 s pass without the update.
+    let mut waited = 0;
+    wait_for(
+        "A to learn S's new fee on S->C and C's update for C->S",
+        90,
+        async || {
+            waited += 1;
+            if waited % 150 == 0 {
+                mine(&btc, 6, &burn);
+            }
+            let ro = a.node.graph().read_only();
+            ro.channel(sc_scid).is_some_and(|ch| {
+                let (from_s, from_c) = if ch.node_one == s_node {
+                    (&ch.one_to_two, &ch.two_to_one)
+                } else {
+                    (&ch.two_to_one, &ch.one_to_two)
+                };
+                from_c.is_some()
+                    && from_s.as_ref().is_some_and(|d| {
+                        d.fees.proportional_millionths == 1000 && d.fees.base_msat == 1000
+                    })
+            })
+        },
+    )
     .await;
 
     // C invoices 50,000 sat; A pays; S earns 1000 + 50,000,000 * 1000 / 1e6 = 51,000 msat.
