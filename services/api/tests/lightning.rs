@@ -15,6 +15,14 @@ use switchyard_store::testing::TestDb;
 use crate::http::{get, send_with};
 use crate::node::{metric, node_config, start_node, wait_for, Running};
 
+/// `RUST_LOG=switchyard_node=debug` shows what the nodes did when a test fails.
+fn log_to_test_output() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 fn mine(btc: &Bitcoind, n: u32, to: &Address) {
     tokio::task::block_in_place(|| btc.mine(n, to).expect("mining"));
 }
@@ -69,6 +77,7 @@ fn usable(r: &Running, peer: &Running) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
+    log_to_test_output();
     let btc = tokio::task::block_in_place(Bitcoind::start)
         .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
     let (db_a, db_s, db_c) = (
@@ -375,6 +384,241 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     })
     .await;
 
+    a.node.stop().await;
+    s.node.stop().await;
+}
+
+/// Mines a coinbase to each node's wallet and matures it.
+async fn fund(btc: &Bitcoind, nodes: &[&Running], burn: &Address) {
+    for n in nodes {
+        mine(btc, 1, &wallet_address(n));
+    }
+    mine(btc, 100, burn);
+    wait_for("the wallets to see a mature coinbase", 60, async || {
+        nodes.iter().all(|n| confirmed_sat(n) > 0)
+    })
+    .await;
+}
+
+/// Waits for every node's funding transaction to be out, then confirms them.
+async fn confirm_channels(btc: &Bitcoind, openers: &[&Running], burn: &Address) {
+    wait_for("the funding transactions to be broadcast", 30, async || {
+        openers.iter().all(|n| {
+            n.node
+                .lightning()
+                .channels()
+                .iter()
+                .all(|c| !c.is_outbound || c.funding_txo.is_some())
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mine(btc, 6, burn);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_no_single_channel_carries_is_split_over_two() {
+    log_to_test_output();
+    let btc = tokio::task::block_in_place(Bitcoind::start)
+        .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
+    let (db_a, db_s, db_c) = (
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    );
+    let (dir_a, dir_s, dir_c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
+    let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
+    let c = start_node(&db_c, node_config(&btc, dir_c.path(), vec![])).await;
+    let burn = wallet_address(&s);
+    fund(&btc, &[&a, &c], &burn).await;
+
+    // Private channels (C's invoice carries the S->C hint): A->S twice 300k sat, and C->S
+    // 2M sat of which C pushes 1M to S. 400k sat fits neither of A's channels.
+    a.node.add_peer(spec(&s), "test").await.unwrap();
+    c.node.add_peer(spec(&s), "test").await.unwrap();
+    let ln_a = a.node.lightning();
+    ln_a.open_channel(s.node.node_id(), 300_000, 0, false)
+        .unwrap();
+    ln_a.open_channel(s.node.node_id(), 300_000, 0, false)
+        .unwrap();
+    c.node
+        .lightning()
+        .open_channel(s.node.node_id(), 2_000_000, 1_000_000_000, false)
+        .unwrap();
+    confirm_channels(&btc, &[&a, &c], &burn).await;
+    wait_for(
+        "all three channels usable, S's fee known to C",
+        60,
+        async || {
+            ln_a.channels().iter().filter(|ch| ch.is_usable).count() == 2
+                && usable(&c, &s)
+                && c.node
+                    .lightning()
+                    .manager()
+                    .list_channels()
+                    .iter()
+                    .any(|ch| ch.counterparty.forwarding_info.is_some())
+        },
+    )
+    .await;
+    assert!(ln_a
+        .channels()
+        .iter()
+        .all(|ch| ch.outbound_capacity_msat < 400_000_000));
+
+    let invoice = c
+        .node
+        .lightning()
+        .create_invoice(Some(400_000_000), "split me", 3600)
+        .unwrap();
+    let hash: [u8; 32] = *invoice.payment_hash().as_ref();
+    ln_a.pay_invoice(&invoice, None, None).unwrap();
+    wait_for("the split payment to succeed", 60, async || {
+        books::payment(db_a.store.pool(), &hash)
+            .await
+            .unwrap()
+            .is_some_and(|p| p.status == "succeeded")
+    })
+    .await;
+    // Each part is booked as its path resolves, after the payment itself succeeded.
+    wait_for("both parts booked at A", 30, async || {
+        books::payment(db_a.store.pool(), &hash)
+            .await
+            .unwrap()
+            .is_some_and(|p| p.parts.is_some_and(|n| n >= 2))
+    })
+    .await;
+    let paid = books::payment(db_a.store.pool(), &hash)
+        .await
+        .unwrap()
+        .unwrap();
+    let parts = paid.parts.expect("parts recorded");
+    // S's default policy (1000 msat + 100 ppm) on each part: the parts' fees add up.
+    let policy = s.node.lightning().policy();
+    wait_for("S to book every part", 30, async || {
+        get(s.addr, "/v1/forwards").await.json()["forwards"]
+            .as_array()
+            .is_some_and(|f| f.len() == parts as usize)
+    })
+    .await;
+    let forwards = get(s.addr, "/v1/forwards").await.json();
+    let forwards = forwards["forwards"].as_array().unwrap();
+    let out: u64 = forwards
+        .iter()
+        .map(|f| f["amount_out_msat"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        out, 400_000_000,
+        "the parts sum to the amount: {forwards:?}"
+    );
+    let fees: u64 = forwards
+        .iter()
+        .map(|f| {
+            let amount = f["amount_out_msat"].as_u64().unwrap();
+            let fee = f["fee_msat"].as_u64().unwrap();
+            assert_eq!(
+                fee,
+                u64::from(policy.base_fee_msat) + amount * u64::from(policy.fee_ppm) / 1_000_000,
+                "{f}"
+            );
+            fee
+        })
+        .sum();
+    assert_eq!(paid.fee_msat, Some(fees as i64));
+    let in_ids: std::collections::HashSet<_> = forwards
+        .iter()
+        .map(|f| f["in_channel_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        in_ids.len(),
+        2,
+        "the parts came in over both of A's channels"
+    );
+    wait_for("C to book the invoice as paid", 30, async || {
+        books::invoices(db_c.store.pool(), 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.status == "paid" && i.received_msat == Some(400_000_000))
+    })
+    .await;
+    for n in [&a, &s, &c] {
+        n.node.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_force_close_sweeps_back_to_the_wallet_across_a_bitcoind_outage() {
+    log_to_test_output();
+    let mut btc = tokio::task::block_in_place(Bitcoind::start)
+        .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
+    let (db_a, db_s) = (TestDb::new().await, TestDb::new().await);
+    let (dir_a, dir_s) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
+    let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
+    let burn = wallet_address(&s);
+    fund(&btc, &[&a], &burn).await;
+    a.node.add_peer(spec(&s), "test").await.unwrap();
+    let ln_a = a.node.lightning();
+    ln_a.open_channel(s.node.node_id(), 1_000_000, 0, false)
+        .unwrap();
+    confirm_channels(&btc, &[&a], &burn).await;
+    wait_for("the channel usable", 60, async || usable(&a, &s)).await;
+    let before_close = confirmed_sat(&a);
+
+    let (status, closed) = post_auth(
+        &a,
+        &format!("/v1/channels/own/{}/close", ln_a.channels()[0].channel_id),
+        &json!({"force": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{closed}");
+    wait_for(
+        "the commitment transaction in the mempool",
+        30,
+        async || {
+            let pool = tokio::task::block_in_place(|| btc.rpc("getrawmempool", json!([])).unwrap());
+            pool.as_array().is_some_and(|p| !p.is_empty())
+        },
+    )
+    .await;
+    mine(&btc, 1, &burn);
+
+    // bitcoind goes away while the output waits out its CSV delay: the nodes stay up and
+    // answer, and catch up on every block once it is back.
+    let height = tokio::task::block_in_place(|| btc.tip_height()).unwrap();
+    tokio::task::block_in_place(|| btc.stop()).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = get(a.addr, "/v1/node").await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    tokio::task::block_in_place(|| btc.start_again()).expect("bitcoind restarts");
+    assert_eq!(
+        tokio::task::block_in_place(|| btc.tip_height()).unwrap(),
+        height
+    );
+
+    // S (the counterparty) set A's to_self_delay; LDK's default is 144 blocks.
+    mine(&btc, 150, &burn);
+    wait_for("the sweep to be broadcast", 60, async || {
+        let pool = tokio::task::block_in_place(|| btc.rpc("getrawmempool", json!([])).unwrap());
+        pool.as_array().is_some_and(|p| !p.is_empty())
+    })
+    .await;
+    mine(&btc, 1, &burn);
+    wait_for("the swept funds confirmed in A's wallet", 60, async || {
+        confirmed_sat(&a) > before_close + 950_000
+    })
+    .await;
+    let after = confirmed_sat(&a);
+    assert!(
+        after <= before_close + 1_000_000,
+        "no more than the channel came back: {before_close} -> {after}"
+    );
     a.node.stop().await;
     s.node.stop().await;
 }

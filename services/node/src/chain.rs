@@ -328,9 +328,13 @@ impl ChainSource {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut scanned: Option<u32> = None;
+        let mut down = false;
         loop {
             match self.tip().await {
                 Ok((height, _hash, time)) => {
+                    if std::mem::take(&mut down) {
+                        tracing::info!(height, "bitcoind reachable again");
+                    }
                     self.metrics.chain_tip_height.set(height as i64);
                     self.metrics.chain_tip_timestamp.set(time);
                     let from = scanned.map_or(height, |s| s + 1);
@@ -343,7 +347,12 @@ impl ChainSource {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "bitcoind unreachable; retrying"),
+                // Once per outage: the poll runs several times a second.
+                Err(e) if !down => {
+                    down = true;
+                    tracing::warn!(error = %e, "bitcoind unreachable; retrying")
+                }
+                Err(_) => {}
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}

@@ -208,7 +208,7 @@ impl Node {
             c.attach(&gossip, graph.clone());
         }
 
-        let (ln, books_writer) = ln::Lightning::start(ln::LightningParts {
+        let ln = ln::Lightning::start(ln::LightningParts {
             seed: seed32,
             keys: keys.clone(),
             graph: graph.clone(),
@@ -238,7 +238,7 @@ impl Node {
         ));
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut tasks = vec![books_writer];
+        let mut tasks = Vec::new();
         tasks.push(tokio::spawn(
             ln.clone()
                 .run_chain_feed(config.chain_poll_interval, shutdown_rx.clone()),
@@ -529,8 +529,8 @@ impl Node {
         self.metrics.running.set(0);
         self.supervisor.stop();
         self.pm.disconnect_all_peers();
-        if let Err(e) = self.ln.persist_manager().await {
-            tracing::error!(error = %e, "persisting the channel manager at shutdown");
+        if let Err(e) = self.ln.persist(true).await {
+            tracing::error!(error = %e, "persisting the channel manager and books at shutdown");
         }
         if let Err(e) = self.persist_graph().await {
             tracing::warn!(error = %e, "persisting the network graph at shutdown");

@@ -10,8 +10,7 @@
 //! This module must not decide fees or routes by itself: policies come from config and the
 //! API, routes from the router it is given.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -45,7 +44,7 @@ use lightning_block_sync::{init, SpvClient, UnboundedCache};
 use serde::Serialize;
 use switchyard_store::queries::books::{BookEntry, ForwardRecord};
 use switchyard_store::Store;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::error::NodeError;
 use crate::kv::PgKvStore;
@@ -437,13 +436,16 @@ pub struct Lightning {
     pub(crate) broadcaster: Arc<Broadcaster>,
     pub(crate) fees: Arc<FeeEstimates>,
     pub(crate) keys: Arc<KeysManager>,
-    kv: PgKvStore,
     rpc: Option<Arc<RpcClient>>,
     network: Network,
     policy: Mutex<ForwardingPolicy>,
-    books: mpsc::UnboundedSender<BookEntry>,
-    /// Successful paths per outbound payment, for the `parts` column.
-    paths: Mutex<HashMap<PaymentId, i32>>,
+    store: Store,
+    /// Book entries not yet in Postgres. They are written in the same transaction as the
+    /// channel manager that has handled their events, so a crash books every event exactly
+    /// once: before that commit LDK replays the events, after it they are in the books.
+    books: Mutex<Vec<BookEntry>>,
+    /// The last write failed: write the manager again even if LDK does not ask.
+    persist_retry: AtomicBool,
     metrics: Arc<NodeMetrics>,
     /// Monitors and their best blocks, kept until the chain feed has synced them.
     pending_monitors: Mutex<Vec<(bitcoin::BlockHash, ChannelMonitor<InMemorySigner>)>>,
@@ -467,9 +469,7 @@ pub struct LightningParts {
 impl Lightning {
     /// Restores (or creates) the channel manager, monitors, wallet and sweeper. The chain feed
     /// starts separately ([`Lightning::run_chain_feed`]) because it needs the runtime.
-    pub async fn start(
-        p: LightningParts,
-    ) -> Result<(Arc<Lightning>, tokio::task::JoinHandle<()>), NodeError> {
+    pub async fn start(p: LightningParts) -> Result<Arc<Lightning>, NodeError> {
         let kv = Arc::new(p.kv.clone());
         let fees = Arc::new(FeeEstimates::new());
         if let Some(rpc) = &p.rpc {
@@ -618,9 +618,6 @@ impl Lightning {
             _ => None,
         };
 
-        let (books_tx, books_rx) = mpsc::unbounded_channel();
-        let writer = tokio::spawn(book_writer(p.store.clone(), books_rx, p.metrics.clone()));
-
         let ln = Arc::new(Lightning {
             manager,
             chain_monitor,
@@ -629,17 +626,17 @@ impl Lightning {
             broadcaster,
             fees,
             keys: p.keys,
-            kv: p.kv,
             rpc: p.rpc,
             network: p.network,
             policy: Mutex::new(p.policy),
-            books: books_tx,
-            paths: Mutex::new(HashMap::new()),
+            store: p.store,
+            books: Mutex::new(Vec::new()),
+            persist_retry: AtomicBool::new(false),
             metrics: p.metrics,
             pending_monitors: Mutex::new(monitors),
             manager_best,
         });
-        Ok((ln, writer))
+        Ok(ln)
     }
 
     pub fn manager(&self) -> &Arc<ChannelManager> {
@@ -685,7 +682,18 @@ impl Lightning {
         let mut was_down = false;
         loop {
             match spv.poll_best_tip().await {
-                Ok(_) => {
+                Ok((tip, _)) => {
+                    // Outputs of closed channels become spendable at some height: sweep
+                    // them when it comes, not at the next minute's timer.
+                    if let (lightning_block_sync::poll::ChainTip::Better(_), Some(s)) =
+                        (tip, &self.sweeper)
+                    {
+                        let s = s.clone();
+                        let _ = tokio::task::spawn_blocking(move || {
+                            s.regenerate_and_broadcast_spend_if_necessary()
+                        })
+                        .await;
+                    }
                     if was_down {
                         tracing::info!("bitcoind is back");
                         was_down = false;
@@ -782,26 +790,56 @@ impl Lightning {
         }
     }
 
-    /// Writes the channel manager if LDK says it changed. Returns whether it wrote.
-    pub async fn persist_manager_if_needed(&self) -> Result<bool, NodeError> {
-        if !self.manager.get_and_clear_needs_persistence() {
+    /// Writes the channel manager (when LDK says it changed, when a write failed, or when
+    /// `force`) together with the book entries gathered since the last write, in one
+    /// transaction. Returns whether it wrote. On failure the entries are kept for the next
+    /// round, and LDK goes on as if the manager was not written, which is safe: events it
+    /// handled since are replayed after a crash and booked then.
+    pub async fn persist(&self, force: bool) -> Result<bool, NodeError> {
+        let manager = self.manager.get_and_clear_needs_persistence()
+            | self.persist_retry.swap(false, Ordering::AcqRel)
+            | force;
+        let entries = self
+            .books
+            .lock()
+            .map(|mut b| std::mem::take(&mut *b))
+            .unwrap_or_default();
+        if !manager && entries.is_empty() {
             return Ok(false);
         }
-        self.persist_manager().await?;
-        Ok(true)
-    }
-
-    pub async fn persist_manager(&self) -> Result<(), NodeError> {
-        let bytes = self.manager.encode();
-        self.kv
-            .write_async(
-                CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
-                CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
-                CHANNEL_MANAGER_PERSISTENCE_KEY,
-                &bytes,
-            )
-            .await
-            .map_err(|e| NodeError::Lightning(format!("persisting the channel manager: {e}")))
+        let bytes = manager.then(|| self.manager.encode());
+        let result = async {
+            let mut tx = self.store.pool().begin().await?;
+            if !entries.is_empty() {
+                switchyard_store::queries::books::record(&mut tx, &entries).await?;
+            }
+            if let Some(bytes) = &bytes {
+                switchyard_store::queries::kv::write(
+                    &mut *tx,
+                    CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE,
+                    CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
+                    CHANNEL_MANAGER_PERSISTENCE_KEY,
+                    bytes,
+                )
+                .await?;
+            }
+            tx.commit().await.map_err(switchyard_store::Error::from)
+        }
+        .await;
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                self.metrics.store_write_errors.inc();
+                self.persist_retry.store(true, Ordering::Release);
+                if let Ok(mut b) = self.books.lock() {
+                    let newer = std::mem::replace(&mut *b, entries);
+                    b.extend(newer);
+                }
+                Err(NodeError::Lightning(format!(
+                    "persisting the channel manager and books: {e}"
+                )))
+            }
+        }
     }
 
     /// One round of background work: forward pending HTLCs, handle events, persist.
@@ -813,8 +851,13 @@ impl Lightning {
             .process_pending_events(&|e| self.handle_event(e, peer_manager));
         self.chain_monitor
             .process_pending_events(&|e| self.handle_event(e, peer_manager));
-        if let Err(e) = self.persist_manager_if_needed().await {
-            tracing::error!(error = %e, "persisting the channel manager");
+        let failing = self.persist_retry.load(Ordering::Acquire);
+        match self.persist(false).await {
+            // Once per outage, not every 10 ms.
+            Err(e) if !failing => tracing::error!(error = %e, "retrying every round"),
+            Err(_) => {}
+            Ok(_) if failing => tracing::info!("channel manager and books written again"),
+            Ok(_) => {}
         }
         self.update_channel_metrics();
     }
@@ -866,9 +909,11 @@ impl Lightning {
         }
     }
 
+    /// Queues a book entry; the next [`Lightning::persist`] writes it.
     fn book(&self, e: BookEntry) {
-        if self.books.send(e).is_err() {
-            tracing::error!("book-keeper stopped; an entry was not recorded");
+        match self.books.lock() {
+            Ok(mut b) => b.push(e),
+            Err(_) => tracing::error!("books lock poisoned; an entry was not recorded"),
         }
     }
 
@@ -1013,10 +1058,7 @@ impl Lightning {
                 fee_paid_msat,
                 ..
             } => {
-                let parts = payment_id
-                    .and_then(|id| self.paths.lock().ok().and_then(|mut p| p.remove(&id)))
-                    .unwrap_or(1);
-                tracing::info!(hash = %payment_hash, fee_msat = ?fee_paid_msat, parts, "payment sent");
+                tracing::info!(hash = %payment_hash, fee_msat = ?fee_paid_msat, "payment sent");
                 self.metrics
                     .payments_sent
                     .with_label_values(&["succeeded"])
@@ -1026,14 +1068,13 @@ impl Lightning {
                         payment_id: id.0,
                         fee_msat: fee_paid_msat.map(|f| f as i64),
                         preimage: payment_preimage.0,
-                        parts,
                     });
                 }
             }
             Event::PaymentPathSuccessful { payment_id, .. } => {
-                if let Ok(mut p) = self.paths.lock() {
-                    *p.entry(payment_id).or_insert(0) += 1;
-                }
+                self.book(BookEntry::PathSucceeded {
+                    payment_id: payment_id.0,
+                });
             }
             Event::PaymentFailed {
                 payment_id,
@@ -1046,9 +1087,6 @@ impl Lightning {
                     .payments_sent
                     .with_label_values(&["failed"])
                     .inc();
-                if let Ok(mut p) = self.paths.lock() {
-                    p.remove(&payment_id);
-                }
                 self.book(BookEntry::PaymentFailed {
                     payment_id: payment_id.0,
                     reason: why,
@@ -1629,45 +1667,5 @@ impl Listen for MonitorListener<'_> {
     fn blocks_disconnected(&self, fork_point: BestBlock) {
         self.monitor
             .blocks_disconnected(fork_point, &*self.broadcaster, &*self.fees, &self.logger);
-    }
-}
-
-/// Writes book entries in batches (one transaction each), retrying until the database takes
-/// them: a forward is never slowed by the books, and never lost while the node runs.
-async fn book_writer(
-    store: Store,
-    mut rx: mpsc::UnboundedReceiver<BookEntry>,
-    metrics: Arc<NodeMetrics>,
-) {
-    const MAX_BATCH: usize = 1000;
-    let mut batch: Vec<BookEntry> = Vec::new();
-    loop {
-        if batch.is_empty() {
-            match rx.recv().await {
-                Some(e) => batch.push(e),
-                None => return,
-            }
-        }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
-            }
-        }
-        let result = async {
-            let mut tx = store.pool().begin().await?;
-            switchyard_store::queries::books::record(&mut tx, &batch).await?;
-            tx.commit().await?;
-            Ok::<_, switchyard_store::Error>(())
-        }
-        .await;
-        match result {
-            Ok(()) => batch.clear(),
-            Err(e) => {
-                metrics.store_write_errors.inc();
-                tracing::warn!(error = %e, entries = batch.len(), "writing the books; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
     }
 }

@@ -71,6 +71,11 @@ pub struct Bitcoind {
     rpc: RpcClient,
     rpc_port: u16,
     p2p_port: u16,
+    /// How it was started, for [`Bitcoind::start_again`].
+    binary: PathBuf,
+    args: Vec<String>,
+    auth: RpcAuth,
+    startup_timeout: Duration,
 }
 
 impl Bitcoind {
@@ -144,25 +149,7 @@ impl Bitcoind {
         };
         args.extend(options.extra_args.iter().cloned());
 
-        let output =
-            File::create(datadir.path().join("output.log")).map_err(|source| Error::Io {
-                context: "creating bitcoind's output log",
-                source,
-            })?;
-        let output_err = output.try_clone().map_err(|source| Error::Io {
-            context: "creating bitcoind's output log",
-            source,
-        })?;
-        let child = Command::new(&binary)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(output))
-            .stderr(Stdio::from(output_err))
-            .spawn()
-            .map_err(|source| Error::Spawn {
-                path: binary.clone(),
-                source,
-            })?;
+        let child = spawn(&binary, &args, datadir.path())?;
 
         let rpc_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, rpc_port));
         // Until the cookie exists the credentials are unknown; the placeholder fails with 401.
@@ -177,6 +164,10 @@ impl Bitcoind {
             rpc,
             rpc_port,
             p2p_port,
+            binary,
+            args,
+            auth: options.auth,
+            startup_timeout: options.startup_timeout,
         };
         bitcoind.wait_ready(options.auth, options.startup_timeout)?;
         Ok(bitcoind)
@@ -347,6 +338,72 @@ impl Bitcoind {
     pub fn get_tx_out(&self, txid: &Txid, vout: u32) -> Result<Option<bitcoin::TxOut>> {
         get_tx_out(&self.rpc, txid, vout, true)
     }
+
+    /// Stops the process (RPC `stop`, killed if it has not exited within 10 s) and keeps
+    /// the datadir, so that [`Bitcoind::start_again`] brings the same chain back: the node
+    /// under test sees its bitcoind go away and return.
+    ///
+    /// # Errors
+    /// When the process cannot be signalled.
+    pub fn stop(&mut self) -> Result<()> {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.rpc.call("stop", json!([]));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            self.child.kill().map_err(|source| Error::Io {
+                context: "killing bitcoind",
+                source,
+            })?;
+        }
+        let _ = self.child.wait();
+        Ok(())
+    }
+
+    /// Starts the process again on the same datadir and ports after [`Bitcoind::stop`].
+    ///
+    /// # Errors
+    /// As [`Bitcoind::start`]; also if the process is still running.
+    pub fn start_again(&mut self) -> Result<()> {
+        if let Ok(None) = self.child.try_wait() {
+            return Err(Error::BadResponse {
+                method: "start_again".to_owned(),
+                detail: "bitcoind is still running".to_owned(),
+            });
+        }
+        self.child = spawn(&self.binary, &self.args, self.datadir.path())?;
+        self.wait_ready(self.auth, self.startup_timeout)
+    }
+}
+
+/// Starts bitcoind, its console output appended to `output.log` in the datadir.
+fn spawn(binary: &Path, args: &[String], datadir: &Path) -> Result<Child> {
+    let output = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(datadir.join("output.log"))
+        .map_err(|source| Error::Io {
+            context: "opening bitcoind's output log",
+            source,
+        })?;
+    let output_err = output.try_clone().map_err(|source| Error::Io {
+        context: "opening bitcoind's output log",
+        source,
+    })?;
+    Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(output))
+        .stderr(Stdio::from(output_err))
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            path: binary.to_path_buf(),
+            source,
+        })
 }
 
 impl Drop for Bitcoind {

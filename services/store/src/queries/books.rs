@@ -40,7 +40,11 @@ pub enum BookEntry {
         payment_id: [u8; 32],
         fee_msat: Option<i64>,
         preimage: [u8; 32],
-        parts: i32,
+    },
+    /// One path (part) of a payment arrived; `parts` counts them. Paths resolve after the
+    /// payment is known to have succeeded, so this is an entry of its own.
+    PathSucceeded {
+        payment_id: [u8; 32],
     },
     PaymentFailed {
         payment_id: [u8; 32],
@@ -111,16 +115,23 @@ pub async fn record(tx: &mut Transaction<'_, Postgres>, entries: &[BookEntry]) -
                 payment_id,
                 fee_msat,
                 preimage,
-                parts,
             } => {
                 sqlx::query(
-                    "UPDATE payments SET status = 'succeeded', fee_msat = $2, preimage = $3, parts = $4, \
+                    "UPDATE payments SET status = 'succeeded', fee_msat = $2, preimage = $3, \
                      failure_reason = NULL, updated_at = now() WHERE payment_id = $1",
                 )
                 .bind(payment_id.as_slice())
                 .bind(fee_msat)
                 .bind(preimage.as_slice())
-                .bind(parts)
+                .execute(&mut **tx)
+                .await?;
+            }
+            BookEntry::PathSucceeded { payment_id } => {
+                sqlx::query(
+                    "UPDATE payments SET parts = COALESCE(parts, 0) + 1, updated_at = now() \
+                     WHERE payment_id = $1",
+                )
+                .bind(payment_id.as_slice())
                 .execute(&mut **tx)
                 .await?;
             }

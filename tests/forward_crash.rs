@@ -1,0 +1,418 @@
+//! kill -9 a forwarding node with HTLCs in flight: A -> S -> C on a real regtest bitcoind, S
+//! the `switchyard node` binary in its own process, A and C switchyard nodes in this one, each
+//! with its own Postgres. After S restarts every payment resolves, no HTLC is left in flight,
+//! and S's books hold each settled forward exactly once, with the fee A paid for it.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitcoin::secp256k1::PublicKey;
+use bitcoin::Address;
+use switchyard_node::metrics::NodeMetrics;
+use switchyard_node::{BitcoindConfig, Node, NodeConfig, PeerSpec, RpcAuth};
+use switchyard_regtest::Bitcoind;
+use switchyard_store::queries::books;
+use switchyard_store::testing::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+const PAYMENT_MSAT: u64 = 20_000_000;
+const BASE_FEE_MSAT: u64 = 1_000;
+const FEE_PPM: u64 = 1_000;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// S, the node under test, as its operator runs it.
+struct Forwarder {
+    db_url: String,
+    data: PathBuf,
+    log: PathBuf,
+    p2p: u16,
+    api: u16,
+    btc: (String, String, String),
+}
+
+impl Forwarder {
+    fn spawn(&self) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        Command::new(BIN)
+            .args(["node", "--network", "regtest", "--no-dns-bootstrap"])
+            .args(["--p2p-listen", &format!("127.0.0.1:{}", self.p2p)])
+            .args(["--listen", &format!("127.0.0.1:{}", self.api)])
+            .args(["--bitcoind-rpc", &self.btc.0])
+            .args(["--bitcoind-rpc-user", &self.btc.1])
+            .args(["--bitcoind-rpc-password", &self.btc.2])
+            .args(["--fee-base-msat", &BASE_FEE_MSAT.to_string()])
+            .args(["--fee-ppm", &FEE_PPM.to_string()])
+            .arg("--database-url")
+            .arg(&self.db_url)
+            .arg("--data-dir")
+            .arg(&self.data)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("switchyard node")
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// S's node id, from its API once it answers.
+    fn node_id(&self) -> Option<PublicKey> {
+        let body = http_get(self.api, "/v1/node")?;
+        let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+        v["node_id"].as_str()?.parse().ok()
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+}
+
+fn config(btc: &Bitcoind, dir: &Path) -> NodeConfig {
+    let mut cfg = NodeConfig::new(bitcoin::Network::Regtest, dir.to_path_buf());
+    cfg.listen = Some("127.0.0.1:0".parse().expect("address"));
+    let (user, password) = btc.rpc_user_pass();
+    cfg.bitcoind = Some(BitcoindConfig {
+        rpc_address: btc.rpc_addr().to_string(),
+        auth: RpcAuth::UserPass { user, password },
+    });
+    cfg.dns_seeds = Vec::new();
+    cfg.chain_poll_interval = Duration::from_millis(200);
+    cfg
+}
+
+async fn wait_for(
+    what: &str,
+    secs: u64,
+    mut ok: impl AsyncFnMut() -> bool,
+    log: impl Fn() -> String,
+) {
+    let started = Instant::now();
+    while !ok().await {
+        if started.elapsed() > Duration::from_secs(secs) {
+            panic!(
+                "timed out after {secs}s waiting for {what}\n--- S's log ---\n{}",
+                log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn mine(btc: &Bitcoind, n: u32, to: &Address) {
+    tokio::task::block_in_place(|| btc.mine(n, to).expect("mining"));
+}
+
+fn address(node: &Node) -> Address {
+    let ln = node.lightning().clone();
+    tokio::task::block_in_place(|| ln.wallet().expect("wallet").new_address().expect("address"))
+}
+
+fn confirmed_sat(node: &Node) -> u64 {
+    let ln = node.lightning().clone();
+    tokio::task::block_in_place(|| {
+        ln.wallet()
+            .expect("wallet")
+            .balance()
+            .map(|b| b.confirmed_sat)
+            .unwrap_or(0)
+    })
+}
+
+fn usable_with(node: &Node, peer: &PublicKey) -> bool {
+    let peer = peer.to_string();
+    node.lightning()
+        .channels()
+        .iter()
+        .any(|c| c.counterparty == peer && c.is_usable)
+}
+
+fn htlcs_in_flight(node: &Node) -> usize {
+    node.lightning()
+        .channels()
+        .iter()
+        .map(|c| c.pending_htlcs_in + c.pending_htlcs_out)
+        .sum()
+}
+
+/// Payment hash -> (status, fee) of A's payments.
+async fn statuses(db: &TestDb, hashes: &[[u8; 32]]) -> Vec<(String, Option<i64>)> {
+    let mut out = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        let row = books::payment(db.store.pool(), h)
+            .await
+            .expect("payment row");
+        out.push(row.map_or(("missing".into(), None), |p| (p.status, p.fee_msat)));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forward_once() {
+    let btc = tokio::task::block_in_place(Bitcoind::start)
+        .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
+    let (db_a, db_s, db_c) = (
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (user, password) = btc.rpc_user_pass();
+    let s = Forwarder {
+        db_url: db_s.url().to_string(),
+        data: dir.path().join("s"),
+        log: dir.path().join("s.log"),
+        p2p: free_port(),
+        api: free_port(),
+        btc: (btc.rpc_addr().to_string(), user, password),
+    };
+    let mut child = s.spawn();
+    let log = || s.log_tail();
+    wait_for("S's API", 60, async || s.node_id().is_some(), log).await;
+    let s_id = s.node_id().expect("S's node id");
+    let s_spec: PeerSpec = format!("{s_id}@127.0.0.1:{}", s.p2p)
+        .parse()
+        .expect("peer spec");
+
+    let start = |db: &TestDb, sub: &str| {
+        let cfg = config(&btc, &dir.path().join(sub));
+        let store = db.store.clone();
+        async move {
+            Node::start(cfg, store, Arc::new(NodeMetrics::new()))
+                .await
+                .expect("node")
+        }
+    };
+    let a = start(&db_a, "a").await;
+    let c = start(&db_c, "c").await;
+    let (addr_a, addr_c) = (address(&a), address(&c));
+    mine(&btc, 1, &addr_a);
+    mine(&btc, 1, &addr_c);
+    mine(&btc, 100, &address(&c));
+    wait_for(
+        "A and C to see a mature coinbase",
+        60,
+        async || confirmed_sat(&a) > 0 && confirmed_sat(&c) > 0,
+        log,
+    )
+    .await;
+
+    // Private channels: C's invoices carry route hints, so nothing waits for gossip. C pushes
+    // half of its channel to S, which gives S the outbound liquidity to forward to C.
+    a.add_peer(s_spec.clone(), "test")
+        .await
+        .expect("A connects to S");
+    c.add_peer(s_spec.clone(), "test")
+        .await
+        .expect("C connects to S");
+    a.lightning()
+        .open_channel(s_id, 2_000_000, 0, false)
+        .expect("A opens to S");
+    c.lightning()
+        .open_channel(s_id, 2_000_000, 1_000_000_000, false)
+        .expect("C opens to S");
+    wait_for(
+        "both funding transactions",
+        60,
+        async || {
+            [&a, &c].iter().all(|n| {
+                n.lightning()
+                    .channels()
+                    .iter()
+                    .any(|ch| ch.funding_txo.is_some())
+            })
+        },
+        log,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mine(&btc, 6, &addr_c);
+    wait_for(
+        "both channels usable, and S's forwarding fee known to C",
+        90,
+        async || {
+            usable_with(&a, &s_id)
+                && usable_with(&c, &s_id)
+                && c.lightning()
+                    .manager()
+                    .list_channels()
+                    .iter()
+                    .any(|ch| ch.counterparty.forwarding_info.is_some())
+        },
+        log,
+    )
+    .await;
+
+    let pay = |n: usize, label: &str| {
+        let mut hashes = Vec::with_capacity(n);
+        for i in 0..n {
+            let invoice = c
+                .lightning()
+                .create_invoice(Some(PAYMENT_MSAT), &format!("{label} {i}"), 3600)
+                .expect("invoice");
+            a.lightning()
+                .pay_invoice(&invoice, None, None)
+                .expect("payment sent");
+            hashes.push(*invoice.payment_hash().as_ref());
+        }
+        hashes
+    };
+
+    // Wave 1 settles before the crash: those forwards are in S's books already.
+    let mut hashes = pay(5, "before");
+    wait_for(
+        "the first wave to succeed",
+        60,
+        async || {
+            statuses(&db_a, &hashes)
+                .await
+                .iter()
+                .all(|(s, _)| s == "succeeded")
+        },
+        log,
+    )
+    .await;
+
+    // Wave 2 is killed in flight.
+    hashes.extend(pay(30, "during"));
+    let mut in_flight_at_kill = 0;
+    wait_for(
+        "HTLCs in flight through S",
+        30,
+        async || {
+            in_flight_at_kill = htlcs_in_flight(&a);
+            in_flight_at_kill > 0
+        },
+        log,
+    )
+    .await;
+    child.kill().expect("kill -9 S");
+    child.wait().expect("reaped");
+    let resolved_before_restart = statuses(&db_a, &hashes)
+        .await
+        .iter()
+        .filter(|(s, _)| s != "pending")
+        .count();
+    eprintln!(
+        "killed S with {in_flight_at_kill} HTLCs in flight at A; \
+         {resolved_before_restart} of {} payments resolved",
+        hashes.len()
+    );
+
+    let mut child = s.spawn();
+    let state = || {
+        format!(
+            "A: {:#?}\nC: {:#?}\n--- S ---\n{}",
+            a.lightning().channels(),
+            c.lightning().channels(),
+            s.log_tail()
+        )
+    };
+    wait_for(
+        "every payment to resolve after the restart",
+        180,
+        async || {
+            statuses(&db_a, &hashes)
+                .await
+                .iter()
+                .all(|(s, _)| s == "succeeded" || s == "failed")
+        },
+        state,
+    )
+    .await;
+    wait_for(
+        "no HTLC left in flight at A or C",
+        60,
+        async || htlcs_in_flight(&a) == 0 && htlcs_in_flight(&c) == 0,
+        log,
+    )
+    .await;
+
+    // The books agree: what A paid for is what C was paid for, and S booked each forward
+    // once (none lost to the kill, none twice from LDK replaying its events) with its fee.
+    let outcome = statuses(&db_a, &hashes).await;
+    let succeeded: BTreeSet<String> = hashes
+        .iter()
+        .zip(&outcome)
+        .filter(|(_, (s, _))| s == "succeeded")
+        .map(|(h, _)| hex(h))
+        .collect();
+    assert!(succeeded.len() >= 5, "at least the first wave: {outcome:?}");
+    let fee = BASE_FEE_MSAT + PAYMENT_MSAT * FEE_PPM / 1_000_000;
+    for (_, f) in outcome.iter().filter(|(s, _)| s == "succeeded") {
+        assert_eq!(*f, Some(fee as i64), "A paid S's policy fee");
+    }
+    wait_for(
+        "C's books to show every payment",
+        30,
+        async || {
+            let paid: BTreeSet<String> = books::invoices(db_c.store.pool(), 1000)
+                .await
+                .expect("invoices")
+                .into_iter()
+                .filter(|i| i.status == "paid")
+                .map(|i| i.payment_hash)
+                .collect();
+            paid == succeeded
+        },
+        log,
+    )
+    .await;
+    let (settled, fees, amounts): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT count(*), sum(fee_msat)::BIGINT, sum(amount_out_msat)::BIGINT \
+         FROM forwards WHERE outcome = 'settled'",
+    )
+    .fetch_one(db_s.store.pool())
+    .await
+    .expect("S's forwards");
+    assert_eq!(
+        settled as usize,
+        succeeded.len(),
+        "S booked each settled forward exactly once\n{}",
+        s.log_tail()
+    );
+    assert_eq!(fees, Some(fee as i64 * settled));
+    assert_eq!(amounts, Some(PAYMENT_MSAT as i64 * settled));
+    let failed_payments = outcome.iter().filter(|(s, _)| s == "failed").count();
+    eprintln!(
+        "{} payments succeeded, {failed_payments} failed; S booked {settled} settled forwards",
+        succeeded.len()
+    );
+
+    child.kill().expect("stop S");
+    child.wait().expect("reaped");
+    a.stop().await;
+    c.stop().await;
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
