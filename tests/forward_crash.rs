@@ -3,17 +3,20 @@
 //! with its own Postgres. After S restarts every payment resolves, no HTLC is left in flight,
 //! and S's books hold each settled forward exactly once, with the fee A paid for it.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
-use bitcoin::Address;
-use switchyard_node::metrics::NodeMetrics;
-use switchyard_node::{BitcoindConfig, Node, NodeConfig, PeerSpec, RpcAuth};
+use support::line::{
+    confirm_channels, fund, hex, htlcs_in_flight, knows_peer_policies, start, usable_with,
+    wait_for_or as wait_for,
+};
+use switchyard_node::PeerSpec;
 use switchyard_regtest::Bitcoind;
 use switchyard_store::queries::books;
 use switchyard_store::testing::TestDb;
@@ -96,73 +99,6 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
-fn config(btc: &Bitcoind, dir: &Path) -> NodeConfig {
-    let mut cfg = NodeConfig::new(bitcoin::Network::Regtest, dir.to_path_buf());
-    cfg.listen = Some("127.0.0.1:0".parse().expect("address"));
-    let (user, password) = btc.rpc_user_pass();
-    cfg.bitcoind = Some(BitcoindConfig {
-        rpc_address: btc.rpc_addr().to_string(),
-        auth: RpcAuth::UserPass { user, password },
-    });
-    cfg.dns_seeds = Vec::new();
-    cfg.chain_poll_interval = Duration::from_millis(200);
-    cfg
-}
-
-async fn wait_for(
-    what: &str,
-    secs: u64,
-    mut ok: impl AsyncFnMut() -> bool,
-    log: impl Fn() -> String,
-) {
-    let started = Instant::now();
-    while !ok().await {
-        if started.elapsed() > Duration::from_secs(secs) {
-            panic!(
-                "timed out after {secs}s waiting for {what}\n--- S's log ---\n{}",
-                log()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn mine(btc: &Bitcoind, n: u32, to: &Address) {
-    tokio::task::block_in_place(|| btc.mine(n, to).expect("mining"));
-}
-
-fn address(node: &Node) -> Address {
-    let ln = node.lightning().clone();
-    tokio::task::block_in_place(|| ln.wallet().expect("wallet").new_address().expect("address"))
-}
-
-fn confirmed_sat(node: &Node) -> u64 {
-    let ln = node.lightning().clone();
-    tokio::task::block_in_place(|| {
-        ln.wallet()
-            .expect("wallet")
-            .balance()
-            .map(|b| b.confirmed_sat)
-            .unwrap_or(0)
-    })
-}
-
-fn usable_with(node: &Node, peer: &PublicKey) -> bool {
-    let peer = peer.to_string();
-    node.lightning()
-        .channels()
-        .iter()
-        .any(|c| c.counterparty == peer && c.is_usable)
-}
-
-fn htlcs_in_flight(node: &Node) -> usize {
-    node.lightning()
-        .channels()
-        .iter()
-        .map(|c| c.pending_htlcs_in + c.pending_htlcs_out)
-        .sum()
-}
-
 /// Payment hash -> (status, fee) of A's payments.
 async fn statuses(db: &TestDb, hashes: &[[u8; 32]]) -> Vec<(String, Option<i64>)> {
     let mut out = Vec::with_capacity(hashes.len());
@@ -202,28 +138,9 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
         .parse()
         .expect("peer spec");
 
-    let start = |db: &TestDb, sub: &str| {
-        let cfg = config(&btc, &dir.path().join(sub));
-        let store = db.store.clone();
-        async move {
-            Node::start(cfg, store, Arc::new(NodeMetrics::new()))
-                .await
-                .expect("node")
-        }
-    };
-    let a = start(&db_a, "a").await;
-    let c = start(&db_c, "c").await;
-    let (addr_a, addr_c) = (address(&a), address(&c));
-    mine(&btc, 1, &addr_a);
-    mine(&btc, 1, &addr_c);
-    mine(&btc, 100, &address(&c));
-    wait_for(
-        "A and C to see a mature coinbase",
-        60,
-        async || confirmed_sat(&a) > 0 && confirmed_sat(&c) > 0,
-        log,
-    )
-    .await;
+    let a = start(&btc, &db_a, &dir.path().join("a")).await;
+    let c = start(&btc, &db_c, &dir.path().join("c")).await;
+    fund(&btc, &[&a, &c]).await;
 
     // Private channels: C's invoices carry route hints, so nothing waits for gossip. C pushes
     // half of its channel to S, which gives S the outbound liquidity to forward to C.
@@ -239,34 +156,11 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
     c.lightning()
         .open_channel(s_id, 2_000_000, 1_000_000_000, false)
         .expect("C opens to S");
-    wait_for(
-        "both funding transactions",
-        60,
-        async || {
-            [&a, &c].iter().all(|n| {
-                n.lightning()
-                    .channels()
-                    .iter()
-                    .any(|ch| ch.funding_txo.is_some())
-            })
-        },
-        log,
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    mine(&btc, 6, &addr_c);
+    confirm_channels(&btc, &[&a, &c]).await;
     wait_for(
         "both channels usable, and S's forwarding fee known to C",
         90,
-        async || {
-            usable_with(&a, &s_id)
-                && usable_with(&c, &s_id)
-                && c.lightning()
-                    .manager()
-                    .list_channels()
-                    .iter()
-                    .any(|ch| ch.counterparty.forwarding_info.is_some())
-        },
+        async || usable_with(&a, &s_id) && usable_with(&c, &s_id) && knows_peer_policies(&c),
         log,
     )
     .await;
@@ -411,8 +305,4 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
     child.wait().expect("reaped");
     a.stop().await;
     c.stop().await;
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -1,0 +1,3 @@
+//! Helpers shared by integration tests (and benches, through `#[path]`).
+
+pub mod line;
