@@ -246,6 +246,17 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     )
     .await;
 
+    // S announced itself once its channels were public: A has S's node announcement.
+    wait_for("S's node announcement at A", 30, async || {
+        a.node
+            .graph()
+            .read_only()
+            .node(&s_node)
+            .and_then(|n| n.announcement_info.as_ref())
+            .is_some_and(|info| info.alias().to_string() == "switchyard")
+    })
+    .await;
+
     // C invoices 50,000 sat; A pays; S earns 1000 + 50,000,000 * 1000 / 1e6 = 51,000 msat.
     let invoice = c
         .node

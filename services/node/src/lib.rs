@@ -39,6 +39,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Network;
+use lightning::ln::msgs::SocketAddress;
 use lightning::ln::peer_handler::{IgnoringMessageHandler, MessageHandler};
 use lightning::routing::gossip::{NetworkGraph, P2PGossipSync};
 use lightning::sign::{EntropySource, KeysManager, NodeSigner, Recipient};
@@ -263,11 +264,17 @@ impl Node {
             None => None,
         };
 
+        let mut addresses = config.announce_addresses.clone();
+        addresses.extend(config.tor.onion_address.clone());
         tasks.push(tokio::spawn(event_loop(
             pm.clone(),
             ln.clone(),
             chain.as_ref().map(|c| c.events.clone()),
             metrics.clone(),
+            Announcement {
+                alias: alias_bytes(&config.alias),
+                addresses,
+            },
             shutdown_rx.clone(),
         )));
         if let Some(c) = &chain {
@@ -646,13 +653,36 @@ async fn accept_loop(
 }
 
 /// Drives LDK: message events, timer ticks, and the peer gauge.
+/// What our `node_announcement` says besides the node id.
+struct Announcement {
+    alias: [u8; 32],
+    addresses: Vec<SocketAddress>,
+}
+
+/// The alias as BOLT 7 carries it: 32 bytes, zero-padded, cut at a UTF-8 boundary.
+fn alias_bytes(alias: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut end = alias.len().min(32);
+    while !alias.is_char_boundary(end) {
+        end -= 1;
+    }
+    out[..end].copy_from_slice(&alias.as_bytes()[..end]);
+    out
+}
+
+/// How often the node announces itself again once it has a public channel (as LND and
+/// ldk-node do): peers drop nodes whose announcement is older than two weeks.
+const NODE_ANNOUNCEMENT_INTERVAL: Duration = Duration::from_secs(3600);
+
 async fn event_loop(
     pm: Arc<PeerManager>,
     ln: Arc<ln::Lightning>,
     wake: Option<Arc<tokio::sync::Notify>>,
     metrics: Arc<NodeMetrics>,
+    announcement: Announcement,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut last_announced: Option<std::time::Instant> = None;
     let wake = wake.unwrap_or_default();
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     let mut ldk_timer = tokio::time::interval(Duration::from_secs(60));
@@ -664,7 +694,25 @@ async fn event_loop(
             _ = events.tick() => {}
             _ = wake.notified() => {}
             _ = ln.manager().get_event_or_persistence_needed_future() => {}
-            _ = tick.tick() => pm.timer_tick_occurred(),
+            _ = tick.tick() => {
+                pm.timer_tick_occurred();
+                // LDK announces a node only once it has a public channel; checking every
+                // tick makes the first announcement follow the first public channel closely.
+                let due = last_announced
+                    .is_none_or(|t| t.elapsed() >= NODE_ANNOUNCEMENT_INTERVAL);
+                if due && ln.has_public_channel() {
+                    pm.broadcast_node_announcement(
+                        [0; 3],
+                        announcement.alias,
+                        announcement.addresses.clone(),
+                    );
+                    last_announced = Some(std::time::Instant::now());
+                    tracing::info!(
+                        addresses = announcement.addresses.len(),
+                        "node announcement broadcast"
+                    );
+                }
+            }
             _ = ldk_timer.tick() => ln.timer_tick(),
             _ = shutdown.changed() => return,
         }

@@ -639,6 +639,14 @@ impl Lightning {
         Ok(ln)
     }
 
+    /// Whether an announced channel of ours is usable (LDK then lets us announce the node).
+    pub fn has_public_channel(&self) -> bool {
+        self.manager
+            .list_channels()
+            .iter()
+            .any(|c| c.is_announced && c.is_usable)
+    }
+
     pub fn manager(&self) -> &Arc<ChannelManager> {
         &self.manager
     }
