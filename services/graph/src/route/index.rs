@@ -269,6 +269,20 @@ impl RoutingIndex {
         self.from.len()
     }
 
+    /// Most labels one label-setting search (the fee model's steps 2 and 3, see the search
+    /// module) may create: [`LABELS_PER_GRAPH_ELEMENT`] per node and per enabled edge, within
+    /// [`MIN_LABEL_BUDGET`]..=[`MAX_LABEL_BUDGET`].
+    ///
+    /// [`LABELS_PER_GRAPH_ELEMENT`]: super::LABELS_PER_GRAPH_ELEMENT
+    /// [`MIN_LABEL_BUDGET`]: super::MIN_LABEL_BUDGET
+    /// [`MAX_LABEL_BUDGET`]: super::MAX_LABEL_BUDGET
+    pub fn label_budget(&self) -> usize {
+        use super::search::{LABELS_PER_GRAPH_ELEMENT, MAX_LABEL_BUDGET, MIN_LABEL_BUDGET};
+        (self.n + self.edge_count())
+            .saturating_mul(LABELS_PER_GRAPH_ELEMENT)
+            .clamp(MIN_LABEL_BUDGET, MAX_LABEL_BUDGET)
+    }
+
     pub(crate) fn in_slots(&self, v: u32) -> std::ops::Range<usize> {
         self.in_off[v as usize] as usize..self.in_off[v as usize + 1] as usize
     }

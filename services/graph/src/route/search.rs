@@ -20,12 +20,19 @@
 //! 2. Otherwise a **Pareto label-setting A\*** on (amount, cltv, hops) runs, pruning labels
 //!    that exceed the limits; a label is dropped only when another label at the same node is
 //!    no worse in all three. The first label to reach the source is optimal among routes
-//!    within the limits, under the same htlc_minimum certification as above.
+//!    within the limits, under the same htlc_minimum certification as above. A label
+//!    whose cltv or hop count plus the least cltv or fewest hops from the source to its node
+//!    (one forward pass per query) exceeds the limits is dropped at once: on the real graph
+//!    that keeps cltv-limited searches to a few thousand labels.
 //! 3. If that certification fails too, a **best-first tree search over simple paths** (no
-//!    dominance, so htlc_minimum cannot mislead it) runs with a budget of
-//!    [`EXACT_LABEL_BUDGET`] labels. Within budget it is exact. Past the budget the
-//!    uncertified route from step 2, if any, is returned (a valid route, possibly not the
-//!    cheapest), else "no route". This is the one documented approximation.
+//!    dominance, so htlc_minimum cannot mislead it) runs. It is exact.
+//!
+//! Steps 2 and 3 can need exponentially many labels (every Pareto-optimal or simple partial
+//! path), so each runs under the budget of [`RoutingIndex::label_budget`]: labels created
+//! (what holds memory: one label plus one heap entry each) and work (in-edges scanned plus
+//! dominance comparisons, [`WORK_PER_LABEL`] per label). Past either the search stops with
+//! [`RouteError::SearchBudget`](super::RouteError::SearchBudget) rather than answer
+//! inexactly: memory and time stay proportional to the graph, whatever the request.
 //!
 //! ## Probability and balanced models (heuristic, like LDK's and CLN's routers)
 //! One label per node, ordered by cost (`-ln P`, or fee + priced `-ln P`), with the limits
@@ -65,10 +72,21 @@ fn balanced_price(amount: u64) -> f64 {
         + BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT * amount as f64 / 1_048_576.0
 }
 
-/// Labels the exact fallback (step 3) may settle before it gives up.
-pub const EXACT_LABEL_BUDGET: usize = 200_000;
-/// Labels the Pareto search (step 2) may settle before it gives up.
-pub const PARETO_LABEL_BUDGET: usize = 400_000;
+/// Labels a label-setting search (steps 2 and 3) may create per node and per enabled edge of
+/// the index. Realistic cltv-limited queries need a few labels per node they reach; a
+/// budget in proportion to the graph keeps one search's memory (48 bytes a label with its
+/// heap entry) to a fraction of the index's own, on any graph.
+pub const LABELS_PER_GRAPH_ELEMENT: usize = 4;
+/// Floor of the label budget, so that small graphs still get an exhaustive search.
+pub const MIN_LABEL_BUDGET: usize = 50_000;
+/// Ceiling of the label budget (about 100 MB of labels), whatever the graph's size.
+pub const MAX_LABEL_BUDGET: usize = 2_000_000;
+/// Work units (in-edges scanned, dominance comparisons) a label search may spend per label of
+/// its budget: bounds the time of searches that scan much and create little.
+pub const WORK_PER_LABEL: usize = 32;
+/// Capacity of the per-thread label and heap buffers kept between queries; a search that grew
+/// them past it gives the memory back at the next query.
+const RETAINED_BUFFER: usize = 1 << 16;
 
 /// A request resolved to node indices, limits filled in.
 #[derive(Debug, Clone)]
@@ -92,6 +110,8 @@ pub(crate) enum Failure {
     FeeLimit,
     CltvLimit,
     HopLimit,
+    /// A label search (step 2 or 3) ran out of its budget before it could decide.
+    SearchBudget,
 }
 
 /// A found path: index slots in payment order (source first).
@@ -131,6 +151,10 @@ pub(crate) struct Scratch {
     head: Vec<u32>,
     head_gen: Vec<u32>,
     stack: Vec<u32>,
+    /// Label searches only: least cltv deltas and fewest hops from the source to each node
+    /// (see `limit_bounds`).
+    lb_cltv: Vec<u32>,
+    lb_hops: Vec<u8>,
     // Per-query landmark offsets (see `prepare_bounds`).
     lm_a: [u32; LANDMARKS],
     lm_b: [u32; LANDMARKS],
@@ -148,6 +172,15 @@ pub(crate) struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Lengths of this thread's label and heap buffers as the last search left them.
+#[cfg(test)]
+pub(crate) fn buffer_lens() -> (usize, usize) {
+    SCRATCH.with(|cell| {
+        let sc = cell.borrow();
+        (sc.labels.len(), sc.heap.len())
+    })
 }
 
 /// Runs `f` with this thread's scratch prepared for `idx` and a fresh generation.
@@ -181,6 +214,8 @@ impl Scratch {
             self.first_hop = vec![0; n];
             self.gen = 0;
         }
+        self.labels.shrink_to(RETAINED_BUFFER);
+        self.heap.shrink_to(RETAINED_BUFFER);
         self.next_gen();
     }
 
@@ -414,6 +449,7 @@ impl RoutingIndex {
             }
         }
         self.begin_search(q, sc);
+        self.limit_bounds(q, sc);
         match self.fee_labels(q, sc, false) {
             LabelOutcome::Certified(p) => Found::Path(p),
             LabelOutcome::Nothing {
@@ -428,10 +464,14 @@ impl RoutingIndex {
                 self.begin_search(q, sc);
                 match self.fee_labels(q, sc, true) {
                     LabelOutcome::Certified(p) | LabelOutcome::Uncertified(p) => Found::Path(p),
-                    LabelOutcome::Nothing { .. } | LabelOutcome::Budget => match fallback {
+                    // Step 3 is exhaustive, so it cannot miss step 2's valid route; keeping
+                    // that route only guards against a bug turning a route into "no route".
+                    LabelOutcome::Nothing { .. } => match fallback {
                         Some(p) => Found::Path(p),
                         None => Found::None(first_failure),
                     },
+                    // Step 2's uncertified route may not be the cheapest: no inexact answer.
+                    LabelOutcome::Budget => Found::None(Failure::SearchBudget),
                 }
             }
         }
@@ -588,16 +628,16 @@ impl RoutingIndex {
     fn fee_labels(&self, q: &Query, sc: &mut Scratch, exhaustive: bool) -> LabelOutcome {
         let gen = sc.gen;
         let (src, dst, amount) = (q.src, q.dst, q.amount);
-        let budget = if exhaustive {
-            EXACT_LABEL_BUDGET
-        } else {
-            PARETO_LABEL_BUDGET
-        };
+        let budget = self.label_budget();
+        let mut work_left = budget.saturating_mul(WORK_PER_LABEL);
         let mut reject_bound = INF;
         let mut min_rejected = false;
         let mut failure = Failure::Capacity;
         let h0 = self.bound(dst, src, sc);
         if h0 == INF {
+            return LabelOutcome::Nothing { min_rejected };
+        }
+        if sc.lb_cltv[dst as usize].saturating_add(q.final_cltv) > q.max_cltv {
             return LabelOutcome::Nothing { min_rejected };
         }
         sc.labels.push(Label {
@@ -610,11 +650,10 @@ impl RoutingIndex {
             next_at_node: NONE,
         });
         sc.heap.push(Reverse((amount.saturating_add(h0), 0)));
-        let mut settled = 0usize;
         while let Some(Reverse((_, li))) = sc.heap.pop() {
             let l = sc.labels[li as usize];
             let v = l.node;
-            if !exhaustive && self.dominated(&l, sc) {
+            if !exhaustive && self.dominated(&l, sc, &mut work_left) {
                 continue;
             }
             if v == src {
@@ -624,10 +663,6 @@ impl RoutingIndex {
                 } else {
                     LabelOutcome::Uncertified(path)
                 };
-            }
-            settled += 1;
-            if settled > budget {
-                return LabelOutcome::Budget;
             }
             if !exhaustive {
                 let vi = v as usize;
@@ -644,7 +679,12 @@ impl RoutingIndex {
                 failure = Failure::HopLimit;
                 continue;
             }
-            for slot in self.in_slots(v) {
+            let scan = self.in_slots(v);
+            work_left = match work_left.checked_sub(scan.len()) {
+                Some(w) => w,
+                None => return LabelOutcome::Budget,
+            };
+            for slot in scan {
                 let u = self.from[slot];
                 if u == dst || self.edge_excluded(slot, sc) || self.on_label_path(li, u, sc) {
                     continue;
@@ -665,8 +705,16 @@ impl RoutingIndex {
                 } else {
                     l.cltv + u32::from(self.cltv[slot])
                 };
-                if ncltv > q.max_cltv {
+                // Whatever path the label takes back to the source adds at least the least
+                // cltv and hops to there: labels that cannot finish within the limits are
+                // dropped now instead of multiplying (exact: only such labels go).
+                let ui = u as usize;
+                if ncltv.saturating_add(sc.lb_cltv[ui]) > q.max_cltv {
                     failure = Failure::CltvLimit;
+                    continue;
+                }
+                if u32::from(l.hops) + 1 + u32::from(sc.lb_hops[ui]) > u32::from(q.max_hops) {
+                    failure = Failure::HopLimit;
                     continue;
                 }
                 if nu - amount > q.max_fee {
@@ -686,8 +734,11 @@ impl RoutingIndex {
                     slot: slot as u32,
                     next_at_node: NONE,
                 };
-                if !exhaustive && self.dominated(&nl, sc) {
+                if !exhaustive && self.dominated(&nl, sc, &mut work_left) {
                     continue;
+                }
+                if sc.labels.len() >= budget || work_left == 0 {
+                    return LabelOutcome::Budget;
                 }
                 sc.labels.push(nl);
                 sc.heap.push(Reverse((
@@ -700,13 +751,84 @@ impl RoutingIndex {
         LabelOutcome::Nothing { min_rejected }
     }
 
-    fn dominated(&self, l: &Label, sc: &Scratch) -> bool {
+    /// Fills `lb_cltv` and `lb_hops` for the label searches (steps 2 and 3): over the edges
+    /// that can carry the amount (every hop carries at least it) and are not excluded, the
+    /// least sum of cltv deltas (the payer's first hop adds none) and the fewest hops from the
+    /// source to each node; `u32::MAX` / `u8::MAX` where none within the limits. O(edges),
+    /// once per query, and only queries that need a label search, far dearer, pay it.
+    fn limit_bounds(&self, q: &Query, sc: &mut Scratch) {
+        let n = self.n;
+        sc.lb_cltv.clear();
+        sc.lb_cltv.resize(n, u32::MAX);
+        sc.lb_hops.clear();
+        sc.lb_hops.resize(n, u8::MAX);
+        let usable = |s: usize, sc: &Scratch| {
+            self.htlc_max[s] >= q.amount
+                && !self.edge_excluded(s, sc)
+                && sc.excl_node[self.to[s] as usize] != sc.gen
+        };
+        let src = q.src as usize;
+        sc.lb_hops[src] = 0;
+        sc.stack.clear();
+        sc.stack.push(q.src);
+        let mut next = Vec::new();
+        let mut depth = 0u8;
+        while !sc.stack.is_empty() && depth < q.max_hops {
+            depth += 1;
+            next.clear();
+            for i in 0..sc.stack.len() {
+                let x = sc.stack[i];
+                for &s in self.out_slots(x) {
+                    let (s, y) = (s as usize, self.to[s as usize] as usize);
+                    if sc.lb_hops[y] == u8::MAX && usable(s, sc) {
+                        sc.lb_hops[y] = depth;
+                        next.push(y as u32);
+                    }
+                }
+            }
+            std::mem::swap(&mut sc.stack, &mut next);
+        }
+        sc.heap.clear();
+        sc.lb_cltv[src] = 0;
+        sc.heap.push(Reverse((0, q.src)));
+        let reach = u64::from(q.max_cltv.saturating_sub(q.final_cltv));
+        while let Some(Reverse((d, x))) = sc.heap.pop() {
+            if d > u64::from(sc.lb_cltv[x as usize]) {
+                continue;
+            }
+            if d > reach {
+                break;
+            }
+            for &s in self.out_slots(x) {
+                let (s, y) = (s as usize, self.to[s as usize] as usize);
+                let w = if x == q.src {
+                    0
+                } else {
+                    u64::from(self.cltv[s])
+                };
+                let nd = d + w;
+                if nd <= reach && nd < u64::from(sc.lb_cltv[y]) && usable(s, sc) {
+                    sc.lb_cltv[y] = nd as u32;
+                    sc.heap.push(Reverse((nd, y as u32)));
+                }
+            }
+        }
+    }
+
+    /// Whether a settled label at `l`'s node is no worse than `l` in amount, cltv and hops.
+    /// Each comparison costs a unit of `work_left`; at zero it stops and answers `false`
+    /// (keeping a label is always safe), and the caller then gives up on its budget.
+    fn dominated(&self, l: &Label, sc: &Scratch, work_left: &mut usize) -> bool {
         let vi = l.node as usize;
         if sc.head_gen[vi] != sc.gen {
             return false;
         }
         let mut m = sc.head[vi];
         while m != NONE {
+            if *work_left == 0 {
+                return false;
+            }
+            *work_left -= 1;
             let o = &sc.labels[m as usize];
             if o.amt <= l.amt && o.cltv <= l.cltv && o.hops <= l.hops {
                 return true;
@@ -964,6 +1086,9 @@ enum SingleOutcome {
 enum LabelOutcome {
     Certified(SlotPath),
     Uncertified(SlotPath),
-    Nothing { min_rejected: bool },
+    Nothing {
+        min_rejected: bool,
+    },
+    /// The label or work budget ran out first.
     Budget,
 }
