@@ -30,6 +30,7 @@
 
 mod index;
 pub mod mpp;
+mod radix;
 mod search;
 pub mod validate;
 

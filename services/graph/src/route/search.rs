@@ -63,6 +63,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::index::{RoutingIndex, INF, LANDMARKS, LM_INF, LM_SAT};
+use super::radix::RadixHeap;
 use super::{CostModel, BALANCED_MSAT_PER_NEG_LN_P, BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT};
 
 /// The balanced model's price of one unit of `-ln P` on a hop carrying `amount` (at least).
@@ -147,6 +148,8 @@ pub(crate) struct Scratch {
     excl_node: Vec<u32>,
     excl_chan: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
+    /// The fee search's queue (its keys are integers and monotone).
+    rheap: RadixHeap,
     labels: Vec<Label>,
     head: Vec<u32>,
     head_gen: Vec<u32>,
@@ -216,6 +219,7 @@ impl Scratch {
         }
         self.labels.shrink_to(RETAINED_BUFFER);
         self.heap.shrink_to(RETAINED_BUFFER);
+        self.rheap.shrink_to(RETAINED_BUFFER);
         self.next_gen();
     }
 
@@ -236,6 +240,7 @@ impl Scratch {
             self.gen = 1;
         }
         self.heap.clear();
+        self.rheap.clear();
         self.labels.clear();
     }
 }
@@ -515,8 +520,8 @@ impl RoutingIndex {
         let mut fee_pruned = false;
         sc.seen[dst as usize] = gen;
         sc.dist[dst as usize] = amount;
-        sc.heap.push(Reverse((amount, dst)));
-        while let Some(Reverse((key, v))) = sc.heap.pop() {
+        sc.rheap.push(amount, dst);
+        while let Some((key, v)) = sc.rheap.pop() {
             let vi = v as usize;
             if sc.settled[vi] == gen {
                 continue;
@@ -532,7 +537,7 @@ impl RoutingIndex {
             }
             let real = a.saturating_add(h);
             if key < real {
-                sc.heap.push(Reverse((real, v)));
+                sc.rheap.push(real, v);
                 continue;
             }
             // Keys pop in non-decreasing order and every route through `v` makes the source
@@ -556,50 +561,53 @@ impl RoutingIndex {
                     SingleOutcome::Uncertified(path)
                 };
             }
-            let first = self.in_off[vi] as usize;
-            for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
-                // Sorted by htlc_max, largest first: no later edge carries `a` either.
-                if a > e.htlc_max {
-                    break;
-                }
-                let slot = first + k;
-                let u = e.from;
-                let ui = u as usize;
-                if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
-                    continue;
-                }
-                if !ignore_min && a < e.htlc_min {
-                    let b = if u == src {
-                        e.htlc_min
+            // Dead-end tails only matter as the payer, whose first hops end at marked nodes.
+            for part in self.in_parts(v, sc.first_hop[vi] == gen) {
+                let first = part.start;
+                for (k, e) in self.hot[part].iter().enumerate() {
+                    // Sorted by htlc_max, largest first: no later edge carries `a` either.
+                    if a > e.htlc_max {
+                        break;
+                    }
+                    let slot = first + k;
+                    let u = e.from;
+                    let ui = u as usize;
+                    if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
+                        continue;
+                    }
+                    if !ignore_min && a < e.htlc_min {
+                        let b = if u == src {
+                            e.htlc_min
+                        } else {
+                            e.htlc_min.saturating_add(e.fee(e.htlc_min))
+                        };
+                        reject_bound = reject_bound.min(b);
+                        min_rejected = true;
+                        continue;
+                    }
+                    let nu = if u == src {
+                        a
                     } else {
-                        e.htlc_min.saturating_add(e.fee(e.htlc_min))
+                        a.saturating_add(e.fee(a))
                     };
-                    reject_bound = reject_bound.min(b);
-                    min_rejected = true;
-                    continue;
+                    if nu - amount > q.max_fee {
+                        fee_pruned = true;
+                        continue;
+                    }
+                    // Equal amounts: the lower snapshot edge wins, whatever the scan order.
+                    if sc.seen[ui] == gen
+                        && (nu > sc.dist[ui]
+                            || (nu == sc.dist[ui]
+                                && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
+                    {
+                        continue;
+                    }
+                    sc.seen[ui] = gen;
+                    sc.dist[ui] = nu;
+                    sc.parent[ui] = slot as u32;
+                    // The bound is consistent, so nu + h(u) >= a + h(v) = real: a valid lower key.
+                    sc.rheap.push(nu.max(real), u);
                 }
-                let nu = if u == src {
-                    a
-                } else {
-                    a.saturating_add(e.fee(a))
-                };
-                if nu - amount > q.max_fee {
-                    fee_pruned = true;
-                    continue;
-                }
-                // Equal amounts: the lower snapshot edge wins, whatever the scan order.
-                if sc.seen[ui] == gen
-                    && (nu > sc.dist[ui]
-                        || (nu == sc.dist[ui]
-                            && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
-                {
-                    continue;
-                }
-                sc.seen[ui] = gen;
-                sc.dist[ui] = nu;
-                sc.parent[ui] = slot as u32;
-                // The bound is consistent, so nu + h(u) >= a + h(v) = real: a valid lower key.
-                sc.heap.push(Reverse((nu.max(real), u)));
             }
         }
         let failure = if fee_pruned {
@@ -912,58 +920,61 @@ impl RoutingIndex {
                 failure = Failure::HopLimit;
                 continue;
             }
-            let first = self.in_off[vi] as usize;
-            for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
-                // Sorted by htlc_max, largest first: no later edge carries `a` either.
-                if a > e.htlc_max {
-                    break;
+            // Dead-end tails only matter as the payer (see `fee_single`).
+            for part in self.in_parts(v, sc.first_hop[vi] == gen) {
+                let first = part.start;
+                for (k, e) in self.hot[part].iter().enumerate() {
+                    // Sorted by htlc_max, largest first: no later edge carries `a` either.
+                    if a > e.htlc_max {
+                        break;
+                    }
+                    let slot = first + k;
+                    let u = e.from;
+                    let ui = u as usize;
+                    if sc.settled[ui] == gen
+                        || u == dst
+                        || a < e.htlc_min
+                        || self.edge_excluded(slot, sc)
+                    {
+                        continue;
+                    }
+                    let (fee, ncl) = if u == src {
+                        (0, cl)
+                    } else {
+                        (e.fee(a), cl + u32::from(e.cltv))
+                    };
+                    if ncl > q.max_cltv {
+                        failure = Failure::CltvLimit;
+                        continue;
+                    }
+                    let nu = a.saturating_add(fee);
+                    if nu - amount > q.max_fee {
+                        failure = Failure::FeeLimit;
+                        continue;
+                    }
+                    // The source could not send what this label needs (see `fee_single`).
+                    if nu > sc.src_cap {
+                        continue;
+                    }
+                    let neg_ln_p = super::hop_neg_ln_p(a, self.cap_msat[slot]);
+                    let nc = c + if balanced {
+                        super::balanced_hop_cost(fee, a, neg_ln_p)
+                    } else {
+                        neg_ln_p
+                    };
+                    if sc.seen[ui] == gen && nc >= sc.cost[ui] {
+                        continue;
+                    }
+                    sc.seen[ui] = gen;
+                    sc.dist[ui] = nu;
+                    sc.cost[ui] = nc;
+                    sc.cltv[ui] = ncl;
+                    sc.hops[ui] = hop + 1;
+                    sc.parent[ui] = slot as u32;
+                    // The bound is consistent, so nc + h(u) >= c + h(v) = real; a key that is a
+                    // rounding error too high only delays the node, it is never dropped.
+                    sc.heap.push(Reverse((nc.max(real).to_bits(), u)));
                 }
-                let slot = first + k;
-                let u = e.from;
-                let ui = u as usize;
-                if sc.settled[ui] == gen
-                    || u == dst
-                    || a < e.htlc_min
-                    || self.edge_excluded(slot, sc)
-                {
-                    continue;
-                }
-                let (fee, ncl) = if u == src {
-                    (0, cl)
-                } else {
-                    (e.fee(a), cl + u32::from(e.cltv))
-                };
-                if ncl > q.max_cltv {
-                    failure = Failure::CltvLimit;
-                    continue;
-                }
-                let nu = a.saturating_add(fee);
-                if nu - amount > q.max_fee {
-                    failure = Failure::FeeLimit;
-                    continue;
-                }
-                // The source could not send what this label needs (see `fee_single`).
-                if nu > sc.src_cap {
-                    continue;
-                }
-                let neg_ln_p = super::hop_neg_ln_p(a, self.cap_msat[slot]);
-                let nc = c + if balanced {
-                    super::balanced_hop_cost(fee, a, neg_ln_p)
-                } else {
-                    neg_ln_p
-                };
-                if sc.seen[ui] == gen && nc >= sc.cost[ui] {
-                    continue;
-                }
-                sc.seen[ui] = gen;
-                sc.dist[ui] = nu;
-                sc.cost[ui] = nc;
-                sc.cltv[ui] = ncl;
-                sc.hops[ui] = hop + 1;
-                sc.parent[ui] = slot as u32;
-                // The bound is consistent, so nc + h(u) >= c + h(v) = real; a key that is a
-                // rounding error too high only delays the node, it is never dropped.
-                sc.heap.push(Reverse((nc.max(real).to_bits(), u)));
             }
         }
         Found::None(failure)
@@ -1011,41 +1022,44 @@ impl RoutingIndex {
                     continue;
                 }
                 sc.settled[vi] = gen;
-                let first = self.in_off[vi] as usize;
-                for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
-                    if a > e.htlc_max {
-                        break;
-                    }
-                    let slot = first + k;
-                    let u = e.from;
-                    let ui = u as usize;
-                    if u == dst {
-                        continue;
-                    }
-                    if a < e.htlc_min {
-                        // As a source, u would need at least the minimum; as a forwarder,
-                        // the minimum plus its fee. The smaller bound covers both.
-                        reject_bound = reject_bound.min(e.htlc_min);
-                        continue;
-                    }
-                    if sc.head_gen[ui] == gen {
-                        let pos = sc.head[ui] as usize;
-                        if answer[pos].is_none() {
-                            answer[pos] = Some((a, slot as u32, a <= reject_bound));
-                            pending -= 1;
+                // Every tail may be one of the sources: both parts.
+                for part in self.in_parts(v, true) {
+                    let first = part.start;
+                    for (k, e) in self.hot[part].iter().enumerate() {
+                        if a > e.htlc_max {
+                            break;
                         }
+                        let slot = first + k;
+                        let u = e.from;
+                        let ui = u as usize;
+                        if u == dst {
+                            continue;
+                        }
+                        if a < e.htlc_min {
+                            // As a source, u would need at least the minimum; as a forwarder,
+                            // the minimum plus its fee. The smaller bound covers both.
+                            reject_bound = reject_bound.min(e.htlc_min);
+                            continue;
+                        }
+                        if sc.head_gen[ui] == gen {
+                            let pos = sc.head[ui] as usize;
+                            if answer[pos].is_none() {
+                                answer[pos] = Some((a, slot as u32, a <= reject_bound));
+                                pending -= 1;
+                            }
+                        }
+                        if sc.settled[ui] == gen {
+                            continue;
+                        }
+                        let nu = a.saturating_add(e.fee(a));
+                        if sc.seen[ui] == gen && nu >= sc.dist[ui] {
+                            continue;
+                        }
+                        sc.seen[ui] = gen;
+                        sc.dist[ui] = nu;
+                        sc.parent[ui] = slot as u32;
+                        sc.heap.push(Reverse((nu, u)));
                     }
-                    if sc.settled[ui] == gen {
-                        continue;
-                    }
-                    let nu = a.saturating_add(e.fee(a));
-                    if sc.seen[ui] == gen && nu >= sc.dist[ui] {
-                        continue;
-                    }
-                    sc.seen[ui] = gen;
-                    sc.dist[ui] = nu;
-                    sc.parent[ui] = slot as u32;
-                    sc.heap.push(Reverse((nu, u)));
                 }
             }
             sources
