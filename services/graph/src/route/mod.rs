@@ -782,6 +782,50 @@ mod tests {
         assert_eq!(r.total_fee_msat, 1);
     }
 
+    /// The forward ball raises the fee search's bounds mid-search; whenever it comes, and
+    /// however small, the answers stay those of the search without it (both exact).
+    #[test]
+    fn forward_ball_at_any_point_keeps_fee_answers() {
+        let g = Arc::new(crate::testing::load_bundled("2019-05-14"));
+        let idx = RoutingIndex::build(g.clone());
+        let n = g.node_count() as u64;
+        let mut x = 0xba11_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let with = |p: Option<(usize, usize)>, req: &RouteRequest| {
+            search::BALL_OVERRIDE.with(|c| c.set(p));
+            let r = idx.find_route(req);
+            search::BALL_OVERRIDE.with(|c| c.set(None));
+            r
+        };
+        let mut routed = 0;
+        for i in 0..300 {
+            let (s, d) = ((next() % n) as u32, (next() % n) as u32);
+            if s == d {
+                continue;
+            }
+            let amount = [1_000_000, 30_000_000, 700_000_000][i % 3];
+            let req = RouteRequest::new(g.node(s).id, g.node(d).id, amount);
+            let plain = with(Some((0, usize::MAX)), &req);
+            for p in [(1, 1), (3, 2), (40, 5), (1_000, 20)] {
+                let r = with(Some(p), &req);
+                match (&plain, &r) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.total_fee_msat, b.total_fee_msat, "query {i}, {p:?}");
+                        validate_route(&g, &req, b).unwrap();
+                    }
+                    (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "query {i}, {p:?}"),
+                }
+            }
+            routed += usize::from(plain.is_ok());
+        }
+        assert!(routed > 100, "{routed}");
+    }
+
     #[test]
     fn excluded_nodes_and_channels_are_avoided() {
         let mut t = TestGraph::new(4);

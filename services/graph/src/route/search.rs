@@ -85,6 +85,28 @@ pub const MAX_LABEL_BUDGET: usize = 2_000_000;
 /// Work units (in-edges scanned, dominance comparisons) a label search may spend per label of
 /// its budget: bounds the time of searches that scan much and create little.
 pub const WORK_PER_LABEL: usize = 32;
+/// Nodes the fee search's forward ball around the source settles (see `forward_ball`).
+const FORWARD_BALL: usize = 16;
+/// Nodes the fee search settles before it computes the forward ball: most searches end
+/// sooner, and would only pay for it.
+const FORWARD_BALL_AFTER: usize = 32;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests override (ball size, settled nodes before it) to exercise the ball everywhere.
+    pub(crate) static BALL_OVERRIDE: std::cell::Cell<Option<(usize, usize)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// (ball size, settled nodes before it).
+#[inline]
+fn ball_params() -> (usize, usize) {
+    #[cfg(test)]
+    if let Some(p) = BALL_OVERRIDE.with(|c| c.get()) {
+        return p;
+    }
+    (FORWARD_BALL, FORWARD_BALL_AFTER)
+}
 /// Capacity of the per-thread label and heap buffers kept between queries; a search that grew
 /// them past it gives the memory back at the next query.
 const RETAINED_BUFFER: usize = 1 << 16;
@@ -144,12 +166,26 @@ pub(crate) struct Scratch {
     cltv: Vec<u32>,
     hops: Vec<u8>,
     h_gen: Vec<u32>,
+    /// What `h_gen` is compared with: renewed with every generation, and when the forward
+    /// ball raises the bounds mid-search.
+    h_stamp: u32,
     h: Vec<u64>,
     excl_node: Vec<u32>,
     excl_chan: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
     /// The fee search's queue (its keys are integers and monotone).
     rheap: RadixHeap,
+    /// The forward ball (see `forward_ball`): its own generation, so it outlives the
+    /// fee search's several passes; distances, settled stamps, queue.
+    f_on: bool,
+    f_gen: u32,
+    f_done: Vec<u32>,
+    f_seen: Vec<u32>,
+    f_dist: Vec<u64>,
+    f_heap: RadixHeap,
+    /// Least forward distance of any node outside the ball; `INF` when the ball holds every
+    /// node the source reaches.
+    f_radius: u64,
     labels: Vec<Label>,
     head: Vec<u32>,
     head_gen: Vec<u32>,
@@ -209,27 +245,41 @@ impl Scratch {
             self.cltv = vec![0; n];
             self.hops = vec![0; n];
             self.h_gen = vec![0; n];
+            self.h_stamp = 0;
             self.h = vec![0; n];
 
             self.excl_node = vec![0; n];
             self.head = vec![NONE; n];
             self.head_gen = vec![0; n];
             self.first_hop = vec![0; n];
+            self.f_done = vec![0; n];
+            self.f_seen = vec![0; n];
+            self.f_dist = vec![0; n];
+            self.f_gen = 0;
             self.gen = 0;
         }
+        self.f_on = false;
         self.labels.shrink_to(RETAINED_BUFFER);
         self.heap.shrink_to(RETAINED_BUFFER);
         self.rheap.shrink_to(RETAINED_BUFFER);
         self.next_gen();
     }
 
+    fn next_h_stamp(&mut self) {
+        self.h_stamp = self.h_stamp.wrapping_add(1);
+        if self.h_stamp == 0 {
+            self.h_gen.iter_mut().for_each(|x| *x = 0);
+            self.h_stamp = 1;
+        }
+    }
+
     fn next_gen(&mut self) {
+        self.next_h_stamp();
         self.gen = self.gen.wrapping_add(1);
         if self.gen == 0 {
             for v in [
                 &mut self.seen,
                 &mut self.settled,
-                &mut self.h_gen,
                 &mut self.excl_node,
                 &mut self.excl_chan,
                 &mut self.head_gen,
@@ -348,7 +398,7 @@ impl RoutingIndex {
             return 0;
         }
         let ui = u as usize;
-        if sc.h_gen[ui] == sc.gen {
+        if sc.h_gen[ui] == sc.h_stamp {
             return sc.h[ui];
         }
         let mut h = self.landmark_bound(&self.lm, ui, sc.bucket, &sc.lm_a, &sc.lm_b);
@@ -357,7 +407,14 @@ impl RoutingIndex {
         if h != INF && sc.first_hop[ui] != sc.gen {
             h = h.max(self.in_fee_min[sc.bucket * self.n + ui]);
         }
-        sc.h_gen[ui] = sc.gen;
+        if sc.f_on {
+            h = h.max(if sc.f_done[ui] == sc.f_gen {
+                sc.f_dist[ui]
+            } else {
+                sc.f_radius
+            });
+        }
+        sc.h_gen[ui] = sc.h_stamp;
         sc.h[ui] = h;
         h
     }
@@ -482,6 +539,66 @@ impl RoutingIndex {
         }
     }
 
+    /// A forward Dijkstra from the source over the edges that can carry the amount, each
+    /// weighted by its fee at the payment amount (the payer's first hop by 0), settling at most
+    /// `FORWARD_BALL` nodes. Every hop carries at least the amount and fees grow with it,
+    /// and exclusions and htlc minimums only remove paths, so a settled node's distance, and
+    /// the least distance left in the queue for the others, are lower bounds on the fees
+    /// still to come between the source and the node (`bound`). That bound is consistent
+    /// (settled distances never exceed the radius) and exact near the source, where the
+    /// landmark bound is weakest; the backward search then meets the ball instead of
+    /// crossing the graph to the source. Computed once per fee search; the landmark and
+    /// cheapest-in-edge bounds still apply (the larger wins).
+    fn forward_ball(&self, q: &Query, sc: &mut Scratch) {
+        sc.f_gen = sc.f_gen.wrapping_add(1);
+        if sc.f_gen == 0 {
+            sc.f_done.iter_mut().for_each(|x| *x = 0);
+            sc.f_seen.iter_mut().for_each(|x| *x = 0);
+            sc.f_gen = 1;
+        }
+        let fg = sc.f_gen;
+        let src = q.src;
+        sc.f_heap.clear();
+        sc.f_seen[src as usize] = fg;
+        sc.f_dist[src as usize] = 0;
+        sc.f_heap.push(0, src);
+        sc.f_radius = INF;
+        let mut left = ball_params().0;
+        while let Some((d, x)) = sc.f_heap.pop() {
+            let xi = x as usize;
+            if sc.f_done[xi] == fg || d > sc.f_dist[xi] {
+                continue;
+            }
+            if left == 0 {
+                sc.f_radius = d;
+                break;
+            }
+            left -= 1;
+            sc.f_done[xi] = fg;
+            for &s in self.out_slots(x) {
+                let s = s as usize;
+                if self.htlc_max[s] < q.amount {
+                    continue;
+                }
+                let y = self.to[s] as usize;
+                if sc.f_done[y] == fg {
+                    continue;
+                }
+                let nd = if x == src {
+                    d
+                } else {
+                    d.saturating_add(self.fee(s, q.amount))
+                };
+                if sc.f_seen[y] != fg || nd < sc.f_dist[y] {
+                    sc.f_seen[y] = fg;
+                    sc.f_dist[y] = nd;
+                    sc.f_heap.push(nd, y as u32);
+                }
+            }
+        }
+        sc.f_on = true;
+    }
+
     /// Cltv total (final delta included) and hop count of a path.
     pub(crate) fn path_cltv_hops(&self, path: &[u32], q: &Query) -> (u32, u32) {
         let cltv = q.final_cltv
@@ -517,6 +634,8 @@ impl RoutingIndex {
         let (src, dst, amount) = (q.src, q.dst, q.amount);
         let mut reject_bound = INF;
         let mut min_rejected = false;
+        let ball_after = ball_params().1;
+        let mut settled = 0usize;
         let mut fee_pruned = false;
         sc.seen[dst as usize] = gen;
         sc.dist[dst as usize] = amount;
@@ -549,6 +668,19 @@ impl RoutingIndex {
             if real - amount > q.max_fee {
                 fee_pruned = true;
                 break;
+            }
+            settled += 1;
+            if settled == ball_after && !sc.f_on {
+                // A long search: the exact forward distances near the source now pay off.
+                // Raising the bounds mid-search is safe: queued keys are lower bounds that are
+                // re-checked when popped, and the new bound is consistent too.
+                self.forward_ball(q, sc);
+                sc.next_h_stamp();
+                let h = self.bound(v, src, sc);
+                if a.saturating_add(h) > key {
+                    sc.rheap.push(a.saturating_add(h), v);
+                    continue;
+                }
             }
             // key > real only for entries of nodes already settled (their real-key entry
             // was smaller and came first), which the check above skipped.
