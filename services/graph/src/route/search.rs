@@ -373,20 +373,20 @@ impl RoutingIndex {
         // at least the fee distance from some out-neighbour w of the source to u. With
         // a = max_w d(L, w) and b = min_w d(w, L), d(w, u) >= d(L, u) - a and >= b - d(u, L).
         let n = self.n;
-        for l in 0..self.landmarks.len() {
-            let (mut a, mut b) = (0u32, LM_INF);
-            // Only first hops that can carry the amount count (the bound is about the rest).
-            for &slot in self.out_slots(q.src) {
-                if self.htlc_max[slot as usize] < q.amount {
-                    continue;
-                }
-                let w = self.to[slot as usize] as usize;
-                let row = (sc.bucket * n + w) * 2 * LANDMARKS;
-                a = a.max(self.lm[row + l]);
-                b = b.min(self.lm[row + LANDMARKS + l]);
+        sc.lm_a = [0; LANDMARKS];
+        sc.lm_b = [LM_INF; LANDMARKS];
+        // Only first hops that can carry the amount count (the bound is about the rest).
+        // One table row per first hop: a hub source has thousands.
+        for &slot in self.out_slots(q.src) {
+            if self.htlc_max[slot as usize] < q.amount {
+                continue;
             }
-            sc.lm_a[l] = a;
-            sc.lm_b[l] = b;
+            let w = self.to[slot as usize] as usize;
+            let row = &self.lm[(sc.bucket * n + w) * 2 * LANDMARKS..][..2 * LANDMARKS];
+            for l in 0..LANDMARKS {
+                sc.lm_a[l] = sc.lm_a[l].max(row[l]);
+                sc.lm_b[l] = sc.lm_b[l].min(row[LANDMARKS + l]);
+            }
         }
     }
 
@@ -724,6 +724,10 @@ impl RoutingIndex {
                     };
                     if nu - amount > q.max_fee {
                         fee_pruned = true;
+                        continue;
+                    }
+                    // The source could not send that much, whatever the path from it.
+                    if nu > sc.src_cap {
                         continue;
                     }
                     // Equal amounts: the lower snapshot edge wins, whatever the scan order.
