@@ -45,9 +45,12 @@
 //!
 //! ## Bounds and pruning shared by every search
 //! * In-edges are scanned largest htlc_max first, so a scan stops at the first edge that
-//!   cannot carry the label.
+//!   cannot carry the label. Edges whose tail has no other in-neighbour come last and are
+//!   scanned only at heads of the source's first hops (such a tail leads back nowhere else).
 //! * The fee bound is the larger of the landmark (ALT) bound and the cheapest in-edge fee at
-//!   the bucket amount (except at heads of the source's first hops, whose hop is free).
+//!   the bucket amount (except at heads of the source's first hops, whose hop is free), and,
+//!   once the fee search has settled 32 nodes, the forward ball's (`forward_ball`).
+//! * The fee search's queue is a radix heap: it pushes far more entries than it pops.
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
 //!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
 //!   "no route" answers immediate; the other searches drop labels past it.
@@ -543,14 +546,15 @@ impl RoutingIndex {
 
     /// Grows the forward ball to `size` nodes: a forward Dijkstra from the source over the
     /// edges that can carry the amount, each weighted by its fee at the payment amount (the
-    /// payer's first hop by 0), resumed where the last growth stopped. Every hop carries at least the amount and fees grow with it,
-    /// and exclusions and htlc minimums only remove paths, so a settled node's distance, and
-    /// the least distance left in the queue for the others, are lower bounds on the fees
-    /// still to come between the source and the node (`bound`). That bound is consistent
-    /// (settled distances never exceed the radius) and exact near the source, where the
-    /// landmark bound is weakest; the backward search then meets the ball instead of
-    /// crossing the graph to the source. Computed once per fee search; the landmark and
-    /// cheapest-in-edge bounds still apply (the larger wins).
+    /// payer's first hop by 0), resumed where the last growth stopped. Every hop carries at
+    /// least the amount and fees grow with it, and exclusions and htlc minimums only remove
+    /// paths, so a settled node's distance, and the least distance left in the queue for the
+    /// others, are lower bounds on the fees still to come between the source and the node
+    /// (`bound`). That bound is consistent (settled distances never exceed the radius) and
+    /// exact near the source, where the landmark bound is weakest; the backward search then
+    /// meets the ball instead of crossing the graph to the source. The ball lives for the
+    /// whole query (every pass of the fee search); the landmark and cheapest-in-edge bounds
+    /// still apply (the larger wins).
     fn forward_ball(&self, q: &Query, sc: &mut Scratch, size: usize) {
         let src = q.src;
         if !sc.f_on {
