@@ -789,6 +789,9 @@ fn error_text(e: &RouteError) -> &'static str {
             "Failed to find a route within the maximum total CLTV expiry delta"
         }
         RouteError::HopLimit => "Failed to find a route within the maximum path length",
+        RouteError::SearchBudget { .. } => {
+            "Gave up looking for a route within the CLTV and path-length limits (search budget)"
+        }
     }
 }
 

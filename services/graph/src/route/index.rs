@@ -63,6 +63,11 @@ pub struct RoutingIndex {
     pub(crate) snapshot: Arc<Snapshot>,
     pub(crate) n: usize,
     pub(crate) in_off: Vec<u32>,
+    /// `in_mid[v]` splits `v`'s in-edges: before it, edges whose tail has another
+    /// in-neighbour; from it, edges whose tail can only be entered from `v` (or not at all),
+    /// which only matter when the tail is the payer. Each part is sorted by htlc_max,
+    /// largest first.
+    pub(crate) in_mid: Vec<u32>,
     /// Per slot, the search's hot fields; within a node, slots are sorted by htlc_max,
     /// largest first.
     pub(crate) hot: Vec<HotEdge>,
@@ -110,10 +115,34 @@ impl RoutingIndex {
         let (mut htlc_min, mut htlc_max, mut cap_msat, mut edge) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         in_off.push(0u32);
-        let mut incoming: Vec<(u64, u32)> = Vec::new();
+        let mut in_mid = Vec::with_capacity(n);
+        // Per node: its one enabled in-neighbour, `NO_NODE` if none, `MANY` if several.
+        const NO_NODE: u32 = u32::MAX;
+        const MANY: u32 = u32::MAX - 1;
+        let only_in_neighbour: Vec<u32> = (0..n as NodeIdx)
+            .map(|u| {
+                let mut one = NO_NODE;
+                for &e in g.in_edges(u) {
+                    if !g.edge_enabled(e) {
+                        continue;
+                    }
+                    let x = g.edge_from(e);
+                    if one == NO_NODE {
+                        one = x;
+                    } else if one != x {
+                        return MANY;
+                    }
+                }
+                one
+            })
+            .collect();
+        let mut incoming: Vec<(bool, u64, u32)> = Vec::new();
         for v in 0..n as NodeIdx {
-            // Largest htlc limit first: a search stops scanning a node's in-edges at the first
-            // one that cannot carry its label (`RoutingIndex::hot`).
+            // A tail whose only in-neighbour is `v` itself leads backward nowhere but to `v`:
+            // unless it is the payer, relaxing it is wasted work. Such edges go last
+            // (`RoutingIndex::in_mid`), so searches can skip them. Within each part, largest
+            // htlc limit first: a search stops scanning at the first edge that cannot carry
+            // its label.
             incoming.clear();
             for &e in g.in_edges(v) {
                 let Some(p) = g.edge_policy(e) else { continue };
@@ -124,10 +153,13 @@ impl RoutingIndex {
                     .channel(Snapshot::edge_channel(e))
                     .capacity_sat
                     .saturating_mul(1000);
-                incoming.push((p.htlc_max_msat.min(cap), e));
+                let only = only_in_neighbour[g.edge_from(e) as usize];
+                let dead_end = only == NO_NODE || only == v;
+                incoming.push((dead_end, p.htlc_max_msat.min(cap), e));
             }
-            incoming.sort_by_key(|&(max, e)| (std::cmp::Reverse(max), e));
-            for &(_, e) in &incoming {
+            incoming.sort_by_key(|&(dead_end, max, e)| (dead_end, std::cmp::Reverse(max), e));
+            in_mid.push((from.len() + incoming.iter().filter(|x| !x.0).count()) as u32);
+            for &(_, _, e) in &incoming {
                 let Some(p) = g.edge_policy(e) else { continue };
                 let cap = g
                     .channel(Snapshot::edge_channel(e))
@@ -177,6 +209,7 @@ impl RoutingIndex {
             snapshot: snapshot.clone(),
             n,
             in_off,
+            in_mid,
             hot,
             from,
             base,
@@ -203,7 +236,7 @@ impl RoutingIndex {
                 let idx = &idx;
                 (0..n as u32).map(move |v| {
                     idx.in_slots(v)
-                        .take_while(|&s| idx.htlc_max[s] >= bucket)
+                        .filter(|&s| idx.htlc_max[s] >= bucket)
                         .map(|s| idx.cap_msat[s])
                         .max()
                         .unwrap_or(0)
@@ -216,7 +249,7 @@ impl RoutingIndex {
                 let idx = &idx;
                 (0..n as u32).map(move |v| {
                     idx.in_slots(v)
-                        .take_while(|&s| idx.htlc_max[s] >= bucket)
+                        .filter(|&s| idx.htlc_max[s] >= bucket)
                         .map(|s| idx.fee(s, bucket))
                         .min()
                         .unwrap_or(INF)
@@ -244,6 +277,7 @@ impl RoutingIndex {
     /// Bytes held by the index's own arrays (the snapshot itself is not counted).
     pub fn heap_bytes(&self) -> usize {
         4 * (self.in_off.capacity()
+            + self.in_mid.capacity()
             + self.from.capacity()
             + self.base.capacity()
             + self.ppm.capacity()
@@ -269,8 +303,36 @@ impl RoutingIndex {
         self.from.len()
     }
 
+    /// Most labels one label-setting search (the fee model's steps 2 and 3, see the search
+    /// module) may create: [`LABELS_PER_GRAPH_ELEMENT`] per node and per enabled edge, within
+    /// [`MIN_LABEL_BUDGET`]..=[`MAX_LABEL_BUDGET`].
+    ///
+    /// [`LABELS_PER_GRAPH_ELEMENT`]: super::LABELS_PER_GRAPH_ELEMENT
+    /// [`MIN_LABEL_BUDGET`]: super::MIN_LABEL_BUDGET
+    /// [`MAX_LABEL_BUDGET`]: super::MAX_LABEL_BUDGET
+    pub fn label_budget(&self) -> usize {
+        use super::search::{LABELS_PER_GRAPH_ELEMENT, MAX_LABEL_BUDGET, MIN_LABEL_BUDGET};
+        (self.n + self.edge_count())
+            .saturating_mul(LABELS_PER_GRAPH_ELEMENT)
+            .clamp(MIN_LABEL_BUDGET, MAX_LABEL_BUDGET)
+    }
+
     pub(crate) fn in_slots(&self, v: u32) -> std::ops::Range<usize> {
         self.in_off[v as usize] as usize..self.in_off[v as usize + 1] as usize
+    }
+
+    /// `v`'s in-edges as their two parts (see `in_mid`), each sorted by htlc_max, largest
+    /// first; the second is empty unless `dead_ends`.
+    #[inline]
+    pub(crate) fn in_parts(&self, v: u32, dead_ends: bool) -> [std::ops::Range<usize>; 2] {
+        let vi = v as usize;
+        let (a, m) = (self.in_off[vi] as usize, self.in_mid[vi] as usize);
+        let b = if dead_ends {
+            self.in_off[vi + 1] as usize
+        } else {
+            m
+        };
+        [a..m, m..b]
     }
 
     pub(crate) fn out_slots(&self, u: u32) -> &[u32] {

@@ -30,6 +30,7 @@
 
 mod index;
 pub mod mpp;
+mod radix;
 mod search;
 pub mod validate;
 
@@ -39,7 +40,7 @@ use rayon::prelude::*;
 
 pub use index::RoutingIndex;
 pub use mpp::{MppRequest, MppRoute};
-pub use search::{EXACT_LABEL_BUDGET, PARETO_LABEL_BUDGET};
+pub use search::{LABELS_PER_GRAPH_ELEMENT, MAX_LABEL_BUDGET, MIN_LABEL_BUDGET, WORK_PER_LABEL};
 
 use crate::snapshot::Snapshot;
 use crate::types::{NodeId, Scid};
@@ -188,6 +189,11 @@ pub enum RouteError {
     CltvLimit,
     #[error("every path that can carry the amount needs more hops than allowed")]
     HopLimit,
+    /// The cheapest path breaks the cltv or hop limit, and the exact search among the paths
+    /// within them gave up at its budget ([`RoutingIndex::label_budget`]) before it could
+    /// find the cheapest one or prove there is none. Looser limits usually avoid it.
+    #[error("the exact search within the cltv and hop limits gave up after {labels} labels (its budget) without deciding")]
+    SearchBudget { labels: usize },
 }
 
 impl RouteError {
@@ -202,6 +208,7 @@ impl RouteError {
             RouteError::FeeLimit => "no_route_fee_limit",
             RouteError::CltvLimit => "no_route_cltv_limit",
             RouteError::HopLimit => "no_route_hop_limit",
+            RouteError::SearchBudget { .. } => "search_budget_exceeded",
         }
     }
 
@@ -316,7 +323,7 @@ impl RoutingIndex {
     /// The best single-path route for the request under its cost model. For `probability` and
     /// `balanced` (heuristic searches), when the heuristic finds nothing the fee model's
     /// exact search decides, so every model finds a route exactly when one exists (within the
-    /// exact search's label budget).
+    /// exact search's label budget, [`RouteError::SearchBudget`]).
     pub fn find_route(&self, request: &RouteRequest) -> Result<Route, RouteError> {
         let q = self.resolve(request)?;
         self.route_query(&q)
@@ -357,6 +364,9 @@ impl RoutingIndex {
                 Failure::FeeLimit => RouteError::FeeLimit,
                 Failure::CltvLimit => RouteError::CltvLimit,
                 Failure::HopLimit => RouteError::HopLimit,
+                Failure::SearchBudget => RouteError::SearchBudget {
+                    labels: self.label_budget(),
+                },
             }),
         }
     }
@@ -711,6 +721,109 @@ mod tests {
             idx.find_route(&req).unwrap_err().code(),
             "no_route_fee_limit"
         );
+    }
+
+    /// The 3.7 GB report: when the cheapest path breaks the cltv limit, the label-setting
+    /// search may need exponentially many labels. Here the hop out of node `i` (1..=16)
+    /// offers two parallel channels, one free with cltv delta `2^(16-i)`, one charging
+    /// `2^(16-i)` msat with delta 0, so every choice of channels is Pareto-optimal (more fee,
+    /// less cltv), and the backward search meets the big deltas, which the limit prunes,
+    /// last. The search must stop at its budget, holding no more labels than the budget, and
+    /// say so (or, were it cleverer, find the optimum).
+    #[test]
+    fn label_search_stays_within_its_budget_when_pareto_labels_explode() {
+        const LAYERS: u32 = 17;
+        let mut t = TestGraph::new(LAYERS + 1);
+        both(&mut t, 0, 1, 1_000_000, 0, 0, 0);
+        for i in 1..LAYERS {
+            let w = 1u16 << (LAYERS - 1 - i);
+            both(&mut t, i, i + 1, 1_000_000, 0, 0, w);
+            both(&mut t, i, i + 1, 1_000_000, u32::from(w), 0, 0);
+        }
+        let idx = index(&t);
+        let budget = idx.label_budget();
+        assert_eq!(budget, MIN_LABEL_BUDGET, "a small graph gets the floor");
+        assert!(
+            1usize << (LAYERS - 1) > budget,
+            "the unbounded search would exceed it"
+        );
+        // The all-free path has cltv 18 + 65,535. Allowing half of that makes the cheapest
+        // route within the limit cost 2^15 - 1 msat: every choice over the 15 later hops
+        // (2^16 labels over their nodes) is cheaper and comes first.
+        let req = RouteRequest {
+            max_cltv: Some(18 + (1 << 15)),
+            ..RouteRequest::new(id(0), id(LAYERS), 1_000)
+        };
+        let started = std::time::Instant::now();
+        let res = idx.find_route(&req);
+        let elapsed = started.elapsed();
+        let (labels, heap) = search::buffer_lens();
+        assert!(labels <= budget, "{labels} labels held, budget {budget}");
+        assert!(heap <= budget, "{heap} heap entries held, budget {budget}");
+        match res {
+            Err(e) => {
+                assert_eq!(e, RouteError::SearchBudget { labels: budget });
+                assert_eq!(e.code(), "search_budget_exceeded");
+                assert!(!e.is_invalid_request());
+            }
+            Ok(r) => {
+                validate_route(idx.snapshot(), &req, &r).unwrap();
+                assert_eq!(r.total_fee_msat, (1 << 15) - 1);
+            }
+        }
+        assert!(elapsed < std::time::Duration::from_secs(20), "{elapsed:?}");
+        // Within budget the same graph still gets exact answers: one cltv block too many
+        // costs the cheapest paid channel.
+        let req = RouteRequest {
+            max_cltv: Some(18 + (1 << 16) - 2),
+            ..req
+        };
+        let r = route_ok(&idx, &req);
+        assert_eq!(r.total_fee_msat, 1);
+    }
+
+    /// The forward ball raises the fee search's bounds mid-search; whenever it comes, and
+    /// however small, the answers stay those of the search without it (both exact).
+    #[test]
+    fn forward_ball_at_any_point_keeps_fee_answers() {
+        let g = Arc::new(crate::testing::load_bundled("2019-05-14"));
+        let idx = RoutingIndex::build(g.clone());
+        let n = g.node_count() as u64;
+        let mut x = 0xba11_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let with = |p: Option<(usize, usize)>, req: &RouteRequest| {
+            search::BALL_OVERRIDE.with(|c| c.set(p));
+            let r = idx.find_route(req);
+            search::BALL_OVERRIDE.with(|c| c.set(None));
+            r
+        };
+        let mut routed = 0;
+        for i in 0..300 {
+            let (s, d) = ((next() % n) as u32, (next() % n) as u32);
+            if s == d {
+                continue;
+            }
+            let amount = [1_000_000, 30_000_000, 700_000_000][i % 3];
+            let req = RouteRequest::new(g.node(s).id, g.node(d).id, amount);
+            let plain = with(Some((0, usize::MAX)), &req);
+            for p in [(1, 1), (3, 2), (40, 5), (1_000, 20)] {
+                let r = with(Some(p), &req);
+                match (&plain, &r) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.total_fee_msat, b.total_fee_msat, "query {i}, {p:?}");
+                        validate_route(&g, &req, b).unwrap();
+                    }
+                    (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "query {i}, {p:?}"),
+                }
+            }
+            routed += usize::from(plain.is_ok());
+        }
+        assert!(routed > 100, "{routed}");
     }
 
     #[test]

@@ -20,12 +20,19 @@
 //! 2. Otherwise a **Pareto label-setting A\*** on (amount, cltv, hops) runs, pruning labels
 //!    that exceed the limits; a label is dropped only when another label at the same node is
 //!    no worse in all three. The first label to reach the source is optimal among routes
-//!    within the limits, under the same htlc_minimum certification as above.
+//!    within the limits, under the same htlc_minimum certification as above. A label
+//!    whose cltv or hop count plus the least cltv or fewest hops from the source to its node
+//!    (one forward pass per query) exceeds the limits is dropped at once: on the real graph
+//!    that keeps cltv-limited searches to a few thousand labels.
 //! 3. If that certification fails too, a **best-first tree search over simple paths** (no
-//!    dominance, so htlc_minimum cannot mislead it) runs with a budget of
-//!    [`EXACT_LABEL_BUDGET`] labels. Within budget it is exact. Past the budget the
-//!    uncertified route from step 2, if any, is returned (a valid route, possibly not the
-//!    cheapest), else "no route". This is the one documented approximation.
+//!    dominance, so htlc_minimum cannot mislead it) runs. It is exact.
+//!
+//! Steps 2 and 3 can need exponentially many labels (every Pareto-optimal or simple partial
+//! path), so each runs under the budget of [`RoutingIndex::label_budget`]: labels created
+//! (what holds memory: one label plus one heap entry each) and work (in-edges scanned plus
+//! dominance comparisons, [`WORK_PER_LABEL`] per label). Past either the search stops with
+//! [`RouteError::SearchBudget`](super::RouteError::SearchBudget) rather than answer
+//! inexactly: memory and time stay proportional to the graph, whatever the request.
 //!
 //! ## Probability and balanced models (heuristic, like LDK's and CLN's routers)
 //! One label per node, ordered by cost (`-ln P`, or fee + priced `-ln P`), with the limits
@@ -38,9 +45,12 @@
 //!
 //! ## Bounds and pruning shared by every search
 //! * In-edges are scanned largest htlc_max first, so a scan stops at the first edge that
-//!   cannot carry the label.
+//!   cannot carry the label. Edges whose tail has no other in-neighbour come last and are
+//!   scanned only at heads of the source's first hops (such a tail leads back nowhere else).
 //! * The fee bound is the larger of the landmark (ALT) bound and the cheapest in-edge fee at
-//!   the bucket amount (except at heads of the source's first hops, whose hop is free).
+//!   the bucket amount (except at heads of the source's first hops, whose hop is free), and,
+//!   once the fee search has settled 32 nodes, the forward ball's (`forward_ball`).
+//! * The fee search's queue is a radix heap: it pushes far more entries than it pops.
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
 //!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
 //!   "no route" answers immediate; the other searches drop labels past it.
@@ -56,6 +66,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::index::{RoutingIndex, INF, LANDMARKS, LM_INF, LM_SAT};
+use super::radix::RadixHeap;
 use super::{CostModel, BALANCED_MSAT_PER_NEG_LN_P, BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT};
 
 /// The balanced model's price of one unit of `-ln P` on a hop carrying `amount` (at least).
@@ -65,10 +76,44 @@ fn balanced_price(amount: u64) -> f64 {
         + BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT * amount as f64 / 1_048_576.0
 }
 
-/// Labels the exact fallback (step 3) may settle before it gives up.
-pub const EXACT_LABEL_BUDGET: usize = 200_000;
-/// Labels the Pareto search (step 2) may settle before it gives up.
-pub const PARETO_LABEL_BUDGET: usize = 400_000;
+/// Labels a label-setting search (steps 2 and 3) may create per node and per enabled edge of
+/// the index. Realistic cltv-limited queries need a few labels per node they reach; a
+/// budget in proportion to the graph keeps one search's memory (48 bytes a label with its
+/// heap entry) to a fraction of the index's own, on any graph.
+pub const LABELS_PER_GRAPH_ELEMENT: usize = 4;
+/// Floor of the label budget, so that small graphs still get an exhaustive search.
+pub const MIN_LABEL_BUDGET: usize = 50_000;
+/// Ceiling of the label budget (about 100 MB of labels), whatever the graph's size.
+pub const MAX_LABEL_BUDGET: usize = 2_000_000;
+/// Work units (in-edges scanned, dominance comparisons) a label search may spend per label of
+/// its budget: bounds the time of searches that scan much and create little.
+pub const WORK_PER_LABEL: usize = 32;
+/// When the fee search grows its forward ball around the source (see `forward_ball`), as
+/// steps (nodes it has settled, ball size). Most searches end before the first step and pay
+/// nothing. Later, larger steps (64 nodes after 512 settled, 256 after 256) measured slower
+/// on the bench queries: growing the ball through hubs cost more than its radius saved.
+const FORWARD_BALL_SCHEDULE: [(usize, usize); 1] = [(32, 16)];
+
+#[cfg(test)]
+thread_local! {
+    /// Tests override (ball size, settled nodes before it) to exercise the ball everywhere.
+    pub(crate) static BALL_OVERRIDE: std::cell::Cell<Option<(usize, usize)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// `FORWARD_BALL_SCHEDULE`, or in tests the one step (settled nodes, ball size) asked for.
+#[inline]
+fn ball_schedule() -> [(usize, usize); FORWARD_BALL_SCHEDULE.len()] {
+    #[cfg(test)]
+    if let Some((size, after)) = BALL_OVERRIDE.with(|c| c.get()) {
+        return [(after, size); FORWARD_BALL_SCHEDULE.len()];
+    }
+    FORWARD_BALL_SCHEDULE
+}
+
+/// Capacity of the per-thread label and heap buffers kept between queries; a search that grew
+/// them past it gives the memory back at the next query.
+const RETAINED_BUFFER: usize = 1 << 16;
 
 /// A request resolved to node indices, limits filled in.
 #[derive(Debug, Clone)]
@@ -92,6 +137,8 @@ pub(crate) enum Failure {
     FeeLimit,
     CltvLimit,
     HopLimit,
+    /// A label search (step 2 or 3) ran out of its budget before it could decide.
+    SearchBudget,
 }
 
 /// A found path: index slots in payment order (source first).
@@ -123,14 +170,35 @@ pub(crate) struct Scratch {
     cltv: Vec<u32>,
     hops: Vec<u8>,
     h_gen: Vec<u32>,
+    /// What `h_gen` is compared with: renewed with every generation, and when the forward
+    /// ball raises the bounds mid-search.
+    h_stamp: u32,
     h: Vec<u64>,
     excl_node: Vec<u32>,
     excl_chan: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
+    /// The fee search's queue (its keys are integers and monotone).
+    rheap: RadixHeap,
+    /// The forward ball (see `forward_ball`): its own generation, so it outlives the
+    /// fee search's several passes; distances, settled stamps, queue.
+    f_on: bool,
+    f_gen: u32,
+    f_done: Vec<u32>,
+    f_seen: Vec<u32>,
+    f_dist: Vec<u64>,
+    f_heap: RadixHeap,
+    f_size: usize,
+    /// Least forward distance of any node outside the ball; `INF` when the ball holds every
+    /// node the source reaches.
+    f_radius: u64,
     labels: Vec<Label>,
     head: Vec<u32>,
     head_gen: Vec<u32>,
     stack: Vec<u32>,
+    /// Label searches only: least cltv deltas and fewest hops from the source to each node
+    /// (see `limit_bounds`).
+    lb_cltv: Vec<u32>,
+    lb_hops: Vec<u8>,
     // Per-query landmark offsets (see `prepare_bounds`).
     lm_a: [u32; LANDMARKS],
     lm_b: [u32; LANDMARKS],
@@ -148,6 +216,15 @@ pub(crate) struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Lengths of this thread's label and heap buffers as the last search left them.
+#[cfg(test)]
+pub(crate) fn buffer_lens() -> (usize, usize) {
+    SCRATCH.with(|cell| {
+        let sc = cell.borrow();
+        (sc.labels.len(), sc.heap.len())
+    })
 }
 
 /// Runs `f` with this thread's scratch prepared for `idx` and a fresh generation.
@@ -173,24 +250,41 @@ impl Scratch {
             self.cltv = vec![0; n];
             self.hops = vec![0; n];
             self.h_gen = vec![0; n];
+            self.h_stamp = 0;
             self.h = vec![0; n];
 
             self.excl_node = vec![0; n];
             self.head = vec![NONE; n];
             self.head_gen = vec![0; n];
             self.first_hop = vec![0; n];
+            self.f_done = vec![0; n];
+            self.f_seen = vec![0; n];
+            self.f_dist = vec![0; n];
+            self.f_gen = 0;
             self.gen = 0;
         }
+        self.f_on = false;
+        self.labels.shrink_to(RETAINED_BUFFER);
+        self.heap.shrink_to(RETAINED_BUFFER);
+        self.rheap.shrink_to(RETAINED_BUFFER);
         self.next_gen();
     }
 
+    fn next_h_stamp(&mut self) {
+        self.h_stamp = self.h_stamp.wrapping_add(1);
+        if self.h_stamp == 0 {
+            self.h_gen.iter_mut().for_each(|x| *x = 0);
+            self.h_stamp = 1;
+        }
+    }
+
     fn next_gen(&mut self) {
+        self.next_h_stamp();
         self.gen = self.gen.wrapping_add(1);
         if self.gen == 0 {
             for v in [
                 &mut self.seen,
                 &mut self.settled,
-                &mut self.h_gen,
                 &mut self.excl_node,
                 &mut self.excl_chan,
                 &mut self.head_gen,
@@ -201,6 +295,7 @@ impl Scratch {
             self.gen = 1;
         }
         self.heap.clear();
+        self.rheap.clear();
         self.labels.clear();
     }
 }
@@ -283,20 +378,20 @@ impl RoutingIndex {
         // at least the fee distance from some out-neighbour w of the source to u. With
         // a = max_w d(L, w) and b = min_w d(w, L), d(w, u) >= d(L, u) - a and >= b - d(u, L).
         let n = self.n;
-        for l in 0..self.landmarks.len() {
-            let (mut a, mut b) = (0u32, LM_INF);
-            // Only first hops that can carry the amount count (the bound is about the rest).
-            for &slot in self.out_slots(q.src) {
-                if self.htlc_max[slot as usize] < q.amount {
-                    continue;
-                }
-                let w = self.to[slot as usize] as usize;
-                let row = (sc.bucket * n + w) * 2 * LANDMARKS;
-                a = a.max(self.lm[row + l]);
-                b = b.min(self.lm[row + LANDMARKS + l]);
+        sc.lm_a = [0; LANDMARKS];
+        sc.lm_b = [LM_INF; LANDMARKS];
+        // Only first hops that can carry the amount count (the bound is about the rest).
+        // One table row per first hop: a hub source has thousands.
+        for &slot in self.out_slots(q.src) {
+            if self.htlc_max[slot as usize] < q.amount {
+                continue;
             }
-            sc.lm_a[l] = a;
-            sc.lm_b[l] = b;
+            let w = self.to[slot as usize] as usize;
+            let row = &self.lm[(sc.bucket * n + w) * 2 * LANDMARKS..][..2 * LANDMARKS];
+            for l in 0..LANDMARKS {
+                sc.lm_a[l] = sc.lm_a[l].max(row[l]);
+                sc.lm_b[l] = sc.lm_b[l].min(row[LANDMARKS + l]);
+            }
         }
     }
 
@@ -308,7 +403,7 @@ impl RoutingIndex {
             return 0;
         }
         let ui = u as usize;
-        if sc.h_gen[ui] == sc.gen {
+        if sc.h_gen[ui] == sc.h_stamp {
             return sc.h[ui];
         }
         let mut h = self.landmark_bound(&self.lm, ui, sc.bucket, &sc.lm_a, &sc.lm_b);
@@ -317,7 +412,14 @@ impl RoutingIndex {
         if h != INF && sc.first_hop[ui] != sc.gen {
             h = h.max(self.in_fee_min[sc.bucket * self.n + ui]);
         }
-        sc.h_gen[ui] = sc.gen;
+        if sc.f_on {
+            h = h.max(if sc.f_done[ui] == sc.f_gen {
+                sc.f_dist[ui]
+            } else {
+                sc.f_radius
+            });
+        }
+        sc.h_gen[ui] = sc.h_stamp;
         sc.h[ui] = h;
         h
     }
@@ -414,6 +516,7 @@ impl RoutingIndex {
             }
         }
         self.begin_search(q, sc);
+        self.limit_bounds(q, sc);
         match self.fee_labels(q, sc, false) {
             LabelOutcome::Certified(p) => Found::Path(p),
             LabelOutcome::Nothing {
@@ -428,13 +531,84 @@ impl RoutingIndex {
                 self.begin_search(q, sc);
                 match self.fee_labels(q, sc, true) {
                     LabelOutcome::Certified(p) | LabelOutcome::Uncertified(p) => Found::Path(p),
-                    LabelOutcome::Nothing { .. } | LabelOutcome::Budget => match fallback {
+                    // Step 3 is exhaustive, so it cannot miss step 2's valid route; keeping
+                    // that route only guards against a bug turning a route into "no route".
+                    LabelOutcome::Nothing { .. } => match fallback {
                         Some(p) => Found::Path(p),
                         None => Found::None(first_failure),
                     },
+                    // Step 2's uncertified route may not be the cheapest: no inexact answer.
+                    LabelOutcome::Budget => Found::None(Failure::SearchBudget),
                 }
             }
         }
+    }
+
+    /// Grows the forward ball to `size` nodes: a forward Dijkstra from the source over the
+    /// edges that can carry the amount, each weighted by its fee at the payment amount (the
+    /// payer's first hop by 0), resumed where the last growth stopped. Every hop carries at
+    /// least the amount and fees grow with it, and exclusions and htlc minimums only remove
+    /// paths, so a settled node's distance, and the least distance left in the queue for the
+    /// others, are lower bounds on the fees still to come between the source and the node
+    /// (`bound`). That bound is consistent (settled distances never exceed the radius) and
+    /// exact near the source, where the landmark bound is weakest; the backward search then
+    /// meets the ball instead of crossing the graph to the source. The ball lives for the
+    /// whole query (every pass of the fee search); the landmark and cheapest-in-edge bounds
+    /// still apply (the larger wins).
+    fn forward_ball(&self, q: &Query, sc: &mut Scratch, size: usize) {
+        let src = q.src;
+        if !sc.f_on {
+            sc.f_gen = sc.f_gen.wrapping_add(1);
+            if sc.f_gen == 0 {
+                sc.f_done.iter_mut().for_each(|x| *x = 0);
+                sc.f_seen.iter_mut().for_each(|x| *x = 0);
+                sc.f_gen = 1;
+            }
+            sc.f_heap.clear();
+            sc.f_seen[src as usize] = sc.f_gen;
+            sc.f_dist[src as usize] = 0;
+            sc.f_heap.push(0, src);
+            sc.f_size = 0;
+            sc.f_radius = 0;
+            sc.f_on = true;
+        }
+        let fg = sc.f_gen;
+        while let Some((d, x)) = sc.f_heap.pop() {
+            let xi = x as usize;
+            if sc.f_done[xi] == fg || d > sc.f_dist[xi] {
+                continue;
+            }
+            if sc.f_size >= size {
+                // Back in the queue, for a later growth.
+                sc.f_heap.push(d, x);
+                sc.f_radius = d;
+                return;
+            }
+            sc.f_size += 1;
+            sc.f_done[xi] = fg;
+            for &s in self.out_slots(x) {
+                let s = s as usize;
+                if self.htlc_max[s] < q.amount {
+                    continue;
+                }
+                let y = self.to[s] as usize;
+                if sc.f_done[y] == fg {
+                    continue;
+                }
+                let nd = if x == src {
+                    d
+                } else {
+                    d.saturating_add(self.fee(s, q.amount))
+                };
+                if sc.f_seen[y] != fg || nd < sc.f_dist[y] {
+                    sc.f_seen[y] = fg;
+                    sc.f_dist[y] = nd;
+                    sc.f_heap.push(nd, y as u32);
+                }
+            }
+        }
+        // The ball holds every node the source reaches: the others are unreachable.
+        sc.f_radius = INF;
     }
 
     /// Cltv total (final delta included) and hop count of a path.
@@ -472,11 +646,14 @@ impl RoutingIndex {
         let (src, dst, amount) = (q.src, q.dst, q.amount);
         let mut reject_bound = INF;
         let mut min_rejected = false;
+        let schedule = ball_schedule();
+        let mut stage = 0;
+        let mut settled = 0usize;
         let mut fee_pruned = false;
         sc.seen[dst as usize] = gen;
         sc.dist[dst as usize] = amount;
-        sc.heap.push(Reverse((amount, dst)));
-        while let Some(Reverse((key, v))) = sc.heap.pop() {
+        sc.rheap.push(amount, dst);
+        while let Some((key, v)) = sc.rheap.pop() {
             let vi = v as usize;
             if sc.settled[vi] == gen {
                 continue;
@@ -492,7 +669,7 @@ impl RoutingIndex {
             }
             let real = a.saturating_add(h);
             if key < real {
-                sc.heap.push(Reverse((real, v)));
+                sc.rheap.push(real, v);
                 continue;
             }
             // Keys pop in non-decreasing order and every route through `v` makes the source
@@ -505,6 +682,24 @@ impl RoutingIndex {
                 fee_pruned = true;
                 break;
             }
+            settled += 1;
+            if stage < schedule.len() && settled == schedule[stage].0 {
+                let size = schedule[stage].1;
+                stage += 1;
+                // A long search: exact forward distances near the source, and a larger
+                // radius for the rest, now pay off. Raising the bounds mid-search is safe:
+                // queued keys are lower bounds that are re-checked when popped, and the new
+                // bound is consistent too.
+                if sc.f_size < size || !sc.f_on {
+                    self.forward_ball(q, sc, size);
+                }
+                sc.next_h_stamp();
+                let h = self.bound(v, src, sc);
+                if a.saturating_add(h) > key {
+                    sc.rheap.push(a.saturating_add(h), v);
+                    continue;
+                }
+            }
             // key > real only for entries of nodes already settled (their real-key entry
             // was smaller and came first), which the check above skipped.
             sc.settled[vi] = gen;
@@ -516,50 +711,57 @@ impl RoutingIndex {
                     SingleOutcome::Uncertified(path)
                 };
             }
-            let first = self.in_off[vi] as usize;
-            for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
-                // Sorted by htlc_max, largest first: no later edge carries `a` either.
-                if a > e.htlc_max {
-                    break;
-                }
-                let slot = first + k;
-                let u = e.from;
-                let ui = u as usize;
-                if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
-                    continue;
-                }
-                if !ignore_min && a < e.htlc_min {
-                    let b = if u == src {
-                        e.htlc_min
+            // Dead-end tails only matter as the payer, whose first hops end at marked nodes.
+            for part in self.in_parts(v, sc.first_hop[vi] == gen) {
+                let first = part.start;
+                for (k, e) in self.hot[part].iter().enumerate() {
+                    // Sorted by htlc_max, largest first: no later edge carries `a` either.
+                    if a > e.htlc_max {
+                        break;
+                    }
+                    let slot = first + k;
+                    let u = e.from;
+                    let ui = u as usize;
+                    if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
+                        continue;
+                    }
+                    if !ignore_min && a < e.htlc_min {
+                        let b = if u == src {
+                            e.htlc_min
+                        } else {
+                            e.htlc_min.saturating_add(e.fee(e.htlc_min))
+                        };
+                        reject_bound = reject_bound.min(b);
+                        min_rejected = true;
+                        continue;
+                    }
+                    let nu = if u == src {
+                        a
                     } else {
-                        e.htlc_min.saturating_add(e.fee(e.htlc_min))
+                        a.saturating_add(e.fee(a))
                     };
-                    reject_bound = reject_bound.min(b);
-                    min_rejected = true;
-                    continue;
+                    if nu - amount > q.max_fee {
+                        fee_pruned = true;
+                        continue;
+                    }
+                    // The source could not send that much, whatever the path from it.
+                    if nu > sc.src_cap {
+                        continue;
+                    }
+                    // Equal amounts: the lower snapshot edge wins, whatever the scan order.
+                    if sc.seen[ui] == gen
+                        && (nu > sc.dist[ui]
+                            || (nu == sc.dist[ui]
+                                && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
+                    {
+                        continue;
+                    }
+                    sc.seen[ui] = gen;
+                    sc.dist[ui] = nu;
+                    sc.parent[ui] = slot as u32;
+                    // The bound is consistent, so nu + h(u) >= a + h(v) = real: a valid lower key.
+                    sc.rheap.push(nu.max(real), u);
                 }
-                let nu = if u == src {
-                    a
-                } else {
-                    a.saturating_add(e.fee(a))
-                };
-                if nu - amount > q.max_fee {
-                    fee_pruned = true;
-                    continue;
-                }
-                // Equal amounts: the lower snapshot edge wins, whatever the scan order.
-                if sc.seen[ui] == gen
-                    && (nu > sc.dist[ui]
-                        || (nu == sc.dist[ui]
-                            && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
-                {
-                    continue;
-                }
-                sc.seen[ui] = gen;
-                sc.dist[ui] = nu;
-                sc.parent[ui] = slot as u32;
-                // The bound is consistent, so nu + h(u) >= a + h(v) = real: a valid lower key.
-                sc.heap.push(Reverse((nu.max(real), u)));
             }
         }
         let failure = if fee_pruned {
@@ -588,16 +790,16 @@ impl RoutingIndex {
     fn fee_labels(&self, q: &Query, sc: &mut Scratch, exhaustive: bool) -> LabelOutcome {
         let gen = sc.gen;
         let (src, dst, amount) = (q.src, q.dst, q.amount);
-        let budget = if exhaustive {
-            EXACT_LABEL_BUDGET
-        } else {
-            PARETO_LABEL_BUDGET
-        };
+        let budget = self.label_budget();
+        let mut work_left = budget.saturating_mul(WORK_PER_LABEL);
         let mut reject_bound = INF;
         let mut min_rejected = false;
         let mut failure = Failure::Capacity;
         let h0 = self.bound(dst, src, sc);
         if h0 == INF {
+            return LabelOutcome::Nothing { min_rejected };
+        }
+        if sc.lb_cltv[dst as usize].saturating_add(q.final_cltv) > q.max_cltv {
             return LabelOutcome::Nothing { min_rejected };
         }
         sc.labels.push(Label {
@@ -610,11 +812,10 @@ impl RoutingIndex {
             next_at_node: NONE,
         });
         sc.heap.push(Reverse((amount.saturating_add(h0), 0)));
-        let mut settled = 0usize;
         while let Some(Reverse((_, li))) = sc.heap.pop() {
             let l = sc.labels[li as usize];
             let v = l.node;
-            if !exhaustive && self.dominated(&l, sc) {
+            if !exhaustive && self.dominated(&l, sc, &mut work_left) {
                 continue;
             }
             if v == src {
@@ -624,10 +825,6 @@ impl RoutingIndex {
                 } else {
                     LabelOutcome::Uncertified(path)
                 };
-            }
-            settled += 1;
-            if settled > budget {
-                return LabelOutcome::Budget;
             }
             if !exhaustive {
                 let vi = v as usize;
@@ -644,7 +841,12 @@ impl RoutingIndex {
                 failure = Failure::HopLimit;
                 continue;
             }
-            for slot in self.in_slots(v) {
+            let scan = self.in_slots(v);
+            work_left = match work_left.checked_sub(scan.len()) {
+                Some(w) => w,
+                None => return LabelOutcome::Budget,
+            };
+            for slot in scan {
                 let u = self.from[slot];
                 if u == dst || self.edge_excluded(slot, sc) || self.on_label_path(li, u, sc) {
                     continue;
@@ -665,8 +867,16 @@ impl RoutingIndex {
                 } else {
                     l.cltv + u32::from(self.cltv[slot])
                 };
-                if ncltv > q.max_cltv {
+                // Whatever path the label takes back to the source adds at least the least
+                // cltv and hops to there: labels that cannot finish within the limits are
+                // dropped now instead of multiplying (exact: only such labels go).
+                let ui = u as usize;
+                if ncltv.saturating_add(sc.lb_cltv[ui]) > q.max_cltv {
                     failure = Failure::CltvLimit;
+                    continue;
+                }
+                if u32::from(l.hops) + 1 + u32::from(sc.lb_hops[ui]) > u32::from(q.max_hops) {
+                    failure = Failure::HopLimit;
                     continue;
                 }
                 if nu - amount > q.max_fee {
@@ -686,8 +896,11 @@ impl RoutingIndex {
                     slot: slot as u32,
                     next_at_node: NONE,
                 };
-                if !exhaustive && self.dominated(&nl, sc) {
+                if !exhaustive && self.dominated(&nl, sc, &mut work_left) {
                     continue;
+                }
+                if sc.labels.len() >= budget || work_left == 0 {
+                    return LabelOutcome::Budget;
                 }
                 sc.labels.push(nl);
                 sc.heap.push(Reverse((
@@ -700,13 +913,84 @@ impl RoutingIndex {
         LabelOutcome::Nothing { min_rejected }
     }
 
-    fn dominated(&self, l: &Label, sc: &Scratch) -> bool {
+    /// Fills `lb_cltv` and `lb_hops` for the label searches (steps 2 and 3): over the edges
+    /// that can carry the amount (every hop carries at least it) and are not excluded, the
+    /// least sum of cltv deltas (the payer's first hop adds none) and the fewest hops from the
+    /// source to each node; `u32::MAX` / `u8::MAX` where none within the limits. O(edges),
+    /// once per query, and only queries that need a label search, far dearer, pay it.
+    fn limit_bounds(&self, q: &Query, sc: &mut Scratch) {
+        let n = self.n;
+        sc.lb_cltv.clear();
+        sc.lb_cltv.resize(n, u32::MAX);
+        sc.lb_hops.clear();
+        sc.lb_hops.resize(n, u8::MAX);
+        let usable = |s: usize, sc: &Scratch| {
+            self.htlc_max[s] >= q.amount
+                && !self.edge_excluded(s, sc)
+                && sc.excl_node[self.to[s] as usize] != sc.gen
+        };
+        let src = q.src as usize;
+        sc.lb_hops[src] = 0;
+        sc.stack.clear();
+        sc.stack.push(q.src);
+        let mut next = Vec::new();
+        let mut depth = 0u8;
+        while !sc.stack.is_empty() && depth < q.max_hops {
+            depth += 1;
+            next.clear();
+            for i in 0..sc.stack.len() {
+                let x = sc.stack[i];
+                for &s in self.out_slots(x) {
+                    let (s, y) = (s as usize, self.to[s as usize] as usize);
+                    if sc.lb_hops[y] == u8::MAX && usable(s, sc) {
+                        sc.lb_hops[y] = depth;
+                        next.push(y as u32);
+                    }
+                }
+            }
+            std::mem::swap(&mut sc.stack, &mut next);
+        }
+        sc.heap.clear();
+        sc.lb_cltv[src] = 0;
+        sc.heap.push(Reverse((0, q.src)));
+        let reach = u64::from(q.max_cltv.saturating_sub(q.final_cltv));
+        while let Some(Reverse((d, x))) = sc.heap.pop() {
+            if d > u64::from(sc.lb_cltv[x as usize]) {
+                continue;
+            }
+            if d > reach {
+                break;
+            }
+            for &s in self.out_slots(x) {
+                let (s, y) = (s as usize, self.to[s as usize] as usize);
+                let w = if x == q.src {
+                    0
+                } else {
+                    u64::from(self.cltv[s])
+                };
+                let nd = d + w;
+                if nd <= reach && nd < u64::from(sc.lb_cltv[y]) && usable(s, sc) {
+                    sc.lb_cltv[y] = nd as u32;
+                    sc.heap.push(Reverse((nd, y as u32)));
+                }
+            }
+        }
+    }
+
+    /// Whether a settled label at `l`'s node is no worse than `l` in amount, cltv and hops.
+    /// Each comparison costs a unit of `work_left`; at zero it stops and answers `false`
+    /// (keeping a label is always safe), and the caller then gives up on its budget.
+    fn dominated(&self, l: &Label, sc: &Scratch, work_left: &mut usize) -> bool {
         let vi = l.node as usize;
         if sc.head_gen[vi] != sc.gen {
             return false;
         }
         let mut m = sc.head[vi];
         while m != NONE {
+            if *work_left == 0 {
+                return false;
+            }
+            *work_left -= 1;
             let o = &sc.labels[m as usize];
             if o.amt <= l.amt && o.cltv <= l.cltv && o.hops <= l.hops {
                 return true;
@@ -790,58 +1074,61 @@ impl RoutingIndex {
                 failure = Failure::HopLimit;
                 continue;
             }
-            let first = self.in_off[vi] as usize;
-            for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
-                // Sorted by htlc_max, largest first: no later edge carries `a` either.
-                if a > e.htlc_max {
-                    break;
+            // Dead-end tails only matter as the payer (see `fee_single`).
+            for part in self.in_parts(v, sc.first_hop[vi] == gen) {
+                let first = part.start;
+                for (k, e) in self.hot[part].iter().enumerate() {
+                    // Sorted by htlc_max, largest first: no later edge carries `a` either.
+                    if a > e.htlc_max {
+                        break;
+                    }
+                    let slot = first + k;
+                    let u = e.from;
+                    let ui = u as usize;
+                    if sc.settled[ui] == gen
+                        || u == dst
+                        || a < e.htlc_min
+                        || self.edge_excluded(slot, sc)
+                    {
+                        continue;
+                    }
+                    let (fee, ncl) = if u == src {
+                        (0, cl)
+                    } else {
+                        (e.fee(a), cl + u32::from(e.cltv))
+                    };
+                    if ncl > q.max_cltv {
+                        failure = Failure::CltvLimit;
+                        continue;
+                    }
+                    let nu = a.saturating_add(fee);
+                    if nu - amount > q.max_fee {
+                        failure = Failure::FeeLimit;
+                        continue;
+                    }
+                    // The source could not send what this label needs (see `fee_single`).
+                    if nu > sc.src_cap {
+                        continue;
+                    }
+                    let neg_ln_p = super::hop_neg_ln_p(a, self.cap_msat[slot]);
+                    let nc = c + if balanced {
+                        super::balanced_hop_cost(fee, a, neg_ln_p)
+                    } else {
+                        neg_ln_p
+                    };
+                    if sc.seen[ui] == gen && nc >= sc.cost[ui] {
+                        continue;
+                    }
+                    sc.seen[ui] = gen;
+                    sc.dist[ui] = nu;
+                    sc.cost[ui] = nc;
+                    sc.cltv[ui] = ncl;
+                    sc.hops[ui] = hop + 1;
+                    sc.parent[ui] = slot as u32;
+                    // The bound is consistent, so nc + h(u) >= c + h(v) = real; a key that is a
+                    // rounding error too high only delays the node, it is never dropped.
+                    sc.heap.push(Reverse((nc.max(real).to_bits(), u)));
                 }
-                let slot = first + k;
-                let u = e.from;
-                let ui = u as usize;
-                if sc.settled[ui] == gen
-                    || u == dst
-                    || a < e.htlc_min
-                    || self.edge_excluded(slot, sc)
-                {
-                    continue;
-                }
-                let (fee, ncl) = if u == src {
-                    (0, cl)
-                } else {
-                    (e.fee(a), cl + u32::from(e.cltv))
-                };
-                if ncl > q.max_cltv {
-                    failure = Failure::CltvLimit;
-                    continue;
-                }
-                let nu = a.saturating_add(fee);
-                if nu - amount > q.max_fee {
-                    failure = Failure::FeeLimit;
-                    continue;
-                }
-                // The source could not send what this label needs (see `fee_single`).
-                if nu > sc.src_cap {
-                    continue;
-                }
-                let neg_ln_p = super::hop_neg_ln_p(a, self.cap_msat[slot]);
-                let nc = c + if balanced {
-                    super::balanced_hop_cost(fee, a, neg_ln_p)
-                } else {
-                    neg_ln_p
-                };
-                if sc.seen[ui] == gen && nc >= sc.cost[ui] {
-                    continue;
-                }
-                sc.seen[ui] = gen;
-                sc.dist[ui] = nu;
-                sc.cost[ui] = nc;
-                sc.cltv[ui] = ncl;
-                sc.hops[ui] = hop + 1;
-                sc.parent[ui] = slot as u32;
-                // The bound is consistent, so nc + h(u) >= c + h(v) = real; a key that is a
-                // rounding error too high only delays the node, it is never dropped.
-                sc.heap.push(Reverse((nc.max(real).to_bits(), u)));
             }
         }
         Found::None(failure)
@@ -889,41 +1176,44 @@ impl RoutingIndex {
                     continue;
                 }
                 sc.settled[vi] = gen;
-                let first = self.in_off[vi] as usize;
-                for (k, e) in self.hot[self.in_slots(v)].iter().enumerate() {
-                    if a > e.htlc_max {
-                        break;
-                    }
-                    let slot = first + k;
-                    let u = e.from;
-                    let ui = u as usize;
-                    if u == dst {
-                        continue;
-                    }
-                    if a < e.htlc_min {
-                        // As a source, u would need at least the minimum; as a forwarder,
-                        // the minimum plus its fee. The smaller bound covers both.
-                        reject_bound = reject_bound.min(e.htlc_min);
-                        continue;
-                    }
-                    if sc.head_gen[ui] == gen {
-                        let pos = sc.head[ui] as usize;
-                        if answer[pos].is_none() {
-                            answer[pos] = Some((a, slot as u32, a <= reject_bound));
-                            pending -= 1;
+                // Every tail may be one of the sources: both parts.
+                for part in self.in_parts(v, true) {
+                    let first = part.start;
+                    for (k, e) in self.hot[part].iter().enumerate() {
+                        if a > e.htlc_max {
+                            break;
                         }
+                        let slot = first + k;
+                        let u = e.from;
+                        let ui = u as usize;
+                        if u == dst {
+                            continue;
+                        }
+                        if a < e.htlc_min {
+                            // As a source, u would need at least the minimum; as a forwarder,
+                            // the minimum plus its fee. The smaller bound covers both.
+                            reject_bound = reject_bound.min(e.htlc_min);
+                            continue;
+                        }
+                        if sc.head_gen[ui] == gen {
+                            let pos = sc.head[ui] as usize;
+                            if answer[pos].is_none() {
+                                answer[pos] = Some((a, slot as u32, a <= reject_bound));
+                                pending -= 1;
+                            }
+                        }
+                        if sc.settled[ui] == gen {
+                            continue;
+                        }
+                        let nu = a.saturating_add(e.fee(a));
+                        if sc.seen[ui] == gen && nu >= sc.dist[ui] {
+                            continue;
+                        }
+                        sc.seen[ui] = gen;
+                        sc.dist[ui] = nu;
+                        sc.parent[ui] = slot as u32;
+                        sc.heap.push(Reverse((nu, u)));
                     }
-                    if sc.settled[ui] == gen {
-                        continue;
-                    }
-                    let nu = a.saturating_add(e.fee(a));
-                    if sc.seen[ui] == gen && nu >= sc.dist[ui] {
-                        continue;
-                    }
-                    sc.seen[ui] = gen;
-                    sc.dist[ui] = nu;
-                    sc.parent[ui] = slot as u32;
-                    sc.heap.push(Reverse((nu, u)));
                 }
             }
             sources
@@ -964,6 +1254,9 @@ enum SingleOutcome {
 enum LabelOutcome {
     Certified(SlotPath),
     Uncertified(SlotPath),
-    Nothing { min_rejected: bool },
+    Nothing {
+        min_rejected: bool,
+    },
+    /// The label or work budget ran out first.
     Budget,
 }
