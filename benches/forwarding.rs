@@ -120,7 +120,8 @@ async fn run() {
     let a = start(&btc, &db_a, &dir.path().join("a")).await;
     let s = start(&btc, &db_s, &dir.path().join("s")).await;
     let c = start(&btc, &db_c, &dir.path().join("c")).await;
-    fund(&btc, &[&a, &c]).await;
+    let burn = line::address(&c);
+    fund(&btc, &[&a, &c], &burn).await;
     a.add_peer(spec(&s), "bench")
         .await
         .expect("A connects to S");
@@ -134,7 +135,7 @@ async fn run() {
     c.lightning()
         .open_channel(s_id, 10_000_000, 5_000_000_000, false)
         .expect("C opens to S");
-    confirm_channels(&btc, &[&a, &c]).await;
+    confirm_channels(&btc, &[&a, &c], &burn).await;
     wait_for("the channels usable and policies known", 90, async || {
         usable_with(&a, &s_id)
             && usable_with(&c, &s_id)

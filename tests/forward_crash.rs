@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
 use support::line::{
-    confirm_channels, fund, hex, htlcs_in_flight, knows_peer_policies, start, usable_with,
+    address, confirm_channels, fund, hex, htlcs_in_flight, knows_peer_policies, start, usable_with,
     wait_for_or as wait_for,
 };
 use switchyard_node::PeerSpec;
@@ -43,8 +43,24 @@ struct Forwarder {
     btc: (String, String, String),
 }
 
+/// S's process, killed when dropped: a failing test must not leave a node running.
+struct Running(Child);
+
+impl Running {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 impl Forwarder {
-    fn spawn(&self) -> Child {
+    fn spawn(&self) -> Running {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -68,6 +84,7 @@ impl Forwarder {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
+            .map(Running)
             .expect("switchyard node")
     }
 
@@ -140,7 +157,8 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
 
     let a = start(&btc, &db_a, &dir.path().join("a")).await;
     let c = start(&btc, &db_c, &dir.path().join("c")).await;
-    fund(&btc, &[&a, &c]).await;
+    let burn = address(&c);
+    fund(&btc, &[&a, &c], &burn).await;
 
     // Private channels: C's invoices carry route hints, so nothing waits for gossip. C pushes
     // half of its channel to S, which gives S the outbound liquidity to forward to C.
@@ -156,7 +174,7 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
     c.lightning()
         .open_channel(s_id, 2_000_000, 1_000_000_000, false)
         .expect("C opens to S");
-    confirm_channels(&btc, &[&a, &c]).await;
+    confirm_channels(&btc, &[&a, &c], &burn).await;
     wait_for(
         "both channels usable, and S's forwarding fee known to C",
         90,
@@ -208,8 +226,7 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
         log,
     )
     .await;
-    child.kill().expect("kill -9 S");
-    child.wait().expect("reaped");
+    child.kill(); // SIGKILL
     let resolved_before_restart = statuses(&db_a, &hashes)
         .await
         .iter()
@@ -301,8 +318,7 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
         succeeded.len()
     );
 
-    child.kill().expect("stop S");
-    child.wait().expect("reaped");
+    child.kill();
     a.stop().await;
     c.stop().await;
 }

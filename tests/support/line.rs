@@ -79,12 +79,13 @@ pub fn confirmed_sat(node: &Node) -> u64 {
     })
 }
 
-/// A coinbase (50 BTC) to each node's wallet, matured.
-pub async fn fund(btc: &Bitcoind, nodes: &[&Node]) {
+/// A coinbase (50 BTC) to each node's wallet, matured by 100 blocks mined to `burn` (so no
+/// more coinbases mature into the nodes' wallets later).
+pub async fn fund(btc: &Bitcoind, nodes: &[&Node], burn: &Address) {
     for n in nodes {
         mine(btc, 1, &address(n));
     }
-    mine(btc, 100, &address(nodes[0]));
+    mine(btc, 100, burn);
     wait_for("the wallets to see a mature coinbase", 60, async || {
         nodes.iter().all(|n| confirmed_sat(n) > 0)
     })
@@ -92,7 +93,7 @@ pub async fn fund(btc: &Bitcoind, nodes: &[&Node]) {
 }
 
 /// Waits for the openers' funding transactions, then mines the 6 blocks channels need.
-pub async fn confirm_channels(btc: &Bitcoind, openers: &[&Node]) {
+pub async fn confirm_channels(btc: &Bitcoind, openers: &[&Node], burn: &Address) {
     wait_for("the funding transactions", 60, async || {
         openers.iter().all(|n| {
             n.lightning()
@@ -103,7 +104,7 @@ pub async fn confirm_channels(btc: &Bitcoind, openers: &[&Node]) {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    mine(btc, 6, &address(openers[0]));
+    mine(btc, 6, burn);
 }
 
 pub fn usable_with(node: &Node, peer: &PublicKey) -> bool {

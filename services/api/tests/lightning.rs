@@ -13,6 +13,7 @@ use switchyard_store::queries::books;
 use switchyard_store::testing::TestDb;
 
 use crate::http::{get, send_with};
+use crate::line::{address, confirm_channels, confirmed_sat, fund, mine, usable_with};
 use crate::node::{metric, node_config, start_node, wait_for, Running};
 
 /// `RUST_LOG=switchyard_node=debug` shows what the nodes did when a test fails.
@@ -21,10 +22,6 @@ fn log_to_test_output() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-}
-
-fn mine(btc: &Bitcoind, n: u32, to: &Address) {
-    tokio::task::block_in_place(|| btc.mine(n, to).expect("mining"));
 }
 
 fn spec(r: &Running) -> PeerSpec {
@@ -48,31 +45,6 @@ async fn post_auth(r: &Running, path: &str, body: &Value) -> (u16, Value) {
     )
     .await;
     (reply.status, reply.json())
-}
-
-fn wallet_address(r: &Running) -> Address {
-    let ln = r.node.lightning().clone();
-    tokio::task::block_in_place(|| ln.wallet().expect("wallet").new_address().expect("address"))
-}
-
-fn confirmed_sat(r: &Running) -> u64 {
-    let ln = r.node.lightning().clone();
-    tokio::task::block_in_place(|| {
-        ln.wallet()
-            .expect("wallet")
-            .balance()
-            .map(|b| b.confirmed_sat)
-            .unwrap_or(0)
-    })
-}
-
-fn usable(r: &Running, peer: &Running) -> bool {
-    let peer_id = peer.node.node_id().to_string();
-    r.node
-        .lightning()
-        .channels()
-        .iter()
-        .any(|c| c.counterparty == peer_id && c.is_usable)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,13 +78,13 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
         .unwrap()
         .require_network(bitcoin::Network::Regtest)
         .unwrap();
-    let addr_a = wallet_address(&a);
-    let burn = wallet_address(&c);
+    let addr_a = address(&a.node);
+    let burn = address(&c.node);
     mine(&btc, 1, &addr_a);
     mine(&btc, 1, &addr_s);
     mine(&btc, 100, &burn);
     wait_for("both wallets to see a mature coinbase", 60, async || {
-        confirmed_sat(&a) > 0 && confirmed_sat(&s) > 0
+        confirmed_sat(&a.node) > 0 && confirmed_sat(&s.node) > 0
     })
     .await;
     let wallet = get(s.addr, "/v1/wallet").await.json();
@@ -176,7 +148,9 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     mine(&btc, 7, &burn);
     wait_for("both channels usable", 60, async || {
-        usable(&a, &s) && usable(&s, &c) && usable(&c, &s)
+        usable_with(&a.node, &s.node.node_id())
+            && usable_with(&s.node, &c.node.node_id())
+            && usable_with(&c.node, &s.node.node_id())
     })
     .await;
     let listed = get(s.addr, "/v1/channels/own").await.json();
@@ -399,34 +373,6 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     s.node.stop().await;
 }
 
-/// Mines a coinbase to each node's wallet and matures it.
-async fn fund(btc: &Bitcoind, nodes: &[&Running], burn: &Address) {
-    for n in nodes {
-        mine(btc, 1, &wallet_address(n));
-    }
-    mine(btc, 100, burn);
-    wait_for("the wallets to see a mature coinbase", 60, async || {
-        nodes.iter().all(|n| confirmed_sat(n) > 0)
-    })
-    .await;
-}
-
-/// Waits for every node's funding transaction to be out, then confirms them.
-async fn confirm_channels(btc: &Bitcoind, openers: &[&Running], burn: &Address) {
-    wait_for("the funding transactions to be broadcast", 30, async || {
-        openers.iter().all(|n| {
-            n.node
-                .lightning()
-                .channels()
-                .iter()
-                .all(|c| !c.is_outbound || c.funding_txo.is_some())
-        })
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    mine(btc, 6, burn);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_no_single_channel_carries_is_split_over_two() {
     log_to_test_output();
@@ -445,8 +391,8 @@ async fn a_payment_no_single_channel_carries_is_split_over_two() {
     let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
     let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
     let c = start_node(&db_c, node_config(&btc, dir_c.path(), vec![])).await;
-    let burn = wallet_address(&s);
-    fund(&btc, &[&a, &c], &burn).await;
+    let burn = address(&s.node);
+    fund(&btc, &[&a.node, &c.node], &burn).await;
 
     // Private channels (C's invoice carries the S->C hint): A->S twice 300k sat, and C->S
     // 2M sat of which C pushes 1M to S. 400k sat fits neither of A's channels.
@@ -461,13 +407,13 @@ async fn a_payment_no_single_channel_carries_is_split_over_two() {
         .lightning()
         .open_channel(s.node.node_id(), 2_000_000, 1_000_000_000, false)
         .unwrap();
-    confirm_channels(&btc, &[&a, &c], &burn).await;
+    confirm_channels(&btc, &[&a.node, &c.node], &burn).await;
     wait_for(
         "all three channels usable, S's fee known to C",
         60,
         async || {
             ln_a.channels().iter().filter(|ch| ch.is_usable).count() == 2
-                && usable(&c, &s)
+                && usable_with(&c.node, &s.node.node_id())
                 && c.node
                     .lightning()
                     .manager()
@@ -572,15 +518,18 @@ async fn a_force_close_sweeps_back_to_the_wallet_across_a_bitcoind_outage() {
     let (dir_a, dir_s) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
     let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
-    let burn = wallet_address(&s);
-    fund(&btc, &[&a], &burn).await;
+    let burn = address(&s.node);
+    fund(&btc, &[&a.node], &burn).await;
     a.node.add_peer(spec(&s), "test").await.unwrap();
     let ln_a = a.node.lightning();
     ln_a.open_channel(s.node.node_id(), 1_000_000, 0, false)
         .unwrap();
-    confirm_channels(&btc, &[&a], &burn).await;
-    wait_for("the channel usable", 60, async || usable(&a, &s)).await;
-    let before_close = confirmed_sat(&a);
+    confirm_channels(&btc, &[&a.node], &burn).await;
+    wait_for("the channel usable", 60, async || {
+        usable_with(&a.node, &s.node.node_id())
+    })
+    .await;
+    let before_close = confirmed_sat(&a.node);
 
     let (status, closed) = post_auth(
         &a,
@@ -622,10 +571,10 @@ async fn a_force_close_sweeps_back_to_the_wallet_across_a_bitcoind_outage() {
     .await;
     mine(&btc, 1, &burn);
     wait_for("the swept funds confirmed in A's wallet", 60, async || {
-        confirmed_sat(&a) > before_close + 950_000
+        confirmed_sat(&a.node) > before_close + 950_000
     })
     .await;
-    let after = confirmed_sat(&a);
+    let after = confirmed_sat(&a.node);
     assert!(
         after <= before_close + 1_000_000,
         "no more than the channel came back: {before_close} -> {after}"

@@ -3,6 +3,8 @@
 mod history;
 mod http;
 mod lightning;
+#[path = "../../../tests/support/line.rs"]
+mod line;
 mod node;
 mod prom;
 
