@@ -47,24 +47,27 @@ async fn post_auth(r: &Running, path: &str, body: &Value) -> (u16, Value) {
     (reply.status, reply.json())
 }
 
+/// `N` switchyard nodes with their APIs on `btc`, each with its own database and data
+/// directory (kept alive by the caller with the node).
+async fn start_nodes<const N: usize>(btc: &Bitcoind) -> [(TestDb, tempfile::TempDir, Running); N] {
+    let mut nodes = Vec::with_capacity(N);
+    for _ in 0..N {
+        let db = TestDb::new().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = start_node(&db, node_config(btc, dir.path(), vec![])).await;
+        nodes.push((db, dir, node));
+    }
+    nodes
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("exactly N nodes"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     log_to_test_output();
     let btc = tokio::task::block_in_place(Bitcoind::start)
         .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
-    let (db_a, db_s, db_c) = (
-        TestDb::new().await,
-        TestDb::new().await,
-        TestDb::new().await,
-    );
-    let (dir_a, dir_s, dir_c) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
-    let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
-    let c = start_node(&db_c, node_config(&btc, dir_c.path(), vec![])).await;
+    let [(db_a, _dir_a, a), (_db_s, _dir_s, s), (db_c, _dir_c, c)] = start_nodes(&btc).await;
 
     // Fund A directly and S through its API (the token is required for an address).
     let denied = send_with(s.addr, "POST", "/v1/wallet/address", "", &[]).await;
@@ -378,19 +381,7 @@ async fn a_payment_no_single_channel_carries_is_split_over_two() {
     log_to_test_output();
     let btc = tokio::task::block_in_place(Bitcoind::start)
         .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
-    let (db_a, db_s, db_c) = (
-        TestDb::new().await,
-        TestDb::new().await,
-        TestDb::new().await,
-    );
-    let (dir_a, dir_s, dir_c) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
-    let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
-    let c = start_node(&db_c, node_config(&btc, dir_c.path(), vec![])).await;
+    let [(db_a, _dir_a, a), (_db_s, _dir_s, s), (db_c, _dir_c, c)] = start_nodes(&btc).await;
     let burn = address(&s.node);
     fund(&btc, &[&a.node, &c.node], &burn).await;
 
@@ -514,10 +505,7 @@ async fn a_force_close_sweeps_back_to_the_wallet_across_a_bitcoind_outage() {
     log_to_test_output();
     let mut btc = tokio::task::block_in_place(Bitcoind::start)
         .expect("regtest bitcoind (scripts/build-bitcoind.sh)");
-    let (db_a, db_s) = (TestDb::new().await, TestDb::new().await);
-    let (dir_a, dir_s) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = start_node(&db_a, node_config(&btc, dir_a.path(), vec![])).await;
-    let s = start_node(&db_s, node_config(&btc, dir_s.path(), vec![])).await;
+    let [(_db_a, _dir_a, a), (_db_s, _dir_s, s)] = start_nodes(&btc).await;
     let burn = address(&s.node);
     fund(&btc, &[&a.node], &burn).await;
     a.node.add_peer(spec(&s), "test").await.unwrap();
