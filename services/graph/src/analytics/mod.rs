@@ -30,7 +30,7 @@
 //! * **PageRank**: damping 0.85, uniform teleport, dangling nodes' rank spread uniformly
 //!   (networkx), unweighted or capacity-weighted (an edge's weight is the summed capacity of
 //!   its enabled parallel channels). The fixed point of networkx's power iteration, reached
-//!   by Gauss-Seidel sweeps (same linear system, about half the sweeps); iterated until one
+//!   by over-relaxed Gauss-Seidel sweeps (same linear system, about a quarter of the sweeps); iterated until one
 //!   sweep changes the vector by less than `pagerank_tolerance` in L1 norm, then scaled to sum
 //!   to 1.
 //! * **Components**: weakly and strongly connected components of the active graph; the

@@ -410,7 +410,17 @@ struct Hops {
     /// path to them.
     coeff: Vec<f64>,
     /// Breadth-first order: the search fills a prefix (never reallocated).
+    ///
+    /// The per-node arrays are `n` rounded up to a power of two long, the per-edge ones `m`
+    /// rounded up: indexes masked with `len - 1` are provably in bounds, which lets the
+    /// compiler drop the bounds checks from the inner loops (a sixth of the time) without
+    /// `unsafe`.
     order: Vec<u32>,
+    /// The shortest-path DAG: out-adjacency positions of the edges into the next level,
+    /// grouped by tail in breadth-first order; `dag_end[i]` ends the group of `order[i]`.
+    /// The backward pass walks only these, without re-testing levels.
+    dag: Vec<u32>,
+    dag_end: Vec<u32>,
     /// Edge dependencies by out-adjacency position (each source writes its nodes' out-edges
     /// in place, so mostly sequentially).
     edge_out: Vec<f64>,
@@ -440,20 +450,25 @@ pub(crate) fn betweenness<C: Cost>(
             &sources,
             4,
             Vec::new(),
-            || Hops {
-                level: vec![UNSEEN; n],
-                sigma: vec![0.0; n],
-                coeff: vec![0.0; n],
-                order: vec![0; n],
-                edge_out: vec![0.0; m],
-                acc: RawBetweenness::zero(n, m),
+            || {
+                let (n2, m2) = (n.next_power_of_two(), m.next_power_of_two());
+                Hops {
+                    level: vec![UNSEEN; n2],
+                    sigma: vec![0.0; n2],
+                    coeff: vec![0.0; n2],
+                    order: vec![0; n2],
+                    dag: vec![0; m2],
+                    dag_end: vec![0; n2],
+                    edge_out: vec![0.0; m2],
+                    acc: RawBetweenness::zero(n, m),
+                }
             },
             |h, &s| hop_source(ag, &leaves, s, h),
         )
         .into_iter()
         .map(|mut h| {
-            for (i, &x) in h.edge_out.iter().enumerate() {
-                h.acc.edge[ag.out.eid[i] as usize] += x;
+            for (&x, &e) in h.edge_out.iter().zip(&ag.out.eid) {
+                h.acc.edge[e as usize] += x;
             }
             h.acc
         })
@@ -522,51 +537,60 @@ fn leaf_terms(
 /// further. Resets the per-node arrays it touched.
 fn hop_source(ag: &ActiveGraph, leaves: &Leaves, s: u32, h: &mut Hops) {
     let out = &ag.out;
-    let Hops {
-        level,
-        sigma,
-        coeff,
-        order,
-        edge_out,
-        acc,
-    } = h;
-    level[s as usize] = 0;
-    sigma[s as usize] = 1.0;
+    let (nm, mm) = (h.level.len() - 1, h.edge_out.len() - 1);
+    let level = &mut h.level[..=nm];
+    let sigma = &mut h.sigma[..=nm];
+    let coeff = &mut h.coeff[..=nm];
+    let order = &mut h.order[..=nm];
+    let dag_end = &mut h.dag_end[..=nm];
+    let dag = &mut h.dag[..=mm];
+    let edge_out = &mut h.edge_out[..=mm];
+    let acc = &mut h.acc;
+    level[s as usize & nm] = 0;
+    sigma[s as usize & nm] = 1.0;
     order[0] = s;
     let mut reached = 1;
     let mut head = 0;
+    let mut k = 0;
     while head < reached {
-        let v = order[head] as usize;
-        head += 1;
+        let v = order[head & nm] as usize & nm;
         let next = level[v] + 1;
         let sv = sigma[v];
-        for &x in &out.nbr[out.range(v as u32)] {
-            let lx = level[x as usize];
+        let r = out.range(v as u32);
+        for (i, &x) in r.clone().zip(&out.nbr[r]) {
+            let x = x as usize & nm;
+            let lx = level[x];
             if lx == UNSEEN {
-                level[x as usize] = next;
-                sigma[x as usize] = sv;
-                order[reached] = x;
+                level[x] = next;
+                sigma[x] = sv;
+                order[reached & nm] = x as u32;
                 reached += 1;
             } else if lx == next {
-                sigma[x as usize] += sv;
+                sigma[x] += sv;
             }
+            // Written unconditionally, kept only for DAG edges: no branch to mispredict.
+            dag[k & mm] = i as u32;
+            k += usize::from(lx == UNSEEN || lx == next);
         }
+        dag_end[head & nm] = k as u32;
+        head += 1;
     }
-    let order = &order[..reached];
     let mult = 1.0 + leaves.of(s).len() as f64;
-    for &v in order.iter().rev() {
-        let v = v as usize;
-        let next = level[v] + 1;
+    for pos in (0..reached).rev() {
+        let v = order[pos & nm] as usize & nm;
+        let start = if pos == 0 {
+            0
+        } else {
+            dag_end[(pos - 1) & nm] as usize
+        };
         let sv = sigma[v];
         let svm = sv * mult;
         let mut pulled = 0.0;
-        let r = out.range(v as u32);
-        for (&x, e) in out.nbr[r.clone()].iter().zip(&mut edge_out[r]) {
-            if level[x as usize] == next {
-                let c = coeff[x as usize];
-                pulled += c;
-                *e += c * svm;
-            }
+        for &i in &dag[start..dag_end[pos & nm] as usize] {
+            let i = i as usize & mm;
+            let c = coeff[out.nbr[i] as usize & nm];
+            pulled += c;
+            edge_out[i] += c * svm;
         }
         let delta = sv * pulled;
         coeff[v] = (1.0 + delta) / sv;
@@ -574,6 +598,7 @@ fn hop_source(ag: &ActiveGraph, leaves: &Leaves, s: u32, h: &mut Hops) {
             acc.node[v] += delta * mult;
         }
     }
+    let order = &order[..reached];
     leaf_terms(
         leaves,
         s,

@@ -14,15 +14,21 @@ pub(crate) struct PageRankResult {
     pub converged: bool,
 }
 
+/// Over-relaxation factor of the PageRank sweeps.
+const SOR_OMEGA: f64 = 1.3;
+/// Sweeps without a new smallest change before over-relaxation is given up.
+const SOR_PATIENCE: u32 = 8;
+
 /// PageRank as networkx computes it: damping `alpha`, uniform teleport, and the rank of
 /// dangling nodes (no out-weight) spread uniformly. `edge_weight[e]` is the weight of
 /// collapsed edge `e` (each node's out-weights are normalized to sum to 1).
 ///
-/// The vector is the fixed point of networkx's power iteration, reached by Gauss-Seidel
-/// sweeps: nodes are updated in place in index order (breadth-first, so a node's
+/// The vector is the fixed point of networkx's power iteration, reached by over-relaxed
+/// Gauss-Seidel sweeps (SOR): nodes are updated in place in index order (breadth-first, so a node's
 /// in-neighbours are mostly updated just before it), each pulling `alpha` times the rank its
 /// in-neighbours pass on plus the teleport and dangling share of the sweep's start. This is
-/// the same linear system (its solution sums to 1), solved in about half the sweeps. Stops
+/// the same linear system (its solution sums to 1); Gauss-Seidel needs about half the sweeps
+/// of the power iteration and over-relaxing each update by [`SOR_OMEGA`] about half again. Stops
 /// when one sweep changes the vector by less than `tol` in L1 norm; the result is then scaled
 /// to sum exactly to 1.
 pub(crate) fn pagerank(
@@ -69,6 +75,12 @@ pub(crate) fn pagerank(
     let mut x = vec![1.0 / nf; n];
     let mut share: Vec<f64> = inv_out.iter().map(|&i| i / nf).collect();
     let mut result = PageRankResult::default();
+    // Over-relaxed Gauss-Seidel (SOR): the same fixed point in about half the sweeps on the
+    // Lightning graphs (1.3 is near the best factor on both bundled snapshots). Over-relaxation
+    // is not guaranteed to converge on every graph, so a run whose change stops shrinking
+    // falls back to plain Gauss-Seidel, which always converges here.
+    let mut omega = SOR_OMEGA;
+    let (mut best_err, mut since_best) = (f64::INFINITY, 0u32);
     for it in 1..=max_iter {
         let dsum: f64 = dangling.iter().map(|&u| x[u as usize]).sum();
         let base = (alpha * dsum + (1.0 - alpha)) / nf;
@@ -84,7 +96,8 @@ pub(crate) fn pagerank(
                     .map(|(&u, &w)| w * share[u as usize])
                     .sum()
             };
-            let nv = alpha * acc + base;
+            let gs = alpha * acc + base;
+            let nv = x[v] + omega * (gs - x[v]);
             err += (nv - x[v]).abs();
             x[v] = nv;
             share[v] = nv * inv_out[v];
@@ -93,6 +106,14 @@ pub(crate) fn pagerank(
         if err < tol {
             result.converged = true;
             break;
+        }
+        if err < best_err {
+            (best_err, since_best) = (err, 0);
+        } else {
+            since_best += 1;
+            if since_best >= SOR_PATIENCE {
+                omega = 1.0;
+            }
         }
     }
     let total: f64 = x.iter().sum();
