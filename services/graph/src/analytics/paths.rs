@@ -402,27 +402,62 @@ struct Weighted<C: Cost> {
     dead: Vec<u32>,
 }
 
+/// What every hop-count search needs beyond the adjacency, built once per run.
+struct HopIndex {
+    /// Out-adjacency position of each in-adjacency entry (the same edge).
+    in_to_out: Vec<u32>,
+    /// Tail node of each out-adjacency position.
+    tail: Vec<u32>,
+    /// Out-degree and in-degree per node.
+    out_deg: Vec<u32>,
+    in_deg: Vec<u32>,
+}
+
+impl HopIndex {
+    fn new(ag: &ActiveGraph) -> HopIndex {
+        let (out, inn) = (&ag.out, &ag.inn);
+        let n = out.off.len() - 1;
+        let mut out_pos = vec![0u32; out.eid.len()];
+        let mut tail = vec![0u32; out.nbr.len()];
+        for v in 0..n as u32 {
+            for i in out.range(v) {
+                out_pos[out.eid[i] as usize] = i as u32;
+                tail[i] = v;
+            }
+        }
+        let degree = |adj: &Adj| (0..n as u32).map(|v| adj.range(v).len() as u32).collect();
+        HopIndex {
+            in_to_out: inn.eid.iter().map(|&e| out_pos[e as usize]).collect(),
+            tail,
+            out_deg: degree(out),
+            in_deg: degree(inn),
+        }
+    }
+}
+
 /// Per-worker state of a hop-count Brandes search (breadth-first).
+///
+/// The per-node arrays are `n` rounded up to a power of two long, the per-edge ones `m`
+/// rounded up: indexes masked with `len - 1` are provably in bounds, which lets the compiler
+/// drop the bounds checks from the inner loops (a sixth of the time) without `unsafe`.
 struct Hops {
     level: Vec<u32>,
     sigma: Vec<f64>,
     /// `(1 + delta(v)) / sigma(v)`, what `v` passes back to each of its predecessors per
     /// path to them.
     coeff: Vec<f64>,
-    /// Breadth-first order: the search fills a prefix (never reallocated).
-    ///
-    /// The per-node arrays are `n` rounded up to a power of two long, the per-edge ones `m`
-    /// rounded up: indexes masked with `len - 1` are provably in bounds, which lets the
-    /// compiler drop the bounds checks from the inner loops (a sixth of the time) without
-    /// `unsafe`.
+    /// Sum of the successors' `coeff` pushed back to a node (zero outside the backward pass).
+    pulled: Vec<f64>,
+    /// Breadth-first order: the search fills a prefix (never reallocated); level `l` is
+    /// `order[level_start[l]..level_start[l + 1]]`.
     order: Vec<u32>,
-    /// The shortest-path DAG: out-adjacency positions of the edges into the next level,
-    /// grouped by tail in breadth-first order; `dag_end[i]` ends the group of `order[i]`.
-    /// The backward pass walks only these, without re-testing levels.
+    level_start: Vec<u32>,
+    /// The shortest-path DAG: out-adjacency positions of the edges from level `l - 1` into
+    /// level `l` in `dag[dag_start[l]..dag_start[l + 1]]`. The backward pass walks only these,
+    /// without re-testing levels.
     dag: Vec<u32>,
-    dag_end: Vec<u32>,
-    /// Edge dependencies by out-adjacency position (each source writes its nodes' out-edges
-    /// in place, so mostly sequentially).
+    dag_start: Vec<u32>,
+    /// Edge dependencies by out-adjacency position.
     edge_out: Vec<f64>,
     /// Partial sums; `acc.edge` (closed-form leaf terms) by collapsed edge id.
     acc: RawBetweenness,
@@ -446,6 +481,7 @@ pub(crate) fn betweenness<C: Cost>(
         .filter(|&v| !leaves.is_leaf[v as usize])
         .collect();
     let parts: Vec<RawBetweenness> = if unit.is_some() {
+        let hop_index = HopIndex::new(ag);
         per_worker(
             &sources,
             4,
@@ -456,14 +492,16 @@ pub(crate) fn betweenness<C: Cost>(
                     level: vec![UNSEEN; n2],
                     sigma: vec![0.0; n2],
                     coeff: vec![0.0; n2],
+                    pulled: vec![0.0; n2],
                     order: vec![0; n2],
+                    level_start: vec![0; n2 + 2],
                     dag: vec![0; m2],
-                    dag_end: vec![0; n2],
+                    dag_start: vec![0; n2 + 2],
                     edge_out: vec![0.0; m2],
                     acc: RawBetweenness::zero(n, m),
                 }
             },
-            |h, &s| hop_source(ag, &leaves, s, h),
+            |h, &s| hop_source(ag, &hop_index, &leaves, s, h),
         )
         .into_iter()
         .map(|mut h| {
@@ -533,69 +571,125 @@ fn leaf_terms(
 }
 
 /// One source of hop betweenness: level-synchronous BFS counting shortest paths, then the
-/// dependencies in reverse BFS order, each node pulling from its out-neighbours one level
-/// further. Resets the per-node arrays it touched.
-fn hop_source(ag: &ActiveGraph, leaves: &Leaves, s: u32, h: &mut Hops) {
-    let out = &ag.out;
+/// dependencies level by level from the deepest, pushed back along the recorded DAG edges.
+///
+/// Each level is found top-down (scanning the frontier's out-edges) or bottom-up (scanning
+/// the in-edges of every node not reached yet, summing the path counts of those in the
+/// frontier), whichever scans fewer edges: on the Lightning graph the frontier two or three
+/// hops out holds most hubs, whose edges lead almost only to nodes already reached, while
+/// the few nodes left have few in-edges (direction-optimizing BFS, Beamer et al. 2012;
+/// path counts need every in-edge of a new node, so the bottom-up step does not stop early).
+/// Resets the per-node arrays it touched.
+fn hop_source(ag: &ActiveGraph, hx: &HopIndex, leaves: &Leaves, s: u32, h: &mut Hops) {
+    let (out, inn) = (&ag.out, &ag.inn);
+    let n = out.off.len() - 1;
     let (nm, mm) = (h.level.len() - 1, h.edge_out.len() - 1);
     let level = &mut h.level[..=nm];
     let sigma = &mut h.sigma[..=nm];
     let coeff = &mut h.coeff[..=nm];
+    let pulled = &mut h.pulled[..=nm];
     let order = &mut h.order[..=nm];
-    let dag_end = &mut h.dag_end[..=nm];
     let dag = &mut h.dag[..=mm];
     let edge_out = &mut h.edge_out[..=mm];
+    let (level_start, dag_start) = (&mut h.level_start, &mut h.dag_start);
     let acc = &mut h.acc;
-    level[s as usize & nm] = 0;
-    sigma[s as usize & nm] = 1.0;
+    let si = s as usize & nm;
+    level[si] = 0;
+    sigma[si] = 1.0;
     order[0] = s;
+    level_start[0] = 0;
+    dag_start[0] = 0;
+    dag_start[1] = 0;
     let mut reached = 1;
-    let mut head = 0;
+    // Edges a bottom-up step would scan: the in-edges of nodes not reached yet.
+    let mut unreached_in = out.nbr.len() as u64 - u64::from(hx.in_deg[s as usize]);
+    let mut frontier_out = u64::from(hx.out_deg[s as usize]);
     let mut k = 0;
-    while head < reached {
-        let v = order[head & nm] as usize & nm;
-        let next = level[v] + 1;
-        let sv = sigma[v];
-        let r = out.range(v as u32);
-        for (i, &x) in r.clone().zip(&out.nbr[r]) {
-            let x = x as usize & nm;
-            let lx = level[x];
-            if lx == UNSEEN {
-                level[x] = next;
-                sigma[x] = sv;
-                order[reached & nm] = x as u32;
-                reached += 1;
-            } else if lx == next {
-                sigma[x] += sv;
-            }
-            // Written unconditionally, kept only for DAG edges: no branch to mispredict.
-            dag[k & mm] = i as u32;
-            k += usize::from(lx == UNSEEN || lx == next);
+    let mut depth = 0u32;
+    loop {
+        let (lo, hi) = (level_start[depth as usize] as usize, reached);
+        level_start[depth as usize + 1] = hi as u32;
+        if lo == hi {
+            break;
         }
-        dag_end[head & nm] = k as u32;
-        head += 1;
-    }
-    let mult = 1.0 + leaves.of(s).len() as f64;
-    for pos in (0..reached).rev() {
-        let v = order[pos & nm] as usize & nm;
-        let start = if pos == 0 {
-            0
+        let next = depth + 1;
+        let mut new_out = 0u64;
+        if frontier_out > unreached_in + n as u64 / 4 {
+            for y in 0..n {
+                let y = y & nm;
+                if level[y] != UNSEEN {
+                    continue;
+                }
+                let mut sum = 0.0;
+                let k0 = k;
+                for j in inn.range(y as u32) {
+                    let u = inn.nbr[j] as usize & nm;
+                    if level[u] == depth {
+                        sum += sigma[u];
+                        dag[k & mm] = hx.in_to_out[j];
+                        k += 1;
+                    }
+                }
+                if k > k0 {
+                    level[y] = next;
+                    sigma[y] = sum;
+                    order[reached & nm] = y as u32;
+                    reached += 1;
+                    unreached_in -= u64::from(hx.in_deg[y]);
+                    new_out += u64::from(hx.out_deg[y]);
+                }
+            }
         } else {
-            dag_end[(pos - 1) & nm] as usize
-        };
-        let sv = sigma[v];
-        let svm = sv * mult;
-        let mut pulled = 0.0;
-        for &i in &dag[start..dag_end[pos & nm] as usize] {
+            for pos in lo..hi {
+                let v = order[pos & nm] as usize & nm;
+                let sv = sigma[v];
+                let r = out.range(v as u32);
+                for (i, &x) in r.clone().zip(&out.nbr[r]) {
+                    let x = x as usize & nm;
+                    let lx = level[x];
+                    if lx == UNSEEN {
+                        level[x] = next;
+                        sigma[x] = sv;
+                        order[reached & nm] = x as u32;
+                        reached += 1;
+                        unreached_in -= u64::from(hx.in_deg[x]);
+                        new_out += u64::from(hx.out_deg[x]);
+                    } else if lx == next {
+                        sigma[x] += sv;
+                    }
+                    // Written unconditionally, kept only for DAG edges: no branch to
+                    // mispredict.
+                    dag[k & mm] = i as u32;
+                    k += usize::from(lx == UNSEEN || lx == next);
+                }
+            }
+        }
+        dag_start[next as usize + 1] = k as u32;
+        frontier_out = new_out;
+        depth = next;
+    }
+    // Levels 0..depth are non-empty; dependencies from the deepest level back to the source.
+    let mult = 1.0 + leaves.of(s).len() as f64;
+    for l in (0..depth as usize).rev() {
+        for pos in level_start[l] as usize..level_start[l + 1] as usize {
+            let v = order[pos & nm] as usize & nm;
+            let sv = sigma[v];
+            let delta = sv * pulled[v];
+            pulled[v] = 0.0;
+            coeff[v] = (1.0 + delta) / sv;
+            if v != si {
+                acc.node[v] += delta * mult;
+            }
+        }
+        if l == 0 {
+            break;
+        }
+        for &i in &dag[dag_start[l] as usize..dag_start[l + 1] as usize] {
             let i = i as usize & mm;
             let c = coeff[out.nbr[i] as usize & nm];
-            pulled += c;
-            edge_out[i] += c * svm;
-        }
-        let delta = sv * pulled;
-        coeff[v] = (1.0 + delta) / sv;
-        if v != s as usize {
-            acc.node[v] += delta * mult;
+            let v = hx.tail[i] as usize & nm;
+            pulled[v] += c;
+            edge_out[i] += c * sigma[v] * mult;
         }
     }
     let order = &order[..reached];
