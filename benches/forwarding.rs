@@ -95,6 +95,19 @@ async fn settled_forwards(db: &TestDb) -> i64 {
         .expect("S's forwards")
 }
 
+/// Bytes of S's stored channel monitors (whole monitors, and pending update rows).
+async fn monitor_bytes(db: &TestDb) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT coalesce(sum(octet_length(value)) FILTER (WHERE primary_namespace = 'monitors'), 0)::int8, \
+                coalesce(sum(octet_length(value)) FILTER (WHERE primary_namespace = 'monitor_updates'), 0)::int8, \
+                count(*) FILTER (WHERE primary_namespace = 'monitor_updates') \
+         FROM kv_store",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .expect("S's monitors")
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -203,6 +216,12 @@ async fn run() {
         "books: {settled} settled forwards booked at S for {sent} payments sent \
          (all resolved {:.1} s after the start)",
         drained.as_secs_f64()
+    );
+    let (monitors, updates, update_rows) = monitor_bytes(&db_s).await;
+    println!(
+        "S's channel monitors: {:.1} KiB whole, {:.1} KiB in {update_rows} pending update rows",
+        monitors as f64 / 1024.0,
+        updates as f64 / 1024.0
     );
     for n in [&a, &s, &c] {
         n.stop().await;

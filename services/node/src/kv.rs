@@ -89,22 +89,7 @@ impl PgKvStore {
                 let _ = reply_tx.send(fut.await);
             })
         });
-        {
-            let mut guard = self
-                .sync
-                .lock()
-                .map_err(|_| io::Error::other("key-value store lock poisoned"))?;
-            if guard.is_none() {
-                *guard = Some(start_sync_thread(&self.store)?);
-            }
-            let sender = guard
-                .as_ref()
-                .ok_or_else(|| io::Error::other("key-value store thread missing"))?;
-            if sender.send(boxed).is_err() {
-                *guard = None;
-                return Err(io::Error::other("key-value store thread stopped"));
-            }
-        }
+        self.queue(boxed)?;
         let wait = move || reply_rx.recv();
         let answer = match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
@@ -113,6 +98,25 @@ impl PgKvStore {
             _ => wait(),
         };
         answer.map_err(|_| io::Error::other("key-value store thread stopped"))
+    }
+
+    /// Hands `job` to the key-value thread (started on first use) without waiting for it.
+    fn queue(&self, job: Job) -> io::Result<()> {
+        let mut guard = self
+            .sync
+            .lock()
+            .map_err(|_| io::Error::other("key-value store lock poisoned"))?;
+        if guard.is_none() {
+            *guard = Some(start_sync_thread(&self.store)?);
+        }
+        let sender = guard
+            .as_ref()
+            .ok_or_else(|| io::Error::other("key-value store thread missing"))?;
+        if sender.send(job).is_err() {
+            *guard = None;
+            return Err(io::Error::other("key-value store thread stopped"));
+        }
+        Ok(())
     }
 
     pub async fn read_async(&self, p: &str, s: &str, k: &str) -> io::Result<Option<Vec<u8>>> {
@@ -162,14 +166,29 @@ impl KVStoreSync for PgKvStore {
         .map_err(to_ldk)
     }
 
+    /// A `lazy` remove (LDK's pruning of monitor updates already folded into a full monitor)
+    /// is queued and not waited for: the key-value thread runs jobs in order, so a later write
+    /// of the same key still lands after it, and a lost one only leaves a stale row that
+    /// LDK ignores.
     fn remove(
         &self,
         primary: &str,
         secondary: &str,
         key: &str,
-        _lazy: bool,
+        lazy: bool,
     ) -> Result<(), ldk_io::Error> {
         let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
+        if lazy {
+            return self
+                .queue(Box::new(move |store: &Store| -> JobFuture<'_> {
+                    Box::pin(async move {
+                        if let Err(e) = kv::remove(store.pool(), &p, &s, &k).await {
+                            tracing::warn!(error = %e, namespace = %p, key = %k, "lazy key-value remove failed");
+                        }
+                    })
+                }))
+                .map_err(to_ldk);
+        }
         self.call_sync(move |store| {
             Box::pin(async move { kv::remove(store.pool(), &p, &s, &k).await })
         })

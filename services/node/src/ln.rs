@@ -4,8 +4,12 @@
 //! forward, payment and invoice becomes a row, written in batches off the HTLC path).
 //!
 //! Persistence order is LDK's: a channel monitor update is in Postgres before LDK is told it
-//! completed (the `KVStoreSync` persister writes synchronously), and the channel manager is
-//! written whenever LDK says it needs to be, and at shutdown.
+//! completed (the persister writes synchronously), and the channel manager is written whenever
+//! LDK says it needs to be, and at shutdown. Monitors are written by LDK's
+//! [`MonitorUpdatingPersister`]: each update as a small row of its own, the whole monitor only
+//! every [`MONITOR_UPDATES_PER_FULL_WRITE`] updates. A monitor keeps data on every HTLC of the
+//! channel's past commitments, so it grows with the traffic the channel carried; writing it
+//! whole on every update made a busy channel's forwarding slower the longer it ran.
 //!
 //! This module must not decide fees or routes by itself: policies come from config and the
 //! API, routes from the router it is given.
@@ -31,7 +35,7 @@ use lightning::onion_message::messenger::DefaultMessageRouter;
 use lightning::sign::{InMemorySigner, KeysManager};
 use lightning::util::config::{ChannelConfig, ChannelConfigUpdate, UserConfig};
 use lightning::util::persist::{
-    read_channel_monitors, CHANNEL_MANAGER_PERSISTENCE_KEY,
+    MonitorUpdatingPersister, CHANNEL_MANAGER_PERSISTENCE_KEY,
     CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE, CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
     OUTPUT_SWEEPER_PERSISTENCE_KEY, OUTPUT_SWEEPER_PERSISTENCE_PRIMARY_NAMESPACE,
     OUTPUT_SWEEPER_PERSISTENCE_SECONDARY_NAMESPACE,
@@ -55,13 +59,25 @@ use crate::{Graph, LdkLogger};
 /// A chain filter is never used: the feed hands every full block to every listener.
 pub type NoFilter = Arc<dyn Filter + Send + Sync>;
 
+/// Channel monitor updates written between two full writes of a monitor (ldk-node's value).
+pub const MONITOR_UPDATES_PER_FULL_WRITE: u64 = 100;
+
+pub type MonitorPersister = MonitorUpdatingPersister<
+    Arc<PgKvStore>,
+    Arc<LdkLogger>,
+    Arc<KeysManager>,
+    Arc<KeysManager>,
+    Arc<Broadcaster>,
+    Arc<FeeEstimates>,
+>;
+
 pub type ChainMonitor = chainmonitor::ChainMonitor<
     InMemorySigner,
     NoFilter,
     Arc<Broadcaster>,
     Arc<FeeEstimates>,
     Arc<LdkLogger>,
-    Arc<PgKvStore>,
+    Arc<MonitorPersister>,
     Arc<KeysManager>,
 >;
 
@@ -483,12 +499,23 @@ impl Lightning {
             Some(rpc) => Some(chain_tip(rpc).await?),
             None => None,
         };
+        // Reads monitors written whole by LDK's plain `KVStoreSync` persister too (what
+        // earlier versions used), so existing channels carry over.
+        let persister = Arc::new(MonitorUpdatingPersister::new(
+            kv.clone(),
+            p.logger.clone(),
+            MONITOR_UPDATES_PER_FULL_WRITE,
+            p.keys.clone(),
+            p.keys.clone(),
+            broadcaster.clone(),
+            fees.clone(),
+        ));
         let chain_monitor: Arc<ChainMonitor> = Arc::new(ChainMonitor::new(
             None,
             broadcaster.clone(),
             p.logger.clone(),
             fees.clone(),
-            kv.clone(),
+            persister.clone(),
             p.keys.clone(),
             lightning::sign::NodeSigner::get_peer_storage_key(&*p.keys),
         ));
@@ -506,9 +533,8 @@ impl Lightning {
 
         // Monitors first: the manager is read against them.
         let mut monitors = {
-            let kv2 = kv.clone();
-            let keys = p.keys.clone();
-            tokio::task::spawn_blocking(move || read_channel_monitors(kv2, keys.clone(), keys))
+            let persister = persister.clone();
+            tokio::task::spawn_blocking(move || persister.read_all_channel_monitors_with_updates())
                 .await
                 .map_err(|e| NodeError::Lightning(format!("reading channel monitors: {e}")))?
                 .map_err(|e| NodeError::Lightning(format!("reading channel monitors: {e}")))?
