@@ -295,6 +295,7 @@ impl Metrics {
         must(m.register(&n.channels_closed_onchain));
         must(m.register(&n.channels_open));
         must(m.register(&n.channels_pending));
+        must(m.register(&n.learned_channels));
         must(m.register(&n.channel_balance_msat));
         must(m.register(&n.htlcs_in_flight));
         must(m.register(&n.forwards));

@@ -372,7 +372,27 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     })
     .await;
 
+    // A learned from that failure that S -> C cannot carry the amount, and kept it: the
+    // estimates are in A's store after shutdown and bound that direction when read back.
+    assert!(a.node.lightning().learned_channels() >= 1);
     a.node.stop().await;
+    let stored = switchyard_store::queries::kv::read(db_a.store.pool(), "", "", "scorer")
+        .await
+        .unwrap()
+        .expect("A's liquidity estimates written at shutdown");
+    let learned = switchyard_node::learn::LearnedLiquidity::load(
+        a.node.graph().clone(),
+        std::sync::Arc::new(switchyard_node::LdkLogger),
+        Some(&stored),
+    );
+    let c_id = c.node.node_id().serialize();
+    let limits = switchyard_node::router::LiquidityLimits::known_max_liquidity(&learned);
+    assert!(
+        limits
+            .iter()
+            .any(|l| l.towards.as_slice() == c_id && l.max_msat <= 10_000_000),
+        "{limits:?}"
+    );
     s.node.stop().await;
 }
 

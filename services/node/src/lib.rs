@@ -24,6 +24,7 @@ pub mod dns;
 mod error;
 pub mod gossip;
 pub mod kv;
+pub mod learn;
 pub mod ln;
 mod logger;
 pub mod metrics;
@@ -539,6 +540,7 @@ impl Node {
         if let Err(e) = self.ln.persist(true).await {
             tracing::error!(error = %e, "persisting the channel manager and books at shutdown");
         }
+        self.ln.persist_learned().await;
         if let Err(e) = self.persist_graph().await {
             tracing::warn!(error = %e, "persisting the network graph at shutdown");
         }
@@ -713,7 +715,10 @@ async fn event_loop(
                     );
                 }
             }
-            _ = ldk_timer.tick() => ln.timer_tick(),
+            _ = ldk_timer.tick() => {
+                ln.timer_tick();
+                ln.persist_learned().await;
+            }
             _ = shutdown.changed() => return,
         }
         ln.process(&pm).await;

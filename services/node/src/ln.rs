@@ -38,7 +38,8 @@ use lightning::util::persist::{
     MonitorUpdatingPersister, CHANNEL_MANAGER_PERSISTENCE_KEY,
     CHANNEL_MANAGER_PERSISTENCE_PRIMARY_NAMESPACE, CHANNEL_MANAGER_PERSISTENCE_SECONDARY_NAMESPACE,
     OUTPUT_SWEEPER_PERSISTENCE_KEY, OUTPUT_SWEEPER_PERSISTENCE_PRIMARY_NAMESPACE,
-    OUTPUT_SWEEPER_PERSISTENCE_SECONDARY_NAMESPACE,
+    OUTPUT_SWEEPER_PERSISTENCE_SECONDARY_NAMESPACE, SCORER_PERSISTENCE_KEY,
+    SCORER_PERSISTENCE_PRIMARY_NAMESPACE, SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
 };
 use lightning::util::ser::{ReadableArgs, Writeable};
 use lightning::util::sweep::OutputSweeperSync;
@@ -52,6 +53,7 @@ use tokio::sync::watch;
 
 use crate::error::NodeError;
 use crate::kv::PgKvStore;
+use crate::learn::LearnedLiquidity;
 use crate::metrics::NodeMetrics;
 use crate::wallet::OnchainWallet;
 use crate::{Graph, LdkLogger};
@@ -462,6 +464,8 @@ pub struct Lightning {
     books: Mutex<Vec<BookEntry>>,
     /// The last write failed: write the manager again even if LDK does not ask.
     persist_retry: AtomicBool,
+    /// Liquidity learned from our payments, which the router reads.
+    learned: Arc<LearnedLiquidity>,
     metrics: Arc<NodeMetrics>,
     /// Monitors and their best blocks, kept until the chain feed has synced them.
     pending_monitors: Mutex<Vec<(bitcoin::BlockHash, ChannelMonitor<InMemorySigner>)>>,
@@ -519,15 +523,34 @@ impl Lightning {
             p.keys.clone(),
             lightning::sign::NodeSigner::get_peer_storage_key(&*p.keys),
         ));
-        let router = Arc::new(crate::router::SwitchyardRouter::new(
+        let stored_scorer =
+            p.kv.read_async(
+                SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
+                SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
+                SCORER_PERSISTENCE_KEY,
+            )
+            .await
+            .map_err(|e| NodeError::Lightning(format!("reading liquidity estimates: {e}")))?;
+        let learned = Arc::new(LearnedLiquidity::load(
             p.graph.clone(),
-            // Fresh enough that a fee change we just heard of is priced in by our next
-            // payment; a rebuild of the mainnet graph costs well under a second.
-            crate::router::RouterConfig {
-                min_rebuild_interval: Duration::from_secs(5),
-                ..Default::default()
-            },
+            p.logger.clone(),
+            stored_scorer.as_deref(),
         ));
+        p.metrics
+            .learned_channels
+            .set(learned.channel_count() as i64);
+        let router = Arc::new(
+            crate::router::SwitchyardRouter::new(
+                p.graph.clone(),
+                // Fresh enough that a fee change we just heard of is priced in by our next
+                // payment; a rebuild of the mainnet graph costs well under a second.
+                crate::router::RouterConfig {
+                    min_rebuild_interval: Duration::from_secs(5),
+                    ..Default::default()
+                },
+            )
+            .with_liquidity_limits(learned.clone()),
+        );
         let message_router = Arc::new(DefaultMessageRouter::new(p.graph.clone(), p.keys.clone()));
         let config = user_config(&p.policy);
 
@@ -658,6 +681,7 @@ impl Lightning {
             store: p.store,
             books: Mutex::new(Vec::new()),
             persist_retry: AtomicBool::new(false),
+            learned,
             metrics: p.metrics,
             pending_monitors: Mutex::new(monitors),
             manager_best,
@@ -876,6 +900,37 @@ impl Lightning {
         }
     }
 
+    /// Writes the liquidity estimates if they changed (on LDK's timer and at shutdown: they
+    /// are a cache of what payments taught us, so losing the last minute costs only retries).
+    pub async fn persist_learned(&self) {
+        let Some(bytes) = self.learned.take_changed() else {
+            return;
+        };
+        let written = switchyard_store::queries::kv::write(
+            self.store.pool(),
+            SCORER_PERSISTENCE_PRIMARY_NAMESPACE,
+            SCORER_PERSISTENCE_SECONDARY_NAMESPACE,
+            SCORER_PERSISTENCE_KEY,
+            &bytes,
+        )
+        .await;
+        match written {
+            Ok(()) => self
+                .metrics
+                .learned_channels
+                .set(self.learned.channel_count() as i64),
+            Err(e) => {
+                self.learned.mark_dirty();
+                tracing::warn!(error = %e, "writing the liquidity estimates; retrying next minute");
+            }
+        }
+    }
+
+    /// Channels the node holds liquidity estimates for.
+    pub fn learned_channels(&self) -> usize {
+        self.learned.channel_count()
+    }
+
     /// One round of background work: forward pending HTLCs, handle events, persist.
     pub async fn process(&self, peer_manager: &crate::PeerManager) {
         if self.manager.needs_pending_htlc_processing() {
@@ -899,6 +954,7 @@ impl Lightning {
     /// Once a minute: LDK's timers, rebroadcast of pending claims, and the sweeper.
     pub fn timer_tick(&self) {
         self.manager.timer_tick_occurred();
+        self.learned.decay();
         self.chain_monitor.rebroadcast_pending_claims();
         if let Some(s) = &self.sweeper {
             if let Err(e) = s.regenerate_and_broadcast_spend_if_necessary() {
@@ -952,6 +1008,7 @@ impl Lightning {
     }
 
     fn handle_event(&self, event: Event, pm: &crate::PeerManager) -> Result<(), ReplayEvent> {
+        self.learned.learn(&event);
         match event {
             Event::FundingGenerationReady {
                 temporary_channel_id,

@@ -36,6 +36,8 @@ pub struct NodeMetrics {
     pub wallet_balance_sat: IntGaugeVec,
     /// The height the channel manager has processed.
     pub ln_chain_height: IntGauge,
+    /// Channels the router holds liquidity estimates for (learned from our payments).
+    pub learned_channels: IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -150,6 +152,10 @@ impl NodeMetrics {
             ln_chain_height: gauge(
                 "switchyard_lightning_chain_height",
                 "Block height the channel manager and monitors have processed",
+            ),
+            learned_channels: gauge(
+                "switchyard_router_learned_channels",
+                "Channels with a liquidity estimate learned from our payments",
             ),
         };
         for o in ["settled", "failed"] {

@@ -27,6 +27,10 @@
 //! As in LDK, a channel is used only when both directions have a `channel_update`, and
 //! channels or nodes requiring unknown feature bits are left out.
 //!
+//! With [`SwitchyardRouter::with_liquidity_limits`], a public channel direction carries no
+//! more than the liquidity learned for it from earlier payments (less than the amount that
+//! last failed there); when that leaves no route, the search runs again without the limits.
+//!
 //! ## Graph cache
 //! Converting LDK's graph and building the index (landmark tables) costs far more than a
 //! search, so the converted graph is kept. The change signal is a fingerprint of the graph
@@ -102,6 +106,23 @@ where
     graph: Arc<NetworkGraph<L>>,
     config: RouterConfig,
     cache: Mutex<Option<Arc<BaseGraph>>>,
+    limits: Option<Arc<dyn LiquidityLimits>>,
+}
+
+/// An upper bound on what a channel direction can carry, learned from earlier payments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnedLimit {
+    pub scid: u64,
+    /// The node the direction leads to.
+    pub towards: LdkNodeId,
+    /// The direction is expected to carry less than this (LDK's scorer sets it to the amount
+    /// that failed there).
+    pub max_msat: u64,
+}
+
+/// Where the router gets [`LearnedLimit`]s (the node's payment history, see `learn`).
+pub trait LiquidityLimits: Send + Sync {
+    fn known_max_liquidity(&self) -> Vec<LearnedLimit>;
 }
 
 /// One usable public channel, as converted from LDK's graph.
@@ -131,6 +152,51 @@ enum Extra {
     Hint(u64),
 }
 
+/// The graph a search runs on and the learned limits applied to it.
+#[derive(Clone, Copy)]
+struct Query<'a> {
+    base: &'a BaseGraph,
+    /// Most a direction may carry, by `(position in base.channels, direction)`.
+    caps: &'a HashMap<(u64, usize), u64>,
+}
+
+/// The learned limits that bind (below the direction's own htlc_maximum), by position in
+/// `base.channels` and direction.
+fn learned_caps(base: &BaseGraph, limits: &[LearnedLimit]) -> HashMap<(u64, usize), u64> {
+    if limits.is_empty() {
+        return HashMap::new();
+    }
+    let position: HashMap<u64, usize> = base
+        .channels
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.scid.0, i))
+        .collect();
+    let mut caps = HashMap::new();
+    for l in limits {
+        let Some(&i) = position.get(&l.scid) else {
+            continue;
+        };
+        let c = &base.channels[i];
+        let Some(towards) = ldk_node_bytes(&l.towards) else {
+            continue;
+        };
+        // Direction 0 runs node_one -> node_two.
+        let d = if towards == c.nodes[1] {
+            0
+        } else if towards == c.nodes[0] {
+            1
+        } else {
+            continue;
+        };
+        let cap = l.max_msat.saturating_sub(1);
+        if cap < c.policies[d].htlc_max_msat.unwrap_or(u64::MAX) {
+            caps.insert((i as u64, d), cap);
+        }
+    }
+    caps
+}
+
 /// The index a query searches, and how to read its scids back.
 struct Prepared {
     index: Arc<RoutingIndex>,
@@ -149,7 +215,16 @@ where
             graph,
             config,
             cache: Mutex::new(None),
+            limits: None,
         }
+    }
+
+    /// Routes avoid putting more on a channel direction than `limits` say it can carry; if
+    /// no route is left that way, the limits are dropped and the search runs again (they are
+    /// estimates, and the payment's own retries learn the rest).
+    pub fn with_liquidity_limits(mut self, limits: Arc<dyn LiquidityLimits>) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// The configuration this router was built with.
@@ -196,9 +271,9 @@ where
         let params = &route_params.payment_params;
         let Payee::Clear {
             node_id: payee,
-            route_hints,
             features: invoice_features,
             final_cltv_expiry_delta,
+            ..
         } = &params.payee
         else {
             return Err("SwitchyardRouter cannot pay blinded payees (BOLT 12) yet");
@@ -216,8 +291,9 @@ where
         if params.max_total_cltv_expiry_delta <= *final_cltv_expiry_delta {
             return Err("Can't find a route where the maximum total CLTV expiry delta is below the final CLTV expiry.");
         }
-        let final_cltv = u16::try_from(*final_cltv_expiry_delta)
-            .map_err(|_| "The final CLTV expiry delta is too large")?;
+        if u16::try_from(*final_cltv_expiry_delta).is_err() {
+            return Err("The final CLTV expiry delta is too large");
+        }
         if params.max_path_count == 0 {
             return Err("Can't find a route with no paths allowed.");
         }
@@ -225,8 +301,6 @@ where
         if max_hops == 0 {
             return Err("Can't find a route with a maximum path length of zero");
         }
-        let payer_id = node_id(payer);
-        let payee_id = node_id(payee);
         if let Some(hops) = first_hops {
             if hops.iter().any(|h| h.counterparty.node_id == *payer) {
                 return Err("First hop cannot have our_node_pubkey as a destination.");
@@ -248,7 +322,59 @@ where
             );
 
         let base = self.base_graph();
-        let prepared = prepare(&base, &payer_id, payee, first_hops, route_hints, inflight);
+        let learned: HashMap<(u64, usize), u64> = self
+            .limits
+            .as_ref()
+            .map(|l| learned_caps(&base, &l.known_max_liquidity()))
+            .unwrap_or_default();
+        if !learned.is_empty() {
+            let capped = Query {
+                base: &base,
+                caps: &learned,
+            };
+            match self.route_on(capped, payer, route_params, first_hops, inflight, allow_mpp) {
+                Ok(route) => return Ok(route),
+                Err(e) => tracing::debug!(
+                    error = e,
+                    limits = learned.len(),
+                    "no route within the learned liquidity limits; searching without them"
+                ),
+            }
+        }
+        let plain = Query {
+            base: &base,
+            caps: &HashMap::new(),
+        };
+        self.route_on(plain, payer, route_params, first_hops, inflight, allow_mpp)
+    }
+
+    /// The search and the conversion to LDK's [`Route`], on `q`'s graph and limits.
+    fn route_on(
+        &self,
+        q: Query<'_>,
+        payer: &PublicKey,
+        route_params: &RouteParameters,
+        first_hops: Option<&[&ChannelDetails]>,
+        inflight: &InFlightHtlcs,
+        allow_mpp: bool,
+    ) -> Result<Route, &'static str> {
+        let params = &route_params.payment_params;
+        let Payee::Clear {
+            node_id: payee,
+            route_hints,
+            features: invoice_features,
+            final_cltv_expiry_delta,
+        } = &params.payee
+        else {
+            return Err("SwitchyardRouter cannot pay blinded payees (BOLT 12) yet");
+        };
+        let amount_msat = route_params.final_value_msat;
+        let final_cltv = u16::try_from(*final_cltv_expiry_delta)
+            .map_err(|_| "The final CLTV expiry delta is too large")?;
+        let max_hops = params.max_path_length.min(MAX_PATH_LENGTH_ESTIMATE);
+        let (payer_id, payee_id) = (node_id(payer), node_id(payee));
+        let base = q.base;
+        let prepared = prepare(&q, &payer_id, payee, first_hops, route_hints, inflight);
         let failed: HashSet<u64> = params.previously_failed_channels.iter().copied().collect();
         // Failed public channels by their scid, first hops and hints by their synthetic one.
         let exclude_channels = failed
@@ -509,16 +635,17 @@ const UNKNOWN_CAPACITY_SAT: u64 = engine::MAX_AMOUNT_MSAT / 1000;
 /// The index for this query: the cached one when nothing is added, else a private one with
 /// the first hops (replacing the payer's public channels), the hints and in-flight HTLCs.
 fn prepare(
-    base: &BaseGraph,
+    q: &Query<'_>,
     payer: &NodeId,
     payee: &PublicKey,
     first_hops: Option<&[&ChannelDetails]>,
     route_hints: &[RouteHint],
     inflight: &InFlightHtlcs,
 ) -> Prepared {
+    let base = q.base;
     let has_inflight = inflight.encode().len() > InFlightHtlcs::new().encode().len();
     let has_hints = route_hints.iter().any(|h| !h.0.is_empty());
-    if first_hops.is_none() && !has_hints && !has_inflight {
+    if first_hops.is_none() && !has_hints && !has_inflight && q.caps.is_empty() {
         return Prepared {
             index: base.index.clone(),
             extras: HashMap::new(),
@@ -545,7 +672,7 @@ fn prepare(
 
     let mut b = GraphBuilder::default();
     let mut extras = HashMap::new();
-    for c in &base.channels {
+    for (i, c) in base.channels.iter().enumerate() {
         let in_flight = used(&c.nodes[0], &c.nodes[1], c.scid.0).saturating_add(used(
             &c.nodes[1],
             &c.nodes[0],
@@ -554,7 +681,23 @@ fn prepare(
         let capacity_sat = c.capacity_sat.saturating_sub(in_flight.div_ceil(1000));
         // With first hops, the payer's public channels are replaced by them.
         let keep = |d: usize| first_hops.is_none() || c.nodes[d] != *payer;
-        add_channel(&mut b, c, capacity_sat, [keep(0), keep(1)]);
+        let caps = [q.caps.get(&(i as u64, 0)), q.caps.get(&(i as u64, 1))];
+        if caps.iter().any(Option::is_some) {
+            let mut capped = BaseChannel {
+                scid: c.scid,
+                nodes: c.nodes,
+                capacity_sat: c.capacity_sat,
+                policies: c.policies.clone(),
+            };
+            for (p, cap) in capped.policies.iter_mut().zip(caps) {
+                if let Some(&cap) = cap {
+                    p.htlc_max_msat = Some(p.htlc_max_msat.map_or(cap, |m| m.min(cap)));
+                }
+            }
+            add_channel(&mut b, &capped, capacity_sat, [keep(0), keep(1)]);
+        } else {
+            add_channel(&mut b, c, capacity_sat, [keep(0), keep(1)]);
+        }
     }
     let mut first_scids = HashMap::new();
     for (i, d) in first_hops.unwrap_or_default().iter().enumerate() {
@@ -1176,6 +1319,51 @@ mod tests {
             .find_route(&pk(P), &rp, None, InFlightHtlcs::new())
             .unwrap_err();
         assert!(err.contains("blinded"), "{err}");
+    }
+
+    struct Learned(Vec<LearnedLimit>);
+
+    impl LiquidityLimits for Learned {
+        fn known_max_liquidity(&self) -> Vec<LearnedLimit> {
+            self.0.clone()
+        }
+    }
+
+    fn limit(scid: u64, towards: u8, max_msat: u64) -> LearnedLimit {
+        LearnedLimit {
+            scid,
+            towards: LdkNodeId::from_pubkey(&pk(towards)),
+            max_msat,
+        }
+    }
+
+    #[test]
+    fn learned_limits_steer_routes_and_are_dropped_when_nothing_else_is_left() {
+        let g = graph();
+        let details = hops();
+        let first: Vec<&ChannelDetails> = details.iter().collect();
+        let rp = params(50_000_000, false);
+        let via = |limits: Vec<LearnedLimit>| {
+            let r = router(&g, CostModel::Fee)
+                .with_liquidity_limits(Arc::new(Learned(limits)))
+                .find_route(&pk(P), &rp, Some(&first), InFlightHtlcs::new())
+                .expect("route");
+            summary(&r)[0][1].0
+        };
+        // A -> C is the cheaper way (see above) until we learn it cannot carry the amount.
+        assert_eq!(via(Vec::new()), SCID_AC);
+        assert_eq!(via(vec![limit(SCID_AC, C, 1_000_000)]), SCID_BC);
+        // A limit in the other direction (C -> A) or above the amount changes nothing.
+        assert_eq!(via(vec![limit(SCID_AC, A, 1_000_000)]), SCID_AC);
+        assert_eq!(via(vec![limit(SCID_AC, C, 900_000_000)]), SCID_AC);
+        // Both ways limited: the estimates are dropped rather than the payment refused.
+        assert_eq!(
+            via(vec![
+                limit(SCID_AC, C, 1_000_000),
+                limit(SCID_BC, C, 1_000_000)
+            ]),
+            SCID_AC
+        );
     }
 
     #[test]
