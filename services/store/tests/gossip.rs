@@ -69,6 +69,24 @@ async fn counts(db: &TestDb) -> (i64, i64, i64, i64) {
     .unwrap()
 }
 
+/// A `channel_updates` row as the test reads it back.
+type UpdateRow = (
+    i16,
+    i64,
+    i16,
+    i16,
+    bool,
+    i32,
+    i64,
+    Option<i64>,
+    i64,
+    i64,
+    Vec<u8>,
+    i64,
+    String,
+    Option<Vec<u8>>,
+);
+
 #[tokio::test]
 async fn a_fresh_batch_is_copied_with_every_field() {
     let db = TestDb::new().await;
@@ -125,22 +143,7 @@ async fn a_fresh_batch_is_copied_with_every_field() {
     .unwrap();
     assert_eq!(odd, (None, T0));
 
-    let u: (
-        i16,
-        i64,
-        i16,
-        i16,
-        bool,
-        i32,
-        i64,
-        Option<i64>,
-        i64,
-        i64,
-        Vec<u8>,
-        i64,
-        String,
-        Option<Vec<u8>>,
-    ) = sqlx::query_as(
+    let u: UpdateRow = sqlx::query_as(
         "SELECT direction, timestamp, message_flags, channel_flags, disabled, cltv_delta, \
              htlc_min_msat, htlc_max_msat, fee_base_msat, fee_ppm, raw, \
              extract(epoch FROM received_at)::bigint, source, peer \
