@@ -47,6 +47,18 @@ fn channel_ends(graph: &Graph, scids: Option<&[u64]>) -> Vec<(u64, [LdkNodeId; 2
     }
 }
 
+/// The channels among `ends` the scorer holds an estimate for.
+fn with_estimates(scorer: &Scorer, ends: Vec<(u64, [LdkNodeId; 2])>) -> HashSet<u64> {
+    ends.into_iter()
+        .filter(|(scid, [_, two])| {
+            scorer
+                .estimated_channel_liquidity_range(*scid, two)
+                .is_some()
+        })
+        .map(|(scid, _)| scid)
+        .collect()
+}
+
 /// The scorer, the channels it holds estimates for, and whether it changed since last written.
 pub struct LearnedLiquidity {
     scorer: Mutex<Scorer>,
@@ -76,15 +88,7 @@ impl LearnedLiquidity {
         .unwrap_or_else(|| Scorer::new(params, graph.clone(), logger));
         // Channel ends are copied out first: the scorer takes the graph's read lock itself,
         // and taking it twice can deadlock against a waiting gossip write.
-        let learned: HashSet<u64> = channel_ends(&graph, None)
-            .into_iter()
-            .filter(|(scid, [_, two])| {
-                scorer
-                    .estimated_channel_liquidity_range(*scid, two)
-                    .is_some()
-            })
-            .map(|(scid, _)| scid)
-            .collect();
+        let learned = with_estimates(&scorer, channel_ends(&graph, None));
         if !learned.is_empty() {
             tracing::info!(channels = learned.len(), "liquidity estimates restored");
         }
@@ -148,15 +152,7 @@ impl LearnedLiquidity {
             .lock()
             .map(|l| l.iter().copied().collect())
             .unwrap_or_default();
-        let kept: HashSet<u64> = channel_ends(&self.graph, Some(&scids))
-            .into_iter()
-            .filter(|(scid, [_, two])| {
-                scorer
-                    .estimated_channel_liquidity_range(*scid, two)
-                    .is_some()
-            })
-            .map(|(scid, _)| scid)
-            .collect();
+        let kept = with_estimates(&scorer, channel_ends(&self.graph, Some(&scids)));
         drop(scorer);
         *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = kept;
         self.dirty.store(true, Ordering::Release);

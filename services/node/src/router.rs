@@ -68,7 +68,7 @@ use lightning::routing::router::{
     InFlightHtlcs, Path, Payee, Route, RouteHint, RouteHop, RouteParameters, Router,
     MAX_PATH_LENGTH_ESTIMATE,
 };
-use lightning::types::features::{ChannelFeatures, NodeFeatures};
+use lightning::types::features::{Bolt11InvoiceFeatures, ChannelFeatures, NodeFeatures};
 use lightning::util::logger::Logger;
 use lightning::util::ser::Writeable;
 use switchyard_graph::load::{ChannelRecord, UpdateRecord};
@@ -150,6 +150,20 @@ enum Extra {
     FirstHop(usize),
     /// A route hint hop, with its real scid.
     Hint(u64),
+}
+
+/// A payment request as `route` has checked it, for each search it runs.
+struct Ask<'a> {
+    payer: &'a PublicKey,
+    payee: &'a PublicKey,
+    route_hints: &'a [RouteHint],
+    invoice_features: Option<&'a Bolt11InvoiceFeatures>,
+    final_cltv: u16,
+    max_hops: u8,
+    allow_mpp: bool,
+    first_hops: Option<&'a [&'a ChannelDetails]>,
+    inflight: &'a InFlightHtlcs,
+    route_params: &'a RouteParameters,
 }
 
 /// The graph a search runs on and the learned limits applied to it.
@@ -271,9 +285,9 @@ where
         let params = &route_params.payment_params;
         let Payee::Clear {
             node_id: payee,
+            route_hints,
             features: invoice_features,
             final_cltv_expiry_delta,
-            ..
         } = &params.payee
         else {
             return Err("SwitchyardRouter cannot pay blinded payees (BOLT 12) yet");
@@ -291,9 +305,8 @@ where
         if params.max_total_cltv_expiry_delta <= *final_cltv_expiry_delta {
             return Err("Can't find a route where the maximum total CLTV expiry delta is below the final CLTV expiry.");
         }
-        if u16::try_from(*final_cltv_expiry_delta).is_err() {
-            return Err("The final CLTV expiry delta is too large");
-        }
+        let final_cltv = u16::try_from(*final_cltv_expiry_delta)
+            .map_err(|_| "The final CLTV expiry delta is too large")?;
         if params.max_path_count == 0 {
             return Err("Can't find a route with no paths allowed.");
         }
@@ -321,6 +334,18 @@ where
                 |f| f.supports_basic_mpp(),
             );
 
+        let ask = Ask {
+            payer,
+            payee,
+            route_hints,
+            invoice_features: invoice_features.as_ref(),
+            final_cltv,
+            max_hops,
+            allow_mpp,
+            first_hops,
+            inflight,
+            route_params,
+        };
         let base = self.base_graph();
         let learned: HashMap<(u64, usize), u64> = self
             .limits
@@ -332,7 +357,7 @@ where
                 base: &base,
                 caps: &learned,
             };
-            match self.route_on(capped, payer, route_params, first_hops, inflight, allow_mpp) {
+            match self.route_on(capped, &ask) {
                 Ok(route) => return Ok(route),
                 Err(e) => tracing::debug!(
                     error = e,
@@ -345,33 +370,25 @@ where
             base: &base,
             caps: &HashMap::new(),
         };
-        self.route_on(plain, payer, route_params, first_hops, inflight, allow_mpp)
+        self.route_on(plain, &ask)
     }
 
     /// The search and the conversion to LDK's [`Route`], on `q`'s graph and limits.
-    fn route_on(
-        &self,
-        q: Query<'_>,
-        payer: &PublicKey,
-        route_params: &RouteParameters,
-        first_hops: Option<&[&ChannelDetails]>,
-        inflight: &InFlightHtlcs,
-        allow_mpp: bool,
-    ) -> Result<Route, &'static str> {
-        let params = &route_params.payment_params;
-        let Payee::Clear {
-            node_id: payee,
+    fn route_on(&self, q: Query<'_>, ask: &Ask<'_>) -> Result<Route, &'static str> {
+        let &Ask {
+            payer,
+            payee,
             route_hints,
-            features: invoice_features,
-            final_cltv_expiry_delta,
-        } = &params.payee
-        else {
-            return Err("SwitchyardRouter cannot pay blinded payees (BOLT 12) yet");
-        };
+            invoice_features,
+            final_cltv,
+            max_hops,
+            allow_mpp,
+            first_hops,
+            inflight,
+            route_params,
+        } = ask;
+        let params = &route_params.payment_params;
         let amount_msat = route_params.final_value_msat;
-        let final_cltv = u16::try_from(*final_cltv_expiry_delta)
-            .map_err(|_| "The final CLTV expiry delta is too large")?;
-        let max_hops = params.max_path_length.min(MAX_PATH_LENGTH_ESTIMATE);
         let (payer_id, payee_id) = (node_id(payer), node_id(payee));
         let base = q.base;
         let prepared = prepare(&q, &payer_id, payee, first_hops, route_hints, inflight);
