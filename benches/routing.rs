@@ -5,7 +5,8 @@
 //! per-query latency over the fixed seeded query set (median / p99, printed), batch
 //! throughput on 2 threads, a 100 x 100 matrix, MPP for 1M-sat payments no single path
 //! carries, index build time and memory, and criterion groups `route/{fee,prob,balanced,
-//! ldk_zero,ldk_prob}/{2019,2026}`, then the same (without LDK) on the 4x synthetic graph
+//! ldk_zero,ldk_prob}/{2019,2026}` and `index/{build,build_with_landmarks_of}/{2019,2026}`
+//! (the index a node's payment needs, whole or with the cached landmark tables), then the same (without LDK) on the 4x synthetic graph
 //! (four relabelled copies of 2026 stitched with random channels; `SWITCHYARD_BENCH_NO_4X=1`
 //! skips it). Latency tables use 1,000 fixed seeded queries (`SWITCHYARD_BENCH_QUERIES`
 //! changes the count) and print wall-clock and thread-CPU percentiles: the bench machine is
@@ -362,6 +363,14 @@ fn criterion_groups(c: &mut Criterion, s: &Setup) {
             })
         });
     }
+    // What a payment of the node pays before its search: an index of the payer's view of
+    // the graph, built whole or with the cached index's landmark tables.
+    c.bench_function(&format!("index/build/{year}"), |b| {
+        b.iter(|| RoutingIndex::build(s.g.clone()))
+    });
+    c.bench_function(&format!("index/build_with_landmarks_of/{year}"), |b| {
+        b.iter(|| RoutingIndex::build_with_landmarks_of(s.g.clone(), &s.idx))
+    });
     if let Some(graph) = &s.ldk {
         let mut i = 0;
         c.bench_function(&format!("route/ldk_zero/{year}"), |b| {

@@ -125,3 +125,144 @@ fn astar_with_landmarks_equals_plain_dijkstra_on_the_2026_graph() {
         "compared {compared}, routed {routed}"
     );
 }
+
+/// A payer's view of `g`, as the node's router builds it: the payer's own public channels
+/// replaced by first hops (free, limited to `limit` each) to `peers`, and a private payee
+/// `z` reached by a route hint from `entry`.
+fn payer_view(
+    g: &Snapshot,
+    payer: NodeIdx,
+    peers: &[NodeIdx],
+    limit_msat: u64,
+    entry: NodeIdx,
+    z: switchyard_graph::NodeId,
+) -> Snapshot {
+    use switchyard_graph::load::{ChannelRecord, UpdateRecord};
+    use switchyard_graph::{GraphBuilder, Scid};
+    let mut b = GraphBuilder::default();
+    let policy = |scid, direction: u8, p: &switchyard_graph::Policy| UpdateRecord {
+        scid,
+        direction,
+        timestamp: p.timestamp,
+        message_flags: 1,
+        channel_flags: direction | (u8::from(p.disabled) << 1),
+        disabled: p.disabled,
+        cltv_delta: p.cltv_delta,
+        htlc_min_msat: p.htlc_min_msat,
+        htlc_max_msat: Some(p.htlc_max_msat),
+        fee_base_msat: p.fee_base_msat,
+        fee_ppm: p.fee_ppm,
+    };
+    for c in g.channels() {
+        b.add_channel(ChannelRecord {
+            scid: c.scid,
+            node_1: g.node(c.nodes[0]).id,
+            node_2: g.node(c.nodes[1]).id,
+            capacity_sat: c.capacity_sat,
+            funding_outpoint: None,
+        });
+        for (d, p) in c.policies.iter().enumerate() {
+            if let Some(p) = p {
+                if c.nodes[d] != payer {
+                    b.add_update(policy(c.scid, d as u8, p));
+                }
+            }
+        }
+    }
+    let mut private = |i: u64,
+                       from: switchyard_graph::NodeId,
+                       to: switchyard_graph::NodeId,
+                       fee: (u32, u32),
+                       max: u64| {
+        let scid = Scid(u64::MAX - i);
+        let (node_1, node_2, direction) = if from < to {
+            (from, to, 0)
+        } else {
+            (to, from, 1)
+        };
+        b.add_channel(ChannelRecord {
+            scid,
+            node_1,
+            node_2,
+            capacity_sat: max / 1000,
+            funding_outpoint: None,
+        });
+        b.add_update(UpdateRecord {
+            scid,
+            direction,
+            timestamp: 0,
+            message_flags: 1,
+            channel_flags: direction,
+            disabled: false,
+            cltv_delta: 40,
+            htlc_min_msat: 1_000,
+            htlc_max_msat: Some(max),
+            fee_base_msat: fee.0,
+            fee_ppm: fee.1,
+        });
+    };
+    for (i, &p) in peers.iter().enumerate() {
+        private(i as u64, g.node(payer).id, g.node(p).id, (0, 0), limit_msat);
+    }
+    private(99, g.node(entry).id, z, (1_000, 500), 2_000_000_000);
+    b.build()
+}
+
+/// The router builds a private index per payment with the cached index's landmark tables
+/// (`build_with_landmarks_of`) instead of computing new ones: its answers must be the ones a
+/// full build gives, for payers with first hops and a hinted private payee.
+#[test]
+fn borrowed_landmarks_answer_as_a_full_build_does_for_a_payers_view() {
+    let g = Arc::new(load_bundled("2019-05-14"));
+    let base = RoutingIndex::build(g.clone());
+    let n = g.node_count() as u32;
+    let connected: Vec<u32> = (0..n)
+        .filter(|&u| g.out_edges(u).iter().any(|&e| g.edge_enabled(e)))
+        .collect();
+    let mut x = 0x1a2b_u64;
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut pick = |v: &[u32]| v[(next() % v.len() as u64) as usize];
+    let z = switchyard_graph::NodeId::from_bytes_unchecked([3; 33]);
+    let (mut same, mut routed) = (0, 0);
+    for round in 0..12 {
+        let payer = pick(&connected);
+        let peers: Vec<u32> = (0..1 + round % 3).map(|_| pick(&connected)).collect();
+        let entry = pick(&connected);
+        let view = Arc::new(payer_view(&g, payer, &peers, 300_000_000, entry, z));
+        let full = RoutingIndex::build(view.clone());
+        let borrowed = RoutingIndex::build_with_landmarks_of(view.clone(), &base);
+        for q in 0..24 {
+            let dst = if q % 4 == 0 {
+                z
+            } else {
+                g.node(pick(&connected)).id
+            };
+            let amount = [1_000_000u64, 10_000_000, 100_000_000, 1_000_000_000][q % 4];
+            let req = RouteRequest::new(g.node(payer).id, dst, amount);
+            let (a, b) = (full.find_route(&req), borrowed.find_route(&req));
+            match (&a, &b) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(
+                        a.total_fee_msat, b.total_fee_msat,
+                        "round {round} query {q}"
+                    );
+                    validate_route(&view, &req, b).unwrap();
+                    routed += 1;
+                }
+                (Err(a), Err(b)) => assert_eq!(
+                    std::mem::discriminant(a),
+                    std::mem::discriminant(b),
+                    "round {round} query {q}: {a} / {b}"
+                ),
+                _ => panic!("round {round} query {q}: full {a:?}, borrowed {b:?}"),
+            }
+            same += 1;
+        }
+    }
+    assert!(routed > 50, "{routed} of {same} queries routed");
+}

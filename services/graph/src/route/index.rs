@@ -102,11 +102,15 @@ pub struct RoutingIndex {
     /// `lm[(b * n + u) * 2 * LANDMARKS + l]` = fee distance landmark l -> u at bucket b, and
     /// at `+ LANDMARKS + l` the distance u -> landmark l (one 64-byte line per node).
     pub(crate) lm: Vec<u32>,
+    /// Nodes whose `lm` row is unknown (indexes built with another index's tables, see
+    /// [`RoutingIndex::build_with_landmarks_of`]); empty when every row is known.
+    pub(crate) lm_unknown: Vec<bool>,
 }
 
 impl RoutingIndex {
-    /// Builds the index (compact arrays, reachability, landmark tables; rayon-parallel).
-    pub fn build(snapshot: Arc<Snapshot>) -> RoutingIndex {
+    /// The compact arrays, bounds per bucket and hub reachability: everything but the
+    /// landmark tables.
+    fn build_arrays(snapshot: Arc<Snapshot>) -> RoutingIndex {
         let g = &*snapshot;
         let n = g.node_count();
         let mut in_off = Vec::with_capacity(n + 1);
@@ -229,6 +233,7 @@ impl RoutingIndex {
             in_cap_max: Vec::new(),
             in_fee_min: Vec::new(),
             lm: Vec::new(),
+            lm_unknown: Vec::new(),
         };
         idx.in_cap_max = LANDMARK_BUCKETS_MSAT
             .iter()
@@ -264,9 +269,61 @@ impl RoutingIndex {
             .unwrap_or(0);
         idx.reached_from_hub = idx.bfs(idx.hub, true);
         idx.reaches_hub = idx.bfs(idx.hub, false);
-        idx.landmarks = idx.pick_landmarks();
-        idx.compute_landmark_tables();
         idx
+    }
+
+    /// Builds the index (compact arrays, reachability, landmark tables; rayon-parallel).
+    pub fn build(snapshot: Arc<Snapshot>) -> RoutingIndex {
+        let mut idx = Self::build_arrays(snapshot);
+        if idx.n > 0 {
+            idx.landmarks = idx.pick_landmarks();
+            idx.compute_landmark_tables();
+        }
+        idx
+    }
+
+    /// Builds the index of a payer's variant of `base`'s graph, borrowing `base`'s landmark
+    /// tables instead of computing new ones (which is most of the cost of a build).
+    ///
+    /// The bounds stay admissible only if, compared with `base`, `snapshot` *adds* no edge
+    /// except edges out of the payer (its own channels, whose hop is free) and edges into the
+    /// payee or into nodes `base` does not have (route hints), and otherwise only removes
+    /// edges or lowers their limits: a shortest fee path between two other nodes can then
+    /// only get longer, and landmark distances of `base` still bound it from below. Nodes
+    /// `base` does not have get no landmark bound. The caller checks the condition.
+    pub fn build_with_landmarks_of(snapshot: Arc<Snapshot>, base: &RoutingIndex) -> RoutingIndex {
+        let mut idx = Self::build_arrays(snapshot);
+        let n = idx.n;
+        if n == 0 || base.landmarks.is_empty() {
+            return idx;
+        }
+        let k = LANDMARKS;
+        let buckets = LANDMARK_BUCKETS_MSAT.len();
+        let mut lm = vec![0u32; buckets * n * 2 * k];
+        let mut unknown = vec![false; n];
+        for u in 0..n {
+            let id = &idx.snapshot.node(u as NodeIdx).id;
+            let from = base.snapshot.node_idx(id).map(|v| v as usize);
+            for b in 0..buckets {
+                let row = &mut lm[(b * n + u) * 2 * k..][..2 * k];
+                match from {
+                    Some(v) => row.copy_from_slice(&base.lm[(b * base.n + v) * 2 * k..][..2 * k]),
+                    // No bound: d(L, u) >= 0 gives nothing, a saturated d(u, L) is skipped.
+                    None => row[k..].fill(LM_SAT),
+                }
+            }
+            unknown[u] = from.is_none();
+        }
+        idx.landmarks = base.landmarks.clone();
+        idx.lm = lm;
+        idx.lm_unknown = unknown;
+        idx
+    }
+
+    /// Whether `u`'s landmark row is unknown (see [`RoutingIndex::lm_unknown`]).
+    #[inline]
+    pub(crate) fn lm_row_unknown(&self, u: usize) -> bool {
+        self.lm_unknown.get(u).copied().unwrap_or(false)
     }
 
     /// The snapshot this index was built from.
@@ -289,6 +346,7 @@ impl RoutingIndex {
             + 2 * self.cltv.capacity()
             + std::mem::size_of::<HotEdge>() * self.hot.capacity()
             + 4 * self.lm.capacity()
+            + self.lm_unknown.capacity()
             + 8 * (self.htlc_min.capacity()
                 + self.htlc_max.capacity()
                 + self.cap_msat.capacity()

@@ -387,6 +387,12 @@ impl RoutingIndex {
                 continue;
             }
             let w = self.to[slot as usize] as usize;
+            if self.lm_row_unknown(w) {
+                // Nothing known of d(L, w) or d(w, L): no bound from any landmark.
+                sc.lm_a = [LM_SAT; LANDMARKS];
+                sc.lm_b = [0; LANDMARKS];
+                break;
+            }
             let row = &self.lm[(sc.bucket * n + w) * 2 * LANDMARKS..][..2 * LANDMARKS];
             for l in 0..LANDMARKS {
                 sc.lm_a[l] = sc.lm_a[l].max(row[l]);
