@@ -266,3 +266,30 @@ fn borrowed_landmarks_answer_as_a_full_build_does_for_a_payers_view() {
     }
     assert!(routed > 50, "{routed} of {same} queries routed");
 }
+
+/// A node whose channels are all private has an empty public graph: its cached index has no
+/// landmark tables to lend, and a payment's index is then built whole (not left without
+/// tables, which the search needs).
+#[test]
+fn an_empty_base_lends_no_landmarks_and_the_index_is_built_whole() {
+    let g = Arc::new(load_bundled("2019-05-14"));
+    let empty = RoutingIndex::build(Arc::new(switchyard_graph::GraphBuilder::default().build()));
+    let borrowed = RoutingIndex::build_with_landmarks_of(g.clone(), &empty);
+    let full = RoutingIndex::build(g.clone());
+    let n = g.node_count() as u32;
+    let connected: Vec<u32> = (0..n)
+        .filter(|&u| g.out_edges(u).iter().any(|&e| g.edge_enabled(e)))
+        .collect();
+    let mut routed = 0;
+    for (i, pair) in connected.windows(2).step_by(97).take(30).enumerate() {
+        let req = RouteRequest::new(g.node(pair[0]).id, g.node(pair[1]).id, 10_000_000);
+        let (a, b) = (full.find_route(&req), borrowed.find_route(&req));
+        assert_eq!(
+            a.as_ref().map(|r| r.total_fee_msat).ok(),
+            b.as_ref().map(|r| r.total_fee_msat).ok(),
+            "query {i}"
+        );
+        routed += usize::from(b.is_ok());
+    }
+    assert!(routed > 10, "{routed}");
+}

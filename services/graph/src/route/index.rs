@@ -291,10 +291,16 @@ impl RoutingIndex {
     /// edges or lowers their limits: a shortest fee path between two other nodes can then
     /// only get longer, and landmark distances of `base` still bound it from below. Nodes
     /// `base` does not have get no landmark bound. The caller checks the condition.
+    ///
+    /// A `base` without landmark tables (an empty graph: a node whose channels are all
+    /// private) has nothing to lend: the index is then built whole.
     pub fn build_with_landmarks_of(snapshot: Arc<Snapshot>, base: &RoutingIndex) -> RoutingIndex {
+        if base.landmarks.is_empty() || base.lm.is_empty() {
+            return Self::build(snapshot);
+        }
         let mut idx = Self::build_arrays(snapshot);
         let n = idx.n;
-        if n == 0 || base.landmarks.is_empty() {
+        if n == 0 {
             return idx;
         }
         let k = LANDMARKS;
