@@ -147,15 +147,22 @@ impl LearnedLiquidity {
     pub fn decay(&self) {
         let mut scorer = self.scorer.lock().unwrap_or_else(|e| e.into_inner());
         scorer.time_passed(since_epoch());
-        let scids: Vec<u64> = self
-            .learned
-            .lock()
-            .map(|l| l.iter().copied().collect())
-            .unwrap_or_default();
+        let scids = self.learned_scids();
+        if scids.is_empty() {
+            // Nothing to decay: no rewrite of an unchanged (empty) scorer every minute.
+            return;
+        }
         let kept = with_estimates(&scorer, channel_ends(&self.graph, Some(&scids)));
         drop(scorer);
         *self.learned.lock().unwrap_or_else(|e| e.into_inner()) = kept;
         self.dirty.store(true, Ordering::Release);
+    }
+
+    fn learned_scids(&self) -> Vec<u64> {
+        self.learned
+            .lock()
+            .map(|l| l.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// The scorer's bytes if it changed since the last call (the caller writes them; on a
@@ -180,12 +187,7 @@ impl LearnedLiquidity {
 
 impl LiquidityLimits for LearnedLiquidity {
     fn known_max_liquidity(&self) -> Vec<LearnedLimit> {
-        let scids: Vec<u64> = self
-            .learned
-            .lock()
-            .map(|l| l.iter().copied().collect())
-            .unwrap_or_default();
-        let ends = channel_ends(&self.graph, Some(&scids));
+        let ends = channel_ends(&self.graph, Some(&self.learned_scids()));
         let scorer = self.scorer.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = Vec::new();
         for (scid, nodes) in ends {
