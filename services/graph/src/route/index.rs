@@ -100,7 +100,8 @@ pub struct RoutingIndex {
     /// whose htlc_max reaches it (`INF` if none): every hop into `v` charges at least that.
     pub(crate) in_fee_min: Vec<u64>,
     /// `lm[(b * n + u) * 2 * LANDMARKS + l]` = fee distance landmark l -> u at bucket b, and
-    /// at `+ LANDMARKS + l` the distance u -> landmark l (one 64-byte line per node).
+    /// at `+ LANDMARKS + l` the distance u -> landmark l (one 64-byte line per node), over
+    /// the edges whose htlc_max exceeds the bucket amount (see `compute_landmark_tables`).
     pub(crate) lm: Vec<u32>,
     /// Nodes whose `lm` row is unknown (indexes built with another index's tables, see
     /// [`RoutingIndex::build_with_landmarks_of`]); empty when every row is known.
@@ -514,11 +515,15 @@ impl RoutingIndex {
             .par_iter()
             .map(|&(b, l, fwd)| {
                 let bucket = LANDMARK_BUCKETS_MSAT[b];
-                // Edges that cannot carry the bucket amount cannot carry any query amount
-                // that uses this bucket, so leaving them out keeps the bounds admissible and
-                // lets a query prune whatever is unreachable at its amount.
+                // The bounds serve labels whose amount exceeds the query's (some fee is still
+                // to be paid downstream), and every edge between the source and such a label
+                // carries more than that. So an edge whose limit is the bucket amount or less
+                // cannot be on those paths: leaving it out keeps the bounds admissible and
+                // lets a query prune whatever is unreachable at its amount. Limits that equal
+                // the common round amounts (a 100k-sat channel for a 100k-sat payment) are
+                // frequent; counting them as usable made the bounds much weaker.
                 let dist = self.landmark_dijkstra(self.landmarks[l], fwd, |s| {
-                    if self.htlc_max[s] < bucket {
+                    if self.htlc_max[s] <= bucket {
                         INF
                     } else {
                         self.fee(s, bucket)

@@ -49,7 +49,9 @@
 //!   scanned only at heads of the source's first hops (such a tail leads back nowhere else).
 //! * The fee bound is the larger of the landmark (ALT) bound and the cheapest in-edge fee at
 //!   the bucket amount (except at heads of the source's first hops, whose hop is free), and,
-//!   once the fee search has settled 32 nodes, the forward ball's (`forward_ball`).
+//!   once the fee search has settled 32 nodes, the forward ball's (`forward_ball`). The
+//!   landmark and ball bounds leave out edges that cannot carry more than the amount: they
+//!   serve labels above it, whose upstream hops all carry more (see `bound`).
 //! * The fee search's queue is a radix heap: it pushes far more entries than it pops.
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
 //!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
@@ -208,6 +210,8 @@ pub(crate) struct Scratch {
     first_neg_ln_p: f64,
 
     bucket: usize,
+    /// The payment amount: labels above it get the landmark and ball bounds (see `bound`).
+    amount: u64,
     any_excluded: bool,
     /// The most the source can send over any one of its usable first channels: no label
     /// whose amount plus fee bound exceeds it can end in a route.
@@ -359,6 +363,7 @@ impl RoutingIndex {
             sc.excl_chan[c as usize] = gen;
         }
         sc.bucket = Self::bucket_for(q.amount);
+        sc.amount = q.amount;
         sc.src_cap = 0;
         sc.first_neg_ln_p = f64::INFINITY;
         for &s in self.out_slots(q.src) {
@@ -380,10 +385,11 @@ impl RoutingIndex {
         let n = self.n;
         sc.lm_a = [0; LANDMARKS];
         sc.lm_b = [LM_INF; LANDMARKS];
-        // Only first hops that can carry the amount count (the bound is about the rest).
-        // One table row per first hop: a hub source has thousands.
+        // Only first hops that can carry more than the amount count: the bound only serves
+        // labels above the amount (see `bound`). One table row per first hop: a hub source
+        // has thousands.
         for &slot in self.out_slots(q.src) {
-            if self.htlc_max[slot as usize] < q.amount {
+            if self.htlc_max[slot as usize] <= q.amount {
                 continue;
             }
             let w = self.to[slot as usize] as usize;
@@ -402,13 +408,29 @@ impl RoutingIndex {
     }
 
     /// Admissible, consistent lower bound on the fees still to be added between `u` and the
-    /// source; `INF` when the landmarks prove that no out-neighbour of the source reaches `u`.
+    /// source for a label of amount `a` at `u`; `INF` when no out-neighbour of the source
+    /// reaches `u` with more than the payment amount.
+    ///
+    /// A label above the payment amount (some fee is paid downstream of `u`, the usual case)
+    /// makes every hop between the source and `u` carry more than the amount, so the landmark
+    /// tables and the forward ball leave out edges whose limit is the amount or less. A label
+    /// of exactly the amount (`u` is the destination, or only zero-fee hops follow) gets the
+    /// cheapest-in-edge bound alone. Still consistent: an edge into a label of exactly the
+    /// amount charges at least that bound, and labels above the amount only have labels above
+    /// it upstream.
     #[inline]
-    fn bound(&self, u: u32, src: u32, sc: &mut Scratch) -> u64 {
+    fn bound(&self, u: u32, a: u64, src: u32, sc: &mut Scratch) -> u64 {
         if u == src {
             return 0;
         }
         let ui = u as usize;
+        if a <= sc.amount {
+            return if sc.first_hop[ui] == sc.gen {
+                0
+            } else {
+                self.in_fee_min[sc.bucket * self.n + ui]
+            };
+        }
         if sc.h_gen[ui] == sc.h_stamp {
             return sc.h[ui];
         }
@@ -594,7 +616,8 @@ impl RoutingIndex {
             sc.f_done[xi] = fg;
             for &s in self.out_slots(x) {
                 let s = s as usize;
-                if self.htlc_max[s] < q.amount {
+                // Only labels above the amount use the ball (see `bound`).
+                if self.htlc_max[s] <= q.amount {
                     continue;
                 }
                 let y = self.to[s] as usize;
@@ -668,7 +691,7 @@ impl RoutingIndex {
             // Lazy A*: nodes are pushed with a cheap lower bound on their key and get their
             // landmark bound only when popped, so the many neighbours of hubs that never
             // come up cost a heap push, not a bound evaluation.
-            let h = self.bound(v, src, sc);
+            let h = self.bound(v, a, src, sc);
             if h == INF {
                 sc.settled[vi] = gen;
                 continue;
@@ -700,7 +723,7 @@ impl RoutingIndex {
                     self.forward_ball(q, sc, size);
                 }
                 sc.next_h_stamp();
-                let h = self.bound(v, src, sc);
+                let h = self.bound(v, a, src, sc);
                 if a.saturating_add(h) > key {
                     sc.rheap.push(a.saturating_add(h), v);
                     continue;
@@ -801,7 +824,7 @@ impl RoutingIndex {
         let mut reject_bound = INF;
         let mut min_rejected = false;
         let mut failure = Failure::Capacity;
-        let h0 = self.bound(dst, src, sc);
+        let h0 = self.bound(dst, amount, src, sc);
         if h0 == INF {
             return LabelOutcome::Nothing { min_rejected };
         }
@@ -889,7 +912,7 @@ impl RoutingIndex {
                     failure = Failure::FeeLimit;
                     continue;
                 }
-                let h = self.bound(u, src, sc);
+                let h = self.bound(u, nu, src, sc);
                 if h == INF || nu.saturating_add(h) > sc.src_cap {
                     continue;
                 }
@@ -1051,7 +1074,7 @@ impl RoutingIndex {
             // (the uncertainty of big channels is so small that they barely prune).
             // The fee bound is INF where the landmarks prove that no first hop of the source
             // reaches `v` at this amount: that prunes under every model.
-            let hf = self.bound(v, src, sc);
+            let hf = self.bound(v, sc.dist[vi], src, sc);
             if hf == INF {
                 sc.settled[vi] = gen;
                 continue;
