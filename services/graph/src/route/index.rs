@@ -71,6 +71,10 @@ pub struct RoutingIndex {
     /// Per slot, the search's hot fields; within a node, slots are sorted by htlc_max,
     /// largest first.
     pub(crate) hot: Vec<HotEdge>,
+    /// Per landmark bucket `b`, at `b * hot.len() + p`: the slots of each part of each node's
+    /// in-edges (the same position ranges as the slots) ordered by fee at the bucket amount,
+    /// cheapest first, edges that cannot carry that amount last (see `search.rs`).
+    pub(crate) fee_order: Vec<u32>,
     pub(crate) from: Vec<u32>,
     pub(crate) base: Vec<u32>,
     pub(crate) ppm: Vec<u32>,
@@ -200,7 +204,7 @@ impl RoutingIndex {
             out_slot[fill[u as usize] as usize] = s as u32;
             fill[u as usize] += 1;
         }
-        let hot = (0..from.len())
+        let hot: Vec<HotEdge> = (0..from.len())
             .map(|s| HotEdge {
                 htlc_max: htlc_max[s],
                 htlc_min: htlc_min[s],
@@ -210,12 +214,14 @@ impl RoutingIndex {
                 cltv: cltv[s],
             })
             .collect();
+        let fee_order = Self::fee_order(&hot, &in_off, &in_mid);
         let mut idx = RoutingIndex {
             snapshot: snapshot.clone(),
             n,
             in_off,
             in_mid,
             hot,
+            fee_order,
             from,
             base,
             ppm,
@@ -281,6 +287,38 @@ impl RoutingIndex {
             idx.compute_landmark_tables();
         }
         idx
+    }
+
+    /// `fee_order` (see the field): per bucket, each part of each in-edge list sorted by
+    /// (fee at the bucket amount, slot), edges whose limit is below the amount last.
+    fn fee_order(hot: &[HotEdge], in_off: &[u32], in_mid: &[u32]) -> Vec<u32> {
+        let slots = hot.len();
+        let mut order = vec![0u32; LANDMARK_BUCKETS_MSAT.len() * slots];
+        if slots == 0 {
+            return order;
+        }
+        order
+            .par_chunks_mut(slots)
+            .zip(LANDMARK_BUCKETS_MSAT.par_iter())
+            .for_each(|(out, &bucket)| {
+                for (p, x) in out.iter_mut().enumerate() {
+                    *x = p as u32;
+                }
+                for (v, &mid) in in_mid.iter().enumerate() {
+                    for part in [in_off[v]..mid, mid..in_off[v + 1]] {
+                        out[part.start as usize..part.end as usize].sort_unstable_by_key(|&s| {
+                            let e = &hot[s as usize];
+                            let fee = if e.htlc_max < bucket {
+                                INF
+                            } else {
+                                e.fee(bucket)
+                            };
+                            (fee, s)
+                        });
+                    }
+                }
+            });
+        order
     }
 
     /// Builds the index of a payer's variant of `base`'s graph, borrowing `base`'s landmark
@@ -352,6 +390,7 @@ impl RoutingIndex {
             + self.landmarks.capacity())
             + 2 * self.cltv.capacity()
             + std::mem::size_of::<HotEdge>() * self.hot.capacity()
+            + 4 * self.fee_order.capacity()
             + 4 * self.lm.capacity()
             + self.lm_unknown.capacity()
             + 8 * (self.htlc_min.capacity()

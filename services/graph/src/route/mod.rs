@@ -40,6 +40,14 @@ use rayon::prelude::*;
 
 pub use index::RoutingIndex;
 pub use mpp::{MppRequest, MppRoute};
+/// Tests only: scan in-edge lists longer than `min` lazily in fee order, at least `batch`
+/// edges per visit (`None`: the defaults), on this thread. Lets small test graphs exercise
+/// what only hubs use otherwise.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub fn set_lazy_scan_for_tests(v: Option<(usize, usize)>) {
+    search::LAZY_OVERRIDE.with(|c| c.set(v));
+}
 pub use search::{LABELS_PER_GRAPH_ELEMENT, MAX_LABEL_BUDGET, MIN_LABEL_BUDGET, WORK_PER_LABEL};
 
 use crate::snapshot::Snapshot;
@@ -824,6 +832,67 @@ mod tests {
             routed += usize::from(plain.is_ok());
         }
         assert!(routed > 100, "{routed}");
+    }
+
+    /// Hubs' in-edge lists are scanned lazily in fee order; scanning every list that way, or
+    /// none, one edge per visit or many, gives the same fees and the same errors (fee
+    /// limits included) on the real graph.
+    #[test]
+    fn lazy_fee_order_scan_keeps_fee_answers_and_errors() {
+        let g = Arc::new(crate::testing::load_bundled("2019-05-14"));
+        let idx = RoutingIndex::build(g.clone());
+        let n = g.node_count() as u64;
+        let mut x = 0x1a2e_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let with = |v: Option<(usize, usize)>, req: &RouteRequest| {
+            search::LAZY_OVERRIDE.with(|c| c.set(v));
+            let r = idx.find_route(req);
+            search::LAZY_OVERRIDE.with(|c| c.set(None));
+            r
+        };
+        let (mut routed, mut fee_limited) = (0, 0);
+        for i in 0..700 {
+            let (s, d) = ((next() % n) as u32, (next() % n) as u32);
+            if s == d {
+                continue;
+            }
+            let amount = [1_000_000, 30_000_000, 700_000_000][i % 3];
+            let req = RouteRequest {
+                max_fee_msat: (i % 4 == 0).then_some(1_500),
+                ..RouteRequest::new(g.node(s).id, g.node(d).id, amount)
+            };
+            let eager = with(Some((usize::MAX, 1)), &req);
+            for v in [(0, 1), (0, 3), (12, 8), (40, 64)] {
+                let r = with(Some(v), &req);
+                match (&eager, &r) {
+                    (Ok(a), Ok(b)) => {
+                        assert_eq!(a.total_fee_msat, b.total_fee_msat, "query {i}, {v:?}");
+                        validate_route(&g, &req, b).unwrap();
+                    }
+                    (a, b) => assert_eq!(
+                        a.as_ref().err(),
+                        b.as_ref().err(),
+                        "query {i}, {v:?}, unlimited {:?}",
+                        idx.find_route(&RouteRequest {
+                            max_fee_msat: None,
+                            ..req.clone()
+                        })
+                        .map(|r| r.total_fee_msat)
+                    ),
+                }
+            }
+            routed += usize::from(eager.is_ok());
+            fee_limited += usize::from(eager == Err(RouteError::FeeLimit));
+        }
+        assert!(
+            routed > 100 && fee_limited > 5,
+            "{routed} routed, {fee_limited} fee-limited"
+        );
     }
 
     #[test]

@@ -53,6 +53,12 @@
 //!   landmark and ball bounds leave out edges that cannot carry more than the amount: they
 //!   serve labels above it, whose upstream hops all carry more (see `bound`).
 //! * The fee search's queue is a radix heap: it pushes far more entries than it pops.
+//! * The fee search takes a long in-edge list (a hub's) in order of fee at the bucket
+//!   amount, a batch at a time, and queues the rest as one entry keyed by the least label
+//!   its next edge can give (`scan_in_fee_order`): most of a hub's in-edges charge more than
+//!   the answer leaves room for and are never looked at. If the search finds nothing, the
+//!   lists' rest is looked at once (`settle_rest_of_lists`) so that the reason given is
+//!   that of a full scan.
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
 //!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
 //!   "no route" answers immediate; the other searches drop labels past it.
@@ -67,7 +73,7 @@ use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::index::{RoutingIndex, INF, LANDMARKS, LM_INF, LM_SAT};
+use super::index::{HotEdge, RoutingIndex, INF, LANDMARKS, LANDMARK_BUCKETS_MSAT, LM_INF, LM_SAT};
 use super::radix::RadixHeap;
 use super::{CostModel, BALANCED_MSAT_PER_NEG_LN_P, BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT};
 
@@ -111,6 +117,41 @@ fn ball_schedule() -> [(usize, usize); FORWARD_BALL_SCHEDULE.len()] {
         return [(after, size); FORWARD_BALL_SCHEDULE.len()];
     }
     FORWARD_BALL_SCHEDULE
+}
+
+/// In-edge lists longer than this are scanned in fee order, lazily (`scan_in_fee_order`);
+/// shorter ones at once, which costs less than queueing their rest.
+const LAZY_SCAN_MIN: usize = 12;
+/// Edges relaxed at least per visit of a lazily scanned list, ready or not: relaxing an edge
+/// early is only extra work, and queueing the rest after every edge costs more.
+const LAZY_BATCH: usize = 8;
+/// Marks a fee-search queue entry that stands for the rest of a node's in-edge list (its
+/// value is then a position in the fee order) instead of a node.
+const REST_OF_LIST: u32 = 1 << 31;
+
+#[cfg(any(test, feature = "testing"))]
+thread_local! {
+    /// Tests override (`LAZY_SCAN_MIN`, `LAZY_BATCH`) to scan every list lazily.
+    pub(crate) static LAZY_OVERRIDE: std::cell::Cell<Option<(usize, usize)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// (`LAZY_SCAN_MIN`, `LAZY_BATCH`), or in tests the values asked for.
+#[inline]
+fn lazy_scan() -> (usize, usize) {
+    #[cfg(any(test, feature = "testing"))]
+    if let Some(v) = LAZY_OVERRIDE.with(|c| c.get()) {
+        return v;
+    }
+    (LAZY_SCAN_MIN, LAZY_BATCH)
+}
+
+/// Fee search (step 1) outcomes gathered while relaxing edges.
+struct SingleState {
+    /// Least `m + fee(m)` over edges rejected by their htlc_minimum `m`.
+    reject_bound: u64,
+    min_rejected: bool,
+    fee_pruned: bool,
 }
 
 /// Capacity of the per-thread label and heap buffers kept between queries; a search that grew
@@ -673,16 +714,35 @@ impl RoutingIndex {
     fn fee_single(&self, q: &Query, sc: &mut Scratch, ignore_min: bool) -> SingleOutcome {
         let gen = sc.gen;
         let (src, dst, amount) = (q.src, q.dst, q.amount);
-        let mut reject_bound = INF;
-        let mut min_rejected = false;
+        let mut st = SingleState {
+            reject_bound: INF,
+            min_rejected: false,
+            fee_pruned: false,
+        };
         let schedule = ball_schedule();
+        let (lazy_min, batch) = lazy_scan();
         let mut stage = 0;
         let mut settled = 0usize;
-        let mut fee_pruned = false;
         sc.seen[dst as usize] = gen;
         sc.dist[dst as usize] = amount;
         sc.rheap.push(amount, dst);
         while let Some((key, v)) = sc.rheap.pop() {
+            if v & REST_OF_LIST != 0 {
+                // The rest of a settled node's in-edges: `key` is a lower bound on all of
+                // their labels' keys, so the same stopping rules apply.
+                if key > sc.src_cap {
+                    sc.rheap.push(key, v);
+                    break;
+                }
+                if key - amount > q.max_fee {
+                    // Whether an edge was really cut by the fee limit is settled below.
+                    sc.rheap.push(key, v);
+                    break;
+                }
+                let (p, end, a) = self.rest_of_list(v, sc);
+                self.scan_in_fee_order(q, sc, &mut st, a, (p, end), (key, batch), ignore_min);
+                continue;
+            }
             let vi = v as usize;
             if sc.settled[vi] == gen {
                 continue;
@@ -708,7 +768,7 @@ impl RoutingIndex {
                 break;
             }
             if real - amount > q.max_fee {
-                fee_pruned = true;
+                st.fee_pruned = true;
                 break;
             }
             settled += 1;
@@ -734,73 +794,213 @@ impl RoutingIndex {
             sc.settled[vi] = gen;
             if v == src {
                 let path = self.tree_path(src, dst, sc);
-                return if a <= reject_bound {
+                return if a <= st.reject_bound {
                     SingleOutcome::Certified(path)
                 } else {
                     SingleOutcome::Uncertified(path)
                 };
             }
             // Dead-end tails only matter as the payer, whose first hops end at marked nodes.
-            for part in self.in_parts(v, sc.first_hop[vi] == gen) {
+            // The payer's own hop is free, so the heads of its first hops scan every edge at
+            // once; elsewhere a long in-edge list is taken in fee order, a few at a time.
+            let head = sc.first_hop[vi] == gen;
+            for part in self.in_parts(v, head) {
+                if !head && part.len() > lazy_min {
+                    self.scan_in_fee_order(
+                        q,
+                        sc,
+                        &mut st,
+                        a,
+                        (part.start, part.end),
+                        (real, batch),
+                        ignore_min,
+                    );
+                    continue;
+                }
                 let first = part.start;
                 for (k, e) in self.hot[part].iter().enumerate() {
                     // Sorted by htlc_max, largest first: no later edge carries `a` either.
                     if a > e.htlc_max {
                         break;
                     }
-                    let slot = first + k;
-                    let u = e.from;
-                    let ui = u as usize;
-                    if sc.settled[ui] == gen || u == dst || self.edge_excluded(slot, sc) {
-                        continue;
-                    }
-                    if !ignore_min && a < e.htlc_min {
-                        let b = if u == src {
-                            e.htlc_min
-                        } else {
-                            e.htlc_min.saturating_add(e.fee(e.htlc_min))
-                        };
-                        reject_bound = reject_bound.min(b);
-                        min_rejected = true;
-                        continue;
-                    }
-                    let nu = if u == src {
-                        a
-                    } else {
-                        a.saturating_add(e.fee(a))
-                    };
-                    if nu - amount > q.max_fee {
-                        fee_pruned = true;
-                        continue;
-                    }
-                    // The source could not send that much, whatever the path from it.
-                    if nu > sc.src_cap {
-                        continue;
-                    }
-                    // Equal amounts: the lower snapshot edge wins, whatever the scan order.
-                    if sc.seen[ui] == gen
-                        && (nu > sc.dist[ui]
-                            || (nu == sc.dist[ui]
-                                && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
-                    {
-                        continue;
-                    }
-                    sc.seen[ui] = gen;
-                    sc.dist[ui] = nu;
-                    sc.parent[ui] = slot as u32;
-                    // The bound is consistent, so nu + h(u) >= a + h(v) = real: a valid lower key.
-                    sc.rheap.push(nu.max(real), u);
+                    self.relax_single(q, sc, &mut st, first + k, e, a, real, ignore_min);
                 }
             }
         }
-        let failure = if fee_pruned {
+        self.settle_rest_of_lists(q, sc, &mut st, ignore_min);
+        let failure = if st.fee_pruned {
             Failure::FeeLimit
         } else {
             Failure::Capacity
         };
         SingleOutcome::Nothing {
             failure,
-            min_rejected,
+            min_rejected: st.min_rejected,
+        }
+    }
+
+    /// A `REST_OF_LIST` queue entry's fee-order positions `p..end` and its node's label.
+    #[inline]
+    fn rest_of_list(&self, entry: u32, sc: &Scratch) -> (usize, usize, u64) {
+        let p = (entry & !REST_OF_LIST) as usize;
+        let head = self.to[self.fee_order[sc.bucket * self.hot.len() + p] as usize] as usize;
+        let end = if p < self.in_mid[head] as usize {
+            self.in_mid[head]
+        } else {
+            self.in_off[head + 1]
+        };
+        (p, end as usize, sc.dist[head])
+    }
+
+    /// After a fee search that found nothing: looks at the in-edges still queued lazily as
+    /// a full scan would have (without relaxing them), so that the failure's reason (fee
+    /// limit or not) and the htlc_minimum rejections that decide whether the next steps
+    /// run are those of scanning every in-edge of every settled node.
+    fn settle_rest_of_lists(
+        &self,
+        q: &Query,
+        sc: &mut Scratch,
+        st: &mut SingleState,
+        ignore_min: bool,
+    ) {
+        let bucket_amount = LANDMARK_BUCKETS_MSAT[sc.bucket];
+        let order = &self.fee_order[sc.bucket * self.hot.len()..];
+        while let Some((_, entry)) = sc.rheap.pop() {
+            if entry & REST_OF_LIST == 0 {
+                continue;
+            }
+            let (p, end, a) = self.rest_of_list(entry, sc);
+            for &slot in &order[p..end] {
+                let slot = slot as usize;
+                let e = &self.hot[slot];
+                if e.htlc_max < bucket_amount {
+                    break;
+                }
+                let u = e.from;
+                if a > e.htlc_max
+                    || sc.settled[u as usize] == sc.gen
+                    || u == q.dst
+                    || self.edge_excluded(slot, sc)
+                {
+                    continue;
+                }
+                if !ignore_min && a < e.htlc_min {
+                    let b = if u == q.src {
+                        e.htlc_min
+                    } else {
+                        e.htlc_min.saturating_add(e.fee(e.htlc_min))
+                    };
+                    st.reject_bound = st.reject_bound.min(b);
+                    st.min_rejected = true;
+                    continue;
+                }
+                let nu = if u == q.src {
+                    a
+                } else {
+                    a.saturating_add(e.fee(a))
+                };
+                if nu - q.amount > q.max_fee {
+                    st.fee_pruned = true;
+                }
+            }
+        }
+    }
+
+    /// Relaxes in-edge `slot` (`e`, which can carry `a`) of a node settled with label `a`;
+    /// `key` is the key being popped (a lower bound for the new entry).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn relax_single(
+        &self,
+        q: &Query,
+        sc: &mut Scratch,
+        st: &mut SingleState,
+        slot: usize,
+        e: &HotEdge,
+        a: u64,
+        key: u64,
+        ignore_min: bool,
+    ) {
+        let gen = sc.gen;
+        let u = e.from;
+        let ui = u as usize;
+        if sc.settled[ui] == gen || u == q.dst || self.edge_excluded(slot, sc) {
+            return;
+        }
+        if !ignore_min && a < e.htlc_min {
+            let b = if u == q.src {
+                e.htlc_min
+            } else {
+                e.htlc_min.saturating_add(e.fee(e.htlc_min))
+            };
+            st.reject_bound = st.reject_bound.min(b);
+            st.min_rejected = true;
+            return;
+        }
+        let nu = if u == q.src {
+            a
+        } else {
+            a.saturating_add(e.fee(a))
+        };
+        if nu - q.amount > q.max_fee {
+            st.fee_pruned = true;
+            return;
+        }
+        // The source could not send that much, whatever the path from it.
+        if nu > sc.src_cap {
+            return;
+        }
+        // Equal amounts: the lower snapshot edge wins, whatever the scan order.
+        if sc.seen[ui] == gen
+            && (nu > sc.dist[ui]
+                || (nu == sc.dist[ui] && self.edge[slot] >= self.edge[sc.parent[ui] as usize]))
+        {
+            return;
+        }
+        sc.seen[ui] = gen;
+        sc.dist[ui] = nu;
+        sc.parent[ui] = slot as u32;
+        // The bound is consistent, so nu + h(u) >= a + h(v) >= key: a valid lower key.
+        sc.rheap.push(nu.max(key), u);
+    }
+
+    /// Relaxes the in-edges at positions `p..end` of the bucket's fee order (one part of one
+    /// node's list, settled with label `a`, not a head of a first hop) while the least key
+    /// an edge can give (`a` plus its fee at the bucket amount: fees only grow with the
+    /// amount) is at most `key`, the key being popped; the rest goes back into the queue as
+    /// one entry keyed by the next edge's least key. A hub's hundreds of in-edges then cost
+    /// only as many relaxations as their fees leave within reach of the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_in_fee_order(
+        &self,
+        q: &Query,
+        sc: &mut Scratch,
+        st: &mut SingleState,
+        a: u64,
+        (mut p, end): (usize, usize),
+        (key, batch): (u64, usize),
+        ignore_min: bool,
+    ) {
+        let bucket_amount = LANDMARK_BUCKETS_MSAT[sc.bucket];
+        let order = &self.fee_order[sc.bucket * self.hot.len()..];
+        let batch_end = p + batch;
+        while p < end {
+            let slot = order[p] as usize;
+            let e = &self.hot[slot];
+            // Edges that cannot carry the bucket amount come last, and cannot carry `a`.
+            if e.htlc_max < bucket_amount {
+                return;
+            }
+            let least = a.saturating_add(e.fee(bucket_amount));
+            if least > key && p >= batch_end {
+                // p < 2^31 on any graph that fits in memory (an edge takes ~100 index bytes).
+                sc.rheap.push(least, REST_OF_LIST | p as u32);
+                return;
+            }
+            p += 1;
+            if a <= e.htlc_max {
+                self.relax_single(q, sc, st, slot, e, a, key, ignore_min);
+            }
         }
     }
 
