@@ -301,20 +301,25 @@ impl RoutingIndex {
             .par_chunks_mut(slots)
             .zip(LANDMARK_BUCKETS_MSAT.par_iter())
             .for_each(|(out, &bucket)| {
-                for (p, x) in out.iter_mut().enumerate() {
-                    *x = p as u32;
-                }
+                // Keys computed once per edge, not once per comparison.
+                let mut keyed: Vec<(u64, u32)> = Vec::new();
                 for (v, &mid) in in_mid.iter().enumerate() {
                     for part in [in_off[v]..mid, mid..in_off[v + 1]] {
-                        out[part.start as usize..part.end as usize].sort_unstable_by_key(|&s| {
-                            let e = &hot[s as usize];
+                        let part = part.start as usize..part.end as usize;
+                        keyed.clear();
+                        keyed.extend(part.clone().map(|s| {
+                            let e = &hot[s];
                             let fee = if e.htlc_max < bucket {
                                 INF
                             } else {
                                 e.fee(bucket)
                             };
-                            (fee, s)
-                        });
+                            (fee, s as u32)
+                        }));
+                        keyed.sort_unstable();
+                        for (x, &(_, s)) in out[part].iter_mut().zip(&keyed) {
+                            *x = s;
+                        }
                     }
                 }
             });
