@@ -876,34 +876,52 @@ impl RoutingIndex {
                 if e.htlc_max < bucket_amount {
                     break;
                 }
-                let u = e.from;
-                if a > e.htlc_max
-                    || sc.settled[u as usize] == sc.gen
-                    || u == q.dst
-                    || self.edge_excluded(slot, sc)
-                {
-                    continue;
-                }
-                if !ignore_min && a < e.htlc_min {
-                    let b = if u == q.src {
-                        e.htlc_min
-                    } else {
-                        e.htlc_min.saturating_add(e.fee(e.htlc_min))
-                    };
-                    st.reject_bound = st.reject_bound.min(b);
-                    st.min_rejected = true;
-                    continue;
-                }
-                let nu = if u == q.src {
-                    a
-                } else {
-                    a.saturating_add(e.fee(a))
-                };
-                if nu - q.amount > q.max_fee {
-                    st.fee_pruned = true;
+                if a <= e.htlc_max {
+                    self.single_label(q, sc, st, slot, e, a, ignore_min);
                 }
             }
         }
+    }
+
+    /// The label edge `slot` (`e`, which can carry `a`) gives its tail, if the tail is not
+    /// settled, excluded or the destination, its htlc_minimum admits `a` (else the rejection
+    /// is recorded) and the fee limit admits it (else the cut is recorded).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn single_label(
+        &self,
+        q: &Query,
+        sc: &Scratch,
+        st: &mut SingleState,
+        slot: usize,
+        e: &HotEdge,
+        a: u64,
+        ignore_min: bool,
+    ) -> Option<u64> {
+        let u = e.from;
+        if sc.settled[u as usize] == sc.gen || u == q.dst || self.edge_excluded(slot, sc) {
+            return None;
+        }
+        if !ignore_min && a < e.htlc_min {
+            let b = if u == q.src {
+                e.htlc_min
+            } else {
+                e.htlc_min.saturating_add(e.fee(e.htlc_min))
+            };
+            st.reject_bound = st.reject_bound.min(b);
+            st.min_rejected = true;
+            return None;
+        }
+        let nu = if u == q.src {
+            a
+        } else {
+            a.saturating_add(e.fee(a))
+        };
+        if nu - q.amount > q.max_fee {
+            st.fee_pruned = true;
+            return None;
+        }
+        Some(nu)
     }
 
     /// Relaxes in-edge `slot` (`e`, which can carry `a`) of a node settled with label `a`;
@@ -921,31 +939,11 @@ impl RoutingIndex {
         key: u64,
         ignore_min: bool,
     ) {
-        let gen = sc.gen;
-        let u = e.from;
-        let ui = u as usize;
-        if sc.settled[ui] == gen || u == q.dst || self.edge_excluded(slot, sc) {
+        let Some(nu) = self.single_label(q, sc, st, slot, e, a, ignore_min) else {
             return;
-        }
-        if !ignore_min && a < e.htlc_min {
-            let b = if u == q.src {
-                e.htlc_min
-            } else {
-                e.htlc_min.saturating_add(e.fee(e.htlc_min))
-            };
-            st.reject_bound = st.reject_bound.min(b);
-            st.min_rejected = true;
-            return;
-        }
-        let nu = if u == q.src {
-            a
-        } else {
-            a.saturating_add(e.fee(a))
         };
-        if nu - q.amount > q.max_fee {
-            st.fee_pruned = true;
-            return;
-        }
+        let gen = sc.gen;
+        let ui = e.from as usize;
         // The source could not send that much, whatever the path from it.
         if nu > sc.src_cap {
             return;
@@ -961,7 +959,7 @@ impl RoutingIndex {
         sc.dist[ui] = nu;
         sc.parent[ui] = slot as u32;
         // The bound is consistent, so nu + h(u) >= a + h(v) >= key: a valid lower key.
-        sc.rheap.push(nu.max(key), u);
+        sc.rheap.push(nu.max(key), e.from);
     }
 
     /// Relaxes the in-edges at positions `p..end` of the bucket's fee order (one part of one
