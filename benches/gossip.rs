@@ -7,9 +7,13 @@
 //! Needs the test Postgres (started by `TestDb` in `SWITCHYARD_TEST_PG_DIR`). Scale with
 //! `SWITCHYARD_BENCH_GOSSIP_CHANNELS` / `_NODES` (defaults 50000 / 15000).
 //!
+//! Two verification baselines: `verify_only` checks each signature against an already parsed
+//! key; `verify_from_wire` starts from the key's 33 wire bytes, as a node must (parsing a
+//! compressed key costs a field square root, about a tenth of a verification).
+//!
 //! `SWITCHYARD_BENCH_GOSSIP_RUNS=N` skips criterion and runs N rounds of (verify-only,
-//! handler + store) back to back, printing each round's rates, their ratio and where the CPU
-//! time went (this process vs the Postgres server), then the medians.
+//! verify from wire, handler + store) back to back, printing each round's rates, the ratios
+//! and where the CPU time went (this process vs the Postgres server), then the medians.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,6 +191,20 @@ fn verify_only(sigs: &[Sig]) -> usize {
         .count()
 }
 
+/// The same verifications starting from the keys' wire form (33 compressed bytes), as a
+/// gossip message carries them: each key is parsed (a field square root) before its check.
+/// A node bound by secp256k1 alone would still pay for that parse.
+fn verify_from_wire(sigs: &[Sig], wire_keys: &[[u8; 33]]) -> usize {
+    let secp = bitcoin::secp256k1::Secp256k1::verification_only();
+    sigs.par_iter()
+        .zip(wire_keys.par_iter())
+        .filter(|((m, s, _), k)| {
+            bitcoin::secp256k1::PublicKey::from_slice(&k[..])
+                .is_ok_and(|pk| secp.verify_ecdsa(m, s, &pk).is_ok())
+        })
+        .count()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -195,28 +213,41 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Rounds of verify-only then handler + store, with rates, ratio and CPU split per round.
 fn rounds(rt: &tokio::runtime::Runtime, net: &SyntheticNetwork, sigs: &[Sig], runs: usize) {
     let msgs = net.message_count() as f64;
+    let wire_keys: Vec<[u8; 33]> = sigs.iter().map(|(_, _, pk)| pk.serialize()).collect();
     let (mut ratios, mut verify, mut handler) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut wire, mut wire_ratios) = (Vec::new(), Vec::new());
     let mut cpu_ratios = Vec::new();
     let mut keep = None;
     for r in 1..=runs {
         let (t, c) = (Instant::now(), self_cpu());
         assert_eq!(verify_only(sigs), sigs.len(), "every signature verifies");
         let (v, vc) = (t.elapsed().as_secs_f64(), self_cpu() - c);
+        let t = Instant::now();
+        assert_eq!(
+            verify_from_wire(sigs, &wire_keys),
+            sigs.len(),
+            "every signature verifies"
+        );
+        let w = t.elapsed().as_secs_f64();
         let i = rt.block_on(ingest(net));
         let h = i.wall.as_secs_f64();
         let hc = i.cpu_self + i.cpu_pg.unwrap_or(0.0);
         eprintln!(
             "round {r}: verify-only {v:.2} s ({:.1}k msg/s) | handler+store {h:.2} s ({:.1}k msg/s) \
              = {:.0}% | CPU s: verify-only {vc:.1}, handler+store {hc:.1} (this process {:.1}, \
-             postgres {}) = {:.0}%",
+             postgres {}) = {:.0}% | verify from wire bytes {w:.2} s ({:.1}k msg/s) = {:.0}%",
             msgs / v / 1e3,
             msgs / h / 1e3,
             100.0 * v / h,
             i.cpu_self,
             i.cpu_pg.map_or("n/a".into(), |c| format!("{c:.1}")),
             100.0 * vc / hc,
+            msgs / w / 1e3,
+            100.0 * w / h,
         );
         ratios.push(100.0 * v / h);
+        wire_ratios.push(100.0 * w / h);
+        wire.push(w);
         cpu_ratios.push(100.0 * vc / hc);
         verify.push(v);
         handler.push(h);
@@ -227,16 +258,20 @@ fn rounds(rt: &tokio::runtime::Runtime, net: &SyntheticNetwork, sigs: &[Sig], ru
             });
         }
     }
-    let (v, h) = (median(verify), median(handler));
+    let (v, h, w) = (median(verify), median(handler), median(wire));
     eprintln!(
         "median of {runs}: verify-only {v:.2} s ({:.1}k msg/s), handler+store {h:.2} s ({:.1}k msg/s), \
          ratio {:.0}% (median of per-round ratios {:.0}%, of CPU-time ratios {:.0}%); \
+         verify from wire bytes {w:.2} s ({:.1}k msg/s), ratio {:.0}% (per-round median {:.0}%); \
          resident size {:.0} MiB with the network loaded",
         msgs / v / 1e3,
         msgs / h / 1e3,
         100.0 * v / h,
         median(ratios),
         median(cpu_ratios),
+        msgs / w / 1e3,
+        100.0 * w / h,
+        median(wire_ratios),
         rss_mib()
     );
     if let Some((n, d)) = keep {
@@ -284,6 +319,10 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(60));
     g.throughput(Throughput::Elements(net.message_count() as u64));
     g.bench_function("secp256k1_verify_only", |b| b.iter(|| verify_only(&sigs)));
+    let wire_keys: Vec<[u8; 33]> = sigs.iter().map(|(_, _, pk)| pk.serialize()).collect();
+    g.bench_function("secp256k1_verify_from_wire", |b| {
+        b.iter(|| verify_from_wire(&sigs, &wire_keys))
+    });
     let rss_before = rss_mib();
     let mut last = None;
     g.bench_function("handler_and_store", |b| {
