@@ -10,7 +10,8 @@
 //! (four relabelled copies of 2026 stitched with random channels; `SWITCHYARD_BENCH_NO_4X=1`
 //! skips it). Latency tables use 1,000 fixed seeded queries (`SWITCHYARD_BENCH_QUERIES`
 //! changes the count) and print wall-clock and thread-CPU percentiles: the bench machine is
-//! shared, and CPU time leaves out time spent preempted. `SWITCHYARD_BENCH_FULL=1` prices
+//! shared, and CPU time leaves out time spent preempted. They also print the fee search's
+//! work per query (nodes settled, edges relaxed), which no noisy neighbour changes. `SWITCHYARD_BENCH_FULL=1` prices
 //! 60 MPP payments instead of 20.
 
 #[path = "../services/graph/tests/common/ldk.rs"]
@@ -242,6 +243,33 @@ fn latency_table(s: &Setup) {
             s.queries.len() - r.found,
             us(r.cpu_no_route.0),
             us(r.cpu_no_route.1),
+        );
+    }
+    // The fee search's work per query, counted: unlike the clock, the same on any machine,
+    // so a change to the bounds can be judged by it.
+    let (mut settled, mut relaxed) = (Vec::new(), Vec::new());
+    for q in &s.queries {
+        let w0 = switchyard_graph::route::fee_search_work_for_tests();
+        let _ = idx.find_route(&RouteRequest::new(q.0, q.1, q.2));
+        let w1 = switchyard_graph::route::fee_search_work_for_tests();
+        settled.push(w1.0 - w0.0);
+        relaxed.push(w1.1 - w0.1);
+    }
+    let counts = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1))];
+        (
+            p(0.5),
+            p(0.99),
+            v.iter().sum::<u64>() / v.len().max(1) as u64,
+        )
+    };
+    if !settled.is_empty() {
+        let (s50, s99, smean) = counts(settled);
+        let (r50, r99, rmean) = counts(relaxed);
+        eprintln!(
+            "  fee search work: nodes settled median {s50} p99 {s99} mean {smean}; edges relaxed \
+             (forward ball included) median {r50} p99 {r99} mean {rmean}"
         );
     }
     let get = |l: &str| rows.iter().find(|r| r.0 == l).map(|r| r.1);

@@ -27,6 +27,18 @@ pub(crate) const LM_INF: u32 = u32::MAX;
 /// handles so that it stays admissible).
 pub(crate) const LM_SAT: u32 = u32::MAX - 1;
 
+/// `base + floor(amount x ppm / 10^6)`, saturating: u64 arithmetic (a multiply-shift) in the
+/// common case, u128 only when it overflows.
+#[inline]
+pub(crate) fn policy_fee(base: u32, ppm: u32, amount: u64) -> u64 {
+    let ppm = u64::from(ppm);
+    let prop = match amount.checked_mul(ppm) {
+        Some(p) => p / 1_000_000,
+        None => u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX),
+    };
+    u64::from(base).saturating_add(prop)
+}
+
 /// The fields the searches read for every in-edge they scan, packed so that one edge is
 /// one half cache line instead of five separate array reads.
 #[derive(Debug, Clone, Copy)]
@@ -44,14 +56,26 @@ impl HotEdge {
     /// `base + floor(amount x ppm / 10^6)`, saturating.
     #[inline]
     pub(crate) fn fee(&self, amount: u64) -> u64 {
-        let ppm = u64::from(self.ppm);
-        let prop = match amount.checked_mul(ppm) {
-            Some(p) => p / 1_000_000,
-            None => {
-                u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX)
-            }
-        };
-        u64::from(self.base).saturating_add(prop)
+        policy_fee(self.base, self.ppm, amount)
+    }
+}
+
+/// What the forward ball reads of an out-edge, in `out_slot` order: a node's out-edges are
+/// then one contiguous run instead of four reads per edge spread over the slot arrays.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OutEdge {
+    /// min(htlc_maximum, capacity).
+    pub htlc_max: u64,
+    pub to: u32,
+    pub base: u32,
+    pub ppm: u32,
+}
+
+impl OutEdge {
+    /// `base + floor(amount x ppm / 10^6)`, saturating (as [`HotEdge::fee`]).
+    #[inline]
+    pub(crate) fn fee(&self, amount: u64) -> u64 {
+        policy_fee(self.base, self.ppm, amount)
     }
 }
 
@@ -89,6 +113,13 @@ pub struct RoutingIndex {
     /// Forward adjacency: `out_off[u]..out_off[u+1]` index `out_slot`, slots whose `from` is u.
     pub(crate) out_off: Vec<u32>,
     pub(crate) out_slot: Vec<u32>,
+    /// Per `out_slot` position, the fields the forward ball reads.
+    pub(crate) out_hot: Vec<OutEdge>,
+    /// Per landmark bucket `b`, at `b * out_hot.len() + p`: the `out_hot` positions of each
+    /// node's out-edges (the same ranges) ordered by fee at the bucket amount, cheapest
+    /// first, edges that cannot carry that amount last; the forward ball scans long lists
+    /// lazily in this order, as the fee search does with `fee_order`.
+    pub(crate) out_fee_order: Vec<u32>,
     /// Head node of each slot (the `v` of `from -> v`), for forward walks.
     pub(crate) to: Vec<u32>,
     /// The reachability hub (highest-degree node) and who reaches it / is reached from it.
@@ -214,7 +245,20 @@ impl RoutingIndex {
                 cltv: cltv[s],
             })
             .collect();
+        let out_hot: Vec<OutEdge> = out_slot
+            .iter()
+            .map(|&s| {
+                let s = s as usize;
+                OutEdge {
+                    htlc_max: htlc_max[s],
+                    to: to[s],
+                    base: base[s],
+                    ppm: ppm[s],
+                }
+            })
+            .collect();
         let fee_order = Self::fee_order(&hot, &in_off, &in_mid);
+        let out_fee_order = Self::out_fee_order(&out_hot, &out_off);
         let mut idx = RoutingIndex {
             snapshot: snapshot.clone(),
             n,
@@ -232,6 +276,8 @@ impl RoutingIndex {
             edge,
             out_off,
             out_slot,
+            out_hot,
+            out_fee_order,
             to,
             hub: 0,
             reaches_hub: vec![false; n],
@@ -326,6 +372,40 @@ impl RoutingIndex {
         order
     }
 
+    /// `out_fee_order` (see the field): per bucket, each node's out-edges sorted by (fee at
+    /// the bucket amount, position), edges whose limit is below the amount last.
+    fn out_fee_order(out_hot: &[OutEdge], out_off: &[u32]) -> Vec<u32> {
+        let len = out_hot.len();
+        let mut order = vec![0u32; LANDMARK_BUCKETS_MSAT.len() * len];
+        if len == 0 {
+            return order;
+        }
+        order
+            .par_chunks_mut(len)
+            .zip(LANDMARK_BUCKETS_MSAT.par_iter())
+            .for_each(|(out, &bucket)| {
+                let mut keyed: Vec<(u64, u32)> = Vec::new();
+                for w in out_off.windows(2) {
+                    let range = w[0] as usize..w[1] as usize;
+                    keyed.clear();
+                    keyed.extend(range.clone().map(|p| {
+                        let e = &out_hot[p];
+                        let fee = if e.htlc_max < bucket {
+                            INF
+                        } else {
+                            e.fee(bucket)
+                        };
+                        (fee, p as u32)
+                    }));
+                    keyed.sort_unstable();
+                    for (x, &(_, p)) in out[range].iter_mut().zip(&keyed) {
+                        *x = p;
+                    }
+                }
+            });
+        order
+    }
+
     /// Builds the index of a payer's variant of `base`'s graph, borrowing `base`'s landmark
     /// tables instead of computing new ones (which is most of the cost of a build).
     ///
@@ -395,7 +475,9 @@ impl RoutingIndex {
             + self.landmarks.capacity())
             + 2 * self.cltv.capacity()
             + std::mem::size_of::<HotEdge>() * self.hot.capacity()
+            + std::mem::size_of::<OutEdge>() * self.out_hot.capacity()
             + 4 * self.fee_order.capacity()
+            + 4 * self.out_fee_order.capacity()
             + 4 * self.lm.capacity()
             + self.lm_unknown.capacity()
             + 8 * (self.htlc_min.capacity()
@@ -469,15 +551,7 @@ impl RoutingIndex {
     }
 
     pub(crate) fn fee(&self, s: usize, amount: u64) -> u64 {
-        let ppm = u64::from(self.ppm[s]);
-        // u64 arithmetic (a multiply-shift) in the common case; u128 only when it overflows.
-        let prop = match amount.checked_mul(ppm) {
-            Some(p) => p / 1_000_000,
-            None => {
-                u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX)
-            }
-        };
-        u64::from(self.base[s]).saturating_add(prop)
+        policy_fee(self.base[s], self.ppm[s], amount)
     }
 
     /// Nodes reachable from (`forward`) or reaching (`!forward`) `start` over enabled edges.

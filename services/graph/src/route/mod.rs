@@ -48,6 +48,12 @@ pub use mpp::{MppRequest, MppRoute};
 pub fn set_lazy_scan_for_tests(v: Option<(usize, usize)>) {
     search::LAZY_OVERRIDE.with(|c| c.set(v));
 }
+/// Tests only: this thread's fee-search work so far (nodes settled, edges relaxed).
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub fn fee_search_work_for_tests() -> (u64, u64) {
+    search::WORK.with(|c| c.get())
+}
 pub use search::{LABELS_PER_GRAPH_ELEMENT, MAX_LABEL_BUDGET, MIN_LABEL_BUDGET, WORK_PER_LABEL};
 
 use crate::snapshot::Snapshot;
@@ -791,7 +797,8 @@ mod tests {
     }
 
     /// The forward ball raises the fee search's bounds mid-search; whenever it comes, and
-    /// however small, the answers stay those of the search without it (both exact).
+    /// however small, the answers stay those of the search without it (both exact), also
+    /// when the ball (and the fee search) scan every list lazily in fee order.
     #[test]
     fn forward_ball_at_any_point_keeps_fee_answers() {
         let g = Arc::new(crate::testing::load_bundled("2019-05-14"));
@@ -810,6 +817,12 @@ mod tests {
             search::BALL_OVERRIDE.with(|c| c.set(None));
             r
         };
+        let lazily = |p: Option<(usize, usize)>, lazy: (usize, usize), req: &RouteRequest| {
+            search::LAZY_OVERRIDE.with(|c| c.set(Some(lazy)));
+            let r = with(p, req);
+            search::LAZY_OVERRIDE.with(|c| c.set(None));
+            r
+        };
         let mut routed = 0;
         for i in 0..300 {
             let (s, d) = ((next() % n) as u32, (next() % n) as u32);
@@ -819,8 +832,14 @@ mod tests {
             let amount = [1_000_000, 30_000_000, 700_000_000][i % 3];
             let req = RouteRequest::new(g.node(s).id, g.node(d).id, amount);
             let plain = with(Some((0, usize::MAX)), &req);
-            for p in [(1, 1), (3, 2), (40, 5), (1_000, 20)] {
-                let r = with(Some(p), &req);
+            let variants = [(1, 1), (3, 2), (40, 5), (1_000, 20)]
+                .into_iter()
+                .flat_map(|p| [(p, None), (p, Some((0, 1))), (p, Some((2, 3)))]);
+            for (p, lazy) in variants {
+                let r = match lazy {
+                    None => with(Some(p), &req),
+                    Some(l) => lazily(Some(p), l, &req),
+                };
                 match (&plain, &r) {
                     (Ok(a), Ok(b)) => {
                         assert_eq!(a.total_fee_msat, b.total_fee_msat, "query {i}, {p:?}");
