@@ -281,10 +281,10 @@ struct BallState {
 pub(crate) struct Scratch {
     gen: u32,
     /// What every relaxation reads and writes of a node, together (see [`NodeState`]).
-    ns: Vec<NodeState>,
+    node: Vec<NodeState>,
     hops: Vec<u8>,
     /// Per node, what a fee bound evaluation reads (see [`BoundState`]).
-    hs: Vec<BoundState>,
+    bounds: Vec<BoundState>,
     /// What `BoundState::h_gen` is compared with: renewed with every generation, and when
     /// the forward ball raises the bounds mid-search.
     h_stamp: u32,
@@ -298,7 +298,7 @@ pub(crate) struct Scratch {
     /// fee search's several passes; distances, settled stamps, queue.
     f_on: bool,
     f_gen: u32,
-    fs: Vec<BallState>,
+    ball: Vec<BallState>,
     f_heap: RadixHeap,
     f_size: usize,
     /// Least forward distance of any node outside the ball; `INF` when the ball holds every
@@ -352,18 +352,18 @@ pub(crate) fn with_scratch<R>(idx: &RoutingIndex, f: impl FnOnce(&mut Scratch) -
 impl Scratch {
     fn prepare(&mut self, n: usize, channels: usize) {
         // Any reallocation restarts the generations, so every stamped array is renewed.
-        if self.ns.len() < n || self.excl_chan.len() < channels {
-            let n = n.max(self.ns.len());
+        if self.node.len() < n || self.excl_chan.len() < channels {
+            let n = n.max(self.node.len());
             self.excl_chan = vec![0; channels.max(self.excl_chan.len())];
-            self.ns = vec![NodeState::default(); n];
+            self.node = vec![NodeState::default(); n];
             self.hops = vec![0; n];
-            self.hs = vec![BoundState::default(); n];
+            self.bounds = vec![BoundState::default(); n];
             self.h_stamp = 0;
 
             self.excl_node = vec![0; n];
             self.head = vec![NONE; n];
             self.head_gen = vec![0; n];
-            self.fs = vec![BallState::default(); n];
+            self.ball = vec![BallState::default(); n];
             self.f_gen = 0;
             self.gen = 0;
         }
@@ -377,7 +377,7 @@ impl Scratch {
     fn next_h_stamp(&mut self) {
         self.h_stamp = self.h_stamp.wrapping_add(1);
         if self.h_stamp == 0 {
-            self.hs.iter_mut().for_each(|x| x.h_gen = 0);
+            self.bounds.iter_mut().for_each(|x| x.h_gen = 0);
             self.h_stamp = 1;
         }
     }
@@ -386,10 +386,10 @@ impl Scratch {
         self.next_h_stamp();
         self.gen = self.gen.wrapping_add(1);
         if self.gen == 0 {
-            for x in &mut self.ns {
+            for x in &mut self.node {
                 (x.seen, x.settled) = (0, 0);
             }
-            self.hs.iter_mut().for_each(|x| x.first_hop = 0);
+            self.bounds.iter_mut().for_each(|x| x.first_hop = 0);
             for v in [&mut self.excl_node, &mut self.excl_chan, &mut self.head_gen] {
                 v.iter_mut().for_each(|x| *x = 0);
             }
@@ -421,7 +421,7 @@ impl RoutingIndex {
         let gen = sc.gen;
         sc.stack.clear();
         sc.stack.push(start);
-        sc.ns[start as usize].seen = gen;
+        sc.node[start as usize].seen = gen;
         while let Some(x) = sc.stack.pop() {
             if x == goal {
                 return true;
@@ -429,16 +429,16 @@ impl RoutingIndex {
             if forward {
                 for &slot in self.out_slots(x) {
                     let y = self.to[slot as usize];
-                    if sc.ns[y as usize].seen != gen {
-                        sc.ns[y as usize].seen = gen;
+                    if sc.node[y as usize].seen != gen {
+                        sc.node[y as usize].seen = gen;
                         sc.stack.push(y);
                     }
                 }
             } else {
                 for slot in self.in_slots(x) {
                     let y = self.from[slot];
-                    if sc.ns[y as usize].seen != gen {
-                        sc.ns[y as usize].seen = gen;
+                    if sc.node[y as usize].seen != gen {
+                        sc.node[y as usize].seen = gen;
                         sc.stack.push(y);
                     }
                 }
@@ -471,7 +471,7 @@ impl RoutingIndex {
             }
             sc.src_cap = sc.src_cap.max(self.htlc_max[s]);
             if self.htlc_max[s] >= q.amount {
-                sc.hs[to].first_hop = gen;
+                sc.bounds[to].first_hop = gen;
                 let p = super::hop_neg_ln_p(q.amount, self.cap_msat[s]);
                 sc.first_neg_ln_p = sc.first_neg_ln_p.min(p);
             }
@@ -522,30 +522,30 @@ impl RoutingIndex {
         }
         let ui = u as usize;
         if a <= sc.amount {
-            return if sc.hs[ui].first_hop == sc.gen {
+            return if sc.bounds[ui].first_hop == sc.gen {
                 0
             } else {
                 self.in_fee_min[sc.bucket * self.n + ui]
             };
         }
-        if sc.hs[ui].h_gen == sc.h_stamp {
-            return sc.hs[ui].h;
+        if sc.bounds[ui].h_gen == sc.h_stamp {
+            return sc.bounds[ui].h;
         }
         let mut h = self.landmark_bound(&self.lm, ui, sc.bucket, &sc.lm_a, &sc.lm_b);
         // Unless `u` is the head of a (free) first hop, the hop into `u` charges at least its
         // cheapest in-edge's fee; consistent for the same reason as `prob_bound`.
-        if h != INF && sc.hs[ui].first_hop != sc.gen {
+        if h != INF && sc.bounds[ui].first_hop != sc.gen {
             h = h.max(self.in_fee_min[sc.bucket * self.n + ui]);
         }
         if sc.f_on {
-            h = h.max(if sc.fs[ui].done == sc.f_gen {
-                sc.fs[ui].dist
+            h = h.max(if sc.ball[ui].done == sc.f_gen {
+                sc.ball[ui].dist
             } else {
                 sc.f_radius
             });
         }
-        sc.hs[ui].h_gen = sc.h_stamp;
-        sc.hs[ui].h = h;
+        sc.bounds[ui].h_gen = sc.h_stamp;
+        sc.bounds[ui].h = h;
         h
     }
 
@@ -593,7 +593,7 @@ impl RoutingIndex {
             return 0.0;
         }
         let vi = v as usize;
-        if sc.hs[vi].first_hop == sc.gen {
+        if sc.bounds[vi].first_hop == sc.gen {
             return sc.first_neg_ln_p;
         }
         let cap = self.in_cap_max[sc.bucket * self.n + vi];
@@ -685,12 +685,12 @@ impl RoutingIndex {
         if !sc.f_on {
             sc.f_gen = sc.f_gen.wrapping_add(1);
             if sc.f_gen == 0 {
-                sc.fs.iter_mut().for_each(|x| (x.done, x.seen) = (0, 0));
+                sc.ball.iter_mut().for_each(|x| (x.done, x.seen) = (0, 0));
                 sc.f_gen = 1;
             }
             sc.f_heap.clear();
-            sc.fs[src as usize].seen = sc.f_gen;
-            sc.fs[src as usize].dist = 0;
+            sc.ball[src as usize].seen = sc.f_gen;
+            sc.ball[src as usize].dist = 0;
             sc.f_heap.push(0, src);
             sc.f_size = 0;
             sc.f_radius = 0;
@@ -710,11 +710,11 @@ impl RoutingIndex {
                 let pos = self.out_fee_order[sc.bucket * self.out_hot.len() + p] as usize;
                 let tail = self.from[self.out_slot[pos] as usize] as usize;
                 let end = self.out_off[tail + 1] as usize;
-                self.ball_scan(q, sc, sc.fs[tail].dist, (p, end), (d, batch));
+                self.ball_scan(q, sc, sc.ball[tail].dist, (p, end), (d, batch));
                 continue;
             }
             let xi = x as usize;
-            if sc.fs[xi].done == fg || d > sc.fs[xi].dist {
+            if sc.ball[xi].done == fg || d > sc.ball[xi].dist {
                 continue;
             }
             if sc.f_size >= size {
@@ -724,7 +724,7 @@ impl RoutingIndex {
                 return;
             }
             sc.f_size += 1;
-            sc.fs[xi].done = fg;
+            sc.ball[xi].done = fg;
             let (start, end) = (self.out_off[xi] as usize, self.out_off[xi + 1] as usize);
             if x != src && end - start > lazy_min {
                 self.ball_scan(q, sc, d, (start, end), (d, batch));
@@ -753,12 +753,12 @@ impl RoutingIndex {
             return;
         }
         let (y, fg) = (e.to as usize, sc.f_gen);
-        if sc.fs[y].done == fg {
+        if sc.ball[y].done == fg {
             return;
         }
-        if sc.fs[y].seen != fg || nd < sc.fs[y].dist {
-            sc.fs[y].seen = fg;
-            sc.fs[y].dist = nd;
+        if sc.ball[y].seen != fg || nd < sc.ball[y].dist {
+            sc.ball[y].seen = fg;
+            sc.ball[y].dist = nd;
             sc.f_heap.push(nd, e.to);
         }
     }
@@ -840,8 +840,8 @@ impl RoutingIndex {
         let (lazy_min, batch) = lazy_scan();
         let mut stage = 0;
         let mut settled = 0usize;
-        sc.ns[dst as usize].seen = gen;
-        sc.ns[dst as usize].dist = amount;
+        sc.node[dst as usize].seen = gen;
+        sc.node[dst as usize].dist = amount;
         sc.rheap.push(amount, dst);
         while let Some((key, v)) = sc.rheap.pop() {
             if v & REST_OF_LIST != 0 {
@@ -861,16 +861,16 @@ impl RoutingIndex {
                 continue;
             }
             let vi = v as usize;
-            if sc.ns[vi].settled == gen {
+            if sc.node[vi].settled == gen {
                 continue;
             }
-            let a = sc.ns[vi].dist;
+            let a = sc.node[vi].dist;
             // Lazy A*: nodes are pushed with a cheap lower bound on their key and get their
             // landmark bound only when popped, so the many neighbours of hubs that never
             // come up cost a heap push, not a bound evaluation.
             let h = self.bound(v, a, src, sc);
             if h == INF {
-                sc.ns[vi].settled = gen;
+                sc.node[vi].settled = gen;
                 continue;
             }
             let real = a.saturating_add(h);
@@ -909,7 +909,7 @@ impl RoutingIndex {
             }
             // key > real only for entries of nodes already settled (their real-key entry
             // was smaller and came first), which the check above skipped.
-            sc.ns[vi].settled = gen;
+            sc.node[vi].settled = gen;
             if v == src {
                 let path = self.tree_path(src, dst, sc);
                 return if a <= st.reject_bound {
@@ -921,7 +921,7 @@ impl RoutingIndex {
             // Dead-end tails only matter as the payer, whose first hops end at marked nodes.
             // The payer's own hop is free, so the heads of its first hops scan every edge at
             // once; elsewhere a long in-edge list is taken in fee order, a few at a time.
-            let head = sc.hs[vi].first_hop == gen;
+            let head = sc.bounds[vi].first_hop == gen;
             for part in self.in_parts(v, head) {
                 if !head && part.len() > lazy_min {
                     self.scan_in_fee_order(
@@ -967,7 +967,7 @@ impl RoutingIndex {
         } else {
             self.in_off[head + 1]
         };
-        (p, end as usize, sc.ns[head].dist)
+        (p, end as usize, sc.node[head].dist)
     }
 
     /// After a fee search that found nothing: looks at the in-edges still queued lazily as
@@ -1017,7 +1017,7 @@ impl RoutingIndex {
         ignore_min: bool,
     ) -> Option<u64> {
         let u = e.from;
-        if sc.ns[u as usize].settled == sc.gen || u == q.dst || self.edge_excluded(slot, sc) {
+        if sc.node[u as usize].settled == sc.gen || u == q.dst || self.edge_excluded(slot, sc) {
             return None;
         }
         if !ignore_min && a < e.htlc_min {
@@ -1068,16 +1068,16 @@ impl RoutingIndex {
             return;
         }
         // Equal amounts: the lower snapshot edge wins, whatever the scan order.
-        if sc.ns[ui].seen == gen
-            && (nu > sc.ns[ui].dist
-                || (nu == sc.ns[ui].dist
-                    && self.edge[slot] >= self.edge[sc.ns[ui].parent as usize]))
+        if sc.node[ui].seen == gen
+            && (nu > sc.node[ui].dist
+                || (nu == sc.node[ui].dist
+                    && self.edge[slot] >= self.edge[sc.node[ui].parent as usize]))
         {
             return;
         }
-        sc.ns[ui].seen = gen;
-        sc.ns[ui].dist = nu;
-        sc.ns[ui].parent = slot as u32;
+        sc.node[ui].seen = gen;
+        sc.node[ui].dist = nu;
+        sc.node[ui].parent = slot as u32;
         // The bound is consistent, so nu + h(u) >= a + h(v) >= key: a valid lower key.
         sc.rheap.push(nu.max(key), e.from);
     }
@@ -1126,7 +1126,7 @@ impl RoutingIndex {
         let mut path = Vec::new();
         let mut x = src;
         while x != dst && path.len() <= self.n {
-            let slot = sc.ns[x as usize].parent;
+            let slot = sc.node[x as usize].parent;
             path.push(slot);
             x = self.to[slot as usize];
         }
@@ -1377,10 +1377,10 @@ impl RoutingIndex {
         let (src, dst, amount) = (q.src, q.dst, q.amount);
         let balanced = q.model == CostModel::Balanced;
         let mut failure = Failure::Capacity;
-        sc.ns[dst as usize].seen = gen;
-        sc.ns[dst as usize].dist = amount;
-        sc.ns[dst as usize].cost = 0.0;
-        sc.ns[dst as usize].cltv = q.final_cltv;
+        sc.node[dst as usize].seen = gen;
+        sc.node[dst as usize].dist = amount;
+        sc.node[dst as usize].cost = 0.0;
+        sc.node[dst as usize].cltv = q.final_cltv;
         sc.hops[dst as usize] = 0;
         // The radix heap, on the costs' bits: non-negative f64s order as their bits do, and
         // the keys are monotone (consistent bound), as in the fee search.
@@ -1388,21 +1388,21 @@ impl RoutingIndex {
         sc.rheap.push(0f64.to_bits(), dst);
         while let Some((key, v)) = sc.rheap.pop() {
             let vi = v as usize;
-            if sc.ns[vi].settled == gen {
+            if sc.node[vi].settled == gen {
                 continue;
             }
             // Only the fee bound: landmark bounds on `-ln P` were tried and did not pay off
             // (the uncertainty of big channels is so small that they barely prune).
             // The fee bound is INF where the landmarks prove that no first hop of the source
             // reaches `v` at this amount: that prunes under every model.
-            let hf = self.bound(v, sc.ns[vi].dist, src, sc);
+            let hf = self.bound(v, sc.node[vi].dist, src, sc);
             if hf == INF {
-                sc.ns[vi].settled = gen;
+                sc.node[vi].settled = gen;
                 continue;
             }
             let hp = self.prob_bound(v, q, sc);
             if hp == f64::INFINITY {
-                sc.ns[vi].settled = gen;
+                sc.node[vi].settled = gen;
                 continue;
             }
             let h = if balanced {
@@ -1410,22 +1410,27 @@ impl RoutingIndex {
             } else {
                 hp
             };
-            let real = sc.ns[vi].cost + h;
+            let real = sc.node[vi].cost + h;
             if f64::from_bits(key) < real {
                 sc.rheap.push(real.to_bits(), v);
                 continue;
             }
-            sc.ns[vi].settled = gen;
+            sc.node[vi].settled = gen;
             if v == src {
                 return Found::Path(self.tree_path(src, dst, sc));
             }
-            let (a, c, cl, hop) = (sc.ns[vi].dist, sc.ns[vi].cost, sc.ns[vi].cltv, sc.hops[vi]);
+            let (a, c, cl, hop) = (
+                sc.node[vi].dist,
+                sc.node[vi].cost,
+                sc.node[vi].cltv,
+                sc.hops[vi],
+            );
             if hop >= q.max_hops {
                 failure = Failure::HopLimit;
                 continue;
             }
             // Dead-end tails only matter as the payer (see `fee_single`).
-            for part in self.in_parts(v, sc.hs[vi].first_hop == gen) {
+            for part in self.in_parts(v, sc.bounds[vi].first_hop == gen) {
                 let first = part.start;
                 for (k, e) in self.hot[part].iter().enumerate() {
                     // Sorted by htlc_max, largest first: no later edge carries `a` either.
@@ -1435,7 +1440,7 @@ impl RoutingIndex {
                     let slot = first + k;
                     let u = e.from;
                     let ui = u as usize;
-                    if sc.ns[ui].settled == gen
+                    if sc.node[ui].settled == gen
                         || u == dst
                         || a < e.htlc_min
                         || self.edge_excluded(slot, sc)
@@ -1466,15 +1471,15 @@ impl RoutingIndex {
                     } else {
                         neg_ln_p
                     };
-                    if sc.ns[ui].seen == gen && nc >= sc.ns[ui].cost {
+                    if sc.node[ui].seen == gen && nc >= sc.node[ui].cost {
                         continue;
                     }
-                    sc.ns[ui].seen = gen;
-                    sc.ns[ui].dist = nu;
-                    sc.ns[ui].cost = nc;
-                    sc.ns[ui].cltv = ncl;
+                    sc.node[ui].seen = gen;
+                    sc.node[ui].dist = nu;
+                    sc.node[ui].cost = nc;
+                    sc.node[ui].cltv = ncl;
                     sc.hops[ui] = hop + 1;
-                    sc.ns[ui].parent = slot as u32;
+                    sc.node[ui].parent = slot as u32;
                     // The bound is consistent, so nc + h(u) >= c + h(v) = real; a key that is a
                     // rounding error too high only delays the node, it is never dropped.
                     sc.rheap.push(nc.max(real).to_bits(), u);
@@ -1514,18 +1519,18 @@ impl RoutingIndex {
                 }
             }
             let mut reject_bound = INF;
-            sc.ns[dst as usize].seen = gen;
-            sc.ns[dst as usize].dist = amount;
+            sc.node[dst as usize].seen = gen;
+            sc.node[dst as usize].dist = amount;
             sc.heap.push(Reverse((amount, dst)));
             while let Some(Reverse((a, v))) = sc.heap.pop() {
                 let vi = v as usize;
                 if pending == 0 {
                     break;
                 }
-                if sc.ns[vi].settled == gen || a > sc.ns[vi].dist {
+                if sc.node[vi].settled == gen || a > sc.node[vi].dist {
                     continue;
                 }
-                sc.ns[vi].settled = gen;
+                sc.node[vi].settled = gen;
                 // Every tail may be one of the sources: both parts.
                 for part in self.in_parts(v, true) {
                     let first = part.start;
@@ -1552,16 +1557,16 @@ impl RoutingIndex {
                                 pending -= 1;
                             }
                         }
-                        if sc.ns[ui].settled == gen {
+                        if sc.node[ui].settled == gen {
                             continue;
                         }
                         let nu = a.saturating_add(e.fee(a));
-                        if sc.ns[ui].seen == gen && nu >= sc.ns[ui].dist {
+                        if sc.node[ui].seen == gen && nu >= sc.node[ui].dist {
                             continue;
                         }
-                        sc.ns[ui].seen = gen;
-                        sc.ns[ui].dist = nu;
-                        sc.ns[ui].parent = slot as u32;
+                        sc.node[ui].seen = gen;
+                        sc.node[ui].dist = nu;
+                        sc.node[ui].parent = slot as u32;
                         sc.heap.push(Reverse((nu, u)));
                     }
                 }
@@ -1580,7 +1585,7 @@ impl RoutingIndex {
                     let mut path = vec![slot];
                     let mut y = self.to[slot as usize];
                     while y != dst && path.len() <= self.n {
-                        let p = sc.ns[y as usize].parent;
+                        let p = sc.node[y as usize].parent;
                         path.push(p);
                         y = self.to[p as usize];
                     }
