@@ -338,44 +338,37 @@ impl RoutingIndex {
     /// `fee_order` (see the field): per bucket, each part of each in-edge list sorted by
     /// (fee at the bucket amount, slot), edges whose limit is below the amount last.
     fn fee_order(hot: &[HotEdge], in_off: &[u32], in_mid: &[u32]) -> Vec<u32> {
-        let slots = hot.len();
-        let mut order = vec![0u32; LANDMARK_BUCKETS_MSAT.len() * slots];
-        if slots == 0 {
-            return order;
-        }
-        order
-            .par_chunks_mut(slots)
-            .zip(LANDMARK_BUCKETS_MSAT.par_iter())
-            .for_each(|(out, &bucket)| {
-                // Keys computed once per edge, not once per comparison.
-                let mut keyed: Vec<(u64, u32)> = Vec::new();
-                for (v, &mid) in in_mid.iter().enumerate() {
-                    for part in [in_off[v]..mid, mid..in_off[v + 1]] {
-                        let part = part.start as usize..part.end as usize;
-                        keyed.clear();
-                        keyed.extend(part.clone().map(|s| {
-                            let e = &hot[s];
-                            let fee = if e.htlc_max < bucket {
-                                INF
-                            } else {
-                                e.fee(bucket)
-                            };
-                            (fee, s as u32)
-                        }));
-                        keyed.sort_unstable();
-                        for (x, &(_, s)) in out[part].iter_mut().zip(&keyed) {
-                            *x = s;
-                        }
-                    }
-                }
-            });
-        order
+        let parts: Vec<std::ops::Range<usize>> = in_mid
+            .iter()
+            .enumerate()
+            .flat_map(|(v, &mid)| [in_off[v]..mid, mid..in_off[v + 1]])
+            .map(|r| r.start as usize..r.end as usize)
+            .collect();
+        Self::sort_by_bucket_fee(hot.len(), &parts, |s| {
+            (hot[s].htlc_max, hot[s].base, hot[s].ppm)
+        })
     }
 
     /// `out_fee_order` (see the field): per bucket, each node's out-edges sorted by (fee at
     /// the bucket amount, position), edges whose limit is below the amount last.
     fn out_fee_order(out_hot: &[OutEdge], out_off: &[u32]) -> Vec<u32> {
-        let len = out_hot.len();
+        let lists: Vec<std::ops::Range<usize>> = out_off
+            .windows(2)
+            .map(|w| w[0] as usize..w[1] as usize)
+            .collect();
+        Self::sort_by_bucket_fee(out_hot.len(), &lists, |p| {
+            (out_hot[p].htlc_max, out_hot[p].base, out_hot[p].ppm)
+        })
+    }
+
+    /// Per landmark bucket (`b * len + position`), the positions of each range sorted by
+    /// (fee at the bucket amount, position), positions whose edge's limit is below the
+    /// amount last; `edge` gives a position's (limit, base fee, ppm).
+    fn sort_by_bucket_fee(
+        len: usize,
+        ranges: &[std::ops::Range<usize>],
+        edge: impl Fn(usize) -> (u64, u32, u32) + Sync,
+    ) -> Vec<u32> {
         let mut order = vec![0u32; LANDMARK_BUCKETS_MSAT.len() * len];
         if len == 0 {
             return order;
@@ -384,21 +377,21 @@ impl RoutingIndex {
             .par_chunks_mut(len)
             .zip(LANDMARK_BUCKETS_MSAT.par_iter())
             .for_each(|(out, &bucket)| {
+                // Keys computed once per edge, not once per comparison.
                 let mut keyed: Vec<(u64, u32)> = Vec::new();
-                for w in out_off.windows(2) {
-                    let range = w[0] as usize..w[1] as usize;
+                for range in ranges {
                     keyed.clear();
                     keyed.extend(range.clone().map(|p| {
-                        let e = &out_hot[p];
-                        let fee = if e.htlc_max < bucket {
+                        let (limit, base, ppm) = edge(p);
+                        let fee = if limit < bucket {
                             INF
                         } else {
-                            e.fee(bucket)
+                            policy_fee(base, ppm, bucket)
                         };
                         (fee, p as u32)
                     }));
                     keyed.sort_unstable();
-                    for (x, &(_, p)) in out[range].iter_mut().zip(&keyed) {
+                    for (x, &(_, p)) in out[range.clone()].iter_mut().zip(&keyed) {
                         *x = p;
                     }
                 }
