@@ -211,9 +211,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Rounds of verify-only then handler + store, with rates, ratio and CPU split per round.
-fn rounds(rt: &tokio::runtime::Runtime, net: &SyntheticNetwork, sigs: &[Sig], runs: usize) {
+fn rounds(
+    rt: &tokio::runtime::Runtime,
+    net: &SyntheticNetwork,
+    (sigs, wire_keys): (&[Sig], &[[u8; 33]]),
+    runs: usize,
+) {
     let msgs = net.message_count() as f64;
-    let wire_keys: Vec<[u8; 33]> = sigs.iter().map(|(_, _, pk)| pk.serialize()).collect();
     let (mut ratios, mut verify, mut handler) = (Vec::new(), Vec::new(), Vec::new());
     let (mut wire, mut wire_ratios) = (Vec::new(), Vec::new());
     let mut cpu_ratios = Vec::new();
@@ -224,7 +228,7 @@ fn rounds(rt: &tokio::runtime::Runtime, net: &SyntheticNetwork, sigs: &[Sig], ru
         let (v, vc) = (t.elapsed().as_secs_f64(), self_cpu() - c);
         let t = Instant::now();
         assert_eq!(
-            verify_from_wire(sigs, &wire_keys),
+            verify_from_wire(sigs, wire_keys),
             sigs.len(),
             "every signature verifies"
         );
@@ -292,6 +296,7 @@ fn bench(c: &mut Criterion) {
     let t = Instant::now();
     let net = network(nodes, channels, 7, ts);
     let sigs = net.signatures();
+    let wire_keys: Vec<[u8; 33]> = sigs.iter().map(|(_, _, pk)| pk.serialize()).collect();
     eprintln!(
         "gossip bench: {} channels, {} nodes, {} messages, {} signatures (generated in {:.1}s)",
         channels,
@@ -308,7 +313,7 @@ fn bench(c: &mut Criterion) {
 
     let runs = env("SWITCHYARD_BENCH_GOSSIP_RUNS", 0);
     if runs > 0 {
-        rounds(&rt, &net, &sigs, runs);
+        rounds(&rt, &net, (&sigs, &wire_keys), runs);
         return;
     }
 
@@ -319,7 +324,6 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(60));
     g.throughput(Throughput::Elements(net.message_count() as u64));
     g.bench_function("secp256k1_verify_only", |b| b.iter(|| verify_only(&sigs)));
-    let wire_keys: Vec<[u8; 33]> = sigs.iter().map(|(_, _, pk)| pk.serialize()).collect();
     g.bench_function("secp256k1_verify_from_wire", |b| {
         b.iter(|| verify_from_wire(&sigs, &wire_keys))
     });

@@ -699,22 +699,9 @@ impl RoutingIndex {
         let fg = sc.f_gen;
         let (lazy_min, batch) = lazy_scan();
         while let Some((d, x)) = sc.f_heap.pop() {
-            if x & REST_OF_LIST != 0 {
-                if sc.f_size >= size {
-                    sc.f_heap.push(d, x);
-                    sc.f_radius = d;
-                    return;
-                }
-                // The rest of a settled node's out-edges, in fee order: `d` bounds them all.
-                let p = (x & !REST_OF_LIST) as usize;
-                let pos = self.out_fee_order[sc.bucket * self.out_hot.len() + p] as usize;
-                let tail = self.from[self.out_slot[pos] as usize] as usize;
-                let end = self.out_off[tail + 1] as usize;
-                self.ball_scan(q, sc, sc.ball[tail].dist, (p, end), (d, batch));
-                continue;
-            }
+            let rest_of_list = x & REST_OF_LIST != 0;
             let xi = x as usize;
-            if sc.ball[xi].done == fg || d > sc.ball[xi].dist {
+            if !rest_of_list && (sc.ball[xi].done == fg || d > sc.ball[xi].dist) {
                 continue;
             }
             if sc.f_size >= size {
@@ -722,6 +709,15 @@ impl RoutingIndex {
                 sc.f_heap.push(d, x);
                 sc.f_radius = d;
                 return;
+            }
+            if rest_of_list {
+                // The rest of a settled node's out-edges, in fee order: `d` bounds them all.
+                let p = (x & !REST_OF_LIST) as usize;
+                let pos = self.out_fee_order[sc.bucket * self.out_hot.len() + p] as usize;
+                let tail = self.from[self.out_slot[pos] as usize] as usize;
+                let end = self.out_off[tail + 1] as usize;
+                self.ball_scan(q, sc, sc.ball[tail].dist, (p, end), (d, batch));
+                continue;
             }
             sc.f_size += 1;
             sc.ball[xi].done = fg;
