@@ -257,6 +257,7 @@ impl Node {
                 tasks.push(tokio::spawn(accept_loop(
                     listener,
                     pm.clone(),
+                    ln.clone(),
                     shutdown_rx.clone(),
                 )));
                 tracing::info!(%local, "accepting Lightning peers");
@@ -288,6 +289,7 @@ impl Node {
 
         let supervisor = peers::PeerSupervisor::new(
             pm.clone(),
+            ln.clone(),
             store.clone(),
             config.tor.clone(),
             shutdown_rx.clone(),
@@ -496,7 +498,17 @@ impl Node {
             source,
         )
         .await?;
-        let result = if self.pm.peer_by_node_id(&spec.node_id).is_some() {
+        let mut shutdown = self.shutdown.subscribe();
+        let watched = tokio::time::timeout(
+            peers::CONNECT_TIMEOUT,
+            self.ln.wait_channels_watched(&mut shutdown),
+        )
+        .await;
+        let result = if watched != Ok(true) {
+            Err(NodeError::Unavailable(
+                "the node's channels are still catching up with the chain (is bitcoind reachable?); the peer is saved and will be connected then".into(),
+            ))
+        } else if self.pm.peer_by_node_id(&spec.node_id).is_some() {
             Ok(())
         } else {
             peers::connect_once(&self.pm, &spec, &self.config.tor)
@@ -631,8 +643,13 @@ async fn load_graph(kv: &kv::PgKvStore, network: Network, logger: Arc<LdkLogger>
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     pm: Arc<PeerManager>,
+    ln: Arc<ln::Lightning>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Until then, connections wait in the listen backlog.
+    if !ln.wait_channels_watched(&mut shutdown).await {
+        return;
+    }
     loop {
         tokio::select! {
             r = listener.accept() => match r {
@@ -684,6 +701,9 @@ async fn event_loop(
     announcement: Announcement,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    if !ln.wait_channels_watched(&mut shutdown).await {
+        return;
+    }
     let mut last_announced: Option<std::time::Instant> = None;
     let wake = wake.unwrap_or_default();
     let mut tick = tokio::time::interval(Duration::from_secs(10));

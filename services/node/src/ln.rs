@@ -469,6 +469,10 @@ pub struct Lightning {
     metrics: Arc<NodeMetrics>,
     /// Monitors and their best blocks, kept until the chain feed has synced them.
     pending_monitors: Mutex<Vec<(bitcoin::BlockHash, ChannelMonitor<InMemorySigner>)>>,
+    /// True once every restored monitor is in the chain monitor. Until then nothing may
+    /// drive the channel manager (peers, events, payments, closes): an update it generated
+    /// for a channel whose monitor is not registered yet would be lost, and the channel stuck.
+    channels_watched: watch::Sender<bool>,
     manager_best: bitcoin::BlockHash,
 }
 
@@ -683,6 +687,7 @@ impl Lightning {
             persist_retry: AtomicBool::new(false),
             learned,
             metrics: p.metrics,
+            channels_watched: watch::Sender::new(monitors.is_empty()),
             pending_monitors: Mutex::new(monitors),
             manager_best,
         });
@@ -724,7 +729,11 @@ impl Lightning {
             match self.synchronize(&rpc, &mut cache).await {
                 Ok(tip) => break tip,
                 Err(e) => {
-                    tracing::warn!(error = %e, "syncing channels with the chain; retrying");
+                    tracing::warn!(
+                        error = %e,
+                        peers_wait = !self.channels_watched(),
+                        "syncing channels with the chain; retrying"
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                         _ = shutdown.changed() => return,
@@ -838,6 +847,7 @@ impl Lightning {
             .lock()
             .map(|mut m| m.drain(..).collect())
             .unwrap_or_default();
+        let restored = monitors.len();
         for (_, monitor) in monitors {
             let id = monitor.channel_id();
             if let Err(e) =
@@ -846,6 +856,37 @@ impl Lightning {
                 tracing::error!(channel = %id, error = ?e, "cannot watch a restored channel monitor");
             }
         }
+        if !self.channels_watched.send_replace(true) {
+            tracing::info!(
+                channels = restored,
+                "restored channels follow the chain; peers and payments go ahead"
+            );
+        }
+    }
+
+    /// Whether the restored channels are watched (see `wait_channels_watched`).
+    pub fn channels_watched(&self) -> bool {
+        *self.channels_watched.borrow()
+    }
+
+    /// Waits until every restored channel monitor has caught up with the chain and is in the
+    /// chain monitor: only then may peers, events or the API drive the channel manager.
+    /// Returns false if `shutdown` comes first.
+    pub async fn wait_channels_watched(&self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let mut watched = self.channels_watched.subscribe();
+        tokio::select! {
+            r = watched.wait_for(|w| *w) => r.is_ok(),
+            _ = shutdown.wait_for(|s| *s) => false,
+        }
+    }
+
+    fn ensure_channels_watched(&self) -> Result<(), NodeError> {
+        if self.channels_watched() {
+            return Ok(());
+        }
+        Err(NodeError::Unavailable(
+            "the node's channels are still catching up with the chain (is bitcoind reachable?); try again shortly".into(),
+        ))
     }
 
     /// Writes the channel manager (when LDK says it changed, when a write failed, or when
@@ -1392,6 +1433,7 @@ impl Lightning {
 
     /// Cooperative close (or force close with `force`).
     pub fn close_channel(&self, r: ChannelRef, force: bool) -> Result<(), NodeError> {
+        self.ensure_channels_watched()?;
         let c = self.find_channel(r)?;
         let peer = c.counterparty.node_id;
         let result = if force {
@@ -1509,6 +1551,7 @@ impl Lightning {
         amount_msat: Option<u64>,
         max_fee_msat: Option<u64>,
     ) -> Result<String, NodeError> {
+        self.ensure_channels_watched()?;
         let amount = match (invoice.amount_milli_satoshis(), amount_msat) {
             (Some(a), None) => a,
             (None, Some(a)) => a,
@@ -1570,6 +1613,7 @@ impl Lightning {
         amount_msat: u64,
         max_fee_msat: Option<u64>,
     ) -> Result<String, NodeError> {
+        self.ensure_channels_watched()?;
         if amount_msat == 0 {
             return Err(NodeError::Rejected("amount_msat must be positive".into()));
         }

@@ -18,7 +18,7 @@ use crate::config::{PeerSpec, TorConfig};
 use crate::error::NodeError;
 use crate::PeerManager;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 fn conn_err(spec: &PeerSpec, message: impl Into<String>) -> NodeError {
@@ -154,6 +154,7 @@ pub async fn connect_once(
 /// Keeps configured and API-added peers connected.
 pub struct PeerSupervisor {
     pm: Arc<PeerManager>,
+    ln: Arc<crate::ln::Lightning>,
     store: Store,
     tor: TorConfig,
     wanted: Mutex<HashMap<PublicKey, tokio::task::JoinHandle<()>>>,
@@ -167,12 +168,14 @@ fn store_id(p: &PublicKey) -> NodeId {
 impl PeerSupervisor {
     pub fn new(
         pm: Arc<PeerManager>,
+        ln: Arc<crate::ln::Lightning>,
         store: Store,
         tor: TorConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<PeerSupervisor> {
         Arc::new(PeerSupervisor {
             pm,
+            ln,
             store,
             tor,
             wanted: Mutex::new(HashMap::new()),
@@ -200,6 +203,9 @@ impl PeerSupervisor {
         let mut backoff = Duration::from_secs(1);
         let mut shutdown = self.shutdown.clone();
         let id = store_id(&spec.node_id);
+        if !self.ln.wait_channels_watched(&mut shutdown).await {
+            return;
+        }
         loop {
             if *shutdown.borrow() {
                 return;
