@@ -1366,8 +1366,8 @@ impl RoutingIndex {
         path
     }
 
-    /// Probability and balanced models (module documentation: a heuristic), as a lazy A*
-    /// with the landmark bounds: `-ln P` for probability, fee + priced `-ln P` for balanced.
+    /// Probability and balanced models (module documentation: a heuristic), as a lazy A*:
+    /// `prob_bound` for probability, the landmark fee bound + priced `prob_bound` for balanced.
     pub(crate) fn search_cost(&self, q: &Query, sc: &mut Scratch) -> Found {
         let gen = sc.gen;
         let (src, dst, amount) = (q.src, q.dst, q.amount);
@@ -1387,11 +1387,18 @@ impl RoutingIndex {
             if sc.node[vi].settled == gen {
                 continue;
             }
-            // Only the fee bound: landmark bounds on `-ln P` were tried and did not pay off
-            // (the uncertainty of big channels is so small that they barely prune).
-            // The fee bound is INF where the landmarks prove that no first hop of the source
-            // reaches `v` at this amount: that prunes under every model.
-            let hf = self.bound(v, sc.node[vi].dist, src, sc);
+            // Landmark bounds on `-ln P` were tried and did not pay off (the uncertainty of
+            // big channels is so small that they barely prune). The fee bound guides the
+            // balanced model, and is INF where the landmarks prove that no first hop of the
+            // source reaches `v` at this amount. The probability model skips it: that pruning
+            // saved less than the landmark rows cost it to read (callgrind: a quarter of its
+            // cache misses; 2026 graph median -38%, same routes; a query without a route is
+            // decided by the fee search anyway).
+            let hf = if balanced {
+                self.bound(v, sc.node[vi].dist, src, sc)
+            } else {
+                0
+            };
             if hf == INF {
                 sc.node[vi].settled = gen;
                 continue;
