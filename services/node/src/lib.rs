@@ -505,8 +505,8 @@ impl Node {
         )
         .await;
         let result = if watched != Ok(true) {
-            Err(NodeError::Unavailable(
-                "the node's channels are still catching up with the chain (is bitcoind reachable?); the peer is saved and will be connected then".into(),
+            Err(ln::catching_up(
+                "the peer is saved and will be connected then",
             ))
         } else if self.pm.peer_by_node_id(&spec.node_id).is_some() {
             Ok(())

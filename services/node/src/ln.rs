@@ -445,6 +445,14 @@ pub enum ChannelRef {
     Scid(u64),
 }
 
+/// The error for a request refused until the restored channels are watched (see
+/// `wait_channels_watched`); `then` says what happens next.
+pub(crate) fn catching_up(then: &str) -> NodeError {
+    NodeError::Unavailable(format!(
+        "the node's channels are still catching up with the chain (is bitcoind reachable?); {then}"
+    ))
+}
+
 /// The channel, forwarding and payment layer of a node.
 pub struct Lightning {
     pub(crate) manager: Arc<ChannelManager>,
@@ -884,9 +892,7 @@ impl Lightning {
         if self.channels_watched() {
             return Ok(());
         }
-        Err(NodeError::Unavailable(
-            "the node's channels are still catching up with the chain (is bitcoind reachable?); try again shortly".into(),
-        ))
+        Err(catching_up("try again shortly"))
     }
 
     /// Writes the channel manager (when LDK says it changed, when a write failed, or when
