@@ -239,6 +239,16 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     })
     .await;
 
+    // Every node at bitcoind's tip before paying: the blocks just mined for gossip must not
+    // leave A pricing the route's cltv from a lower height than C checks it against.
+    let tip = tokio::task::block_in_place(|| btc.tip_height()).unwrap();
+    wait_for("every node at bitcoind's tip", 30, async || {
+        [&a, &s, &c]
+            .iter()
+            .all(|n| n.node.lightning().manager().current_best_block().height == tip)
+    })
+    .await;
+
     // C invoices 50,000 sat; A pays; S earns 1000 + 50,000,000 * 1000 / 1e6 = 51,000 msat.
     let invoice = c
         .node
