@@ -40,8 +40,11 @@ pub(crate) fn policy_fee(base: u32, ppm: u32, amount: u64) -> u64 {
 }
 
 /// The fields the searches read for every in-edge they scan, packed so that one edge is
-/// one half cache line instead of five separate array reads.
+/// one half cache line instead of five separate array reads. Aligned to it: unaligned, half
+/// the edges straddled two lines (the allocator aligns to 16 bytes), and reading such an
+/// edge's limit and then its fee missed twice.
 #[derive(Debug, Clone, Copy)]
+#[repr(align(32))]
 pub(crate) struct HotEdge {
     /// min(htlc_maximum, capacity).
     pub htlc_max: u64,
@@ -79,13 +82,29 @@ impl OutEdge {
     }
 }
 
+/// One node's landmark distances at one bucket: `d(L, u)` for each landmark, then `d(u, L)`;
+/// one aligned cache line, so a bound reads one line, not two.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct LandmarkRow(pub [u32; 2 * LANDMARKS]);
+
 /// Reverse (incoming) adjacency over enabled edges in structure-of-arrays form: the search
 /// runs from the destination back to the source, so for node `v` the slots
 /// `in_off[v]..in_off[v+1]` describe the edges `from[slot] -> v`, largest htlc_max first.
+///
+/// Nodes are numbered in the index's own order (`order`, `rank`), not the snapshot's: the
+/// snapshot sorts nodes by id, which scatters neighbours over memory, while a query's time
+/// is mostly the cache misses of reading its nodes' state. In breadth-first order from the
+/// best-connected node, a hub's neighbours sit next to each other and the busy core of the
+/// graph packs into a few cache-resident pages.
 #[derive(Debug)]
 pub struct RoutingIndex {
     pub(crate) snapshot: Arc<Snapshot>,
     pub(crate) n: usize,
+    /// The snapshot's node for each index node.
+    pub(crate) order: Vec<NodeIdx>,
+    /// The index node for each snapshot node (the inverse of `order`).
+    pub(crate) rank: Vec<u32>,
     pub(crate) in_off: Vec<u32>,
     /// `in_mid[v]` splits `v`'s in-edges: before it, edges whose tail has another
     /// in-neighbour; from it, edges whose tail can only be entered from `v` (or not at all),
@@ -134,10 +153,10 @@ pub struct RoutingIndex {
     /// `in_fee_min[b * n + v]`: the least fee at bucket `b`'s amount among `v`'s in-edges
     /// whose htlc_max reaches it (`INF` if none): every hop into `v` charges at least that.
     pub(crate) in_fee_min: Vec<u64>,
-    /// `lm[(b * n + u) * 2 * LANDMARKS + l]` = fee distance landmark l -> u at bucket b, and
-    /// at `+ LANDMARKS + l` the distance u -> landmark l (one 64-byte line per node), over
-    /// the edges whose htlc_max exceeds the bucket amount (see `compute_landmark_tables`).
-    pub(crate) lm: Vec<u32>,
+    /// `lm[b * n + u].0[l]` = fee distance landmark l -> u at bucket b, and at
+    /// `LANDMARKS + l` the distance u -> landmark l, over the edges whose htlc_max exceeds
+    /// the bucket amount (see `compute_landmark_tables`).
+    pub(crate) lm: Vec<LandmarkRow>,
     /// Nodes whose `lm` row is unknown (indexes built with another index's tables, see
     /// [`RoutingIndex::build_with_landmarks_of`]); empty when every row is known.
     pub(crate) lm_unknown: Vec<bool>,
@@ -145,10 +164,16 @@ pub struct RoutingIndex {
 
 impl RoutingIndex {
     /// The compact arrays, bounds per bucket and hub reachability: everything but the
-    /// landmark tables.
-    fn build_arrays(snapshot: Arc<Snapshot>) -> RoutingIndex {
+    /// landmark tables. `order` lists the snapshot's nodes in the index's order.
+    fn build_arrays(snapshot: Arc<Snapshot>, order: Vec<NodeIdx>) -> RoutingIndex {
         let g = &*snapshot;
         let n = g.node_count();
+        debug_assert_eq!(order.len(), n);
+        let mut rank = vec![0u32; n];
+        for (i, &u) in order.iter().enumerate() {
+            rank[u as usize] = i as u32;
+        }
+        let tail = |e| rank[g.edge_from(e) as usize];
         let mut in_off = Vec::with_capacity(n + 1);
         let (mut from, mut base, mut ppm, mut cltv) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -159,14 +184,15 @@ impl RoutingIndex {
         // Per node: its one enabled in-neighbour, `NO_NODE` if none, `MANY` if several.
         const NO_NODE: u32 = u32::MAX;
         const MANY: u32 = u32::MAX - 1;
-        let only_in_neighbour: Vec<u32> = (0..n as NodeIdx)
-            .map(|u| {
+        let only_in_neighbour: Vec<u32> = order
+            .iter()
+            .map(|&u| {
                 let mut one = NO_NODE;
                 for &e in g.in_edges(u) {
                     if !g.edge_enabled(e) {
                         continue;
                     }
-                    let x = g.edge_from(e);
+                    let x = tail(e);
                     if one == NO_NODE {
                         one = x;
                     } else if one != x {
@@ -177,14 +203,15 @@ impl RoutingIndex {
             })
             .collect();
         let mut incoming: Vec<(bool, u64, u32)> = Vec::new();
-        for v in 0..n as NodeIdx {
+        for (v, &snapshot_v) in order.iter().enumerate() {
+            let v = v as u32;
             // A tail whose only in-neighbour is `v` itself leads backward nowhere but to `v`:
             // unless it is the payer, relaxing it is wasted work. Such edges go last
             // (`RoutingIndex::in_mid`), so searches can skip them. Within each part, largest
             // htlc limit first: a search stops scanning at the first edge that cannot carry
             // its label.
             incoming.clear();
-            for &e in g.in_edges(v) {
+            for &e in g.in_edges(snapshot_v) {
                 let Some(p) = g.edge_policy(e) else { continue };
                 if p.disabled {
                     continue;
@@ -193,7 +220,7 @@ impl RoutingIndex {
                     .channel(Snapshot::edge_channel(e))
                     .capacity_sat
                     .saturating_mul(1000);
-                let only = only_in_neighbour[g.edge_from(e) as usize];
+                let only = only_in_neighbour[tail(e) as usize];
                 let dead_end = only == NO_NODE || only == v;
                 incoming.push((dead_end, p.htlc_max_msat.min(cap), e));
             }
@@ -205,7 +232,7 @@ impl RoutingIndex {
                     .channel(Snapshot::edge_channel(e))
                     .capacity_sat
                     .saturating_mul(1000);
-                from.push(g.edge_from(e));
+                from.push(tail(e));
                 base.push(p.fee_base_msat);
                 ppm.push(p.fee_ppm);
                 cltv.push(p.cltv_delta);
@@ -262,6 +289,8 @@ impl RoutingIndex {
         let mut idx = RoutingIndex {
             snapshot: snapshot.clone(),
             n,
+            order,
+            rank,
             in_off,
             in_mid,
             hot,
@@ -327,7 +356,8 @@ impl RoutingIndex {
 
     /// Builds the index (compact arrays, reachability, landmark tables; rayon-parallel).
     pub fn build(snapshot: Arc<Snapshot>) -> RoutingIndex {
-        let mut idx = Self::build_arrays(snapshot);
+        let order = locality_order(&snapshot);
+        let mut idx = Self::build_arrays(snapshot, order);
         if idx.n > 0 {
             idx.landmarks = idx.pick_landmarks();
             idx.compute_landmark_tables();
@@ -415,22 +445,31 @@ impl RoutingIndex {
         if base.landmarks.is_empty() || base.lm.is_empty() {
             return Self::build(snapshot);
         }
-        let mut idx = Self::build_arrays(snapshot);
+        // The base's order where it has the node (its neighbourhoods are this graph's, less
+        // a few edges), new nodes last: cheaper than ordering afresh for every payment.
+        let in_base: Vec<Option<u32>> = (0..snapshot.node_count() as NodeIdx)
+            .map(|u| {
+                let v = base.snapshot.node_idx(&snapshot.node(u).id)?;
+                base.rank.get(v as usize).copied()
+            })
+            .collect();
+        let mut order: Vec<NodeIdx> = (0..snapshot.node_count() as NodeIdx).collect();
+        order.sort_by_key(|&u| (in_base[u as usize].unwrap_or(u32::MAX), u));
+        let mut idx = Self::build_arrays(snapshot, order);
         let n = idx.n;
         if n == 0 {
             return idx;
         }
         let k = LANDMARKS;
         let buckets = LANDMARK_BUCKETS_MSAT.len();
-        let mut lm = vec![0u32; buckets * n * 2 * k];
+        let mut lm = vec![LandmarkRow([0; 2 * LANDMARKS]); buckets * n];
         let mut unknown = vec![false; n];
         for u in 0..n {
-            let id = &idx.snapshot.node(u as NodeIdx).id;
-            let from = base.snapshot.node_idx(id).map(|v| v as usize);
+            let from = in_base[idx.order[u] as usize].map(|v| v as usize);
             for b in 0..buckets {
-                let row = &mut lm[(b * n + u) * 2 * k..][..2 * k];
+                let row = &mut lm[b * n + u].0;
                 match from {
-                    Some(v) => row.copy_from_slice(&base.lm[(b * base.n + v) * 2 * k..][..2 * k]),
+                    Some(v) => *row = base.lm[b * base.n + v].0,
                     // No bound: d(L, u) >= 0 gives nothing, a saturated d(u, L) is skipped.
                     None => row[k..].fill(LM_SAT),
                 }
@@ -458,6 +497,8 @@ impl RoutingIndex {
     pub fn heap_bytes(&self) -> usize {
         4 * (self.in_off.capacity()
             + self.in_mid.capacity()
+            + self.order.capacity()
+            + self.rank.capacity()
             + self.from.capacity()
             + self.base.capacity()
             + self.ppm.capacity()
@@ -471,7 +512,7 @@ impl RoutingIndex {
             + std::mem::size_of::<OutEdge>() * self.out_hot.capacity()
             + 4 * self.fee_order.capacity()
             + 4 * self.out_fee_order.capacity()
-            + 4 * self.lm.capacity()
+            + std::mem::size_of::<LandmarkRow>() * self.lm.capacity()
             + self.lm_unknown.capacity()
             + 8 * (self.htlc_min.capacity()
                 + self.htlc_max.capacity()
@@ -643,11 +684,11 @@ impl RoutingIndex {
                 ((b, l, fwd), dist)
             })
             .collect();
-        let mut lm = vec![LM_INF; LANDMARK_BUCKETS_MSAT.len() * n * 2 * k];
+        let mut lm = vec![LandmarkRow([LM_INF; 2 * LANDMARKS]); LANDMARK_BUCKETS_MSAT.len() * n];
         for ((b, l, fwd), dist) in results {
             let col = if fwd { l } else { k + l };
             for (u, d) in dist.into_iter().enumerate() {
-                lm[(b * n + u) * 2 * k + col] = if d == INF {
+                lm[b * n + u].0[col] = if d == INF {
                     LM_INF
                 } else {
                     u32::try_from(d).unwrap_or(LM_SAT).min(LM_SAT)
@@ -698,6 +739,12 @@ impl RoutingIndex {
         dist
     }
 
+    /// The index's node for a snapshot node.
+    #[inline]
+    pub(crate) fn node_of(&self, u: NodeIdx) -> u32 {
+        self.rank[u as usize]
+    }
+
     /// Index of the landmark bucket for a query amount.
     pub(crate) fn bucket_for(amount: u64) -> usize {
         LANDMARK_BUCKETS_MSAT
@@ -705,4 +752,48 @@ impl RoutingIndex {
             .rposition(|&b| b <= amount)
             .unwrap_or(0)
     }
+}
+
+/// The index's node order (see [`RoutingIndex`]): breadth-first over enabled edges (either
+/// direction) from the node with the most, each node's unplaced neighbours best-connected
+/// first; every further component likewise from its best-connected node. Ties go to the
+/// lower snapshot index, so the order is a function of the graph.
+fn locality_order(g: &Snapshot) -> Vec<NodeIdx> {
+    let n = g.node_count();
+    let enabled = |edges: &[u32]| edges.iter().filter(|&&e| g.edge_enabled(e)).count();
+    let degree: Vec<usize> = (0..n as NodeIdx)
+        .map(|u| enabled(g.out_edges(u)) + enabled(g.in_edges(u)))
+        .collect();
+    let best_connected_first = |&u: &NodeIdx| (std::cmp::Reverse(degree[u as usize]), u);
+    let mut starts: Vec<NodeIdx> = (0..n as NodeIdx).collect();
+    starts.sort_by_key(best_connected_first);
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    let mut next = Vec::new();
+    for start in starts {
+        if placed[start as usize] {
+            continue;
+        }
+        placed[start as usize] = true;
+        order.push(start);
+        let mut head = order.len() - 1;
+        while let Some(&u) = order.get(head) {
+            head += 1;
+            next.clear();
+            let outs = g.out_edges(u).iter().map(|&e| (e, g.edge_to(e)));
+            let ins = g.in_edges(u).iter().map(|&e| (e, g.edge_from(e)));
+            next.extend(
+                outs.chain(ins)
+                    .filter(|&(e, v)| g.edge_enabled(e) && !placed[v as usize])
+                    .map(|(_, v)| v),
+            );
+            next.sort_by_key(best_connected_first);
+            next.dedup();
+            for &v in &next {
+                placed[v as usize] = true;
+            }
+            order.extend_from_slice(&next);
+        }
+    }
+    order
 }

@@ -297,9 +297,11 @@ impl RoutingIndex {
         }
         let src = g
             .node_idx(&r.source)
+            .map(|u| self.node_of(u))
             .ok_or(RouteError::UnknownSource(r.source))?;
         let dst = g
             .node_idx(&r.destination)
+            .map(|u| self.node_of(u))
             .ok_or(RouteError::UnknownDestination(r.destination))?;
         if src == dst {
             return Err(RouteError::SameNode);
@@ -312,7 +314,7 @@ impl RoutingIndex {
                 ));
             }
             if let Some(i) = g.node_idx(id) {
-                exclude_nodes.push(i);
+                exclude_nodes.push(self.node_of(i));
             }
         }
         let exclude_channels = r
@@ -420,14 +422,15 @@ impl RoutingIndex {
             cell_of(self.find_route(&RouteRequest::new(*s, *d, amount_msat).with_model(cost_model)))
         };
         let g = &*self.snapshot;
-        let src_idx: Option<Vec<u32>> = sources.iter().map(|s| g.node_idx(s)).collect();
+        let node_of = |id: &NodeId| g.node_idx(id).map(|u| self.node_of(u));
+        let src_idx: Option<Vec<u32>> = sources.iter().map(node_of).collect();
         let cells = match (cost_model, src_idx) {
             (CostModel::Fee, Some(src_idx)) => {
                 let columns: Vec<Vec<MatrixCell>> = destinations
                     .par_iter()
                     .map(|d| {
                         let valid_amount = (1..=MAX_AMOUNT_MSAT).contains(&amount_msat);
-                        let Some(dst) = g.node_idx(d).filter(|_| valid_amount) else {
+                        let Some(dst) = node_of(d).filter(|_| valid_amount) else {
                             return sources.iter().map(|s| pair(s, d)).collect();
                         };
                         // `RouteRequest::new`'s defaults, resolved.
@@ -585,6 +588,56 @@ mod tests {
         };
         f(&mut u);
         t.update(u);
+    }
+
+    #[test]
+    fn index_numbers_nodes_breadth_first_from_the_best_connected_and_maps_back() {
+        // Two components: a star around 5 (plus a path 0-1 hanging off leaf 1), and 7-8.
+        // Node 6 has no channel.
+        let mut t = TestGraph::new(9);
+        for leaf in [1, 2, 3, 4] {
+            both(&mut t, 5, leaf, 1_000_000, 0, 0, 10);
+        }
+        both(&mut t, 0, 1, 1_000_000, 0, 0, 10);
+        both(&mut t, 7, 8, 1_000_000, 0, 0, 10);
+        let idx = index(&t);
+        let g = idx.snapshot();
+        let snap = |i: u32| g.node_idx(&id(i)).unwrap();
+        // A permutation, `rank` its inverse.
+        let mut seen = idx.order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..9).collect::<Vec<u32>>());
+        for (i, &u) in idx.order.iter().enumerate() {
+            assert_eq!(idx.node_of(u), i as u32);
+        }
+        // The hub first, its neighbours next (leaf 1, with two channels, ahead of the
+        // others), then what only they reach, then the other component, then the isolated.
+        assert_eq!(idx.order[0], snap(5));
+        assert_eq!(idx.order[1], snap(1));
+        let mut leaves: Vec<u32> = idx.order[2..5].to_vec();
+        leaves.sort_unstable();
+        let mut want = vec![snap(2), snap(3), snap(4)];
+        want.sort_unstable();
+        assert_eq!(leaves, want);
+        assert_eq!(idx.order[5], snap(0));
+        let mut pair = idx.order[6..8].to_vec();
+        pair.sort_unstable();
+        let mut want = vec![snap(7), snap(8)];
+        want.sort_unstable();
+        assert_eq!(pair, want);
+        assert_eq!(idx.order[8], snap(6));
+        // Routes, exclusions and matrices speak snapshot ids whatever the numbering.
+        let r = route_ok(&idx, &RouteRequest::new(id(0), id(3), 1_000));
+        assert_eq!(path_of(&r), vec![id(0), id(1), id(5), id(3)]);
+        let mut req = RouteRequest::new(id(2), id(0), 1_000);
+        req.exclude_nodes = vec![id(4), id(3)];
+        assert_eq!(route_ok(&idx, &req).hops.len(), 3);
+        req.exclude_nodes = vec![id(5)];
+        assert!(idx.find_route(&req).is_err());
+        let m = idx.matrix(&[id(0), id(7)], &[id(3), id(8)], 1_000, CostModel::Fee);
+        assert_eq!(m.cells[0][0].hops, Some(3));
+        assert_eq!(m.cells[1][1].hops, Some(1));
+        assert!(m.cells[0][1].error.is_some() && m.cells[1][0].error.is_some());
     }
 
     #[test]

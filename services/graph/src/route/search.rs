@@ -81,7 +81,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::index::{
-    HotEdge, OutEdge, RoutingIndex, INF, LANDMARKS, LANDMARK_BUCKETS_MSAT, LM_INF, LM_SAT,
+    HotEdge, LandmarkRow, OutEdge, RoutingIndex, INF, LANDMARKS, LANDMARK_BUCKETS_MSAT, LM_INF,
+    LM_SAT,
 };
 use super::radix::RadixHeap;
 use super::{CostModel, BALANCED_MSAT_PER_NEG_LN_P, BALANCED_MSAT_PER_NEG_LN_P_PER_MIB_MSAT};
@@ -183,7 +184,8 @@ struct SingleState {
 /// them past it gives the memory back at the next query.
 const RETAINED_BUFFER: usize = 1 << 16;
 
-/// A request resolved to node indices, limits filled in.
+/// A request resolved to the index's node numbers (`RoutingIndex::node_of`; channels keep
+/// the snapshot's), limits filled in.
 #[derive(Debug, Clone)]
 pub(crate) struct Query {
     pub src: u32,
@@ -496,7 +498,7 @@ impl RoutingIndex {
                 sc.lm_b = [0; LANDMARKS];
                 break;
             }
-            let row = &self.lm[(sc.bucket * n + w) * 2 * LANDMARKS..][..2 * LANDMARKS];
+            let row = &self.lm[sc.bucket * n + w].0;
             for l in 0..LANDMARKS {
                 sc.lm_a[l] = sc.lm_a[l].max(row[l]);
                 sc.lm_b[l] = sc.lm_b[l].min(row[LANDMARKS + l]);
@@ -553,16 +555,16 @@ impl RoutingIndex {
     #[inline]
     fn landmark_bound(
         &self,
-        table: &[u32],
+        table: &[LandmarkRow],
         ui: usize,
         bucket: usize,
         la: &[u32; LANDMARKS],
         lb: &[u32; LANDMARKS],
     ) -> u64 {
-        let row = (bucket * self.n + ui) * 2 * LANDMARKS;
+        let row = &table[bucket * self.n + ui].0;
         let mut h = 0u64;
         for l in 0..self.landmarks.len() {
-            let (dlu, dul) = (table[row + l], table[row + LANDMARKS + l]);
+            let (dlu, dul) = (row[l], row[LANDMARKS + l]);
             let (a, b) = (la[l], lb[l]);
             // d(w, u) >= d(L, u) - a: needs an exact a; a saturated d(L, u) is a lower bound.
             if a < LM_SAT {
