@@ -65,7 +65,9 @@
 //!   repeated runs two to three times faster than the first time). So what one step reads
 //!   is kept together: an in-edge's fields in one `HotEdge`, a node's search state in one
 //!   `NodeState` (half a cache line), its bound state in one `BoundState`, and the forward
-//!   ball scans `OutEdge` runs instead of four slot arrays.
+//!   ball scans `OutEdge` runs instead of four slot arrays. Records are aligned so that none
+//!   straddles two lines, and the index numbers nodes breadth-first from the best-connected
+//!   one (`RoutingIndex`), so a hub's neighbours' states are neighbours in memory.
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
 //!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
 //!   "no route" answers immediate; the other searches drop labels past it.
