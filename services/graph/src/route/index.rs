@@ -346,9 +346,9 @@ impl RoutingIndex {
         if n == 0 {
             return idx;
         }
-        idx.hub = (0..n as u32)
-            .max_by_key(|&u| idx.out_degree(u) + idx.in_degree(u))
-            .unwrap_or(0);
+        // The order starts at the best-connected node (`locality_order`; a payer's view
+        // keeps its base's order).
+        idx.hub = 0;
         idx.reached_from_hub = idx.bfs(idx.hub, true);
         idx.reaches_hub = idx.bfs(idx.hub, false);
         idx
@@ -450,7 +450,7 @@ impl RoutingIndex {
         let in_base: Vec<Option<u32>> = (0..snapshot.node_count() as NodeIdx)
             .map(|u| {
                 let v = base.snapshot.node_idx(&snapshot.node(u).id)?;
-                base.rank.get(v as usize).copied()
+                Some(base.node_of(v))
             })
             .collect();
         let mut order: Vec<NodeIdx> = (0..snapshot.node_count() as NodeIdx).collect();
