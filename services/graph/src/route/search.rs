@@ -67,7 +67,8 @@
 //!   `NodeState` (half a cache line), its bound state in one `BoundState`, and the forward
 //!   ball scans `OutEdge` runs instead of four slot arrays. Records are aligned so that none
 //!   straddles two lines, and the index numbers nodes breadth-first from the best-connected
-//!   one (`RoutingIndex`), so a hub's neighbours' states are neighbours in memory.
+//!   one (`RoutingIndex`), so a hub's neighbours' states are neighbours in memory. In-edge
+//!   scans ask for the records a few edges ahead (`PREFETCH_EDGE`), so their misses overlap.
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
 //!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
 //!   "no route" answers immediate; the other searches drop labels past it.
@@ -137,6 +138,29 @@ const LAZY_SCAN_MIN: usize = 12;
 /// Edges relaxed at least per visit of a lazily scanned list, ready or not: relaxing an edge
 /// early is only extra work, and queueing the rest after every edge costs more.
 const LAZY_BATCH: usize = 8;
+/// How many positions ahead of the one it relaxes an in-edge scan asks for the next edge's
+/// record (`PREFETCH_EDGE`) and for its tail's search state (`PREFETCH_TAIL`; by then the
+/// edge's own line has arrived). Both reads land all over memory, and without the hint the
+/// core waits for one miss at a time. On the bench queries (one cold pass, 8 runs each,
+/// medians) the hints cut the fee search's p99 by 5-15% and its median by 2%; 10 / 5 ahead
+/// did at least as well as 6 / 3.
+const PREFETCH_EDGE: usize = 10;
+const PREFETCH_TAIL: usize = 5;
+
+/// Asks for the cache line holding `x` ahead of its use (see `PREFETCH_EDGE`).
+#[inline(always)]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it reads nothing the program sees and cannot fault,
+    // and `x` is a live reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}
+
 /// Marks a fee-search queue entry that stands for the rest of a node's in-edge list (its
 /// value is then a position in the fee order) instead of a node.
 const REST_OF_LIST: u32 = 1 << 31;
@@ -935,11 +959,14 @@ impl RoutingIndex {
                     );
                     continue;
                 }
-                let first = part.start;
+                let (first, end) = (part.start, part.end);
                 for (k, e) in self.hot[part].iter().enumerate() {
                     // Sorted by htlc_max, largest first: no later edge carries `a` either.
                     if a > e.htlc_max {
                         break;
+                    }
+                    if first + k + PREFETCH_TAIL < end {
+                        prefetch(&sc.node[self.hot[first + k + PREFETCH_TAIL].from as usize]);
                     }
                     self.relax_single(q, sc, &mut st, first + k, e, a, real, ignore_min);
                 }
@@ -1103,6 +1130,12 @@ impl RoutingIndex {
         let order = &self.fee_order[sc.bucket * self.hot.len()..];
         let batch_end = p + batch;
         while p < end {
+            if p + PREFETCH_EDGE < end {
+                prefetch(&self.hot[order[p + PREFETCH_EDGE] as usize]);
+            }
+            if p + PREFETCH_TAIL < end {
+                prefetch(&sc.node[self.hot[order[p + PREFETCH_TAIL] as usize].from as usize]);
+            }
             let slot = order[p] as usize;
             let e = &self.hot[slot];
             // Edges that cannot carry the bucket amount come last, and cannot carry `a`.
@@ -1438,11 +1471,14 @@ impl RoutingIndex {
             }
             // Dead-end tails only matter as the payer (see `fee_single`).
             for part in self.in_parts(v, sc.bounds[vi].first_hop == gen) {
-                let first = part.start;
+                let (first, end) = (part.start, part.end);
                 for (k, e) in self.hot[part].iter().enumerate() {
                     // Sorted by htlc_max, largest first: no later edge carries `a` either.
                     if a > e.htlc_max {
                         break;
+                    }
+                    if first + k + PREFETCH_TAIL < end {
+                        prefetch(&sc.node[self.hot[first + k + PREFETCH_TAIL].from as usize]);
                     }
                     let slot = first + k;
                     let u = e.from;
