@@ -3,8 +3,8 @@
 //!
 //! The amount is cut into at most [`MPP_UNITS`] equal units. Every enabled edge becomes an
 //! arc whose cost is convex and piecewise linear in the units it carries: on each of its
-//! pieces (0-25-50-75-90% of the channel's usable liquidity) the marginal cost per unit is the
-//! proportional fee of one unit plus [`BALANCED_MSAT_PER_NEG_LN_P`] times the growth of the
+//! pieces (0-25-50-75-90-100% of the channel's usable liquidity) the marginal cost per unit
+//! is the proportional fee of one unit plus [`BALANCED_MSAT_PER_NEG_LN_P`] times the growth of the
 //! uncertainty cost `-ln((c + 1 - x) / (c + 1))` over the piece (its secant, so the
 //! linearisation is convex). Base fees are not convex and are left out of the optimisation,
 //! as in the paper; they are charged exactly when the parts are priced. The flow is solved by
@@ -17,6 +17,12 @@
 //! its limit, or a part falls below an htlc_minimum, that arc is tightened and the flow is
 //! solved again (a few rounds at most).
 //!
+//! The flow first keeps the top 10% of every channel's liquidity free, as headroom for the
+//! fees the parts add. Only if that cannot carry the amount is it solved again with every
+//! channel's whole liquidity, so a payment that fits is not refused for the headroom.
+//! Before either, the liquidity out of the source and into the destination is summed: a
+//! payment larger than either cut is refused without solving anything.
+//!
 //! Pure computation; no I/O.
 
 use std::collections::HashMap;
@@ -26,9 +32,11 @@ use super::{Route, RouteError, RouteRequest, RoutingIndex, BALANCED_MSAT_PER_NEG
 
 /// Most units the amount is cut into (parts carry whole units).
 pub const MPP_UNITS: u64 = 100;
-/// Piece boundaries as fractions of an arc's usable liquidity; the top 10% is never used, as
-/// headroom for the fees the parts add on top of the flow.
-const PIECES: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 0.9];
+/// Piece boundaries as fractions of an arc's usable liquidity. The first solve stops at
+/// `PIECES[HEADROOM_PIECE]`, keeping the rest as headroom for the fees the parts add on top
+/// of the flow; the second, only when the first cannot carry the amount, uses it all.
+const PIECES: [f64; 6] = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0];
+const HEADROOM_PIECE: usize = 4;
 /// Integer cost scale (cost units per msat), so reduced costs are exact.
 const COST_SCALE: f64 = 1000.0;
 /// Rounds of "tighten the offending arcs and solve again".
@@ -60,7 +68,10 @@ pub struct MppRoute {
 }
 
 struct Flow {
-    /// Usable liquidity per slot in units, and the piece breakpoints / slopes.
+    /// Usable liquidity per slot, in whole units (0 for excluded slots).
+    liquidity: Vec<u32>,
+    /// Most units per slot this solve may use: a piece breakpoint of the liquidity, lowered
+    /// by the repair rounds.
     limit: Vec<u32>,
     flow: Vec<u32>,
 }
@@ -79,33 +90,61 @@ impl RoutingIndex {
         }
         let unit = q.amount.div_ceil(MPP_UNITS).max(1);
         let units = q.amount.div_ceil(unit);
-        let mut f = Flow {
-            limit: (0..self.edge_count())
-                .map(|s| {
-                    let liquidity = self.htlc_max[s].min(self.cap_msat[s]);
-                    u32::try_from((liquidity as f64 * PIECES[4]) as u64 / unit).unwrap_or(u32::MAX)
-                })
-                .collect(),
-            flow: vec![0; self.edge_count()],
-        };
         let excluded_node = |u: u32| q.exclude_nodes.contains(&u);
-        for s in 0..self.edge_count() {
-            let ch = self.edge[s] >> 1;
-            if excluded_node(self.from[s])
-                || excluded_node(self.to[s])
-                || q.exclude_channels.contains(&ch)
-            {
-                f.limit[s] = 0;
+        let liquidity: Vec<u32> = (0..self.edge_count())
+            .map(|s| {
+                let ch = self.edge[s] >> 1;
+                if excluded_node(self.from[s])
+                    || excluded_node(self.to[s])
+                    || q.exclude_channels.contains(&ch)
+                {
+                    return 0;
+                }
+                let msat = self.htlc_max[s].min(self.cap_msat[s]);
+                u32::try_from(msat / unit).unwrap_or(u32::MAX)
+            })
+            .collect();
+        // No flow exceeds the liquidity out of the source or into the destination.
+        let cut = |slots: &mut dyn Iterator<Item = usize>| {
+            slots.map(|s| u64::from(liquidity[s])).sum::<u64>()
+        };
+        let out_of_src = cut(&mut self.out_slots(q.src).iter().map(|&s| s as usize));
+        let into_dst = cut(&mut self.in_slots(q.dst));
+        if out_of_src.min(into_dst) < units {
+            return Err(RouteError::Capacity);
+        }
+        let mut f = Flow {
+            limit: Vec::new(),
+            flow: vec![0; self.edge_count()],
+            liquidity,
+        };
+        for top in [HEADROOM_PIECE, PIECES.len() - 1] {
+            f.limit = f.liquidity.iter().map(|&l| breakpoint(l, top)).collect();
+            match self.solve_and_price(&q, &mut f, unit, units) {
+                Err(RouteError::Capacity) => continue,
+                other => return other,
             }
         }
+        Err(RouteError::Capacity)
+    }
+
+    /// Solves the flow within `f.limit`, tightening arcs and solving again while the priced
+    /// parts break a rule (a few rounds at most).
+    fn solve_and_price(
+        &self,
+        q: &Query,
+        f: &mut Flow,
+        unit: u64,
+        units: u64,
+    ) -> Result<MppRoute, RouteError> {
         for _round in 0..REPAIR_ROUNDS {
             f.flow.iter_mut().for_each(|x| *x = 0);
-            let sent = self.solve_flow(&q, &mut f, unit, units);
+            let sent = self.solve_flow(q, f, unit, units);
             if sent < units {
                 return Err(RouteError::Capacity);
             }
-            let paths = self.decompose(&q, &mut f.flow.clone());
-            match self.price_parts(&q, &paths, unit, units, &f.limit) {
+            let paths = self.decompose(q, &mut f.flow.clone());
+            match self.price_parts(q, &paths, unit, units, &f.limit) {
                 Ok(parts) => return Ok(self.combine(parts)),
                 Err(Tighten(slots)) if slots.is_empty() => return Err(RouteError::FeeLimit),
                 Err(Tighten(slots)) => {
@@ -158,7 +197,10 @@ impl RoutingIndex {
         // Uncertainty over the piece containing x: secant of -ln(1 - y / c) between breakpoints.
         let c = self.cap_msat[s] as f64 / unit as f64 + 1.0;
         let b = self.breakpoints(f, s);
-        let i = (0..4).find(|&i| x >= b[i] && x < b[i + 1]).unwrap_or(3);
+        let last = PIECES.len() - 2;
+        let i = (0..=last)
+            .find(|&i| x >= b[i] && x < b[i + 1])
+            .unwrap_or(last);
         let (lo, hi) = (
             f64::from(b[i]),
             f64::from(b[i + 1]).max(f64::from(b[i]) + 1.0),
@@ -275,14 +317,14 @@ impl RoutingIndex {
         sent
     }
 
-    fn breakpoints(&self, f: &Flow, s: usize) -> [u32; 5] {
+    /// The pieces' boundaries on slot `s`, in units: those of its liquidity, cut at its limit.
+    fn breakpoints(&self, f: &Flow, s: usize) -> [u32; PIECES.len()] {
         let limit = f.limit[s];
-        let lim = f64::from(limit) / PIECES[4];
-        let mut b = [0u32; 5];
-        for (i, p) in PIECES.iter().enumerate() {
-            b[i] = ((p * lim).floor() as u32).min(limit);
+        let mut b = [0u32; PIECES.len()];
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = breakpoint(f.liquidity[s], i).min(limit);
         }
-        b[4] = limit;
+        b[PIECES.len() - 1] = limit;
         b
     }
 
@@ -414,6 +456,11 @@ impl RoutingIndex {
             Err(Tighten(tighten))
         }
     }
+}
+
+/// Boundary `i` of the pieces of an arc with `liquidity` units.
+fn breakpoint(liquidity: u32, i: usize) -> u32 {
+    (PIECES[i] * f64::from(liquidity)).floor() as u32
 }
 
 /// Arcs to tighten: (slot, new unit limit).
