@@ -4,8 +4,8 @@
 //! The amount is cut into at most [`MPP_UNITS`] equal units. Every enabled edge becomes an
 //! arc whose cost is convex and piecewise linear in the units it carries: on each of its
 //! pieces (0-25-50-75-90-100% of the channel's usable liquidity) the marginal cost per unit
-//! is the proportional fee of one unit plus [`BALANCED_MSAT_PER_NEG_LN_P`] times the growth of the
-//! uncertainty cost `-ln((c + 1 - x) / (c + 1))` over the piece (its secant, so the
+//! is the proportional fee of one unit plus [`BALANCED_MSAT_PER_NEG_LN_P`] times the growth
+//! of the uncertainty cost `-ln((c + 1 - x) / (c + 1))` over the piece (its secant, so the
 //! linearisation is convex). Base fees are not convex and are left out of the optimisation,
 //! as in the paper; they are charged exactly when the parts are priced. The flow is solved by
 //! successive shortest paths with potentials (Dijkstra on reduced costs), then decomposed
