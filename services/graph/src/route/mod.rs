@@ -1084,6 +1084,28 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_fee_search_stops_as_soon_as_the_payer_has_the_least_key() {
+        // Every channel is free, so every node's key is the amount: 50 nodes besides the
+        // payer (0) reach the payer's only peer (1), the destination's only way in. The
+        // payer's channel carries the most, so it is relaxed first and the 50 after it.
+        let mut t = TestGraph::new(53);
+        both(&mut t, 0, 1, 1_000, 0, 0, 10);
+        for i in 2..52 {
+            both(&mut t, i, 1, 500, 0, 0, 10);
+        }
+        both(&mut t, 1, 52, 1_000, 0, 0, 10);
+        let idx = index(&t);
+        let before = fee_search_work_for_tests().0;
+        let r = idx
+            .find_route(&RouteRequest::new(id(0), id(52), 100_000))
+            .unwrap();
+        let settled = fee_search_work_for_tests().0 - before;
+        assert_eq!(r.hops.len(), 2);
+        assert_eq!(r.total_fee_msat, 0);
+        assert_eq!(settled, 3, "destination, the payer's peer, the payer");
+    }
+
     /// Three paths 0 -> mid -> 4, each able to deliver 400k msat (the last channel's size).
     fn three_path_index() -> RoutingIndex {
         let mut t = TestGraph::new(5);

@@ -69,6 +69,9 @@
 //!   straddles two lines, and the index numbers nodes breadth-first from the best-connected
 //!   one (`RoutingIndex`), so a hub's neighbours' states are neighbours in memory. In-edge
 //!   scans ask for the records a few edges ahead (`PREFETCH_EDGE`), so their misses overlap.
+//! * Ties: the queue pops equal keys last pushed first. Once the payer's label equals the
+//!   least key it is queued again on top, so the search ends there instead of first settling
+//!   every other node on an equally cheap path (round-number fees make hundreds of them).
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
 //!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
 //!   "no route" answers immediate; the other searches drop labels past it.
@@ -970,6 +973,13 @@ impl RoutingIndex {
                     }
                     self.relax_single(q, sc, &mut st, first + k, e, a, real, ignore_min);
                 }
+            }
+            // The payer's label equals the least key: nothing queued can beat it. Among
+            // equal keys the queue pops the last pushed first, so pushed again now it is
+            // settled next, not after every other node on an equally cheap path (on real
+            // graphs, where many fees are round numbers, hundreds of them).
+            if head && sc.node[src as usize].seen == gen && sc.node[src as usize].dist == real {
+                sc.rheap.push(real, src);
             }
         }
         self.settle_rest_of_lists(q, sc, &mut st, ignore_min);
