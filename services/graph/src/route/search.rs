@@ -114,9 +114,12 @@ pub const MAX_LABEL_BUDGET: usize = 2_000_000;
 pub const WORK_PER_LABEL: usize = 32;
 /// When the fee search grows its forward ball around the source (see `forward_ball`), as
 /// steps (nodes it has settled, ball size). Most searches end before the first step and pay
-/// nothing. Later, larger steps (64 nodes after 512 settled, 256 after 256) measured slower
-/// on the bench queries: growing the ball through hubs cost more than its radius saved.
-const FORWARD_BALL_SCHEDULE: [(usize, usize); 1] = [(32, 16)];
+/// nothing. A ball of 32 rather than 16 nodes usually takes in all of a well-connected
+/// payer's first-hop peers (free hops, so at distance 0), and its radius then counts the
+/// next hop's fee: on the 2019 bench queries the p99 query settled 68 nodes instead of 267
+/// and took a quarter less time (2026: -12%), medians unchanged. Larger balls (64 and 256
+/// nodes, after 16 to 512 settled) cost more than their radius saved.
+const FORWARD_BALL_SCHEDULE: [(usize, usize); 1] = [(32, 32)];
 
 #[cfg(test)]
 thread_local! {
