@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::snapshot::{NodeIdx, Snapshot};
+use crate::types::NodeId;
 
 /// Query amounts (msat) for which landmark distances are precomputed. A query of amount A
 /// uses the largest bucket <= A: every hop forwards at least A, fees are monotone in the
@@ -448,10 +449,7 @@ impl RoutingIndex {
         // The base's order where it has the node (its neighbourhoods are this graph's, less
         // a few edges), new nodes last: cheaper than ordering afresh for every payment.
         let in_base: Vec<Option<u32>> = (0..snapshot.node_count() as NodeIdx)
-            .map(|u| {
-                let v = base.snapshot.node_idx(&snapshot.node(u).id)?;
-                Some(base.node_of(v))
-            })
+            .map(|u| base.node_by_id(&snapshot.node(u).id))
             .collect();
         let mut order: Vec<NodeIdx> = (0..snapshot.node_count() as NodeIdx).collect();
         order.sort_by_key(|&u| (in_base[u as usize].unwrap_or(u32::MAX), u));
@@ -743,6 +741,11 @@ impl RoutingIndex {
     #[inline]
     pub(crate) fn node_of(&self, u: NodeIdx) -> u32 {
         self.rank[u as usize]
+    }
+
+    /// The index's node for a node id, if the snapshot has it.
+    pub(crate) fn node_by_id(&self, id: &NodeId) -> Option<u32> {
+        self.snapshot.node_idx(id).map(|u| self.node_of(u))
     }
 
     /// Index of the landmark bucket for a query amount.

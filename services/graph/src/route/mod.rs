@@ -295,13 +295,11 @@ impl RoutingIndex {
                 "final_cltv_delta exceeds max_cltv".to_string(),
             ));
         }
-        let src = g
-            .node_idx(&r.source)
-            .map(|u| self.node_of(u))
+        let src = self
+            .node_by_id(&r.source)
             .ok_or(RouteError::UnknownSource(r.source))?;
-        let dst = g
-            .node_idx(&r.destination)
-            .map(|u| self.node_of(u))
+        let dst = self
+            .node_by_id(&r.destination)
             .ok_or(RouteError::UnknownDestination(r.destination))?;
         if src == dst {
             return Err(RouteError::SameNode);
@@ -313,8 +311,8 @@ impl RoutingIndex {
                     "exclude_nodes must not contain the source or the destination".to_string(),
                 ));
             }
-            if let Some(i) = g.node_idx(id) {
-                exclude_nodes.push(self.node_of(i));
+            if let Some(i) = self.node_by_id(id) {
+                exclude_nodes.push(i);
             }
         }
         let exclude_channels = r
@@ -421,16 +419,14 @@ impl RoutingIndex {
         let pair = |s: &NodeId, d: &NodeId| {
             cell_of(self.find_route(&RouteRequest::new(*s, *d, amount_msat).with_model(cost_model)))
         };
-        let g = &*self.snapshot;
-        let node_of = |id: &NodeId| g.node_idx(id).map(|u| self.node_of(u));
-        let src_idx: Option<Vec<u32>> = sources.iter().map(node_of).collect();
+        let src_idx: Option<Vec<u32>> = sources.iter().map(|s| self.node_by_id(s)).collect();
         let cells = match (cost_model, src_idx) {
             (CostModel::Fee, Some(src_idx)) => {
                 let columns: Vec<Vec<MatrixCell>> = destinations
                     .par_iter()
                     .map(|d| {
                         let valid_amount = (1..=MAX_AMOUNT_MSAT).contains(&amount_msat);
-                        let Some(dst) = node_of(d).filter(|_| valid_amount) else {
+                        let Some(dst) = self.node_by_id(d).filter(|_| valid_amount) else {
                             return sources.iter().map(|s| pair(s, d)).collect();
                         };
                         // `RouteRequest::new`'s defaults, resolved.

@@ -105,11 +105,13 @@ impl RoutingIndex {
             })
             .collect();
         // No flow exceeds the liquidity out of the source or into the destination.
-        let cut = |slots: &mut dyn Iterator<Item = usize>| {
-            slots.map(|s| u64::from(liquidity[s])).sum::<u64>()
-        };
-        let out_of_src = cut(&mut self.out_slots(q.src).iter().map(|&s| s as usize));
-        let into_dst = cut(&mut self.in_slots(q.dst));
+        let units_over = |s: usize| u64::from(liquidity[s]);
+        let out_of_src: u64 = self
+            .out_slots(q.src)
+            .iter()
+            .map(|&s| units_over(s as usize))
+            .sum();
+        let into_dst: u64 = self.in_slots(q.dst).map(units_over).sum();
         if out_of_src.min(into_dst) < units {
             return Err(RouteError::Capacity);
         }
@@ -317,15 +319,10 @@ impl RoutingIndex {
         sent
     }
 
-    /// The pieces' boundaries on slot `s`, in units: those of its liquidity, cut at its limit.
+    /// The pieces' boundaries on slot `s`, in units: those of its liquidity, cut at its limit
+    /// (never above the liquidity, so the last boundary is the limit).
     fn breakpoints(&self, f: &Flow, s: usize) -> [u32; PIECES.len()] {
-        let limit = f.limit[s];
-        let mut b = [0u32; PIECES.len()];
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = breakpoint(f.liquidity[s], i).min(limit);
-        }
-        b[PIECES.len() - 1] = limit;
-        b
+        std::array::from_fn(|i| breakpoint(f.liquidity[s], i).min(f.limit[s]))
     }
 
     /// Units that can be added to slot `s` before its marginal cost changes.

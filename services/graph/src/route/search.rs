@@ -153,6 +153,12 @@ const LAZY_BATCH: usize = 8;
 const PREFETCH_EDGE: usize = 10;
 const PREFETCH_TAIL: usize = 5;
 
+/// Asks for the search state of in-edge `slot`'s tail ahead of its relaxation.
+#[inline(always)]
+fn prefetch_tail(idx: &RoutingIndex, sc: &Scratch, slot: usize) {
+    prefetch(&sc.node[idx.hot[slot].from as usize]);
+}
+
 /// Asks for the cache line holding `x` ahead of its use (see `PREFETCH_EDGE`).
 #[inline(always)]
 fn prefetch<T>(x: &T) {
@@ -972,7 +978,7 @@ impl RoutingIndex {
                         break;
                     }
                     if first + k + PREFETCH_TAIL < end {
-                        prefetch(&sc.node[self.hot[first + k + PREFETCH_TAIL].from as usize]);
+                        prefetch_tail(self, sc, first + k + PREFETCH_TAIL);
                     }
                     self.relax_single(q, sc, &mut st, first + k, e, a, real, ignore_min);
                 }
@@ -1147,7 +1153,7 @@ impl RoutingIndex {
                 prefetch(&self.hot[order[p + PREFETCH_EDGE] as usize]);
             }
             if p + PREFETCH_TAIL < end {
-                prefetch(&sc.node[self.hot[order[p + PREFETCH_TAIL] as usize].from as usize]);
+                prefetch_tail(self, sc, order[p + PREFETCH_TAIL] as usize);
             }
             let slot = order[p] as usize;
             let e = &self.hot[slot];
@@ -1491,7 +1497,7 @@ impl RoutingIndex {
                         break;
                     }
                     if first + k + PREFETCH_TAIL < end {
-                        prefetch(&sc.node[self.hot[first + k + PREFETCH_TAIL].from as usize]);
+                        prefetch_tail(self, sc, first + k + PREFETCH_TAIL);
                     }
                     let slot = first + k;
                     let u = e.from;
