@@ -69,15 +69,18 @@ impl std::fmt::Debug for RpcAuth {
     }
 }
 
-/// Tor: outbound through a SOCKS5 proxy, an onion address announced for inbound.
+/// Tor: outbound through a SOCKS5 proxy, an onion service for inbound.
 #[derive(Debug, Clone, Default)]
 pub struct TorConfig {
     /// SOCKS5 proxy for `.onion` peers (and for all peers with `only`).
     pub proxy: Option<SocketAddr>,
     /// Route every outbound connection through the proxy, never connect directly.
     pub only: bool,
-    /// Our onion service address (`xyz.onion:9735`), announced to the network.
+    /// Our onion service address (`xyz.onion:9735`), announced to the network; set by the
+    /// node when it creates the service through `control`.
     pub onion_address: Option<SocketAddress>,
+    /// Tor's control port, to create our onion service (see [`crate::tor`]).
+    pub control: Option<crate::tor::TorControl>,
 }
 
 /// Limits on what peers may make us do.

@@ -29,6 +29,9 @@ pub enum NodeError {
     Connect { peer: String, message: String },
     #[error("DNS bootstrap: {0}")]
     Dns(String),
+    /// Talking to tor's control port (the onion service).
+    #[error(transparent)]
+    Tor(#[from] crate::tor::TorError),
     #[error("wallet: {0}")]
     Wallet(String),
     /// A channel or payment request the node refuses (bad amount, unknown channel, ...).

@@ -18,6 +18,7 @@
 //!                                  batch writer ──► Postgres (history tables, graph_version)
 //! ```
 
+mod bootstrap;
 pub mod chain;
 pub mod config;
 pub mod dns;
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod peers;
 pub mod router;
 pub mod secret;
+pub mod tor;
 pub mod wallet;
 
 use std::net::SocketAddr;
@@ -158,7 +160,7 @@ impl Node {
     /// Starts the node: identity, graph from the store, bitcoind, listener, peers, background
     /// tasks. Must run inside a multi-threaded tokio runtime.
     pub async fn start(
-        config: NodeConfig,
+        mut config: NodeConfig,
         store: Store,
         metrics: Arc<NodeMetrics>,
     ) -> Result<Arc<Node>, NodeError> {
@@ -266,6 +268,13 @@ impl Node {
             None => None,
         };
 
+        if let Some(control) = &config.tor.control {
+            let onion =
+                tor::OnionService::start(control, &config.data_dir, listening, shutdown_rx.clone())
+                    .await?;
+            config.tor.onion_address = Some(onion.address);
+            tasks.push(onion.task);
+        }
         let mut addresses = config.announce_addresses.clone();
         addresses.extend(config.tor.onion_address.clone());
         tasks.push(tokio::spawn(event_loop(
@@ -333,8 +342,8 @@ impl Node {
         let known = switchyard_store::queries::peers::list(store.pool())
             .await?
             .len();
-        if known == 0 && !node.config.dns_seeds.is_empty() {
-            node.push_task(tokio::spawn(bootstrap_from_dns(node.clone())));
+        if bootstrap::wanted(&node, known) {
+            node.push_task(tokio::spawn(bootstrap::from_dns(node.clone())));
         }
         let persister = node.clone();
         let mut rx = shutdown_rx;
@@ -569,33 +578,6 @@ impl Node {
             w.abort();
         }
         tracing::info!("node stopped");
-    }
-}
-
-/// BOLT 10: with no peer known, ask the DNS seeds for some and keep a few connected.
-async fn bootstrap_from_dns(node: Arc<Node>) {
-    const WANT: usize = 8;
-    match dns::bootstrap_peers(&node.config.dns_seeds, node.config.dns_server, WANT).await {
-        Ok(found) => {
-            tracing::info!(peers = found.len(), "DNS bootstrap");
-            for spec in found {
-                let id = NodeId::from_bytes_unchecked(spec.node_id.serialize());
-                if let Err(e) = switchyard_store::queries::peers::upsert(
-                    node.store.pool(),
-                    &id,
-                    &spec.address.to_string(),
-                    "dns",
-                )
-                .await
-                {
-                    tracing::warn!(error = %e, "recording a bootstrap peer");
-                }
-                node.supervisor.keep_connected(spec);
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "DNS bootstrap found no peers; add one with --connect or POST /v1/peers")
-        }
     }
 }
 
