@@ -162,12 +162,25 @@ pub struct NodeArgs {
     /// SOCKS5 proxy (Tor) for .onion peers, `host:port`.
     #[arg(long, env = "SWITCHYARD_TOR_PROXY")]
     pub tor_proxy: Option<SocketAddr>,
-    /// Route every outbound connection through --tor-proxy.
+    /// Route every outbound connection through --tor-proxy (and make no DNS queries: no DNS
+    /// bootstrap).
     #[arg(long)]
     pub tor_only: bool,
-    /// Our onion service address to announce, `xyz.onion:9735`.
+    /// Our onion service address to announce, `xyz.onion:9735` (one made elsewhere; with
+    /// --tor-control the node makes its own).
     #[arg(long)]
     pub onion_address: Option<String>,
+    /// tor's control port, `host:port`: the node creates its onion service there (the key is
+    /// kept in the data directory, so the address survives restarts) and announces it.
+    #[arg(long, env = "SWITCHYARD_TOR_CONTROL")]
+    pub tor_control: Option<String>,
+    /// Password for tor's control port (its HashedControlPassword). Default: tor's cookie
+    /// file, or no authentication, as tor offers.
+    #[arg(long, env = "SWITCHYARD_TOR_CONTROL_PASSWORD", hide_env_values = true)]
+    pub tor_control_password: Option<String>,
+    /// tor's control cookie file, when not at the path tor names (e.g. tor in a container).
+    #[arg(long)]
+    pub tor_control_cookie: Option<PathBuf>,
     /// DNS seed for BOLT 10 bootstrap when no peer is known (repeatable; defaults per network).
     #[arg(long = "dns-seed", value_name = "HOST")]
     pub dns_seeds: Vec<String>,
