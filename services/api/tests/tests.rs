@@ -7,6 +7,7 @@ mod lightning;
 mod line;
 mod node;
 mod prom;
+mod reach;
 
 use std::sync::Arc;
 

@@ -28,17 +28,16 @@ struct Daemon {
 }
 
 impl Daemon {
-    /// Runs `binary args`, stdout and stderr into `output` in `dir`.
+    /// Runs `name args`, stdout and stderr into `output` in `dir`.
     fn spawn(
         name: &'static str,
-        binary: &str,
         args: &[String],
         dir: tempfile::TempDir,
         log: PathBuf,
     ) -> Result<Daemon> {
         let out = std::fs::File::create(dir.path().join("output")).map_err(io("daemon output"))?;
         let err = out.try_clone().map_err(io("daemon output"))?;
-        let child = Command::new(locate(binary))
+        let child = Command::new(locate(name))
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
@@ -46,7 +45,7 @@ impl Daemon {
             .spawn()
             .map_err(|source| Error::Spawn {
                 path: PathBuf::from(format!(
-                    "{binary} (Debian package; scripts/test.sh installs it)"
+                    "{name} (Debian package; scripts/test.sh installs it)"
                 )),
                 source,
             })?;
@@ -56,6 +55,20 @@ impl Daemon {
             dir,
             log,
         })
+    }
+
+    /// Runs `name args` and waits until it accepts TCP connections on 127.0.0.1:`port`.
+    fn spawn_listening(
+        name: &'static str,
+        args: &[String],
+        dir: tempfile::TempDir,
+        log: PathBuf,
+        port: u16,
+    ) -> Result<(Daemon, SocketAddr)> {
+        let mut daemon = Daemon::spawn(name, args, dir, log)?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        daemon.wait_ready(|_| accepts(addr).then_some(()))?;
+        Ok((daemon, addr))
     }
 
     /// Polls `ready` until it answers, failing with the daemon's output if it exits or
@@ -157,9 +170,7 @@ impl Dnsmasq {
             "--keep-in-foreground".to_string(),
             format!("--conf-file={}", conf_path.display()),
         ];
-        let mut daemon = Daemon::spawn("dnsmasq", "dnsmasq", &args, dir, log)?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        daemon.wait_ready(|_| accepts(addr).then_some(()))?;
+        let (daemon, addr) = Daemon::spawn_listening("dnsmasq", &args, dir, log, port)?;
         Ok(Dnsmasq { daemon, addr })
     }
 
@@ -205,9 +216,7 @@ impl Microsocks {
             args.extend(["-b".to_string(), ip.to_string()]);
         }
         let log = dir.path().join("output");
-        let mut daemon = Daemon::spawn("microsocks", "microsocks", &args, dir, log)?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        daemon.wait_ready(|_| accepts(addr).then_some(()))?;
+        let (daemon, addr) = Daemon::spawn_listening("microsocks", &args, dir, log, port)?;
         Ok(Microsocks { daemon, addr })
     }
 
@@ -270,7 +279,7 @@ impl TorDaemon {
             "--defaults-torrc".into(),
             "/dev/null".into(),
         ];
-        let mut daemon = Daemon::spawn("tor", "tor", &args, dir, log)?;
+        let mut daemon = Daemon::spawn("tor", &args, dir, log)?;
         let control = daemon.wait_ready(|_| {
             let text = std::fs::read_to_string(&port_file).ok()?;
             let addr: SocketAddr = text.trim().strip_prefix("PORT=")?.parse().ok()?;
