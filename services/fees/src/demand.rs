@@ -90,10 +90,18 @@ impl Default for EndpointWeights {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AmountDistribution {
     /// `exp(uniform(ln min, ln max))`, rounded down to whole sat.
-    LogUniform { min_sat: u64, max_sat: u64 },
+    LogUniform {
+        min_sat: u64,
+        max_sat: u64,
+    },
     /// Every whole sat in `min..=max` equally likely.
-    Uniform { min_sat: u64, max_sat: u64 },
-    Fixed { sat: u64 },
+    Uniform {
+        min_sat: u64,
+        max_sat: u64,
+    },
+    Fixed {
+        sat: u64,
+    },
 }
 
 impl Default for AmountDistribution {
@@ -271,11 +279,7 @@ fn random(graph: &Snapshot, r: &RandomDemand) -> Result<Demand, FeesError> {
         }
         let Some(dst) = dst else { break };
         let amount = amounts.draw(&mut rng);
-        payments.push(Payment::new(
-            graph.node(src).id,
-            graph.node(dst).id,
-            amount,
-        ));
+        payments.push(Payment::new(graph.node(src).id, graph.node(dst).id, amount));
     }
     Ok(Demand { payments })
 }
@@ -292,8 +296,14 @@ impl AmountSampler {
         let bad = |m: &str| Err(FeesError::Invalid(format!("amounts: {m}")));
         let max_sat = switchyard_graph::route::MAX_AMOUNT_MSAT / 1000;
         let (ln_min, ln_span) = match dist {
-            AmountDistribution::LogUniform { min_sat, max_sat: hi }
-            | AmountDistribution::Uniform { min_sat, max_sat: hi } => {
+            AmountDistribution::LogUniform {
+                min_sat,
+                max_sat: hi,
+            }
+            | AmountDistribution::Uniform {
+                min_sat,
+                max_sat: hi,
+            } => {
                 if min_sat == 0 || min_sat > hi || hi > max_sat {
                     return bad("need 1 <= min_sat <= max_sat <= 21e14");
                 }
@@ -379,7 +389,12 @@ mod tests {
 
     fn graph() -> Snapshot {
         let mut t = TestGraph::new(6);
-        for (a, b, cap) in [(0, 1, 1_000_000), (1, 2, 5_000_000), (2, 3, 100_000), (3, 0, 10)] {
+        for (a, b, cap) in [
+            (0, 1, 1_000_000),
+            (1, 2, 5_000_000),
+            (2, 3, 100_000),
+            (3, 0, 10),
+        ] {
             let s = t.channel(a, b, cap);
             t.policy(s, a, 1, 1, 40);
         }
@@ -442,9 +457,19 @@ mod tests {
             ..RandomDemand::new(3_000, 3)
         });
         let d = Demand::generate(&g, &spec).unwrap();
-        let count = |i| d.payments.iter().filter(|p| p.source == TestGraph::node_id(i)).count();
+        let count = |i| {
+            d.payments
+                .iter()
+                .filter(|p| p.source == TestGraph::node_id(i))
+                .count()
+        };
         // Node 1 and 2 hold 6M and 5.1M sat, node 3 only 100k: capacity decides.
-        assert!(count(1) > 10 * count(3).max(1), "{} vs {}", count(1), count(3));
+        assert!(
+            count(1) > 10 * count(3).max(1),
+            "{} vs {}",
+            count(1),
+            count(3)
+        );
     }
 
     #[test]
@@ -465,13 +490,19 @@ mod tests {
             },
             ..RandomDemand::new(10, 0)
         });
-        assert!(matches!(Demand::generate(&g, &bad), Err(FeesError::Invalid(_))));
+        assert!(matches!(
+            Demand::generate(&g, &bad),
+            Err(FeesError::Invalid(_))
+        ));
     }
 
     #[test]
     fn deterministic_math_matches_libm_closely() {
         for x in [1.0, 2.0, 10.0, 1_000.0, 123_456.0, 1e6, 2.1e15] {
-            assert!((det_ln(x) - x.ln()).abs() < 1e-12 * x.ln().max(1.0), "ln {x}");
+            assert!(
+                (det_ln(x) - x.ln()).abs() < 1e-12 * x.ln().max(1.0),
+                "ln {x}"
+            );
         }
         for x in [0.0, 0.5, 6.9, 13.8, 20.0, 35.0] {
             assert!((det_exp(x) / x.exp() - 1.0).abs() < 1e-13, "exp {x}");

@@ -30,9 +30,11 @@ pub mod sim;
 pub mod strategy;
 mod suffix;
 
-
 pub use demand::{Demand, DemandSpec, Payment};
 pub use error::FeesError;
 
+pub use curves::{CurvePoint, Curves, RevenueCurve, Work};
+pub use plan::{plan, ChannelPlan, Plan, PlanRequest};
+pub use rules::{ChannelState, Rules, RulesError};
 pub use scenario::{Balances, ChannelBalance, FeePolicy, PolicyOverride, Scenario};
-pub use sim::{simulate, SimulationResult};
+pub use sim::{simulate, SimulateRequest, SimulationResult};

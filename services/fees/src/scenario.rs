@@ -114,7 +114,9 @@ fn changes(
         Balances::Known(v) => v,
     };
     for b in known {
-        let c = g.channel_idx(b.scid).ok_or(FeesError::UnknownChannel(b.scid))?;
+        let c = g
+            .channel_idx(b.scid)
+            .ok_or(FeesError::UnknownChannel(b.scid))?;
         let ch = g.channel(c);
         if !ch.nodes.contains(&node) {
             return Err(FeesError::NotNodeDirection {
@@ -151,7 +153,9 @@ fn changes(
         }
     }
     for o in overrides {
-        let c = g.channel_idx(o.scid).ok_or(FeesError::UnknownChannel(o.scid))?;
+        let c = g
+            .channel_idx(o.scid)
+            .ok_or(FeesError::UnknownChannel(o.scid))?;
         let ch = g.channel(c);
         let dir = ch.nodes.iter().position(|&n| g.node(n).id == o.from);
         let Some(dir) = dir.filter(|&d| ch.nodes[d] == node) else {
@@ -161,10 +165,13 @@ fn changes(
             });
         };
         let e = c * 2 + dir as u32;
-        let slot = out.iter_mut().find(|(x, _)| *x == e).ok_or(FeesError::NoPolicy {
-            scid: o.scid,
-            from: o.from,
-        })?;
+        let slot = out
+            .iter_mut()
+            .find(|(x, _)| *x == e)
+            .ok_or(FeesError::NoPolicy {
+                scid: o.scid,
+                from: o.from,
+            })?;
         slot.1 = FeePolicy::new(o.base_fee_msat, o.fee_ppm).apply(&slot.1);
     }
     Ok(out)
@@ -224,7 +231,10 @@ impl Scenario {
         });
         let patched = Arc::new(patched);
         Scenario {
-            index: Arc::new(RoutingIndex::build_with_landmarks_of(patched.clone(), floor)),
+            index: Arc::new(RoutingIndex::build_with_landmarks_of(
+                patched.clone(),
+                floor,
+            )),
             snapshot: patched,
             node: self.node,
             node_id: self.node_id,

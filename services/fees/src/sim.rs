@@ -99,13 +99,20 @@ pub fn route_all(scenario: &Scenario, demand: &Demand) -> Vec<Result<Route, Rout
 }
 
 /// Accounts N's flow over routed payments (see the module documentation).
-pub fn account(scenario: &Scenario, routes: &[Result<Route, RouteError>]) -> (NodeFlow, Vec<ChannelFlow>) {
+pub fn account(
+    scenario: &Scenario,
+    routes: &[Result<Route, RouteError>],
+) -> (NodeFlow, Vec<ChannelFlow>) {
     let g = &*scenario.snapshot;
     let n = scenario.node;
     let me = scenario.node_id;
     let mut channels: Vec<ChannelFlow> = Vec::new();
     for way in [Way::Out, Way::In] {
-        let edges = if way == Way::Out { g.out_edges(n) } else { g.in_edges(n) };
+        let edges = if way == Way::Out {
+            g.out_edges(n)
+        } else {
+            g.in_edges(n)
+        };
         let mut v: Vec<ChannelFlow> = edges
             .iter()
             .map(|&e| ChannelFlow {

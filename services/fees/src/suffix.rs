@@ -94,7 +94,10 @@ impl Adjacency {
             if p.disabled {
                 return None;
             }
-            let cap = g.channel(Snapshot::edge_channel(e)).capacity_sat.saturating_mul(1000);
+            let cap = g
+                .channel(Snapshot::edge_channel(e))
+                .capacity_sat
+                .saturating_mul(1000);
             Some(Edge {
                 other,
                 fee: FeePolicy::of(p),
@@ -106,7 +109,11 @@ impl Adjacency {
         let (mut in_off, mut ins, mut out_off, mut outs) =
             (vec![0u32], Vec::new(), vec![0u32], Vec::new());
         for v in 0..n as NodeIdx {
-            ins.extend(g.in_edges(v).iter().filter_map(|&e| edge(e, g.edge_from(e))));
+            ins.extend(
+                g.in_edges(v)
+                    .iter()
+                    .filter_map(|&e| edge(e, g.edge_from(e))),
+            );
             in_off.push(ins.len() as u32);
             outs.extend(g.out_edges(v).iter().filter_map(|&e| edge(e, g.edge_to(e))));
             out_off.push(outs.len() as u32);
@@ -236,9 +243,7 @@ impl Adjacency {
             let used = self
                 .outs(u)
                 .iter()
-                .filter(|e| {
-                    e.other == next && e.htlc_min <= carried && carried <= e.htlc_max
-                })
+                .filter(|e| e.other == next && e.htlc_min <= carried && carried <= e.htlc_max)
                 .min_by_key(|e| (e.fee.fee_msat(carried), e.cltv));
             cltv += used.map_or(0, |e| u32::from(e.cltv));
             path.push(next);
@@ -290,7 +295,13 @@ impl Adjacency {
     pub(crate) fn prefix_bound(&self, src: NodeIdx, node: NodeIdx, into: &[u64]) -> u64 {
         self.outs(src)
             .iter()
-            .map(|e| if e.other == node { 0 } else { into[e.other as usize] })
+            .map(|e| {
+                if e.other == node {
+                    0
+                } else {
+                    into[e.other as usize]
+                }
+            })
             .min()
             .unwrap_or(u64::MAX)
     }

@@ -243,7 +243,9 @@ impl Ctx<'_> {
             }
             for (ci, ch) in g.channels().iter().enumerate() {
                 for dir in 0..2u8 {
-                    let Some(p) = ch.policies[dir as usize] else { continue };
+                    let Some(p) = ch.policies[dir as usize] else {
+                        continue;
+                    };
                     let e = ci as u32 * 2 + u32::from(dir);
                     if !self.edges.contains(&e) {
                         b.add_update(p.to_update(ch.scid, dir));
@@ -265,7 +267,10 @@ impl Ctx<'_> {
                 .map(|e| fake.iter().find(|(x, _)| x == e).map_or(Scid(0), |f| f.1))
                 .collect();
             let split = Arc::new(b.build());
-            (RoutingIndex::build_with_landmarks_of(split, &self.sc.index), fake)
+            (
+                RoutingIndex::build_with_landmarks_of(split, &self.sc.index),
+                fake,
+            )
         })
     }
 
@@ -288,7 +293,10 @@ impl Ctx<'_> {
             out.work.payments_skipped = 1;
             return out;
         }
-        let hop = r0.as_ref().ok().and_then(|r| node_hop(g, &self.sc.node_id, r));
+        let hop = r0
+            .as_ref()
+            .ok()
+            .and_then(|r| node_hop(g, &self.sc.node_id, r));
         if let Some((e, fee)) = hop {
             out.r0_rev = fee;
             out.c0 = self.position(e);
@@ -327,7 +335,9 @@ impl Ctx<'_> {
             .amount_msat
             .saturating_add(worst)
             .saturating_sub(lb_pre.saturating_add(self.min_fee[b]));
-        let (labels, settled) = self.adj.suffix(d, p.amount_msat, [n, s], bound, &self.peers);
+        let (labels, settled) = self
+            .adj
+            .suffix(d, p.amount_msat, [n, s], bound, &self.peers);
         out.work.suffix_searches = 1;
         out.work.settled_nodes = settled;
         self.through(p, s, &labels, &thr, &mut out);
@@ -432,7 +442,9 @@ impl Ctx<'_> {
             if out.cells.iter().any(|c| c.0 as usize == k) {
                 continue; // already handed to the router
             }
-            let Some(l) = labels[self.peer_of[k]].as_ref() else { continue };
+            let Some(l) = labels[self.peer_of[k]].as_ref() else {
+                continue;
+            };
             self.channel(p, s, k, l, thr(k), (monotone, pf0), &mut cache, out);
         }
     }
@@ -453,7 +465,11 @@ impl Ctx<'_> {
         let a = p.amount_msat;
         let pol = &self.policies[k];
         let cur = FeePolicy::of(pol);
-        let cap = self.sc.snapshot.channel(Snapshot::edge_channel(self.edges[k])).capacity_sat;
+        let cap = self
+            .sc
+            .snapshot
+            .channel(Snapshot::edge_channel(self.edges[k]))
+            .capacity_sat;
         let hi = pol.htlc_max_msat.min(cap.saturating_mul(1000));
         if l.amount > hi {
             return; // c cannot carry the least amount at peer, nor any larger one
@@ -468,7 +484,11 @@ impl Ctx<'_> {
             .chain(std::iter::once((CURRENT, cur)));
         if !l.exact || l.amount < pol.htlc_min_msat {
             // Only weak bounds: the amount at peer is at least a and c's minimum.
-            let why = if l.exact { Reason::HtlcMin } else { Reason::Suffix };
+            let why = if l.exact {
+                Reason::HtlcMin
+            } else {
+                Reason::Suffix
+            };
             let least = if l.exact { l.amount } else { a }.max(pol.htlc_min_msat);
             for (f, fee) in candidates {
                 let lb = least.saturating_add(fee.fee_msat(least)) - a;
@@ -553,7 +573,10 @@ impl Ctx<'_> {
             .chain(l.path.iter().copied())
             .map(|x| g.node(x).id)
             .collect();
-        if r.hops.iter().any(|h| suffix_ids.contains(&h.from) || suffix_ids.contains(&h.to)) {
+        if r.hops
+            .iter()
+            .any(|h| suffix_ids.contains(&h.from) || suffix_ids.contains(&h.to))
+        {
             return Some(Reason::NotSimple);
         }
         let hops = r.hops.len() + 1 + l.path.len();
@@ -633,7 +656,8 @@ impl Ctx<'_> {
                     Cell::Through(rev) => {
                         pt.payments += 1;
                         pt.revenue_msat += rev;
-                        pt.node_revenue_msat = pt.node_revenue_msat + rev - avoid_rev(o, k as usize);
+                        pt.node_revenue_msat =
+                            pt.node_revenue_msat + rev - avoid_rev(o, k as usize);
                     }
                     Cell::Fallback(_) => fallbacks.entry((k, f)).or_default().push(i),
                 }
@@ -659,7 +683,8 @@ impl Ctx<'_> {
             let payments = &fallbacks[&key];
             work.indexes_built += 1;
             work.patched_routes += payments.len() as u64;
-            let results = route_patched(self.sc, self.demand, self.edges[k], self.grid[f], payments);
+            let results =
+                route_patched(self.sc, self.demand, self.edges[k], self.grid[f], payments);
             let pt = &mut points[k * nf + f];
             for (&i, (over, on, total)) in payments.iter().zip(results) {
                 pt.payments += u64::from(over);

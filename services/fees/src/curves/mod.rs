@@ -182,7 +182,11 @@ pub(crate) fn curve_head(sc: &Scenario, edge: EdgeIdx) -> RevenueCurve {
 }
 
 /// `(payments over edge, N's fee on edge, N's total)` of routed payments.
-pub(crate) fn tally(sc: &Scenario, edge: EdgeIdx, routes: &[Result<Route, RouteError>]) -> (u64, u64, u64) {
+pub(crate) fn tally(
+    sc: &Scenario,
+    edge: EdgeIdx,
+    routes: &[Result<Route, RouteError>],
+) -> (u64, u64, u64) {
     let g = &*sc.snapshot;
     let (mut n, mut on, mut total) = (0, 0, 0);
     for r in routes.iter().flatten() {
