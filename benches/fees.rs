@@ -33,7 +33,11 @@ fn short() -> bool {
 fn node_with(g: &Snapshot, n: usize) -> NodeId {
     let best = (0..g.node_count() as u32)
         .min_by_key(|&u| {
-            let k = g.out_edges(u).iter().filter(|&&e| g.edge_enabled(e)).count();
+            let k = g
+                .out_edges(u)
+                .iter()
+                .filter(|&&e| g.edge_enabled(e))
+                .count();
             (k.abs_diff(n), u)
         })
         .unwrap_or(0);
@@ -41,7 +45,10 @@ fn node_with(g: &Snapshot, n: usize) -> NodeId {
 }
 
 fn demand(g: &Snapshot, n: usize, seed: u64, amounts: AmountDistribution) -> Demand {
-    let spec = DemandSpec::Random(RandomDemand { amounts, ..RandomDemand::new(n, seed) });
+    let spec = DemandSpec::Random(RandomDemand {
+        amounts,
+        ..RandomDemand::new(n, seed)
+    });
     Demand::generate(g, &spec).expect("demand")
 }
 
@@ -96,11 +103,20 @@ fn bench(c: &mut Criterion) {
     let t = Instant::now();
     let fast = curves::compute(&sc, &d, &grid, &edges);
     let fast_time = t.elapsed();
-    println!("curves {} channels x {} candidates: fast {fast_time:?}, work {:?}", edges.len(), grid.len(), fast.work);
+    println!(
+        "curves {} channels x {} candidates: fast {fast_time:?}, work {:?}",
+        edges.len(),
+        grid.len(),
+        fast.work
+    );
     grp.bench_function("curves_50_channels_20_candidates", |b| {
         b.iter(|| curves::compute(&sc, &d, &grid, &edges))
     });
-    let naive_edges = if short() { &edges[..5.min(edges.len())] } else { &edges[..] };
+    let naive_edges = if short() {
+        &edges[..5.min(edges.len())]
+    } else {
+        &edges[..]
+    };
     let t = Instant::now();
     let naive = curves::naive(&sc, &d, &grid, naive_edges);
     let naive_time = t.elapsed();
@@ -111,11 +127,12 @@ fn bench(c: &mut Criterion) {
         curves::compute(&sc, &d, &grid, naive_edges);
         t.elapsed()
     };
-    let equal = fast
-        .curves
-        .iter()
-        .zip(&naive.curves)
-        .all(|(a, b)| a.points.iter().zip(&b.points).all(|(x, y)| (x.payments, x.revenue_msat) == (y.payments, y.revenue_msat)));
+    let equal = fast.curves.iter().zip(&naive.curves).all(|(a, b)| {
+        a.points
+            .iter()
+            .zip(&b.points)
+            .all(|(x, y)| (x.payments, x.revenue_msat) == (y.payments, y.revenue_msat))
+    });
     println!(
         "oracle on {} channels: {naive_time:?} ({} indexes), fast on the same {fast_same:?}: {:.1}x, revenue on each channel equal: {equal}",
         naive_edges.len(),
@@ -127,7 +144,13 @@ fn bench(c: &mut Criterion) {
         let s = Scenario::new(&g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
         let t = Instant::now();
         let r = curves::compute(&s, &d, &grid, &s.out_edges());
-        println!("curves {} channels x {}: {:?}, work {:?}", s.out_edges().len(), grid.len(), t.elapsed(), r.work);
+        println!(
+            "curves {} channels x {}: {:?}, work {:?}",
+            s.out_edges().len(),
+            grid.len(),
+            t.elapsed(),
+            r.work
+        );
     }
     grp.finish();
     quality(&g);
@@ -138,12 +161,31 @@ fn quality(g: &Snapshot) {
     let nodes = if short() { 3 } else { 10 };
     let n_pay = if short() { 1_000 } else { 10_000 };
     let mut ranked: Vec<(usize, u32)> = (0..g.node_count() as u32)
-        .map(|u| (g.out_edges(u).iter().filter(|&&e| g.edge_enabled(e)).count(), u))
+        .map(|u| {
+            (
+                g.out_edges(u)
+                    .iter()
+                    .filter(|&&e| g.edge_enabled(e))
+                    .count(),
+                u,
+            )
+        })
         .collect();
     ranked.sort_unstable_by(|a, b| b.cmp(a));
-    let held_out = demand(g, n_pay, 99, AmountDistribution::LogUniform { min_sat: 5_000, max_sat: 2_000_000 });
+    let held_out = demand(
+        g,
+        n_pay,
+        99,
+        AmountDistribution::LogUniform {
+            min_sat: 5_000,
+            max_sat: 2_000_000,
+        },
+    );
     let rules = Rules::parse("[default]\npin = true\n").expect("rules");
-    println!("{:<20} {:>8} {:>16} {:>16} {:>16} {:>8}", "node", "channels", "current msat", "flow msat", "proportional", "time");
+    println!(
+        "{:<20} {:>8} {:>16} {:>16} {:>16} {:>8}",
+        "node", "channels", "current msat", "flow msat", "proportional", "time"
+    );
     // Nodes ranked 20.. (the very largest take minutes each here).
     for &(k, u) in ranked.iter().skip(20).take(nodes) {
         let node = g.node(u).id;
@@ -156,15 +198,35 @@ fn quality(g: &Snapshot) {
             demand: DemandSpec::Random(RandomDemand::new(n_pay, 7)),
         };
         let t = Instant::now();
-        let flow = plan(g, &mk(Strategy::Flow(FlowParams { rounds: 2, max_step_ppm: 500, max_step_percent: 100, ..flow_params() })));
+        let flow = plan(
+            g,
+            &mk(Strategy::Flow(FlowParams {
+                rounds: 2,
+                max_step_ppm: 500,
+                max_step_percent: 100,
+                ..flow_params()
+            })),
+        );
         let time = t.elapsed();
-        let prop = plan(g, &mk(Strategy::Proportional { base_fee_msat: 0, min_fee_ppm: 10, max_fee_ppm: 1_000 }));
+        let prop = plan(
+            g,
+            &mk(Strategy::Proportional {
+                base_fee_msat: 0,
+                min_fee_ppm: 10,
+                max_fee_ppm: 1_000,
+            }),
+        );
         let eval = |p: &switchyard_fees::Plan| {
             let ov: Vec<PolicyOverride> = p
                 .channels
                 .iter()
                 .filter(|c| c.proposed != c.current)
-                .map(|c| PolicyOverride { scid: c.scid, from: node, base_fee_msat: c.proposed.base_fee_msat, fee_ppm: c.proposed.fee_ppm })
+                .map(|c| PolicyOverride {
+                    scid: c.scid,
+                    from: node,
+                    base_fee_msat: c.proposed.base_fee_msat,
+                    fee_ppm: c.proposed.fee_ppm,
+                })
                 .collect();
             let s = Scenario::new(g, &node, &Balances::HalfCapacity, &ov).expect("scenario");
             account(&s, &route_all(&s, &held_out)).0.revenue_msat

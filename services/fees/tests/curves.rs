@@ -27,7 +27,11 @@ fn assert_equal(fast: &Curves, naive: &Curves) {
                 x.fee
             );
             if a.total_ties == 0 {
-                assert_eq!(x.node_revenue_msat, y.node_revenue_msat, "{} at {:?}", a.scid, x.fee);
+                assert_eq!(
+                    x.node_revenue_msat, y.node_revenue_msat,
+                    "{} at {:?}",
+                    a.scid, x.fee
+                );
             }
         }
     }
@@ -57,7 +61,14 @@ fn chans(nodes: u32) -> impl Strategy<Value = Vec<Chan>> {
     prop::collection::vec(
         (0..nodes, 0..nodes, 1_000..50_000u64, policy(), policy()).prop_filter_map(
             "no self channel",
-            |(a, b, cap, p, q)| (a != b).then_some(Chan { a, b, cap, pol: [p, q] }),
+            |(a, b, cap, p, q)| {
+                (a != b).then_some(Chan {
+                    a,
+                    b,
+                    cap,
+                    pol: [p, q],
+                })
+            },
         ),
         nodes as usize..(nodes as usize * 4),
     )
@@ -88,10 +99,18 @@ fn build(nodes: u32, cs: &[Chan]) -> switchyard_graph::Snapshot {
 }
 
 fn grid() -> Vec<FeePolicy> {
-    [(0, 0), (0, 10), (1_000, 1), (1_000, 100), (0, 700), (5_000, 2_000), (u32::MAX, u32::MAX)]
-        .into_iter()
-        .map(|(b, p)| FeePolicy::new(b, p))
-        .collect()
+    [
+        (0, 0),
+        (0, 10),
+        (1_000, 1),
+        (1_000, 100),
+        (0, 700),
+        (5_000, 2_000),
+        (u32::MAX, u32::MAX),
+    ]
+    .into_iter()
+    .map(|(b, p)| FeePolicy::new(b, p))
+    .collect()
 }
 
 proptest! {
@@ -128,7 +147,15 @@ proptest! {
 /// Real nodes of the 2026 graph: the ones ranked `ranks` by enabled outgoing channels.
 fn nodes_2026(g: &switchyard_graph::Snapshot, ranks: &[usize]) -> Vec<NodeId> {
     let mut deg: Vec<(usize, u32)> = (0..g.node_count() as u32)
-        .map(|n| (g.out_edges(n).iter().filter(|&&e| g.edge_enabled(e)).count(), n))
+        .map(|n| {
+            (
+                g.out_edges(n)
+                    .iter()
+                    .filter(|&&e| g.edge_enabled(e))
+                    .count(),
+                n,
+            )
+        })
         .collect();
     deg.sort_unstable_by(|a, b| b.cmp(a));
     ranks.iter().map(|&r| g.node(deg[r].1).id).collect()
@@ -160,7 +187,12 @@ fn simulated_routes_are_valid_and_a_seed_gives_the_same_result_on_1_or_2_threads
     let scid = g.channel(e >> 1).scid;
     let req = SimulateRequest {
         node: n,
-        overrides: vec![switchyard_fees::PolicyOverride { scid, from: n, base_fee_msat: 0, fee_ppm: 1 }],
+        overrides: vec![switchyard_fees::PolicyOverride {
+            scid,
+            from: n,
+            base_fee_msat: 0,
+            fee_ppm: 1,
+        }],
         demand: DemandSpec::Random(RandomDemand::new(400, 3)),
         return_routes: true,
     };
@@ -204,15 +236,35 @@ fn balance_caps_limit_what_the_node_forwards() {
     let req = SimulateRequest {
         node: me,
         overrides: vec![],
-        demand: DemandSpec::List { list: vec![pay(30_000), pay(50_000), pay(30_000)] },
+        demand: DemandSpec::List {
+            list: vec![pay(30_000), pay(50_000), pay(30_000)],
+        },
         return_routes: false,
     };
-    let bal = Balances::Known(vec![switchyard_fees::ChannelBalance { scid: b, local_msat: 40_000, remote_msat: 960_000 }]);
+    let bal = Balances::Known(vec![switchyard_fees::ChannelBalance {
+        scid: b,
+        local_msat: 40_000,
+        remote_msat: 960_000,
+    }]);
     let r = sim::simulate(&g, &req, &bal).unwrap();
-    assert_eq!((r.succeeded, r.node.forwarded, r.node.revenue_msat), (2, 2, 20));
-    assert_eq!(r.node.volume_msat, 60_000, "each payment sees the full 40k: caps, not a budget");
-    let out = r.channels.iter().find(|c| c.scid == b && c.direction == sim::Way::Out).unwrap();
+    assert_eq!(
+        (r.succeeded, r.node.forwarded, r.node.revenue_msat),
+        (2, 2, 20)
+    );
+    assert_eq!(
+        r.node.volume_msat, 60_000,
+        "each payment sees the full 40k: caps, not a budget"
+    );
+    let out = r
+        .channels
+        .iter()
+        .find(|c| c.scid == b && c.direction == sim::Way::Out)
+        .unwrap();
     assert_eq!((out.payments, out.revenue_msat), (2, 20));
-    let inbound = r.channels.iter().find(|c| c.scid == a && c.direction == sim::Way::In).unwrap();
+    let inbound = r
+        .channels
+        .iter()
+        .find(|c| c.scid == a && c.direction == sim::Way::In)
+        .unwrap();
     assert_eq!(inbound.payments, 2);
 }

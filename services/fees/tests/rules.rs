@@ -28,34 +28,60 @@ fn err(text: &str) -> (String, Option<String>, ErrorKind) {
 
 #[test]
 fn each_error_names_section_and_key() {
-    let (s, k, kind) = err(&format!("[[rule]]\nname = \"a\"\nmin_rato = 0.1\nstrategy = \"static\"\n{DEFAULT}"));
-    assert_eq!((s.as_str(), k.as_deref(), kind), ("a", Some("min_rato"), ErrorKind::UnknownKey));
-    let (s, k, kind) = err(&format!("[[rule]]\nmin_capacity_sat = \"big\"\nstrategy = \"static\"\n{DEFAULT}"));
-    assert_eq!((s.as_str(), k.as_deref()), ("rule #1", Some("min_capacity_sat")));
+    let (s, k, kind) = err(&format!(
+        "[[rule]]\nname = \"a\"\nmin_rato = 0.1\nstrategy = \"static\"\n{DEFAULT}"
+    ));
+    assert_eq!(
+        (s.as_str(), k.as_deref(), kind),
+        ("a", Some("min_rato"), ErrorKind::UnknownKey)
+    );
+    let (s, k, kind) = err(&format!(
+        "[[rule]]\nmin_capacity_sat = \"big\"\nstrategy = \"static\"\n{DEFAULT}"
+    ));
+    assert_eq!(
+        (s.as_str(), k.as_deref()),
+        ("rule #1", Some("min_capacity_sat"))
+    );
     assert!(matches!(kind, ErrorKind::BadType(_)));
-    let (_, k, kind) = err(&format!("[[rule]]\nmin_capacity_sat = 5\nmax_capacity_sat = 4\nstrategy = \"static\"\n{DEFAULT}"));
+    let (_, k, kind) = err(&format!(
+        "[[rule]]\nmin_capacity_sat = 5\nmax_capacity_sat = 4\nstrategy = \"static\"\n{DEFAULT}"
+    ));
     assert_eq!(k.as_deref(), Some("min_capacity_sat"));
     assert!(matches!(kind, ErrorKind::BadRange(_)));
-    let (_, k, kind) = err(&format!("[[rule]]\nmax_ratio = 1.5\nstrategy = \"static\"\n{DEFAULT}"));
+    let (_, k, kind) = err(&format!(
+        "[[rule]]\nmax_ratio = 1.5\nstrategy = \"static\"\n{DEFAULT}"
+    ));
     assert_eq!(k.as_deref(), Some("max_ratio"));
     assert!(matches!(kind, ErrorKind::BadRange(_)));
-    let (_, k, kind) = err(&format!("[[rule]]\nmin_forwards = -1\nstrategy = \"static\"\n{DEFAULT}"));
+    let (_, k, kind) = err(&format!(
+        "[[rule]]\nmin_forwards = -1\nstrategy = \"static\"\n{DEFAULT}"
+    ));
     assert_eq!(k.as_deref(), Some("min_forwards"));
     assert!(matches!(kind, ErrorKind::BadRange(_)));
     let (_, k, kind) = err("[default]\nstrategy = \"magic\"\n");
-    assert_eq!((k.as_deref(), kind), (Some("strategy"), ErrorKind::UnknownStrategy("magic".into())));
+    assert_eq!(
+        (k.as_deref(), kind),
+        (Some("strategy"), ErrorKind::UnknownStrategy("magic".into()))
+    );
     let (_, k, kind) = err("[default]\nstrategy = \"proportional\"\nmin_fee_ppm = 1\n");
     assert_eq!(k.as_deref(), Some("max_fee_ppm"));
     assert!(matches!(kind, ErrorKind::MissingParameter { .. }));
     let (s, _, kind) = err(&format!("[[rule]]\nname = \"all\"\nstrategy = \"static\"\nbase_fee_msat = 0\nfee_ppm = 1\n[[rule]]\nname = \"big\"\nmin_capacity_sat = 5\nstrategy = \"static\"\nbase_fee_msat = 0\nfee_ppm = 2\n{DEFAULT}"));
-    assert_eq!((s.as_str(), kind), ("big", ErrorKind::Unreachable("all".into())));
+    assert_eq!(
+        (s.as_str(), kind),
+        ("big", ErrorKind::Unreachable("all".into()))
+    );
     let (_, _, kind) = err("[[rule]]\nstrategy = \"static\"\nbase_fee_msat = 0\nfee_ppm = 1\n");
     assert_eq!(kind, ErrorKind::NoDefault);
     let (_, _, kind) = err("[default\nstrategy = ");
     assert!(matches!(kind, ErrorKind::Syntax(_)));
     // A parameter of another strategy is an unknown key here.
-    let (_, k, kind) = err("[default]\nstrategy = \"static\"\nbase_fee_msat = 0\nfee_ppm = 1\npercentile = 50\n");
-    assert_eq!((k.as_deref(), kind), (Some("percentile"), ErrorKind::UnknownKey));
+    let (_, k, kind) =
+        err("[default]\nstrategy = \"static\"\nbase_fee_msat = 0\nfee_ppm = 1\npercentile = 50\n");
+    assert_eq!(
+        (k.as_deref(), kind),
+        (Some("percentile"), ErrorKind::UnknownKey)
+    );
 }
 
 #[test]
@@ -70,7 +96,11 @@ fn first_matching_rule_wins_and_pins_hold() {
     let m = |local, cap| rules.match_channel(&state(local, cap)).name.clone();
     assert_eq!(m(950, 100_000), "pinned");
     assert!(rules.match_channel(&state(950, 100_000)).pin);
-    assert_eq!(m(100, 100_000), "drained", "before 'small', which also matches");
+    assert_eq!(
+        m(100, 100_000),
+        "drained",
+        "before 'small', which also matches"
+    );
     assert_eq!(m(500, 100_000), "small");
     assert_eq!(m(500, 10_000_000), "default");
     assert_eq!(
@@ -82,9 +112,17 @@ fn first_matching_rule_wins_and_pins_hold() {
 #[test]
 fn parsing_never_panics_on_garbage() {
     let samples = [
-        "", "[", "[[rule]]", "rule = 5", "[default]\npin = 3", "[default]\nfloor = \"x\"\nstrategy=\"static\"",
-        "[[rule]]\npeer = [1, 2]\n[default]\npin = true", "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 9999999999\nmax_fee_ppm = 1",
-        "[default]\nstrategy = \"competitive\"\npercentile = 101", "\u{0}\u{ffff}", "[default]\nstrategy = \"cost_floor\"\namount_sat = -5",
+        "",
+        "[",
+        "[[rule]]",
+        "rule = 5",
+        "[default]\npin = 3",
+        "[default]\nfloor = \"x\"\nstrategy=\"static\"",
+        "[[rule]]\npeer = [1, 2]\n[default]\npin = true",
+        "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 9999999999\nmax_fee_ppm = 1",
+        "[default]\nstrategy = \"competitive\"\npercentile = 101",
+        "\u{0}\u{ffff}",
+        "[default]\nstrategy = \"cost_floor\"\namount_sat = -5",
     ];
     for s in samples {
         let _ = Rules::parse(s);

@@ -55,7 +55,11 @@ fn cost_floor_is_the_cheapest_circular_route() {
     both(&mut t, 3, 1, 10_000, 2_000, 100);
     let g = t.build();
     let sc = Scenario::new(&g, &id(0), &Balances::HalfCapacity, &[]).unwrap();
-    let e = sc.out_edges().into_iter().find(|&e| g.channel(e >> 1).scid == c).unwrap();
+    let e = sc
+        .out_edges()
+        .into_iter()
+        .find(|&e| g.channel(e >> 1).scid == c)
+        .unwrap();
     let amount = 1_000_000;
     let last = 5 + amount * 10 / 1_000_000;
     let middle = 1_000 + (amount + last) * 100 / 1_000_000;
@@ -77,10 +81,16 @@ fn flow_finds_the_known_best_fee_and_respects_bounds_and_steps() {
         both(&mut t, payer, 5, 10_000, 0, 0);
     }
     let g = t.build();
-    let pays: Vec<Payment> = (1..=3).map(|p| Payment::new(id(p), id(4), 1_000_000)).collect();
+    let pays: Vec<Payment> = (1..=3)
+        .map(|p| Payment::new(id(p), id(4), 1_000_000))
+        .collect();
     let demand = Demand::generate(&g, &DemandSpec::List { list: pays }).unwrap();
     let base = Scenario::new(&g, &id(0), &Balances::HalfCapacity, &[]).unwrap();
-    let e = base.out_edges().into_iter().find(|&e| g.channel(e >> 1).scid == out).unwrap();
+    let e = base
+        .out_edges()
+        .into_iter()
+        .find(|&e| g.channel(e >> 1).scid == out)
+        .unwrap();
     let params = FlowParams {
         base_fee_msat: 0,
         min_fee_ppm: 0,
@@ -91,21 +101,50 @@ fn flow_finds_the_known_best_fee_and_respects_bounds_and_steps() {
         rounds: 3,
     };
     let scenario_for = |fees: &[FeePolicy]| {
-        let o = PolicyOverride { scid: out, from: id(0), base_fee_msat: fees[0].base_fee_msat, fee_ppm: fees[0].fee_ppm };
+        let o = PolicyOverride {
+            scid: out,
+            from: id(0),
+            base_fee_msat: fees[0].base_fee_msat,
+            fee_ppm: fees[0].fee_ppm,
+        };
         Scenario::new(&g, &id(0), &Balances::HalfCapacity, &[o]).unwrap()
     };
     let run = |params: FlowParams, start: u32| {
-        let ch = FlowChannel { edge: e, params, floor_ppm: None };
+        let ch = FlowChannel {
+            edge: e,
+            params,
+            floor_ppm: None,
+        };
         strategy::flow(&[ch], &demand, &[FeePolicy::new(0, start)], scenario_for).proposals[0].fee
     };
     assert_eq!(run(params, 0).fee_ppm, 350);
     // A 100 ppm step: from 0, the best reachable is 100, then 200, 300 (3 rounds).
-    let stepped = run(FlowParams { max_step_ppm: 100, ..params }, 0);
+    let stepped = run(
+        FlowParams {
+            max_step_ppm: 100,
+            ..params
+        },
+        0,
+    );
     assert_eq!(stepped.fee_ppm, 300);
     // Bounds: never above max.
-    let capped = run(FlowParams { max_fee_ppm: 250, candidates: 6, ..params }, 0);
+    let capped = run(
+        FlowParams {
+            max_fee_ppm: 250,
+            candidates: 6,
+            ..params
+        },
+        0,
+    );
     assert_eq!(capped.fee_ppm, 250);
     // Percent step from 200: at most 20% = 40 ppm a round; no grid point in reach, stays.
-    let pct = run(FlowParams { max_step_percent: 20, candidates: 21, ..params }, 200);
+    let pct = run(
+        FlowParams {
+            max_step_percent: 20,
+            candidates: 21,
+            ..params
+        },
+        200,
+    );
     assert!((160..=240).contains(&pct.fee_ppm), "{pct:?}");
 }

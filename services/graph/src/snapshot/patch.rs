@@ -55,7 +55,13 @@ mod tests {
         assert_eq!(g.edge_policy(e).unwrap().fee_ppm, 10);
         assert_eq!(h.out_edges(0), g.out_edges(0));
         let without = e ^ 1;
-        assert_eq!(g.with_policies(&[(without, p)]).unwrap_err(), PatchError::NoPolicy(without));
-        assert_eq!(g.with_policies(&[(99, p)]).unwrap_err(), PatchError::UnknownEdge(99));
+        assert_eq!(
+            g.with_policies(&[(without, p)]).unwrap_err(),
+            PatchError::NoPolicy(without)
+        );
+        assert_eq!(
+            g.with_policies(&[(99, p)]).unwrap_err(),
+            PatchError::UnknownEdge(99)
+        );
     }
 }
