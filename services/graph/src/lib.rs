@@ -32,6 +32,8 @@ pub mod testing;
 pub mod types;
 
 pub use load::{LoadError, Record};
-pub use snapshot::{Channel, ChannelIdx, EdgeIdx, GraphBuilder, Node, NodeIdx, Policy, Snapshot};
+pub use snapshot::{
+    Channel, ChannelIdx, EdgeIdx, GraphBuilder, Node, NodeIdx, PatchError, Policy, Snapshot,
+};
 pub use stats::NetworkStats;
 pub use types::{IdError, NodeId, Scid};

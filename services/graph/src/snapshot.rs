@@ -7,6 +7,9 @@
 
 use std::collections::HashMap;
 
+mod patch;
+pub use patch::PatchError;
+
 use crate::load::{ChannelRecord, NodeRecord, Record, UpdateRecord};
 use crate::types::{NodeId, Scid};
 

@@ -1,0 +1,235 @@
+//! A fee plan for a node: per channel, the rule that matched, its strategy, the current
+//! and proposed fee, why, and the revenue expected on it (msat over the demand, from a
+//! simulation with every proposal applied).
+//!
+//! Pinned channels keep their fee. Channels under `flow` are priced together (see
+//! [`crate::strategy::flow`]), the others being fixed at their own proposals. A section's
+//! floor raises its proposal's ppm to the channel's refill cost.
+
+use serde::Serialize;
+use switchyard_graph::{EdgeIdx, NodeId, Scid, Snapshot};
+
+use crate::curves::Work;
+use crate::demand::{Demand, DemandSpec};
+use crate::rules::{ChannelState, Rules, Section, Strategy};
+use crate::scenario::{Balances, FeePolicy, PolicyOverride, Scenario};
+use crate::sim::{account, route_all, Way};
+use crate::strategy::{self, FlowChannel, Proposal};
+use crate::FeesError;
+
+/// What to plan.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub node: NodeId,
+    pub rules: Rules,
+    /// Replaces every section's strategy (pinning still holds), e.g. `?strategy=flow`.
+    pub strategy: Option<Strategy>,
+    /// States of the node's channels; a channel not listed gets half its capacity each side,
+    /// age 0, no activity, public.
+    pub channels: Vec<ChannelState>,
+    pub balances: Balances,
+    pub demand: DemandSpec,
+}
+
+/// One channel of a plan (`GET /v1/fees/plan`'s `channels[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelPlan {
+    pub scid: Scid,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub rule: String,
+    pub strategy: String,
+    pub pinned: bool,
+    pub current: FeePolicy,
+    pub proposed: FeePolicy,
+    pub reason: String,
+    pub expected_revenue_msat: u64,
+}
+
+/// `GET /v1/fees/plan`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub node: NodeId,
+    /// The strategy forced on every channel, or `rules`.
+    pub strategy: String,
+    pub channels: Vec<ChannelPlan>,
+    /// N's revenue over the demand at the current fees and under the plan.
+    pub current_revenue_msat: u64,
+    pub expected_revenue_msat: u64,
+    #[serde(skip)]
+    pub work: Work,
+}
+
+fn default_state(g: &Snapshot, e: EdgeIdx) -> ChannelState {
+    let ch = g.channel(Snapshot::edge_channel(e));
+    let half = ch.capacity_sat * 500;
+    ChannelState {
+        scid: ch.scid,
+        peer: g.node(g.edge_to(e)).id,
+        capacity_sat: ch.capacity_sat,
+        local_msat: half,
+        remote_msat: half,
+        age_days: 0,
+        forwards: 0,
+        forward_volume_msat: 0,
+        public: true,
+    }
+}
+
+/// A non-flow strategy's proposal (`None`: keep the current fee, with the reason).
+fn direct(sc: &Scenario, e: EdgeIdx, st: &ChannelState, s: &Strategy) -> Result<Proposal, String> {
+    match s {
+        Strategy::Static(fee) => Ok(strategy::static_fee(*fee)),
+        Strategy::Proportional {
+            base_fee_msat,
+            min_fee_ppm,
+            max_fee_ppm,
+        } => Ok(strategy::proportional(
+            st.local_ratio(),
+            *base_fee_msat,
+            *min_fee_ppm,
+            *max_fee_ppm,
+        )),
+        Strategy::Competitive {
+            percentile,
+            base_fee_msat,
+        } => strategy::competitive(&sc.snapshot, e, *percentile, *base_fee_msat)
+            .ok_or_else(|| "competitive: no other channel into the peer".to_string()),
+        Strategy::CostFloor { amount_sat } => {
+            let cur = sc.fee_of(e);
+            strategy::cost_floor(sc, e, amount_sat.saturating_mul(1000))
+                .map(|(ppm, cost)| Proposal {
+                    fee: FeePolicy::new(cur.base_fee_msat, ppm),
+                    reason: format!("cost_floor: refilling {amount_sat} sat costs {cost} msat"),
+                })
+                .ok_or_else(|| "cost_floor: no circular route refills the channel".to_string())
+        }
+        Strategy::Flow(_) => Err("flow is planned jointly".to_string()),
+    }
+}
+
+/// Plans fees for `req.node` on `graph` (see the module documentation).
+pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
+    let base = Scenario::new(graph, &req.node, &req.balances, &[])?;
+    let demand = Demand::generate(graph, &req.demand)?;
+    let g = &*base.snapshot;
+    let edges: Vec<EdgeIdx> = g.out_edges(base.node).to_vec();
+    let mut rows: Vec<ChannelPlan> = Vec::with_capacity(edges.len());
+    let mut flow: Vec<(usize, FlowChannel)> = Vec::new();
+    for (i, &e) in edges.iter().enumerate() {
+        let head = default_state(g, e);
+        let st = req
+            .channels
+            .iter()
+            .find(|c| c.scid == head.scid)
+            .cloned()
+            .unwrap_or(head);
+        let section: &Section = req.rules.match_channel(&st);
+        let current = base.fee_of(e);
+        let strat = if section.pin {
+            None
+        } else {
+            req.strategy.as_ref().or(section.strategy.as_ref())
+        };
+        let floor = section
+            .floor_amount_sat
+            .and_then(|a| strategy::cost_floor(&base, e, a.saturating_mul(1000)).map(|x| x.0));
+        let mut row = ChannelPlan {
+            scid: st.scid,
+            from: req.node,
+            to: st.peer,
+            rule: section.name.clone(),
+            strategy: strat.map_or("pinned", |s| s.name()).to_string(),
+            pinned: section.pin,
+            current,
+            proposed: current,
+            reason: "pinned".to_string(),
+            expected_revenue_msat: 0,
+        };
+        match strat {
+            None => {}
+            Some(_) if !g.edge_enabled(e) => row.reason = "direction disabled: kept".to_string(),
+            Some(Strategy::Flow(params)) => {
+                flow.push((
+                    i,
+                    FlowChannel {
+                        edge: e,
+                        params: *params,
+                        floor_ppm: floor,
+                    },
+                ));
+            }
+            Some(s) => match direct(&base, e, &st, s) {
+                Ok(p) => {
+                    row.proposed = p.fee;
+                    row.reason = p.reason;
+                    if let Some(f) = floor.filter(|&f| f > row.proposed.fee_ppm) {
+                        row.proposed.fee_ppm = f;
+                        row.reason += &format!("; raised to the refill cost {f} ppm");
+                    }
+                }
+                Err(why) => row.reason = why + ": kept",
+            },
+        }
+        rows.push(row);
+    }
+    let overrides = |rows: &[ChannelPlan]| -> Vec<PolicyOverride> {
+        rows.iter()
+            .zip(&edges)
+            .filter(|(r, &e)| r.proposed != r.current && g.edge_policy(e).is_some())
+            .map(|(r, _)| PolicyOverride {
+                scid: r.scid,
+                from: req.node,
+                base_fee_msat: r.proposed.base_fee_msat,
+                fee_ppm: r.proposed.fee_ppm,
+            })
+            .collect()
+    };
+    let mut work = Work::default();
+    if !flow.is_empty() {
+        let fixed = rows.clone();
+        let start: Vec<FeePolicy> = flow.iter().map(|(i, _)| rows[*i].current).collect();
+        let chans: Vec<FlowChannel> = flow.iter().map(|x| x.1).collect();
+        let mut failed = None;
+        let out = strategy::flow(&chans, &demand, &start, |fees| {
+            let mut r = fixed.clone();
+            for ((i, _), f) in flow.iter().zip(fees) {
+                r[*i].proposed = *f;
+            }
+            Scenario::new(graph, &req.node, &req.balances, &overrides(&r)).unwrap_or_else(|e| {
+                failed = Some(e);
+                base.clone()
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        work = out.work;
+        for ((i, _), p) in flow.iter().zip(out.proposals) {
+            rows[*i].proposed = p.fee;
+            rows[*i].reason = format!("{} ({} rounds)", p.reason, out.rounds);
+        }
+    }
+    let current_revenue_msat = account(&base, &route_all(&base, &demand)).0.revenue_msat;
+    let planned = Scenario::new(graph, &req.node, &req.balances, &overrides(&rows))?;
+    let (node, flows) = account(&planned, &route_all(&planned, &demand));
+    for row in &mut rows {
+        row.expected_revenue_msat = flows
+            .iter()
+            .filter(|f| f.scid == row.scid && f.direction == Way::Out)
+            .map(|f| f.revenue_msat)
+            .sum();
+    }
+    Ok(Plan {
+        node: req.node,
+        strategy: req
+            .strategy
+            .as_ref()
+            .map_or("rules", |s| s.name())
+            .to_string(),
+        channels: rows,
+        current_revenue_msat,
+        expected_revenue_msat: node.revenue_msat,
+        work,
+    })
+}
