@@ -35,6 +35,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
+pub use routes::analytics::metric_label;
 pub use state::{AnalyticsView, AppState, GraphView};
 
 /// The OpenAPI 3.1 document describing every route below.
