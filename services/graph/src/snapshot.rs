@@ -31,6 +31,18 @@ pub struct Policy {
     pub timestamp: u32,
 }
 
+/// `base + floor(amount x ppm / 10^6)`, saturating: u64 arithmetic (a multiply-shift) in the
+/// common case, u128 only when it overflows.
+#[inline]
+pub(crate) fn policy_fee(base: u32, ppm: u32, amount: u64) -> u64 {
+    let ppm = u64::from(ppm);
+    let prop = match amount.checked_mul(ppm) {
+        Some(p) => p / 1_000_000,
+        None => u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX),
+    };
+    u64::from(base).saturating_add(prop)
+}
+
 impl Policy {
     /// The fee this hop charges to forward `amount_msat`: base + floor(amount x ppm / 10^6).
     pub fn fee_msat(&self, amount_msat: u64) -> u64 {

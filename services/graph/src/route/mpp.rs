@@ -93,25 +93,26 @@ impl RoutingIndex {
         let excluded_node = |u: u32| q.exclude_nodes.contains(&u);
         let liquidity: Vec<u32> = (0..self.edge_count())
             .map(|s| {
-                let ch = self.edge[s] >> 1;
-                if excluded_node(self.from[s])
-                    || excluded_node(self.to[s])
+                let ch = self.edges.channel(s);
+                if excluded_node(self.edges.from(s))
+                    || excluded_node(self.edges.to(s))
                     || q.exclude_channels.contains(&ch)
                 {
                     return 0;
                 }
-                let msat = self.htlc_max[s].min(self.cap_msat[s]);
+                let msat = self.edges.hot()[s].htlc_max.min(self.edges.cap_msat(s));
                 u32::try_from(msat / unit).unwrap_or(u32::MAX)
             })
             .collect();
         // No flow exceeds the liquidity out of the source or into the destination.
         let units_over = |s: usize| u64::from(liquidity[s]);
         let out_of_src: u64 = self
+            .edges
             .out_slots(q.src)
             .iter()
             .map(|&s| units_over(s as usize))
             .sum();
-        let into_dst: u64 = self.in_slots(q.dst).map(units_over).sum();
+        let into_dst: u64 = self.edges.in_slots(q.dst).map(units_over).sum();
         if out_of_src.min(into_dst) < units {
             return Err(RouteError::Capacity);
         }
@@ -191,13 +192,13 @@ impl RoutingIndex {
         if x >= limit {
             return None;
         }
-        let fee = if self.from[s] == q.src {
+        let fee = if self.edges.from(s) == q.src {
             0.0
         } else {
-            self.ppm[s] as f64 * unit as f64 / 1e6
+            f64::from(self.edges.hot()[s].ppm) * unit as f64 / 1e6
         };
         // Uncertainty over the piece containing x: secant of -ln(1 - y / c) between breakpoints.
-        let c = self.cap_msat[s] as f64 / unit as f64 + 1.0;
+        let c = self.edges.cap_msat(s) as f64 / unit as f64 + 1.0;
         let b = self.breakpoints(f, s);
         let last = PIECES.len() - 2;
         let i = (0..=last)
@@ -264,16 +265,16 @@ impl RoutingIndex {
                             heap.push(Reverse((nd, y)));
                         }
                     };
-                for &s in self.out_slots(x) {
+                for &s in self.edges.out_slots(x) {
                     let si = s as usize;
                     if let Some(c) = self.marginal(q, f, si, f.flow[si], unit) {
-                        relax(self.to[si], c, s, true, &mut heap);
+                        relax(self.edges.to(si), c, s, true, &mut heap);
                     }
                 }
-                for si in self.in_slots(x) {
+                for si in self.edges.in_slots(x) {
                     if f.flow[si] > 0 {
                         if let Some(c) = self.marginal(q, f, si, f.flow[si] - 1, unit) {
-                            relax(self.from[si], -c, si as u32, false, &mut heap);
+                            relax(self.edges.from(si), -c, si as u32, false, &mut heap);
                         }
                     }
                 }
@@ -292,9 +293,9 @@ impl RoutingIndex {
                 let (s, fwd) = parent[y as usize];
                 path.push((s as usize, fwd));
                 y = if fwd {
-                    self.from[s as usize]
+                    self.edges.from(s as usize)
                 } else {
-                    self.to[s as usize]
+                    self.edges.to(s as usize)
                 };
             }
             let mut push = units - sent;
@@ -350,11 +351,16 @@ impl RoutingIndex {
             let mut x = q.src;
             on_path.insert(x, 0usize);
             while x != q.dst {
-                let Some(&s) = self.out_slots(x).iter().find(|&&s| flow[s as usize] > 0) else {
+                let Some(&s) = self
+                    .edges
+                    .out_slots(x)
+                    .iter()
+                    .find(|&&s| flow[s as usize] > 0)
+                else {
                     break;
                 };
                 path.push(s);
-                x = self.to[s as usize];
+                x = self.edges.to(s as usize);
                 if let Some(&start) = on_path.get(&x) {
                     // A cycle carries no payment: cancel it and restart the walk.
                     let cycle = path.split_off(start);
@@ -415,18 +421,23 @@ impl RoutingIndex {
             let route = self.build_route(path, &pq);
             for (h, &s) in route.hops.iter().zip(path) {
                 let s = s as usize;
-                if h.amount_to_forward_msat < self.htlc_min[s] {
+                let e = &self.edges.hot()[s];
+                if h.amount_to_forward_msat < e.htlc_min {
                     tighten.push((s, 0));
                 }
-                if h.amount_to_forward_msat > self.htlc_max[s] {
-                    tighten.push((s, (self.htlc_max[s] / unit).saturating_sub(1) as u32));
+                if h.amount_to_forward_msat > e.htlc_max {
+                    tighten.push((s, (e.htlc_max / unit).saturating_sub(1) as u32));
                 }
-                *per_channel.entry(self.edge[s] >> 1).or_insert(0) += h.amount_to_forward_msat;
+                *per_channel.entry(self.edges.channel(s)).or_insert(0) += h.amount_to_forward_msat;
             }
             let (cltv, hops) = self.path_cltv_hops(path, &pq);
             if cltv > q.max_cltv || hops > u32::from(q.max_hops) {
                 // Forbid the longest part's most cltv-hungry arc and solve again.
-                if let Some(&s) = path.iter().skip(1).max_by_key(|&&s| self.cltv[s as usize]) {
+                if let Some(&s) = path
+                    .iter()
+                    .skip(1)
+                    .max_by_key(|&&s| self.edges.hot()[s as usize].cltv)
+                {
                     tighten.push((s as usize, 0));
                 }
             }
@@ -437,9 +448,13 @@ impl RoutingIndex {
             .iter()
             .flat_map(|(p, _)| p.iter().map(|&s| (s as usize, ())))
         {
-            let used = per_channel.get(&(self.edge[s] >> 1)).copied().unwrap_or(0);
-            if used > self.cap_msat[s] {
-                let over = (used - self.cap_msat[s]).div_ceil(unit) + 1;
+            let used = per_channel
+                .get(&self.edges.channel(s))
+                .copied()
+                .unwrap_or(0);
+            let cap = self.edges.cap_msat(s);
+            if used > cap {
+                let over = (used - cap).div_ceil(unit) + 1;
                 let cur = u64::from(limits[s]);
                 tighten.push((s, cur.saturating_sub(over) as u32));
             }
