@@ -17,7 +17,7 @@
 //! relaxed: no noisy neighbour changes it), the answers (routes found, their fee sum,
 //! refusals by code: what a refactor must leave unchanged) and the batch rate on 2 threads.
 //! It also runs on each real graph with directions priced near u32::MAX ppm, as LND nodes
-//! price a channel they do not want used (`do_not_use`: a fixed 3% of the enabled
+//! price a channel they do not want used (`testing::do_not_use`: a fixed 3% of the enabled
 //! directions, and every direction into 2% of the nodes, which are then reachable only over
 //! such directions; names end in `-dnu`, criterion ids `route/{fee,fee_limit}/{year}-dnu`).
 //!
@@ -34,9 +34,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use switchyard_graph::load::{ChannelRecord, NodeRecord, Record, UpdateRecord};
+use switchyard_graph::load::{ChannelRecord, NodeRecord, Record};
 use switchyard_graph::route::{CostModel, MppRequest, RouteError, RouteRequest, RoutingIndex};
-use switchyard_graph::testing::load_bundled;
+use switchyard_graph::testing::{do_not_use, load_bundled};
 use switchyard_graph::{NodeId, Scid, Snapshot};
 
 type Query = (NodeId, NodeId, u64);
@@ -188,43 +188,6 @@ fn synthetic_4x(g: &Snapshot) -> Snapshot {
         let b = relabel(&g.node(c2.nodes[1]).id, k2);
         let scid = Scid::new(6_000_000 + i as u32, 2, 0).expect("small");
         push_channel(&mut records, scid, a, b, c1);
-    }
-    Snapshot::from_records(records)
-}
-
-/// `g` with some directions priced near u32::MAX ppm ("do not use", as LND nodes say it):
-/// a fixed, hash-chosen 3% of the enabled directions, and every direction into a fixed 2% of
-/// the nodes, which are then reachable only over such directions. Everything else is kept.
-fn do_not_use(g: &Snapshot) -> Snapshot {
-    let hash = |x: u64| (x ^ 0xd0_0de5).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
-    let trapped = |u: u32| hash(u64::from(u) << 40 | 1) % 100 < 2;
-    let mut records: Vec<Record> = g
-        .nodes()
-        .iter()
-        .map(|n| {
-            Record::Node(NodeRecord {
-                node_id: n.id,
-                announcement: None,
-            })
-        })
-        .collect();
-    for (ci, ch) in g.channels().iter().enumerate() {
-        records.push(Record::Channel(ChannelRecord {
-            scid: ch.scid,
-            node_1: g.node(ch.nodes[0]).id,
-            node_2: g.node(ch.nodes[1]).id,
-            capacity_sat: ch.capacity_sat,
-            funding_outpoint: None,
-        }));
-        for (dir, p) in ch.policies.iter().enumerate() {
-            let Some(p) = p else { continue };
-            let mut u: UpdateRecord = p.to_update(ch.scid, dir as u8);
-            let h = hash(2 * ci as u64 + dir as u64);
-            if h % 100 < 3 || trapped(ch.nodes[1 - dir]) {
-                u.fee_ppm = u32::MAX - (h % 1000) as u32;
-            }
-            records.push(Record::Update(u));
-        }
     }
     Snapshot::from_records(records)
 }

@@ -456,7 +456,7 @@ impl NodeStats {
             let mut fees = Vec::new();
             for &c in g.channels_of(sn) {
                 if g.edge_enabled(2 * c) || g.edge_enabled(2 * c + 1) {
-                    cap += g.channel(c).capacity_sat;
+                    cap = cap.saturating_add(g.channel(c).capacity_sat);
                     count += 1;
                 }
                 let dir = if g.channel(c).nodes[0] == sn { 0 } else { 1 };

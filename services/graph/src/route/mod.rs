@@ -28,6 +28,11 @@
 //! not known to an explorer) of `(capacity + 1 - amount) / (capacity + 1)`, capacity and amount
 //! in msat (uniform liquidity prior). `cost` is the route's cost under the request's model.
 //!
+//! Fee arithmetic saturates (`u64`, with `u128` products): a policy may charge up to
+//! `u32::MAX` msat plus `u32::MAX` ppm, which on large amounts exceeds `u64`. Such a hop can
+//! never be on a route (the payer would have to send more than any channel carries), and
+//! the search drops the labels it gives instead of wrapping around.
+//!
 //! ## Files
 //! `request.rs` (the request and answer types), `index/` (the [`RoutingIndex`] and its
 //! layout), `search/` (the searches), `matrix.rs`, [`mpp`] (multi-part payments) and
@@ -261,12 +266,14 @@ impl RoutingIndex {
             amount = amount.saturating_add(fee);
         }
         hops.reverse();
-        let total_fee: u64 = hops.iter().map(|h| h.fee_msat).sum();
+        // A route's amounts never exceed its first hop's limit (the searches drop labels past
+        // what the payer can send), so these sums cannot overflow; saturating all the same.
+        let total_fee = hops.iter().fold(0u64, |t, h| t.saturating_add(h.fee_msat));
         let total_cltv = q.final_cltv + hops.iter().map(|h| u32::from(h.cltv_delta)).sum::<u32>();
         Route {
             amount_msat: q.amount,
             total_fee_msat: total_fee,
-            total_amount_msat: q.amount + total_fee,
+            total_amount_msat: q.amount.saturating_add(total_fee),
             total_cltv,
             final_cltv_delta: q.final_cltv as u16,
             probability: hops.iter().map(|h| h.probability).product(),

@@ -39,6 +39,11 @@ const PIECES: [f64; 6] = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0];
 const HEADROOM_PIECE: usize = 4;
 /// Integer cost scale (cost units per msat), so reduced costs are exact.
 const COST_SCALE: f64 = 1000.0;
+/// Most a unit may cost on one arc (scaled: about 10^9 msat), so that sums of reduced costs
+/// and potentials stay within `i64` on any real graph (they saturate beyond). Arcs dearer
+/// than that (fees near `u32::MAX` ppm on large units: "do not use") all look equally
+/// prohibitive to the flow; the parts are priced exactly anyway.
+const MAX_ARC_COST: i64 = 1 << 40;
 /// Rounds of "tighten the offending arcs and solve again".
 const REPAIR_ROUNDS: usize = 4;
 
@@ -165,7 +170,7 @@ impl RoutingIndex {
         for p in &parts {
             for h in &p.hops {
                 let e = used.entry(h.scid).or_insert((0, h.capacity_sat));
-                e.0 += h.amount_to_forward_msat;
+                e.0 = e.0.saturating_add(h.amount_to_forward_msat);
             }
         }
         let probability = used
@@ -176,11 +181,13 @@ impl RoutingIndex {
             })
             .product();
         let amount_msat = parts.iter().map(|p| p.amount_msat).sum();
-        let total_fee_msat = parts.iter().map(|p| p.total_fee_msat).sum();
+        let total_fee_msat = parts
+            .iter()
+            .fold(0u64, |t, p| t.saturating_add(p.total_fee_msat));
         MppRoute {
             amount_msat,
             total_fee_msat,
-            total_amount_msat: amount_msat + total_fee_msat,
+            total_amount_msat: u64::saturating_add(amount_msat, total_fee_msat),
             probability,
             parts,
         }
@@ -209,7 +216,8 @@ impl RoutingIndex {
             f64::from(b[i + 1]).max(f64::from(b[i]) + 1.0),
         );
         let unc = (-(1.0 - hi / c).ln() + (1.0 - lo / c).ln()) / (hi - lo);
-        Some(((fee + BALANCED_MSAT_PER_NEG_LN_P * unc) * COST_SCALE).round() as i64)
+        let cost = ((fee + BALANCED_MSAT_PER_NEG_LN_P * unc) * COST_SCALE).round();
+        Some(cost.min(MAX_ARC_COST as f64) as i64)
     }
 
     /// Successive shortest paths; returns the units sent.
@@ -255,7 +263,8 @@ impl RoutingIndex {
                         if done[yi] {
                             return;
                         }
-                        let nd = d + (c + pot[xi] - pot[yi]).max(0);
+                        let reduced = c.saturating_add(pot[xi]).saturating_sub(pot[yi]);
+                        let nd = d.saturating_add(reduced.max(0));
                         if nd < dist[yi] {
                             if dist[yi] == i64::MAX {
                                 touched.push(y);
@@ -285,7 +294,7 @@ impl RoutingIndex {
             // pi(v) += min(d(v), d(t)) keeps every reduced cost non-negative (early exit).
             let dt = dist[q.dst as usize];
             for (v, p) in pot.iter_mut().enumerate() {
-                *p += if done[v] { dist[v] } else { dt };
+                *p = p.saturating_add(if done[v] { dist[v] } else { dt });
             }
             let mut path = Vec::new();
             let mut y = q.dst;
@@ -426,9 +435,11 @@ impl RoutingIndex {
                     tighten.push((s, 0));
                 }
                 if h.amount_to_forward_msat > e.htlc_max {
-                    tighten.push((s, (e.htlc_max / unit).saturating_sub(1) as u32));
+                    let units = (e.htlc_max / unit).saturating_sub(1);
+                    tighten.push((s, u32::try_from(units).unwrap_or(u32::MAX)));
                 }
-                *per_channel.entry(self.edges.channel(s)).or_insert(0) += h.amount_to_forward_msat;
+                let used = per_channel.entry(self.edges.channel(s)).or_insert(0);
+                *used = used.saturating_add(h.amount_to_forward_msat);
             }
             let (cltv, hops) = self.path_cltv_hops(path, &pq);
             if cltv > q.max_cltv || hops > u32::from(q.max_hops) {
@@ -441,7 +452,7 @@ impl RoutingIndex {
                     tighten.push((s as usize, 0));
                 }
             }
-            fees += route.total_fee_msat;
+            fees = fees.saturating_add(route.total_fee_msat);
             parts.push(route);
         }
         for (s, _) in paths

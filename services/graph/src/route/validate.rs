@@ -3,7 +3,8 @@
 //! [`crate::route`], deliberately without any of the search's code or index.
 //!
 //! Tests run every route they produce through it. It must stay independent: do not "fix" it
-//! by calling into the search.
+//! by calling into the search. Its arithmetic is exact (`u128`): a route whose amounts or
+//! fees do not fit in `u64` is refused, not wrapped around.
 
 use crate::route::{Hop, Route, RouteRequest};
 use crate::snapshot::{Policy, Snapshot};
@@ -23,9 +24,13 @@ pub fn validate_route(
     let mut probability = 1.0f64;
     for (i, h) in route.hops.iter().enumerate().rev() {
         let (fee, delta, p) = check_hop(graph, i, h, carried)?;
-        fees += fee;
-        carried += fee;
-        cltv += u32::from(delta);
+        fees = fees
+            .checked_add(fee)
+            .ok_or_else(|| format!("hop {i}: total fee overflows"))?;
+        carried = carried
+            .checked_add(fee)
+            .ok_or_else(|| format!("hop {i}: amount overflows"))?;
+        cltv = cltv.saturating_add(u32::from(delta));
         probability *= p;
     }
     if route.total_fee_msat != fees {
@@ -34,7 +39,7 @@ pub fn validate_route(
             route.total_fee_msat
         ));
     }
-    if route.total_amount_msat != request.amount_msat + fees {
+    if Some(route.total_amount_msat) != request.amount_msat.checked_add(fees) {
         return Err("total amount is not amount + fees".into());
     }
     if route.total_cltv != cltv {
@@ -157,11 +162,10 @@ fn check_hop(graph: &Snapshot, i: usize, h: &Hop, carried: u64) -> Result<(u64, 
     let (fee, delta) = if i == 0 {
         (0, 0)
     } else {
-        let prop = u128::from(carried) * u128::from(policy.fee_ppm) / 1_000_000;
-        (
-            u64::from(policy.fee_base_msat) + prop as u64,
-            policy.cltv_delta,
-        )
+        let fee = u128::from(policy.fee_base_msat)
+            + u128::from(carried) * u128::from(policy.fee_ppm) / 1_000_000;
+        let fee = u64::try_from(fee).map_err(|_| format!("hop {i}: fee {fee} overflows"))?;
+        (fee, policy.cltv_delta)
     };
     if h.fee_msat != fee {
         return Err(format!("hop {i}: fee {} should be {fee}", h.fee_msat));

@@ -24,6 +24,7 @@ impl RoutingIndex {
         let gen = sc.gen;
         let (src, dst, amount) = (q.src, q.dst, q.amount);
         let balanced = q.model == CostModel::Balanced;
+        let fee_limited = q.max_fee != u64::MAX;
         sc.node[dst as usize].seen = gen;
         sc.node[dst as usize].dist = amount;
         sc.node[dst as usize].cost = 0.0;
@@ -41,16 +42,18 @@ impl RoutingIndex {
             // Landmark bounds on `-ln P` were tried and did not pay off (the uncertainty of
             // big channels is so small that they barely prune). The fee bound guides the
             // balanced model, and is INF where the landmarks prove that no first hop of the
-            // source reaches `v` at this amount. The probability model skips it: that pruning
-            // saved less than the landmark rows cost it to read (callgrind: a quarter of its
-            // cache misses; 2026 graph median -38%, same routes; a query without a route is
-            // decided by the fee search anyway).
-            let hf = if balanced {
-                self.bound(v, sc.node[vi].dist, src, sc)
+            // source reaches `v` at this amount. The probability model skips it unless the
+            // request limits the fee: that pruning saved less than the landmark rows cost it
+            // to read (callgrind: a quarter of its cache misses; 2026 graph median -38%, same
+            // routes; a query without a route is decided by the fee search anyway). Under a
+            // fee limit, a label whose amount plus the bound already breaks it goes at once.
+            let a = sc.node[vi].dist;
+            let hf = if balanced || fee_limited {
+                self.bound(v, a, src, sc)
             } else {
                 0
             };
-            if hf == INF {
+            if hf == INF || (fee_limited && q.over_fee_limit(a, hf)) {
                 sc.node[vi].settled = gen;
                 continue;
             }

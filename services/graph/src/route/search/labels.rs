@@ -70,7 +70,10 @@ impl RoutingIndex {
             min_rejected: false,
         };
         let h0 = self.bound(dst, amount, src, sc);
-        if h0 == INF || sc.lb_cltv[dst as usize].saturating_add(q.final_cltv) > q.max_cltv {
+        if h0 == INF
+            || q.over_fee_limit(amount, h0)
+            || sc.lb_cltv[dst as usize].saturating_add(q.final_cltv) > q.max_cltv
+        {
             return LabelOutcome::Nothing {
                 min_rejected: false,
             };
@@ -150,8 +153,8 @@ impl RoutingIndex {
     /// The label that `l` (at `li`) gives over in-edge `slot`, with its key, unless the edge
     /// cannot carry it, the path would repeat a node, or the label cannot end in a route
     /// within the limits: whatever path it takes back to the source adds at least the least
-    /// cltv and hops to there, so such labels are dropped now instead of multiplying (exact:
-    /// only such labels go).
+    /// cltv and hops to there and the fee bound, so such labels are dropped now instead of
+    /// multiplying (exact: only such labels go).
     #[inline]
     fn next_label(
         &self,
@@ -191,7 +194,7 @@ impl RoutingIndex {
             return None;
         }
         let h = self.bound(u, nu, q.src, sc);
-        if h == INF || nu.saturating_add(h) > sc.src_cap {
+        if h == INF || nu.saturating_add(h) > sc.src_cap || q.over_fee_limit(nu, h) {
             return None;
         }
         let nl = Label {

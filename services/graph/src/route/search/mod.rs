@@ -73,8 +73,17 @@
 //!   least key it is queued again on top, so the search ends there instead of first settling
 //!   every other node on an equally cheap path (round-number fees make hundreds of them).
 //! * The source sends at most `src_cap` (its largest usable first-hop limit): the fee search
-//!   stops when the smallest key exceeds it (or the fee limit), which is what makes most
-//!   "no route" answers immediate; the other searches drop labels past it.
+//!   stops when the smallest key exceeds it, which is what makes most "no route" answers
+//!   immediate; the other searches drop labels past it.
+//! * A fee limit (`max_fee_msat`) prunes as early as the bounds allow: a label whose fee so
+//!   far already exceeds it is never queued, step 1 stops when the smallest key (label plus
+//!   fee bound) exceeds the amount plus the limit, steps 2 and 3 drop a label whose amount
+//!   plus bound does, and so do the probability and balanced searches when the request has
+//!   a limit. A payment whose every route crosses a "do not use" direction (priced near
+//!   `u32::MAX` ppm, as LND nodes do) is then refused with `no_route_fee_limit` after the
+//!   few nodes before that direction, not after the whole graph. Without a limit the exact
+//!   search must settle every node cheaper than such a route, or than the payer's largest
+//!   channel when no such route can be paid: the routing bench's `-dnu` graphs measure it.
 //!
 //! ## Matrix (fee model)
 //! `fee_column` settles every source of a matrix from one plain backward Dijkstra per

@@ -85,13 +85,15 @@ impl RoutingIndex {
                 continue;
             }
             // Keys pop in non-decreasing order and every route through `v` makes the source
-            // send at least `real`: past the first channel's limit or the fee limit, nothing
-            // left in the heap can become a route.
-            if real > sc.src_cap {
-                break;
-            }
+            // send at least `real`: past the fee limit or the first channel's limit, nothing
+            // left in the heap can become a route. The fee limit is checked first: when the
+            // fees alone break it (a "do not use" direction), that is the reason to give,
+            // even if they also make the amount more than the payer can send.
             if q.over_fee_limit(a, h) {
                 st.fee_pruned = true;
+                break;
+            }
+            if real > sc.src_cap {
                 break;
             }
             settled += 1;
@@ -145,9 +147,9 @@ impl RoutingIndex {
         key: u64,
         entry: u32,
     ) -> bool {
-        // Past the payer's limit or the fee limit: whether an edge was really cut by the fee
+        // Past the fee limit or the payer's limit: whether an edge was really cut by the fee
         // limit is settled after the search (`settle_rest_of_lists`).
-        if key > sc.src_cap || q.over_fee_limit(key, 0) {
+        if q.over_fee_limit(key, 0) || key > sc.src_cap {
             sc.rheap.push(key, entry);
             return false;
         }

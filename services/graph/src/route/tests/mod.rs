@@ -2,6 +2,7 @@
 
 mod basics;
 mod exactness;
+mod limits;
 mod mpp;
 
 use super::validate::validate_route;
