@@ -2,7 +2,7 @@
 //! feature). Node `i` has the public key of secret key `i + 1`, so ids are real points.
 
 use crate::load::{ChannelRecord, NodeAnnouncement, NodeRecord, Record, UpdateRecord};
-use crate::snapshot::{NodeIdx, Snapshot};
+use crate::snapshot::{EdgeIdx, NodeIdx, Snapshot};
 use crate::types::{NodeId, Scid};
 
 /// Builds records for a graph of numbered nodes.
@@ -214,19 +214,14 @@ pub fn do_not_use_traps(u: NodeIdx) -> bool {
     do_not_use_hash(u64::from(u) << 40 | 1) % 100 < 2
 }
 
-/// `g` with some directions priced near `u32::MAX` ppm ([`DO_NOT_USE_PPM`] and up), as LND
-/// nodes price a channel they do not want used: a fixed, hash-chosen 3% of the enabled
-/// directions, and every direction into the nodes [`do_not_use_traps`] names (2%), which are
-/// then reachable only over such directions. Everything else is kept, node numbering
-/// included.
-pub fn do_not_use(g: &Snapshot) -> Snapshot {
+/// A builder holding `g`'s channels and, for each direction with a policy, the update
+/// `update(edge, the policy's own update)` returns (`None`: the direction has no policy),
+/// for tests and benches that vary a real graph. Nodes come with their channels only.
+pub fn rebuilt(
+    g: &Snapshot,
+    mut update: impl FnMut(EdgeIdx, UpdateRecord) -> Option<UpdateRecord>,
+) -> crate::GraphBuilder {
     let mut builder = crate::GraphBuilder::default();
-    for n in g.nodes() {
-        builder.add_node(NodeRecord {
-            node_id: n.id,
-            announcement: None,
-        });
-    }
     for (ci, ch) in g.channels().iter().enumerate() {
         builder.add_channel(ChannelRecord {
             scid: ch.scid,
@@ -237,13 +232,33 @@ pub fn do_not_use(g: &Snapshot) -> Snapshot {
         });
         for (dir, p) in ch.policies.iter().enumerate() {
             let Some(p) = p else { continue };
-            let mut u = p.to_update(ch.scid, dir as u8);
-            let h = do_not_use_hash(2 * ci as u64 + dir as u64);
-            if h % 100 < 3 || do_not_use_traps(ch.nodes[1 - dir]) {
-                u.fee_ppm = u32::MAX - (h % 1000) as u32;
+            let e = 2 * ci as EdgeIdx + dir as EdgeIdx;
+            if let Some(u) = update(e, p.to_update(ch.scid, dir as u8)) {
+                builder.add_update(u);
             }
-            builder.add_update(u);
         }
+    }
+    builder
+}
+
+/// `g` with some directions priced near `u32::MAX` ppm ([`DO_NOT_USE_PPM`] and up), as LND
+/// nodes price a channel they do not want used: a fixed, hash-chosen 3% of the enabled
+/// directions, and every direction into the nodes [`do_not_use_traps`] names (2%), which are
+/// then reachable only over such directions. Everything else is kept, node numbering
+/// included.
+pub fn do_not_use(g: &Snapshot) -> Snapshot {
+    let mut builder = rebuilt(g, |e, mut u| {
+        let h = do_not_use_hash(u64::from(e));
+        if h % 100 < 3 || do_not_use_traps(g.edge_to(e)) {
+            u.fee_ppm = u32::MAX - (h % 1000) as u32;
+        }
+        Some(u)
+    });
+    for n in g.nodes() {
+        builder.add_node(NodeRecord {
+            node_id: n.id,
+            announcement: None,
+        });
     }
     builder.build()
 }

@@ -63,13 +63,7 @@ fn forward_ball_at_any_point_keeps_fee_answers() {
     let g = Arc::new(crate::testing::load_bundled("2019-05-14"));
     let idx = RoutingIndex::build(g.clone());
     let n = g.node_count() as u64;
-    let mut x = 0xba11_u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0xba11_u64);
     let with = |p: Option<(usize, usize)>, req: &RouteRequest| {
         search::BALL_OVERRIDE.with(|c| c.set(p));
         let r = idx.find_route(req);
@@ -120,13 +114,7 @@ fn lazy_fee_order_scan_keeps_fee_answers_and_errors() {
     let g = Arc::new(crate::testing::load_bundled("2019-05-14"));
     let idx = RoutingIndex::build(g.clone());
     let n = g.node_count() as u64;
-    let mut x = 0x1a2e_u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0x1a2e_u64);
     let with = |v: Option<(usize, usize)>, req: &RouteRequest| {
         search::LAZY_OVERRIDE.with(|c| c.set(v));
         let r = idx.find_route(req);

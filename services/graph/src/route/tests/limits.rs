@@ -190,13 +190,7 @@ fn fee_limits_agree_with_the_unlimited_answer_on_a_do_not_use_graph() {
     let g = Arc::new(do_not_use(&crate::testing::load_bundled("2019-05-14")));
     let idx = RoutingIndex::build(g.clone());
     let n = g.node_count() as u64;
-    let mut x = 0xfee1_u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(0xfee1_u64);
     let (mut within, mut over) = (0, 0);
     for i in 0..400 {
         let (s, d) = ((next() % n) as u32, (next() % n) as u32);

@@ -11,6 +11,17 @@ use crate::load::UpdateRecord;
 use crate::testing::TestGraph;
 use crate::types::{NodeId, Scid};
 
+/// A seeded xorshift generator: the tests' random queries, the same on every run.
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 fn id(i: u32) -> NodeId {
     TestGraph::node_id(i)
 }
