@@ -19,7 +19,8 @@
 //! It also runs on each real graph with directions priced near u32::MAX ppm, as LND nodes
 //! price a channel they do not want used (`testing::do_not_use`: a fixed 3% of the enabled
 //! directions, and every direction into 2% of the nodes, which are then reachable only over
-//! such directions; names end in `-dnu`, criterion ids `route/{fee,fee_limit}/{year}-dnu`).
+//! such directions; names end in `-dnu`, criterion ids `route/{fee,fee_limit}/{year}-dnu`),
+//! once with the query set and once with its payments sent to those trapped nodes instead.
 //!
 //! Latency tables use 1,000 fixed seeded queries (`SWITCHYARD_BENCH_QUERIES` changes the
 //! count) and print wall-clock and thread-CPU percentiles: the bench machine is shared, and
@@ -36,7 +37,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard_graph::load::{ChannelRecord, NodeRecord, Record};
 use switchyard_graph::route::{CostModel, MppRequest, RouteError, RouteRequest, RoutingIndex};
-use switchyard_graph::testing::{do_not_use, load_bundled};
+use switchyard_graph::testing::{do_not_use, do_not_use_traps, load_bundled};
 use switchyard_graph::{NodeId, Scid, Snapshot};
 
 type Query = (NodeId, NodeId, u64);
@@ -299,22 +300,29 @@ fn latency_table(s: &Setup) {
 /// Work, answers, latency and batch rate of the fee-model queries, with no fee limit and
 /// with the wallet's ceiling (`wallet_fee_limit`).
 fn fee_load(s: &Setup) {
+    fee_load_of(s, s.name, &s.queries);
+}
+
+/// [`fee_load`] of the given queries.
+fn fee_load_of(s: &Setup, name: &str, queries: &[Query]) {
     let idx = &s.idx;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .expect("thread pool");
     for (label, ceiling) in [("no fee limit", false), ("fee limit 1% + 50 sat", true)] {
-        for q in s.queries.iter().take(20) {
+        for q in queries.iter().take(20) {
             let _ = idx.find_route(&fee_request(q, ceiling));
         }
-        let r = time_each(&s.queries, |q| idx.find_route(&fee_request(q, ceiling)).is_ok());
+        let r = time_each(queries, |q| {
+            idx.find_route(&fee_request(q, ceiling)).is_ok()
+        });
         // The fee search's work per query, counted: unlike the clock, the same on any
         // machine, so a change to the bounds can be judged by it. With the answers (fee sum
         // of the routes found, refusals by code), what a refactor must leave unchanged.
         let (mut settled, mut relaxed) = (Vec::new(), Vec::new());
         let (mut fee_sum, mut refusals) = (0u64, std::collections::BTreeMap::new());
-        for q in &s.queries {
+        for q in queries {
             let w0 = switchyard_graph::route::fee_search_work_for_tests();
             let res = idx.find_route(&fee_request(q, ceiling));
             let w1 = switchyard_graph::route::fee_search_work_for_tests();
@@ -325,8 +333,7 @@ fn fee_load(s: &Setup) {
                 Err(e) => *refusals.entry(e.code()).or_insert(0usize) += 1,
             }
         }
-        let reqs: Vec<RouteRequest> = s
-            .queries
+        let reqs: Vec<RouteRequest> = queries
             .iter()
             .cycle()
             .take(20_000)
@@ -336,14 +343,17 @@ fn fee_load(s: &Setup) {
             let _ = idx.find_routes(&reqs[..1000]);
             let t = Instant::now();
             let res = idx.find_routes(&reqs);
-            (t.elapsed().as_secs_f64(), res.iter().filter(|r| r.is_ok()).count())
+            (
+                t.elapsed().as_secs_f64(),
+                res.iter().filter(|r| r.is_ok()).count(),
+            )
         });
         let (s50, s99, smean) = counts(settled);
         let (r50, r99, rmean) = counts(relaxed);
         eprintln!(
             "[{}] fee model, {label}, {} queries: cpu mean {:.1} us median {:.1} us p99 {:.1} us | wall median {:.1} us p99 {:.1} us",
-            s.name,
-            s.queries.len(),
+            name,
+            queries.len(),
             us(r.mean_cpu),
             us(r.cpu.0),
             us(r.cpu.1),
@@ -364,6 +374,22 @@ fn fee_load(s: &Setup) {
             reqs.len() as f64 / dt,
         );
     }
+}
+
+/// The query set's sources and amounts, each sent instead to one of the nodes that
+/// `testing::do_not_use` makes reachable only over "do not use" directions (in turn).
+fn trapped_queries(s: &Setup) -> Vec<Query> {
+    let g = &s.g;
+    let trapped: Vec<NodeId> = (0..g.node_count() as u32)
+        .filter(|&u| do_not_use_traps(u) && g.in_edges(u).iter().any(|&e| g.edge_enabled(e)))
+        .map(|u| g.node(u).id)
+        .collect();
+    s.queries
+        .iter()
+        .zip(trapped.iter().cycle())
+        .filter(|(q, d)| q.0 != **d)
+        .map(|(q, &d)| (q.0, d, q.2))
+        .collect()
 }
 
 /// Median, p99 and mean of work counts.
@@ -387,7 +413,12 @@ fn matrix_mpp(s: &Setup) {
         let dests: Vec<NodeId> = s.queries.iter().map(|q| q.1).take(100).collect();
         let t = Instant::now();
         let m = s.idx.matrix(&nodes, &dests, 100_000_000, CostModel::Fee);
-        let cells = m.cells.iter().flatten().filter(|c| c.fee_msat.is_some()).count();
+        let cells = m
+            .cells
+            .iter()
+            .flatten()
+            .filter(|c| c.fee_msat.is_some())
+            .count();
         eprintln!(
             "[{}] matrix 100 x 100 (100k sat, fee), 2 threads: {:.3} s ({cells} cells routable)",
             s.name,
@@ -522,6 +553,9 @@ fn routing(c: &mut Criterion) {
     }
     for s in &dnu {
         fee_load(s);
+        // The payments whose only routes cross "do not use" directions, alone.
+        let trapped = trapped_queries(s);
+        fee_load_of(s, &format!("{} to trapped nodes", s.name), &trapped);
     }
     for s in setups.iter().chain(&dnu) {
         criterion_groups(c, s);
