@@ -224,7 +224,7 @@ async fn serve_on(
             let node = switchyard_node::Node::start(cfg, db.store.clone(), metrics.node.clone())
                 .await
                 .context("starting the Lightning node")?;
-            state.node = Some(node.clone());
+            state.node = Some(node.handle());
             Some(node)
         }
         None => None,
