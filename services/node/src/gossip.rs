@@ -165,13 +165,9 @@ fn peer_id(p: &PublicKey) -> NodeId {
     NodeId::from_bytes_unchecked(p.serialize())
 }
 
-/// The wire message (type, then body), in one allocation of the right size.
+/// The wire message (type, then body): what [`crate::raw_gossip::decode`] reads back.
 fn raw(t: MsgType, body: &impl Writeable) -> Vec<u8> {
-    let mut v = Vec::with_capacity(2 + body.serialized_length());
-    v.extend_from_slice(&t.wire_type().to_be_bytes());
-    // Writing to a Vec cannot fail.
-    let _ = body.write(&mut v);
-    v
+    crate::raw_gossip::wire_bytes(t.wire_type(), body)
 }
 
 /// Addresses in the same JSON shape the file import writes.
@@ -372,16 +368,14 @@ impl RecordingGossip {
         let Some(node_id) = our_id(&c.node_id) else {
             return;
         };
-        let alias_bytes: Vec<u8> = c.alias.0.iter().copied().take_while(|b| *b != 0).collect();
-        let mut features = c.features.le_flags().to_vec();
-        features.reverse();
+        let f = crate::raw_gossip::NodeFields::of(c);
         self.enqueue(Record::Node(GossipNode {
             node_id,
             timestamp: c.timestamp,
-            alias: String::from_utf8_lossy(&alias_bytes).into_owned(),
-            color: format!("{:02x}{:02x}{:02x}", c.rgb[0], c.rgb[1], c.rgb[2]),
-            addresses: addresses_json(&c.addresses),
-            features,
+            alias: f.alias,
+            color: f.color,
+            addresses: f.addresses,
+            features: f.features,
             raw: raw(MsgType::NodeAnnouncement, msg),
             peer: peer.as_ref().map(peer_id),
             received_at: now_unix(),
