@@ -177,20 +177,21 @@ fn stored_row_checks(
             Some((a, b))
         }
         GossipMessage::ChannelUpdate(m) => {
-            let c = &m.contents;
+            // The recorder's row, through the store's column types.
+            let u = raw_gossip::update_row(m, None, 0);
             let row = RawUpdate {
-                scid: Scid(c.short_channel_id),
-                direction: i16::from(c.channel_flags & 1),
-                timestamp: i64::from(c.timestamp),
-                message_flags: i16::from(c.message_flags),
-                channel_flags: i16::from(c.channel_flags),
-                disabled: c.channel_flags & 2 != 0,
-                cltv_delta: i32::from(c.cltv_expiry_delta),
-                htlc_min_msat: c.htlc_minimum_msat as i64,
-                htlc_max_msat: Some(c.htlc_maximum_msat as i64),
-                fee_base_msat: i64::from(c.fee_base_msat),
-                fee_ppm: i64::from(c.fee_proportional_millionths),
-                raw: raw.to_vec(),
+                scid: u.scid,
+                direction: i16::from(u.direction),
+                timestamp: i64::from(u.timestamp),
+                message_flags: i16::from(u.message_flags),
+                channel_flags: i16::from(u.channel_flags),
+                disabled: u.channel_flags & 2 != 0,
+                cltv_delta: i32::from(u.cltv_delta),
+                htlc_min_msat: u.htlc_min_msat as i64,
+                htlc_max_msat: Some(u.htlc_max_msat as i64),
+                fee_base_msat: i64::from(u.fee_base_msat),
+                fee_ppm: i64::from(u.fee_ppm),
+                raw: u.raw,
                 endpoints: None,
             };
             let diff = raw_gossip::check_update(&row, m);
@@ -198,16 +199,16 @@ fn stored_row_checks(
             None
         }
         GossipMessage::NodeAnnouncement(m) => {
-            let f = raw_gossip::NodeFields::of(&m.contents);
+            let n = raw_gossip::node_row(m, None, 0)?;
             let row = RawNode {
-                node_id: id(&m.contents.node_id)?,
-                timestamp: i64::from(m.contents.timestamp),
-                alias: f.alias,
-                color: f.color,
+                node_id: n.node_id,
+                timestamp: i64::from(n.timestamp),
+                alias: n.alias,
+                color: n.color,
                 // The store keeps addresses as JSONB: what comes back is what went in.
-                addresses: serde_json::from_str(&f.addresses.to_string()).ok()?,
-                features: f.features,
-                raw: raw.to_vec(),
+                addresses: serde_json::from_str(&n.addresses.to_string()).ok()?,
+                features: n.features,
+                raw: n.raw,
             };
             let diff = raw_gossip::check_node(&row, m);
             assert!(diff.is_empty(), "{diff:?}");

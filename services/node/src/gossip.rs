@@ -345,41 +345,16 @@ impl RecordingGossip {
     }
 
     fn record_update(&self, peer: Option<PublicKey>, msg: &ChannelUpdate) {
-        let c = &msg.contents;
-        self.enqueue(Record::Update(GossipUpdate {
-            scid: Scid::from_i64(c.short_channel_id as i64),
-            direction: c.channel_flags & 1,
-            timestamp: c.timestamp,
-            message_flags: c.message_flags,
-            channel_flags: c.channel_flags,
-            cltv_delta: c.cltv_expiry_delta,
-            htlc_min_msat: c.htlc_minimum_msat,
-            htlc_max_msat: c.htlc_maximum_msat,
-            fee_base_msat: c.fee_base_msat,
-            fee_ppm: c.fee_proportional_millionths,
-            raw: raw(MsgType::ChannelUpdate, msg),
-            peer: peer.as_ref().map(peer_id),
-            received_at: now_unix(),
-        }));
+        let peer = peer.as_ref().map(peer_id);
+        let row = crate::raw_gossip::update_row(msg, peer, now_unix());
+        self.enqueue(Record::Update(row));
     }
 
     fn record_node(&self, peer: Option<PublicKey>, msg: &NodeAnnouncement) {
-        let c = &msg.contents;
-        let Some(node_id) = our_id(&c.node_id) else {
-            return;
-        };
-        let f = crate::raw_gossip::NodeFields::of(c);
-        self.enqueue(Record::Node(GossipNode {
-            node_id,
-            timestamp: c.timestamp,
-            alias: f.alias,
-            color: f.color,
-            addresses: f.addresses,
-            features: f.features,
-            raw: raw(MsgType::NodeAnnouncement, msg),
-            peer: peer.as_ref().map(peer_id),
-            received_at: now_unix(),
-        }));
+        let peer = peer.as_ref().map(peer_id);
+        if let Some(row) = crate::raw_gossip::node_row(msg, peer, now_unix()) {
+            self.enqueue(Record::Node(row));
+        }
     }
 
     /// Token bucket per channel direction: `update_burst` at once, then one per interval.

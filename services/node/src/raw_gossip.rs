@@ -15,6 +15,7 @@ use lightning::ln::msgs::UnsignedNodeAnnouncement;
 use lightning::ln::msgs::{ChannelAnnouncement, ChannelUpdate, NodeAnnouncement};
 use lightning::util::ser::{LengthReadable, Writeable};
 use switchyard_graph::{NodeId, Scid};
+use switchyard_store::gossip::{GossipNode, GossipUpdate};
 use switchyard_store::queries::raw_gossip::{self, RawChannel, RawNode, RawUpdate};
 use switchyard_store::Store;
 
@@ -136,6 +137,48 @@ impl NodeFields {
             addresses: crate::gossip::addresses_json(&c.addresses),
         }
     }
+}
+
+/// The `channel_updates` row the recorder stores for `msg`.
+pub fn update_row(msg: &ChannelUpdate, peer: Option<NodeId>, received_at: i64) -> GossipUpdate {
+    let c = &msg.contents;
+    GossipUpdate {
+        scid: Scid(c.short_channel_id),
+        direction: c.channel_flags & 1,
+        timestamp: c.timestamp,
+        message_flags: c.message_flags,
+        channel_flags: c.channel_flags,
+        cltv_delta: c.cltv_expiry_delta,
+        htlc_min_msat: c.htlc_minimum_msat,
+        htlc_max_msat: c.htlc_maximum_msat,
+        fee_base_msat: c.fee_base_msat,
+        fee_ppm: c.fee_proportional_millionths,
+        raw: wire_bytes(CHANNEL_UPDATE, msg),
+        peer,
+        received_at,
+    }
+}
+
+/// The `node_announcements` row the recorder stores for `msg` (`None` only for a node id that
+/// is not 33 bytes, which LDK's type rules out).
+pub fn node_row(
+    msg: &NodeAnnouncement,
+    peer: Option<NodeId>,
+    received_at: i64,
+) -> Option<GossipNode> {
+    let c = &msg.contents;
+    let f = NodeFields::of(c);
+    Some(GossipNode {
+        node_id: ours(&c.node_id)?,
+        timestamp: c.timestamp,
+        alias: f.alias,
+        color: f.color,
+        addresses: f.addresses,
+        features: f.features,
+        raw: wire_bytes(NODE_ANNOUNCEMENT, msg),
+        peer,
+        received_at,
+    })
 }
 
 /// A stored field that disagrees with the message its row holds.

@@ -2,50 +2,15 @@
 //! writer decode, verify and agree with their fields; each kind of damage to a stored row is
 //! reported as what it is.
 
-use lightning::ln::msgs::{ChannelUpdate, NodeAnnouncement};
 use lightning::routing::gossip::NodeId as LdkNodeId;
 use switchyard_graph::{NodeId, Scid};
-use switchyard_node::raw_gossip::{self, GossipMessage, NodeFields, VerifyReport};
+use switchyard_node::raw_gossip::{self, GossipMessage, VerifyReport};
 use switchyard_regtest::gossip::{scid, SignedGossip};
-use switchyard_store::gossip::{GossipBatch, GossipChannel, GossipNode, GossipUpdate};
+use switchyard_store::gossip::{GossipBatch, GossipChannel};
 use switchyard_store::testing::TestDb;
 
 fn ours(id: &LdkNodeId) -> NodeId {
     NodeId::from_bytes_unchecked(id.as_slice().try_into().expect("33 bytes"))
-}
-
-fn update_row(u: &ChannelUpdate) -> GossipUpdate {
-    let c = &u.contents;
-    GossipUpdate {
-        scid: Scid(c.short_channel_id),
-        direction: c.channel_flags & 1,
-        timestamp: c.timestamp,
-        message_flags: c.message_flags,
-        channel_flags: c.channel_flags,
-        cltv_delta: c.cltv_expiry_delta,
-        htlc_min_msat: c.htlc_minimum_msat,
-        htlc_max_msat: c.htlc_maximum_msat,
-        fee_base_msat: c.fee_base_msat,
-        fee_ppm: c.fee_proportional_millionths,
-        raw: GossipMessage::ChannelUpdate(u.clone()).encode(),
-        peer: None,
-        received_at: 1_700_000_100,
-    }
-}
-
-fn node_row(n: &NodeAnnouncement) -> GossipNode {
-    let f = NodeFields::of(&n.contents);
-    GossipNode {
-        node_id: ours(&n.contents.node_id),
-        timestamp: n.contents.timestamp,
-        alias: f.alias,
-        color: f.color,
-        addresses: f.addresses,
-        features: f.features,
-        raw: GossipMessage::NodeAnnouncement(n.clone()).encode(),
-        peer: None,
-        received_at: 1_700_000_100,
-    }
 }
 
 /// Two channels' gossip as the node's recorder stores it.
@@ -66,8 +31,17 @@ fn batch() -> (GossipBatch, Vec<SignedGossip>) {
             peer: None,
             received_at: 1_700_000_100,
         });
-        batch.updates.extend(g.updates.iter().map(update_row));
-        batch.nodes.extend(g.nodes.iter().map(node_row));
+        let at = 1_700_000_100;
+        batch.updates.extend(
+            g.updates
+                .iter()
+                .map(|u| raw_gossip::update_row(u, None, at)),
+        );
+        batch.nodes.extend(
+            g.nodes
+                .iter()
+                .filter_map(|n| raw_gossip::node_row(n, None, at)),
+        );
     }
     (batch, gossip)
 }
