@@ -37,9 +37,10 @@ CARGO_TARGET_DIR="$target_dir" cargo afl build --release --locked -p switchyard-
 out="${FUZZ_OUT:-$(mktemp -d /tmp/switchyard-fuzz.XXXXXX)}"
 mkdir -p "$out"
 # No UI, no CPU pinning (shared machines), no core_pattern or governor demands, and stop at
-# the time box or the first crash.
-export AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_BENCH_UNTIL_CRASH=1
-export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_CRASHES=0
+# the time box or at the first crash (FUZZ_KEEP_GOING=1: only at the time box, collecting every
+# crash, for long campaigns).
+export AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
+[ -n "${FUZZ_KEEP_GOING:-}" ] || export AFL_BENCH_UNTIL_CRASH=1
 
 failed=0
 for t in "${targets[@]}"; do

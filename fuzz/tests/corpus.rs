@@ -178,3 +178,42 @@ fn signed_samples_verify_and_survive_the_target() {
         }
     }
 }
+
+/// Replays one committed crash input of `target` (`fuzz/regressions/<target>/<name>`).
+fn regression(target: &str, name: &str, run: impl Fn(&[u8])) {
+    let path = fuzz_dir().join("regressions").join(target).join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    run(&bytes);
+}
+
+fn api(name: &str) {
+    let harness = switchyard_fuzz::api::Harness::new();
+    regression("api_request", name, |d| {
+        harness.request(d);
+    });
+}
+
+#[test]
+fn forwards_with_to_at_i64_min_is_a_range_error_not_an_overflow() {
+    api("forwards_to_i64_min");
+}
+
+#[test]
+fn earnings_with_to_near_i64_min_is_a_range_error_not_an_overflow() {
+    api("earnings_to_i64_min");
+}
+
+#[test]
+fn centrality_cursor_at_usize_max_gives_an_empty_page_not_an_overflow() {
+    api("centrality_cursor_usize_max");
+}
+
+#[test]
+fn a_path_segment_that_is_not_utf8_gets_a_json_error() {
+    api("node_path_not_utf8");
+}
+
+#[test]
+fn an_optional_json_body_that_does_not_parse_gets_a_json_error() {
+    api("close_body_not_json");
+}
