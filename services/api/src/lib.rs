@@ -187,7 +187,7 @@ const MAX_REJECTION_TEXT: usize = 4096;
 
 /// axum's own rejections (a path segment that is not UTF-8, a body that is not JSON where a
 /// JSON body is optional, ...) answer in plain text: give them the API's JSON error object,
-/// keeping their status (found by the api_request fuzz target).
+/// keeping their status (fuzz/regressions/api_request).
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
     let is_json = response

@@ -102,7 +102,7 @@ pub async fn centrality(
         .take(limit)
         .map(|(i, (id, value))| json!({"position": i + 1, "node_id": id, "value": value}))
         .collect();
-    // `cursor` is the caller's, up to usize::MAX (found by the api_request fuzz target).
+    // `cursor` is the caller's, up to usize::MAX (fuzz/regressions/api_request).
     let next = start.checked_add(limit).filter(|&end| end < all.len());
     let (name, weight) = metric_label(metric);
     Ok(Json(json!({
