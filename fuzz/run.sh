@@ -22,7 +22,12 @@ if [ "$(cargo afl --version 2>/dev/null | awk '{print $2}')" != "$AFL_VERSION" ]
   cargo install cargo-afl --version "$AFL_VERSION" --locked --quiet
 fi
 # Builds AFL++ (without LLVM plugins: those need nightly) unless already built.
-cargo afl config --build >/dev/null
+if ! msg=$(cargo afl config --build 2>&1); then
+  case "$msg" in
+    *"already built"*) ;;
+    *) echo "$msg" >&2; exit 1 ;;
+  esac
+fi
 
 # Real secp256k1 and LDK: without this, cargo-afl sets `--cfg fuzzing`, which turns
 # secp256k1's signature checks into stand-ins.
