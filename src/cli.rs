@@ -88,6 +88,9 @@ pub enum Command {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// The gossip stored from peers: `verify` decodes every stored message, checks its
+    /// signatures over the stored bytes and the stored fields against it.
+    Gossip(GossipArgs),
     /// Print METRICS.md: every metric the registry exports, and the planned ones.
     MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
@@ -243,6 +246,24 @@ pub enum Model {
     Fee,
     Probability,
     Balanced,
+}
+
+#[derive(Debug, Args)]
+pub struct GossipArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub action: GossipAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GossipAction {
+    /// Re-check every stored gossip message that kept its wire bytes; exits 1 when one fails.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -74,6 +74,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             to,
         } => crate::operator::earnings(&api, &group_by, from, to).await,
         Command::Db { db, action } => db_command(db, action).await,
+        Command::Gossip(args) => crate::gossip::gossip(args).await,
         Command::MetricsDoc => {
             print!("{}", new_metrics().markdown());
             Ok(ExitCode::SUCCESS)

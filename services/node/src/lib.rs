@@ -43,6 +43,7 @@ pub mod ln;
 mod logger;
 pub mod metrics;
 pub mod peers;
+pub mod raw_gossip;
 pub mod router;
 pub mod secret;
 mod tasks;

@@ -102,7 +102,8 @@ pub async fn centrality(
         .take(limit)
         .map(|(i, (id, value))| json!({"position": i + 1, "node_id": id, "value": value}))
         .collect();
-    let next = (start + limit < all.len()).then_some(start + limit);
+    // `cursor` is the caller's, up to usize::MAX (fuzz/regressions/api_request).
+    let next = start.checked_add(limit).filter(|&end| end < all.len());
     let (name, weight) = metric_label(metric);
     Ok(Json(json!({
         "graph_version": v.version,

@@ -400,8 +400,9 @@ fn range(q: &RangeQuery) -> ApiResult<(i64, i64)> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let to = q.to.unwrap_or(now + 1);
-    let from = q.from.unwrap_or(to - 30 * 86_400);
+    let to = q.to.unwrap_or(now.saturating_add(1));
+    // Saturating: `to` is the caller's, anywhere in i64 (fuzz/regressions/api_request).
+    let from = q.from.unwrap_or(to.saturating_sub(30 * 86_400));
     if from >= to {
         return Err(ApiError::bad_request(
             "invalid_range",

@@ -14,3 +14,4 @@ pub mod kv;
 pub mod meta;
 pub mod nodes;
 pub mod peers;
+pub mod raw_gossip;
