@@ -27,13 +27,14 @@ pub mod plan;
 pub mod rules;
 pub mod scenario;
 pub mod sim;
+mod split;
 pub mod strategy;
 mod suffix;
 
 pub use demand::{Demand, DemandSpec, Payment};
 pub use error::FeesError;
 
-pub use curves::{CurvePoint, Curves, RevenueCurve, Work};
+pub use curves::{CurvePoint, Curves, RevenueCurve, Session, Work};
 pub use plan::{plan, ChannelPlan, Plan, PlanRequest};
 pub use rules::{ChannelState, Rules, RulesError};
 pub use scenario::{Balances, ChannelBalance, FeePolicy, PolicyOverride, Scenario};

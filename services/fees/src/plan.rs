@@ -12,7 +12,7 @@ use switchyard_graph::{EdgeIdx, NodeId, Scid, Snapshot};
 use crate::curves::Work;
 use crate::demand::{Demand, DemandSpec};
 use crate::rules::{ChannelState, Rules, Section, Strategy};
-use crate::scenario::{Balances, FeePolicy, PolicyOverride, Scenario};
+use crate::scenario::{Balances, FeePolicy, Scenario};
 use crate::sim::{account, route_all, Way};
 use crate::strategy::{self, FlowChannel, Proposal};
 use crate::FeesError;
@@ -173,45 +173,45 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
         }
         rows.push(row);
     }
-    let overrides = |rows: &[ChannelPlan]| -> Vec<PolicyOverride> {
+    // Every scenario below derives from `base` (a patched copy and an index borrowing the
+    // floor's landmarks): only N's fees differ.
+    let changes = |rows: &[ChannelPlan]| -> Vec<(EdgeIdx, FeePolicy)> {
         rows.iter()
             .zip(&edges)
-            .filter(|(r, &e)| r.proposed != r.current && g.edge_policy(e).is_some())
-            .map(|(r, _)| PolicyOverride {
-                scid: r.scid,
-                from: req.node,
-                base_fee_msat: r.proposed.base_fee_msat,
-                fee_ppm: r.proposed.fee_ppm,
-            })
+            .filter(|(r, _)| r.proposed != r.current)
+            .map(|(r, &e)| (e, r.proposed))
             .collect()
     };
+    let base_routes = route_all(&base, &demand);
+    let current_revenue_msat = account(&base, &base_routes).0.revenue_msat;
     let mut work = Work::default();
     if !flow.is_empty() {
         let fixed = rows.clone();
         let start: Vec<FeePolicy> = flow.iter().map(|(i, _)| rows[*i].current).collect();
         let chans: Vec<FlowChannel> = flow.iter().map(|x| x.1).collect();
-        let mut failed = None;
-        let out = strategy::flow(&chans, &demand, &start, |fees| {
-            let mut r = fixed.clone();
-            for ((i, _), f) in flow.iter().zip(fees) {
-                r[*i].proposed = *f;
-            }
-            Scenario::new(graph, &req.node, &req.balances, &overrides(&r)).unwrap_or_else(|e| {
-                failed = Some(e);
-                base.clone()
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        // At the start the flow channels are at their current fees: the baseline's routes
+        // are the first round's when no other channel changes.
+        let known = changes(&fixed).is_empty().then_some(&base_routes[..]);
+        let out = strategy::flow_from(
+            &chans,
+            &demand,
+            &start,
+            |fees| {
+                let mut r = fixed.clone();
+                for ((i, _), f) in flow.iter().zip(fees) {
+                    r[*i].proposed = *f;
+                }
+                base.with_fees(&changes(&r))
+            },
+            known,
+        );
         work = out.work;
         for ((i, _), p) in flow.iter().zip(out.proposals) {
             rows[*i].proposed = p.fee;
             rows[*i].reason = format!("{} ({} rounds)", p.reason, out.rounds);
         }
     }
-    let current_revenue_msat = account(&base, &route_all(&base, &demand)).0.revenue_msat;
-    let planned = Scenario::new(graph, &req.node, &req.balances, &overrides(&rows))?;
+    let planned = base.with_fees(&changes(&rows));
     let (node, flows) = account(&planned, &route_all(&planned, &demand));
     for row in &mut rows {
         row.expected_revenue_msat = flows
