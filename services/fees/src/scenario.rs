@@ -42,8 +42,15 @@ impl FeePolicy {
     }
     /// The fee to forward `amount_msat`, saturating (as the router computes it).
     pub fn fee_msat(&self, amount_msat: u64) -> u64 {
-        let prop = u128::from(amount_msat) * u128::from(self.fee_ppm) / 1_000_000;
-        u64::from(self.base_fee_msat).saturating_add(u64::try_from(prop).unwrap_or(u64::MAX))
+        // 64-bit arithmetic when the product fits (every realistic amount), 128 otherwise.
+        let prop = match amount_msat.checked_mul(u64::from(self.fee_ppm)) {
+            Some(x) => x / 1_000_000,
+            None => {
+                let x = u128::from(amount_msat) * u128::from(self.fee_ppm) / 1_000_000;
+                u64::try_from(x).unwrap_or(u64::MAX)
+            }
+        };
+        u64::from(self.base_fee_msat).saturating_add(prop)
     }
     /// The fee part of a policy.
     pub fn of(p: &Policy) -> Self {

@@ -130,10 +130,53 @@ impl Suffix {
 struct Scratch {
     dist: Vec<u64>,
     parent: Vec<u32>,
+    /// The cltv delta of the edge from a node to its parent.
+    cltv: Vec<u16>,
     stamp: Vec<u32>,
     done: Vec<u32>,
     generation: u32,
     heap: BinaryHeap<Reverse<(u64, u32)>>,
+}
+
+impl Scratch {
+    /// Ready for a search over `n` nodes: a new generation, an empty heap.
+    fn begin(&mut self, n: usize) {
+        if self.dist.len() != n {
+            *self = Scratch {
+                dist: vec![u64::MAX; n],
+                parent: vec![NO_PARENT; n],
+                cltv: vec![0; n],
+                stamp: vec![0; n],
+                done: vec![0; n],
+                ..Scratch::default()
+            };
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamp.fill(0);
+            self.done.fill(0);
+            self.generation = 1;
+        }
+        self.heap.clear();
+    }
+}
+
+/// The label of settled node `v`: its path to the destination and the path's cltv.
+fn label(sc: &Scratch, v: NodeIdx, amount: u64, exact: bool) -> Label {
+    let mut path = Vec::new();
+    let mut cltv = 0u32;
+    let mut u = v;
+    while sc.parent[u as usize] != NO_PARENT {
+        cltv += u32::from(sc.cltv[u as usize]);
+        u = sc.parent[u as usize];
+        path.push(u);
+    }
+    Label {
+        amount,
+        exact,
+        path,
+        cltv,
+    }
 }
 
 thread_local! {
@@ -251,38 +294,26 @@ impl Adjacency {
     }
 
     /// The suffix search (see the module docs) from `dst` with `amount`, never entering
-    /// `excluded`, stopping at keys above `bound` or once every target (nodes whose
-    /// `slot_of` entry is not [`NO_SLOT`], `targets` of them) is settled.
+    /// `excluded`, settling nodes by label plus `potential` (an A\*: `potential[v]` must be
+    /// a lower bound on the fees from any target to `v`, consistent along every edge, and
+    /// 0 at the targets; `u64::MAX` marks nodes no target reaches), stopping at keys above
+    /// `bound` or once every target (nodes whose `slot_of` entry is not [`NO_SLOT`],
+    /// `targets` of them) is settled.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn suffix(
         &self,
         dst: NodeIdx,
         amount: u64,
         excluded: [NodeIdx; 2],
         bound: u64,
+        potential: &[u64],
         slot_of: &[u32],
         targets: usize,
     ) -> Suffix {
         SCRATCH.with(|sc| {
             let mut sc = sc.borrow_mut();
             let sc = &mut *sc;
-            let n = self.node_count();
-            if sc.dist.len() != n {
-                *sc = Scratch {
-                    dist: vec![u64::MAX; n],
-                    parent: vec![NO_PARENT; n],
-                    stamp: vec![0; n],
-                    done: vec![0; n],
-                    ..Scratch::default()
-                };
-            }
-            sc.generation = sc.generation.wrapping_add(1);
-            if sc.generation == 0 {
-                sc.stamp.fill(0);
-                sc.done.fill(0);
-                sc.generation = 1;
-            }
-            let gen = sc.generation;
-            sc.heap.clear();
+            sc.begin(self.node_count());
             // (The two excluded nodes are distinct: the node under study and the payer.)
             let excluded_targets = excluded
                 .iter()
@@ -294,12 +325,17 @@ impl Adjacency {
                 min_reject: u64::MAX,
                 ..Suffix::default()
             };
+            let gen = sc.generation;
+            if potential[dst as usize] == u64::MAX {
+                return out; // no target reaches the destination
+            }
             sc.dist[dst as usize] = amount;
             sc.parent[dst as usize] = NO_PARENT;
             sc.stamp[dst as usize] = gen;
-            sc.heap.push(Reverse((amount, dst)));
-            while let Some(Reverse((x, v))) = sc.heap.pop() {
-                if x > bound {
+            let key = amount.saturating_add(potential[dst as usize]);
+            sc.heap.push(Reverse((key, dst)));
+            while let Some(Reverse((key, v))) = sc.heap.pop() {
+                if key > bound {
                     out.bound = bound;
                     break;
                 }
@@ -307,42 +343,48 @@ impl Adjacency {
                     break; // every target settled: nothing more to know (bound stays MAX)
                 }
                 let vu = v as usize;
-                if sc.done[vu] == gen || sc.dist[vu] != x {
+                let x = sc.dist[vu];
+                if sc.done[vu] == gen || x.saturating_add(potential[vu]) != key {
                     continue;
                 }
                 sc.done[vu] = gen;
                 out.settled += 1;
                 let slot = slot_of[vu];
                 if slot != NO_SLOT {
-                    let exact = x <= out.min_reject;
-                    out.labels.push((slot, self.label(sc, v, x, exact)));
+                    let exact = key <= out.min_reject;
+                    out.labels.push((slot, label(sc, v, x, exact)));
                     left -= 1;
                 }
-                self.relax(sc, v, x, excluded, &mut out.min_reject);
+                self.relax(sc, v, x, excluded, potential, &mut out.min_reject);
             }
             out.labels.sort_unstable_by_key(|l| l.0);
             out
         })
     }
 
-    /// Relaxes the in-edges of settled node `v` (label `x`).
+    /// Relaxes the in-edges of settled node `v` (label `x`). A rejection by an htlc_minimum
+    /// `m` records `m + fee(m)` plus the tail's potential: in key terms, what any path
+    /// through that edge gives a target at least.
     fn relax(
         &self,
         sc: &mut Scratch,
         v: NodeIdx,
         x: u64,
         excluded: [NodeIdx; 2],
+        potential: &[u64],
         min_reject: &mut u64,
     ) {
         let gen = sc.generation;
         for e in self.ins(v) {
             let u = e.other;
-            if excluded.contains(&u) {
+            let h = potential[u as usize];
+            if excluded.contains(&u) || h == u64::MAX {
                 continue;
             }
             if x < e.htlc_min {
                 let m = e.htlc_min;
-                *min_reject = (*min_reject).min(m.saturating_add(e.fee.fee_msat(m)));
+                let at_least = m.saturating_add(e.fee.fee_msat(m)).saturating_add(h);
+                *min_reject = (*min_reject).min(at_least);
                 continue;
             }
             if x > e.htlc_max {
@@ -354,34 +396,9 @@ impl Adjacency {
                 sc.stamp[uu] = gen;
                 sc.dist[uu] = y;
                 sc.parent[uu] = v;
-                sc.heap.push(Reverse((y, u)));
+                sc.cltv[uu] = e.cltv;
+                sc.heap.push(Reverse((y.saturating_add(h), u)));
             }
-        }
-    }
-
-    /// The label of settled node `v`: its path to the destination and the path's cltv.
-    fn label(&self, sc: &Scratch, v: NodeIdx, amount: u64, exact: bool) -> Label {
-        let mut path = Vec::new();
-        let mut cltv = 0u32;
-        let mut u = v;
-        while sc.parent[u as usize] != NO_PARENT {
-            let next = sc.parent[u as usize];
-            // The cheapest enabled edge u -> next that carries next's label: the one used.
-            let carried = sc.dist[next as usize];
-            let used = self
-                .outs(u)
-                .iter()
-                .filter(|e| e.other == next && e.htlc_min <= carried && carried <= e.htlc_max)
-                .min_by_key(|e| (e.fee.fee_msat(carried), e.cltv));
-            cltv += used.map_or(0, |e| u32::from(e.cltv));
-            path.push(next);
-            u = next;
-        }
-        Label {
-            amount,
-            exact,
-            path,
-            cltv,
         }
     }
 

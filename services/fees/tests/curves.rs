@@ -2,7 +2,7 @@
 //! every simulated route is valid; a seed gives the same demand and result on 1 or 2 threads.
 
 use proptest::prelude::*;
-use switchyard_fees::curves::{self, Curves};
+use switchyard_fees::curves::{self, Curves, Session};
 use switchyard_fees::demand::{Demand, DemandSpec, Payment, RandomDemand};
 use switchyard_fees::scenario::{request, Balances, FeePolicy, Scenario};
 use switchyard_fees::sim::{self, SimulateRequest};
@@ -136,9 +136,21 @@ proptest! {
             }
         }
         let edges = sc.out_edges();
-        let fast = curves::compute(&sc, &d, &grid(), &edges);
+        let mut session = Session::new(&d);
+        let fast = session.curves(&sc, &grid(), &edges, None);
         let naive = curves::naive(&sc, &d, &grid(), &edges);
         assert_equal(&fast, &naive);
+        // A second round with other fees on some channels reuses the first one's answers
+        // and must still equal the oracle.
+        let changes: Vec<_> = edges
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (seed >> i) & 1 == 1)
+            .map(|(i, &e)| (e, grid()[(seed as usize >> 8).wrapping_add(i) % grid().len()]))
+            .collect();
+        let next = sc.with_fees(&changes);
+        let again = session.curves(&next, &grid(), &edges, None);
+        assert_equal(&again, &curves::naive(&next, &d, &grid(), &edges));
     }
 }
 
@@ -170,9 +182,14 @@ fn fast_curves_equal_the_oracle_on_the_2026_graph() {
     for n in nodes_2026(&g, &[60, 400]) {
         let sc = Scenario::new(&g, &n, &Balances::HalfCapacity, &[]).unwrap();
         let edges: Vec<_> = sc.out_edges().into_iter().take(4).collect();
-        let fast = curves::compute(&sc, &d, &grid, &edges);
+        let mut session = Session::new(&d);
+        let fast = session.curves(&sc, &grid, &edges, None);
         let naive = curves::naive(&sc, &d, &grid, &edges);
         assert_equal(&fast, &naive);
+        let next = sc.with_fees(&[(edges[0], grid[2]), (edges[1], grid[0])]);
+        let again = session.curves(&next, &grid, &edges, None);
+        assert!(again.work.reused_answers + again.work.payments_reused > 0);
+        assert_equal(&again, &curves::naive(&next, &d, &grid, &edges));
     }
 }
 

@@ -323,7 +323,7 @@ impl Ctx<'_> {
         let g = &*self.sc.snapshot;
         let a = pay.p.amount_msat;
         let mut least = INF;
-        let Some(worst) = self.edges.iter().filter_map(|&e| pay.th.lim(e)).max() else {
+        let Some(worst) = self.worst(&pay.th) else {
             return (pay.lb_pre, 0);
         };
         for &e in self.edges {
@@ -354,13 +354,30 @@ impl Ctx<'_> {
         if least == INF {
             return (pay.lb_pre, 0);
         }
-        let qlim = worst - (least - a);
-        if !self.monotone(pay, least, a.saturating_add(worst), memo) {
+        self.floor_at(pay, least, worst, memo, work)
+    }
+
+    /// `(bound, amount)`: the prefix fee at `amount` at N bounds every larger amount's
+    /// from below when no htlc_minimum is in reach up to cost `worst`; `(lb_pre, 0)` when
+    /// it cannot be used.
+    pub(super) fn floor_at(
+        &self,
+        pay: &Pay,
+        amount: u64,
+        worst: u64,
+        memo: &mut Memo,
+        work: &mut Work,
+    ) -> (u64, u64) {
+        let a = pay.p.amount_msat;
+        let Some(qlim) = amount.checked_sub(a).and_then(|x| worst.checked_sub(x)) else {
+            return (pay.lb_pre, 0);
+        };
+        if !self.monotone(pay, amount, a.saturating_add(worst), memo) {
             return (pay.lb_pre, 0);
         }
-        match self.prefix(pay, least, 0, qlim, memo, work) {
-            Ok(Some(pf)) => (pf.fee.max(pay.lb_pre), least),
-            Ok(None) => (qlim.saturating_add(1), least),
+        match self.prefix(pay, amount, 0, qlim, memo, work) {
+            Ok(Some(pf)) => (pf.fee.max(pay.lb_pre), amount),
+            Ok(None) => (qlim.saturating_add(1), amount),
             Err(Undecided) => (pay.lb_pre, 0),
         }
     }

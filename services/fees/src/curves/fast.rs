@@ -97,11 +97,21 @@ pub(super) struct PrefixEntry {
     pub answer: Answer<Prefix>,
 }
 
+/// Why a payment whose baseline route avoids N counts for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Quiet {
+    /// The relaxed bound through N is at least the baseline's cost (`INF`: none) plus what
+    /// N charges at least: to be checked again with the fees of the round.
+    Bound(u64),
+    /// Its prefixes to N alone cost more than the baseline route: whatever N charges.
+    Sealed,
+}
+
 /// What a payment keeps across the computations of a [`Session`].
 #[derive(Debug, Default)]
 pub(super) struct Memo {
-    /// Cost of the baseline route (`INF`: none) when it avoided N and the payment was skipped.
-    pub quiet: Option<u64>,
+    /// Why the payment was skipped, when its baseline route avoided N.
+    pub quiet: Option<Quiet>,
     pub suffix: Option<Suffix>,
     /// Exact suffixes through one direction: `(edge, fee limit, answer)`.
     pub forced: Vec<(EdgeIdx, u64, Answer<Label>)>,

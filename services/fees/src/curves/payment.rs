@@ -6,7 +6,7 @@ use switchyard_graph::route::{Route, RouteError, RouteRequest};
 use switchyard_graph::{EdgeIdx, NodeIdx};
 
 use super::channel::within;
-use super::fast::{Answer, Cell, Ctx, Memo, Out, INF};
+use super::fast::{Answer, Cell, Ctx, Memo, Out, Quiet, INF};
 use super::oracle::{avoiding, Undecided};
 use super::{out_hop, OutHop, Reason, Work};
 use crate::demand::Payment;
@@ -101,8 +101,9 @@ pub(super) struct Pay<'p> {
     pub p: &'p Payment,
     pub s: NodeIdx,
     pub d: NodeIdx,
-    /// Relaxed fee distances into N at the payment's bucket.
+    /// Relaxed fee distances into N and out of N at the payment's bucket.
     pub into: &'p [u64],
+    pub out_of: &'p [u64],
     /// Least fee of any prefix s -> N (relaxed).
     pub lb_pre: u64,
     pub th: Thresholds,
@@ -154,7 +155,12 @@ impl Ctx<'_> {
             .saturating_add(self.min_fee(b))
             .saturating_add(out_of[d as usize]);
         let cut = |c: u64| Thresholds::cut(c, p.max_fee_msat);
-        if memo.quiet.is_some_and(|c| lb_n >= cut(c)) {
+        let quiet = match memo.quiet {
+            Some(Quiet::Sealed) => true,
+            Some(Quiet::Bound(c)) => lb_n >= cut(c),
+            None => false,
+        };
+        if quiet {
             out.work.payments_skipped = 1;
             out.work.payments_reused = 1;
             return out;
@@ -175,7 +181,7 @@ impl Ctx<'_> {
             return out;
         };
         if th.h0.is_none() && lb_n >= cut(th.cost0) {
-            memo.quiet = Some(th.cost0);
+            memo.quiet = Some(Quiet::Bound(th.cost0));
             out.work.payments_skipped = 1;
             return out;
         }
@@ -186,12 +192,27 @@ impl Ctx<'_> {
             s,
             d,
             into,
+            out_of,
             lb_pre,
             th,
             q_lb: lb_pre,
             q_from: 0,
         };
+        if let Some(worst) = self.worst(&pay.th) {
+            // The prefix at the least amount at N bounds every through route from below.
+            let a = p.amount_msat;
+            let (q, from) = self.floor_at(&pay, a, worst, memo, &mut out.work);
+            if from == a && q > pay.lb_pre {
+                pay.lb_pre = q;
+            }
+        }
         let suffix = self.suffix_for(&pay, memo, &mut out.work);
+        if suffix.is_none() && th.h0.is_none() {
+            // No route through N can cost less than the baseline's, whatever N charges.
+            memo.quiet = Some(Quiet::Sealed);
+            out.work.payments_skipped = 1;
+            return out;
+        }
         if let Some(sfx) = &suffix {
             (pay.q_lb, pay.q_from) = self.floor_prefix(&pay, sfx, memo, &mut out.work);
             for k in 0..self.edges.len() {
@@ -256,10 +277,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// The suffix labels for this payment, searched or from an earlier round; `None` when
-    /// no route through N can matter.
-    fn suffix_for(&self, pay: &Pay, memo: &mut Memo, work: &mut Work) -> Option<Suffix> {
-        let th = &pay.th;
+    /// The largest cost of a through route that matters for any channel (its count, a
+    /// tie, or a certificate); `None`: none matters.
+    pub(super) fn worst(&self, th: &Thresholds) -> Option<u64> {
         let mut worst = self.edges.iter().filter_map(|&e| th.lim(e)).max();
         let rests = |r: Rests| {
             self.edges
@@ -272,8 +292,17 @@ impl Ctx<'_> {
         if rests(Rests::Second) {
             worst = worst.max(Some(th.cost_a));
         }
+        worst
+    }
+
+    /// The suffix labels for this payment, searched or from an earlier round; `None` when
+    /// no route through N can matter.
+    fn suffix_for(&self, pay: &Pay, memo: &mut Memo, work: &mut Work) -> Option<Suffix> {
         let a = pay.p.amount_msat;
-        let bound = a.saturating_add(worst?).checked_sub(pay.lb_pre)?;
+        let bound = a
+            .saturating_add(self.worst(&pay.th)?)
+            .checked_sub(pay.lb_pre)
+            .filter(|&b| b >= a)?; // every label is at least `a`
         if let Some(s) = memo.suffix.take().filter(|s| s.bound >= bound) {
             work.reused_answers += 1;
             return Some(s);
@@ -283,6 +312,7 @@ impl Ctx<'_> {
             a,
             [self.sc.node, pay.s],
             bound,
+            pay.out_of,
             self.slot_of,
             self.targets,
         );
