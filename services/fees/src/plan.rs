@@ -5,14 +5,21 @@
 //! Pinned channels keep their fee. Channels under `flow` are priced together (see
 //! [`crate::strategy::flow`]), the others being fixed at their own proposals. A section's
 //! floor raises its proposal's ppm to the channel's refill cost.
+//!
+//! Every scenario of a plan derives from the node's base scenario (only N's fees differ), and
+//! the baseline routes serve both the current revenue and the first flow round. The final
+//! simulation skips the payments the flow rounds proved to earn N nothing whatever it
+//! charges (their best route avoids N and every route through N costs strictly more).
 
+use rayon::prelude::*;
 use serde::Serialize;
+use switchyard_graph::route::RouteError;
 use switchyard_graph::{EdgeIdx, NodeId, Scid, Snapshot};
 
-use crate::curves::Work;
+use crate::curves::{Session, Work};
 use crate::demand::{Demand, DemandSpec};
 use crate::rules::{ChannelState, Rules, Section, Strategy};
-use crate::scenario::{Balances, FeePolicy, Scenario};
+use crate::scenario::{request, Balances, FeePolicy, Scenario};
 use crate::sim::{account, route_all, Way};
 use crate::strategy::{self, FlowChannel, Proposal};
 use crate::FeesError;
@@ -185,6 +192,7 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
     let base_routes = route_all(&base, &demand);
     let current_revenue_msat = account(&base, &base_routes).0.revenue_msat;
     let mut work = Work::default();
+    let mut session = Session::new(&demand);
     if !flow.is_empty() {
         let fixed = rows.clone();
         let start: Vec<FeePolicy> = flow.iter().map(|(i, _)| rows[*i].current).collect();
@@ -194,7 +202,7 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
         let known = changes(&fixed).is_empty().then_some(&base_routes[..]);
         let out = strategy::flow_from(
             &chans,
-            &demand,
+            &mut session,
             &start,
             |fees| {
                 let mut r = fixed.clone();
@@ -212,7 +220,19 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
         }
     }
     let planned = base.with_fees(&changes(&rows));
-    let (node, flows) = account(&planned, &route_all(&planned, &demand));
+    // Payments the flow rounds showed to earn N nothing whatever it charges are not routed
+    // again: only N's outgoing flows (its revenue) are read from this simulation.
+    let idle = session.earns_nothing(&planned);
+    let routes: Vec<_> = demand
+        .payments
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| match &idle {
+            Some(idle) if idle[i] => Err(RouteError::Disconnected),
+            _ => planned.find_route(&request(p)),
+        })
+        .collect();
+    let (node, flows) = account(&planned, &routes);
     for row in &mut rows {
         row.expected_revenue_msat = flows
             .iter()

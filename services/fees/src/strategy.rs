@@ -191,13 +191,15 @@ pub fn flow(
     start: &[FeePolicy],
     scenario_for: impl FnMut(&[FeePolicy]) -> Scenario,
 ) -> FlowOutcome {
-    flow_from(channels, demand, start, scenario_for, None)
+    let mut session = curves::Session::new(demand);
+    flow_from(channels, &mut session, start, scenario_for, None)
 }
 
-/// [`flow`], with the payments' routes at `start` (on `scenario_for(start)`) already known.
+/// [`flow`] on `session`'s demand, with the payments' routes at `start` (on
+/// `scenario_for(start)`) already known.
 pub(crate) fn flow_from(
     channels: &[FlowChannel],
-    demand: &Demand,
+    session: &mut curves::Session,
     start: &[FeePolicy],
     mut scenario_for: impl FnMut(&[FeePolicy]) -> Scenario,
     start_routes: Option<&[Result<Route, RouteError>]>,
@@ -209,7 +211,6 @@ pub(crate) fn flow_from(
     grid_all.dedup();
     let edges: Vec<EdgeIdx> = channels.iter().map(|c| c.edge).collect();
     let rounds = channels.iter().map(|c| c.params.rounds).max().unwrap_or(0);
-    let mut session = curves::Session::new(demand);
     let mut work = Work::default();
     let mut done = 0;
     for round in 0..rounds {

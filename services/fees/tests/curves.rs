@@ -4,6 +4,8 @@
 use proptest::prelude::*;
 use switchyard_fees::curves::{self, Curves, Session};
 use switchyard_fees::demand::{Demand, DemandSpec, Payment, RandomDemand};
+use switchyard_fees::plan::{plan, PlanRequest};
+use switchyard_fees::rules::Rules;
 use switchyard_fees::scenario::{request, Balances, FeePolicy, Scenario};
 use switchyard_fees::sim::{self, SimulateRequest};
 use switchyard_graph::load::UpdateRecord;
@@ -190,6 +192,63 @@ fn fast_curves_equal_the_oracle_on_the_2026_graph() {
         let again = session.curves(&next, &grid, &edges, None);
         assert!(again.work.reused_answers + again.work.payments_reused > 0);
         assert_equal(&again, &curves::naive(&next, &d, &grid, &edges));
+    }
+}
+
+#[test]
+fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
+    let g = load_bundled("2026-02-03");
+    let n = nodes_2026(&g, &[3])[0];
+    let spec = DemandSpec::Random(RandomDemand::new(400, 5));
+    let req = PlanRequest {
+        node: n,
+        rules: Rules::parse(
+            "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 0\nmax_fee_ppm = 2000\n",
+        )
+        .unwrap(),
+        strategy: None,
+        channels: vec![],
+        balances: Balances::HalfCapacity,
+        demand: spec.clone(),
+    };
+    let p = plan(&g, &req).unwrap();
+    assert!(p.channels.iter().any(|c| c.proposed != c.current));
+    assert!(p.expected_revenue_msat > 0);
+    assert!(
+        p.work.payments_skipped > 0,
+        "some payments are not simulated again"
+    );
+    let overrides: Vec<_> = p
+        .channels
+        .iter()
+        .filter(|c| c.proposed != c.current)
+        .map(|c| switchyard_fees::PolicyOverride {
+            scid: c.scid,
+            from: n,
+            base_fee_msat: c.proposed.base_fee_msat,
+            fee_ppm: c.proposed.fee_ppm,
+        })
+        .collect();
+    let sim = |overrides: Vec<switchyard_fees::PolicyOverride>| {
+        let r = SimulateRequest {
+            node: n,
+            overrides,
+            demand: spec.clone(),
+            return_routes: false,
+        };
+        sim::simulate(&g, &r, &Balances::HalfCapacity).unwrap()
+    };
+    let full = sim(overrides);
+    assert_eq!(p.expected_revenue_msat, full.node.revenue_msat);
+    assert_eq!(p.current_revenue_msat, sim(vec![]).node.revenue_msat);
+    for c in &p.channels {
+        let on: u64 = full
+            .channels
+            .iter()
+            .filter(|f| f.scid == c.scid && f.direction == sim::Way::Out)
+            .map(|f| f.revenue_msat)
+            .sum();
+        assert_eq!(c.expected_revenue_msat, on, "{}", c.scid);
     }
 }
 

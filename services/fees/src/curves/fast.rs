@@ -67,9 +67,9 @@ use switchyard_graph::{EdgeIdx, NodeIdx, Snapshot};
 use super::oracle::earn;
 use super::payment::Thresholds;
 use super::{blank_points, curve_head, Curves, OutHop, Reason, Work};
-use crate::demand::Demand;
+use crate::demand::{Demand, Payment};
 use crate::scenario::{FeePolicy, Scenario};
-use crate::suffix::{bucket_amount, Adjacency, Label, Suffix, BUCKETS, NO_SLOT};
+use crate::suffix::{bucket_amount, bucket_of, Adjacency, Label, Suffix, BUCKETS, NO_SLOT};
 
 pub(super) const INF: u64 = u64::MAX;
 
@@ -99,12 +99,13 @@ pub(super) struct PrefixEntry {
 
 /// Why a payment whose baseline route avoids N counts for nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Quiet {
-    /// The relaxed bound through N is at least the baseline's cost (`INF`: none) plus what
-    /// N charges at least: to be checked again with the fees of the round.
-    Bound(u64),
-    /// Its prefixes to N alone cost more than the baseline route: whatever N charges.
-    Sealed,
+pub(super) struct Quiet {
+    /// The baseline route's cost (`INF`: none within the ceiling).
+    pub cost0: u64,
+    /// A bound on every route through N whatever N charges (its prefixes alone cost that
+    /// much), at least the cut; `None`: the relaxed bound held with the fees of that round
+    /// and is checked again with the next round's.
+    pub floor: Option<u64>,
 }
 
 /// What a payment keeps across the computations of a [`Session`].
@@ -338,6 +339,54 @@ impl<'d> Session<'d> {
             .map(|(i, (p, memo))| ctx.examine(p, memo, baseline.map(|b| &b[i])))
             .collect();
         aggregate(&ctx, self.demand, &outs)
+    }
+
+    /// Per payment, whether it certainly earns N nothing on `sc` (a scenario of this
+    /// session's graph with other fees on N's outgoing directions), whichever of its
+    /// cheapest routes the router picks: its baseline route avoided N, and every route
+    /// through N costs strictly more, from the bounds an earlier computation kept. `None`
+    /// when `sc` is not this session's graph.
+    pub(crate) fn earns_nothing(&self, sc: &Scenario) -> Option<Vec<bool>> {
+        let state = self.state.as_ref().filter(|s| s.fits(sc))?;
+        let g = &*sc.snapshot;
+        let fees: Vec<FeePolicy> = sc
+            .split()
+            .dirs()
+            .iter()
+            .filter(|d| g.edge_enabled(d.edge))
+            .map(|d| sc.fee_of(d.edge))
+            .collect();
+        let quiet = |p: &Payment, q: Quiet| -> Option<bool> {
+            let over = |lb: u64| {
+                if q.cost0 == INF {
+                    lb > p.max_fee_msat
+                } else {
+                    lb > q.cost0
+                }
+            };
+            if let Some(floor) = q.floor {
+                return Some(over(floor));
+            }
+            let (s, d) = (g.node_idx(&p.source)?, g.node_idx(&p.destination)?);
+            let b = bucket_of(p.amount_msat);
+            let (into, out_of) =
+                state.relaxed[b].get_or_init(|| state.adj.relaxed(state.node, bucket_amount(b)));
+            let least = fees.iter().map(|f| f.fee_msat(bucket_amount(b))).min()?;
+            let lb = state
+                .adj
+                .prefix_bound(s, state.node, into)
+                .saturating_add(least)
+                .saturating_add(out_of[d as usize]);
+            Some(over(lb))
+        };
+        Some(
+            self.demand
+                .payments
+                .par_iter()
+                .zip(&state.memos)
+                .map(|(p, m)| m.quiet.and_then(|q| quiet(p, q)).unwrap_or(false))
+                .collect(),
+        )
     }
 }
 

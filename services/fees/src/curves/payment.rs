@@ -155,11 +155,9 @@ impl Ctx<'_> {
             .saturating_add(self.min_fee(b))
             .saturating_add(out_of[d as usize]);
         let cut = |c: u64| Thresholds::cut(c, p.max_fee_msat);
-        let quiet = match memo.quiet {
-            Some(Quiet::Sealed) => true,
-            Some(Quiet::Bound(c)) => lb_n >= cut(c),
-            None => false,
-        };
+        let quiet = memo
+            .quiet
+            .is_some_and(|q| q.floor.is_some() || lb_n >= cut(q.cost0));
         if quiet {
             out.work.payments_skipped = 1;
             out.work.payments_reused = 1;
@@ -181,7 +179,10 @@ impl Ctx<'_> {
             return out;
         };
         if th.h0.is_none() && lb_n >= cut(th.cost0) {
-            memo.quiet = Some(Quiet::Bound(th.cost0));
+            memo.quiet = Some(Quiet {
+                cost0: th.cost0,
+                floor: None,
+            });
             out.work.payments_skipped = 1;
             return out;
         }
@@ -209,7 +210,10 @@ impl Ctx<'_> {
         let suffix = self.suffix_for(&pay, memo, &mut out.work);
         if suffix.is_none() && th.h0.is_none() {
             // No route through N can cost less than the baseline's, whatever N charges.
-            memo.quiet = Some(Quiet::Sealed);
+            memo.quiet = Some(Quiet {
+                cost0: th.cost0,
+                floor: Some(pay.lb_pre),
+            });
             out.work.payments_skipped = 1;
             return out;
         }
