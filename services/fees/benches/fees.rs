@@ -20,6 +20,7 @@
 //! Times are wall clock and CPU seconds of this process (the host is shared and noisy:
 //! CPU seconds say what the work costs), next to the work counts.
 //! `SWITCHYARD_BENCH_SHORT=1`: 1,000 payments, the oracle on 3 channels, 3 quality nodes.
+//! `SWITCHYARD_BENCH_PARTS=routing,simulate,curves,plan,quality` runs only those parts.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,11 @@ use switchyard_graph::{EdgeIdx, NodeId, NodeIdx, Snapshot};
 
 fn short() -> bool {
     std::env::var_os("SWITCHYARD_BENCH_SHORT").is_some()
+}
+
+/// Whether to run `part` (`SWITCHYARD_BENCH_PARTS`, comma-separated; all when unset).
+fn part(name: &str) -> bool {
+    std::env::var("SWITCHYARD_BENCH_PARTS").map_or(true, |v| v.split(',').any(|x| x == name))
 }
 
 /// CPU seconds of this process so far (user + system; 0 where /proc is missing).
@@ -254,54 +260,65 @@ fn bench(c: &mut Criterion) {
     let (base, wall, cpu) =
         timed(|| Scenario::new(&g, &n50, &Balances::HalfCapacity, &[]).expect("scenario"));
     println!("scenario (split graph, floor and index): {wall:?} ({cpu:.2} s CPU)");
-    routing_load(&base, &d);
-    let e = base.out_edges()[0];
-    let ov = [PolicyOverride {
-        scid: g.channel(Snapshot::edge_channel(e)).scid,
-        from: n50,
-        base_fee_msat: 0,
-        fee_ppm: 1,
-    }];
-    let what_if = || {
-        let s = base.with_fees(&base.override_changes(&ov).expect("override"));
-        account(&s, &route_all(&s, &d))
-    };
-    let (_, wall, cpu) = timed(what_if);
-    println!(
-        "simulate {payments} payments, one what-if (its index included): {wall:?} ({cpu:.2} s CPU)"
-    );
+    if part("routing") {
+        routing_load(&base, &d);
+    }
     let mut grp = c.benchmark_group("fees");
     grp.sample_size(10);
-    grp.bench_function("simulate_what_if", |b| b.iter(what_if));
-
-    let grid = strategy::grid(&flow_params(1));
-    let oracle = if short() { 3 } else { usize::MAX };
-    curves_vs_oracle(&base, &d, &grid, oracle);
-    let edges = base.out_edges();
-    grp.bench_function("curves_50_channels", |b| {
-        b.iter(|| curves::compute(&base, &d, &grid, &edges))
-    });
-    grp.finish();
-    for n in [200, 1_000] {
-        let node = node_with(&g, n);
-        let sc = Scenario::new(&g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
-        curves_vs_oracle(&sc, &d, &grid, if short() { 1 } else { 2 });
+    if part("simulate") {
+        let e = base.out_edges()[0];
+        let ov = [PolicyOverride {
+            scid: g.channel(Snapshot::edge_channel(e)).scid,
+            from: n50,
+            base_fee_msat: 0,
+            fee_ppm: 1,
+        }];
+        let what_if = || {
+            let s = base.with_fees(&base.override_changes(&ov).expect("override"));
+            account(&s, &route_all(&s, &d))
+        };
+        let (_, wall, cpu) = timed(what_if);
+        println!(
+            "simulate {payments} payments, one what-if (its index included): {wall:?} ({cpu:.2} s CPU)"
+        );
+        grp.bench_function("simulate_what_if", |b| b.iter(what_if));
     }
-    let req = plan_request(n50, Strategy::Flow(flow_params(3)), payments, 1);
-    let (p, wall, cpu) = timed(|| plan(&g, &req).expect("plan"));
-    println!(
-        "plan (flow, {} channels, 20 candidates, up to 3 rounds, {payments} payments): {wall:?} \
-         ({cpu:.2} s CPU); revenue {} -> {} msat; {}",
-        p.channels.len(),
-        p.current_revenue_msat,
-        p.expected_revenue_msat,
-        work_line(&Curves {
-            curves: vec![],
-            baseline_revenue_msat: 0,
-            work: p.work
-        })
-    );
-    quality(&g);
+    let grid = strategy::grid(&flow_params(1));
+    if part("curves") {
+        let oracle = if short() { 3 } else { usize::MAX };
+        curves_vs_oracle(&base, &d, &grid, oracle);
+        let edges = base.out_edges();
+        grp.bench_function("curves_50_channels", |b| {
+            b.iter(|| curves::compute(&base, &d, &grid, &edges))
+        });
+    }
+    grp.finish();
+    if part("curves") {
+        for n in [200, 1_000] {
+            let node = node_with(&g, n);
+            let sc = Scenario::new(&g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
+            curves_vs_oracle(&sc, &d, &grid, if short() { 1 } else { 2 });
+        }
+    }
+    if part("plan") {
+        let req = plan_request(n50, Strategy::Flow(flow_params(3)), payments, 1);
+        let (p, wall, cpu) = timed(|| plan(&g, &req).expect("plan"));
+        println!(
+            "plan (flow, {} channels, 20 candidates, up to 3 rounds, {payments} payments): {wall:?} \
+             ({cpu:.2} s CPU); revenue {} -> {} msat; {}",
+            p.channels.len(),
+            p.current_revenue_msat,
+            p.expected_revenue_msat,
+            work_line(&Curves {
+                curves: vec![],
+                baseline_revenue_msat: 0,
+                work: p.work
+            })
+        );
+    }
+    if part("quality") {
+        quality(&g);
+    }
 }
 
 /// N's revenue on `held_out` under `plan`'s proposals.

@@ -6,12 +6,15 @@
 //!
 //! * [`demand`]: a seeded, deterministic generator of payments (or an explicit list);
 //! * [`scenario`]: the graph as N's payers see it under what-if policy overrides and
-//!   N's balances (htlc_max caps), and the routing index over it;
+//!   N's balances (htlc_max caps), and the routing index over it (on the split graph, where
+//!   each outgoing direction of N is its own channel, so a route can avoid one direction);
 //! * [`sim`]: route every payment with the fee-model router and account N's flow and revenue
 //!   per channel direction ([`simulate`]);
-//! * [`curves`]: per channel of N, revenue as a function of its fee, computed from each
-//!   payment's best route through and around the channel, exact against the naive oracle
-//!   ([`curves::naive`]) which re-routes everything per candidate;
+//! * [`curves`]: per channel of N, revenue as a function of its fee (a payment counts for a
+//!   channel when every cheapest route uses it), computed from each payment's best route
+//!   through and around the channel, exact against the naive oracle ([`curves::naive`])
+//!   which re-routes everything per candidate; a [`Session`] carries what does not depend on
+//!   N's fees from one computation to the next (the `flow` strategy's rounds);
 //! * [`strategy`], [`plan()`], [`rules`]: fee strategies (`static`, `proportional`,
 //!   `competitive`, `cost_floor`, `flow`), a plan per channel, and the TOML rules file that
 //!   picks a strategy per channel.
