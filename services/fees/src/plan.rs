@@ -115,6 +115,65 @@ fn direct(sc: &Scenario, e: EdgeIdx, st: &ChannelState, s: &Strategy) -> Result<
     }
 }
 
+/// One channel's row of the plan: the rule that matched and, unless the channel is priced
+/// by `flow` (then returned apart, to be priced with the others), its proposal.
+fn plan_row(base: &Scenario, req: &PlanRequest, e: EdgeIdx) -> (ChannelPlan, Option<FlowChannel>) {
+    let g = &*base.snapshot;
+    let head = default_state(g, e);
+    let st = req
+        .channels
+        .iter()
+        .find(|c| c.scid == head.scid)
+        .cloned()
+        .unwrap_or(head);
+    let section: &Section = req.rules.match_channel(&st);
+    let current = base.fee_of(e);
+    let strat = if section.pin {
+        None
+    } else {
+        req.strategy.as_ref().or(section.strategy.as_ref())
+    };
+    let floor = section
+        .floor_amount_sat
+        .and_then(|a| strategy::cost_floor(base, e, a.saturating_mul(1000)).map(|x| x.0));
+    let mut row = ChannelPlan {
+        scid: st.scid,
+        from: req.node,
+        to: st.peer,
+        rule: section.name.clone(),
+        strategy: strat.map_or("pinned", |s| s.name()).to_string(),
+        pinned: section.pin,
+        current,
+        proposed: current,
+        reason: "pinned".to_string(),
+        expected_revenue_msat: 0,
+    };
+    match strat {
+        None => {}
+        Some(_) if !g.edge_enabled(e) => row.reason = "direction disabled: kept".to_string(),
+        Some(Strategy::Flow(params)) => {
+            let f = FlowChannel {
+                edge: e,
+                params: *params,
+                floor_ppm: floor,
+            };
+            return (row, Some(f));
+        }
+        Some(s) => match direct(base, e, &st, s) {
+            Ok(p) => {
+                row.proposed = p.fee;
+                row.reason = p.reason;
+                if let Some(f) = floor.filter(|&f| f > row.proposed.fee_ppm) {
+                    row.proposed.fee_ppm = f;
+                    row.reason += &format!("; raised to the refill cost {f} ppm");
+                }
+            }
+            Err(why) => row.reason = why + ": kept",
+        },
+    }
+    (row, None)
+}
+
 /// Plans fees for `req.node` on `graph` (see the module documentation).
 pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
     let base = Scenario::new(graph, &req.node, &req.balances, &[])?;
@@ -124,61 +183,9 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
     let mut rows: Vec<ChannelPlan> = Vec::with_capacity(edges.len());
     let mut flow: Vec<(usize, FlowChannel)> = Vec::new();
     for (i, &e) in edges.iter().enumerate() {
-        let head = default_state(g, e);
-        let st = req
-            .channels
-            .iter()
-            .find(|c| c.scid == head.scid)
-            .cloned()
-            .unwrap_or(head);
-        let section: &Section = req.rules.match_channel(&st);
-        let current = base.fee_of(e);
-        let strat = if section.pin {
-            None
-        } else {
-            req.strategy.as_ref().or(section.strategy.as_ref())
-        };
-        let floor = section
-            .floor_amount_sat
-            .and_then(|a| strategy::cost_floor(&base, e, a.saturating_mul(1000)).map(|x| x.0));
-        let mut row = ChannelPlan {
-            scid: st.scid,
-            from: req.node,
-            to: st.peer,
-            rule: section.name.clone(),
-            strategy: strat.map_or("pinned", |s| s.name()).to_string(),
-            pinned: section.pin,
-            current,
-            proposed: current,
-            reason: "pinned".to_string(),
-            expected_revenue_msat: 0,
-        };
-        match strat {
-            None => {}
-            Some(_) if !g.edge_enabled(e) => row.reason = "direction disabled: kept".to_string(),
-            Some(Strategy::Flow(params)) => {
-                flow.push((
-                    i,
-                    FlowChannel {
-                        edge: e,
-                        params: *params,
-                        floor_ppm: floor,
-                    },
-                ));
-            }
-            Some(s) => match direct(&base, e, &st, s) {
-                Ok(p) => {
-                    row.proposed = p.fee;
-                    row.reason = p.reason;
-                    if let Some(f) = floor.filter(|&f| f > row.proposed.fee_ppm) {
-                        row.proposed.fee_ppm = f;
-                        row.reason += &format!("; raised to the refill cost {f} ppm");
-                    }
-                }
-                Err(why) => row.reason = why + ": kept",
-            },
-        }
+        let (row, f) = plan_row(&base, req, e);
         rows.push(row);
+        flow.extend(f.map(|f| (i, f)));
     }
     // Every scenario below derives from `base` (a patched copy and an index borrowing the
     // floor's landmarks): only N's fees differ.

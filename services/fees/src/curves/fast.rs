@@ -30,32 +30,44 @@
 //!   its prefix can be cheaper only by using a direction that `A_N`'s flow cannot use because
 //!   of its htlc_minimum `m`, with `A_N < m <` what that route's payer sends. Such a direction
 //!   must lie within reach: `m` (plus its fee) below the cost that matters, and the relaxed
-//!   fee distance from it to N too (`Adjacency::opens_within`). With none, every route with a
+//!   fee distance from it to N too (`Adjacency::opens_within`), and some path from s to N
+//!   must carry more than `A_N` at all (`Adjacency::widest`). With none, every route with a
 //!   larger amount costs strictly more: `T_f` is exact, N's fee on c is the same on every
 //!   cheapest route, and `T` grows with `A_N`, so candidates are taken by increasing `A_N`
-//!   and the first that does not count ends the channel. Cheap lower bounds (the prefix's
-//!   least fee at the least amount in play, or the relaxed distance into N) end most
-//!   channels before any prefix is routed.
+//!   and the first that does not count ends the channel (candidates with the same `A_N`
+//!   share its verdict).
+//! * **Bounds first.** Before any suffix is searched, one prefix route at the amount itself
+//!   (the least N can receive) bounds every through route from below: most payments that
+//!   pass the relaxed bound (below) stop there, their prefix alone costing more than the
+//!   baseline route. The suffix search is an A* (potential: the relaxed distance from N's
+//!   peers) bounded by the largest amount at peer that could still matter; one more prefix
+//!   route at the least amount at N in play bounds each channel's candidates.
 //! * **N's revenue when p does not cross c** is N's fee on the channel c0 (or c1) that every
 //!   cheapest route avoiding c uses. The baseline route's fee is that fee only if every
 //!   cheapest route through c0 carries the same amount: certified when r0 carries `A*` and
 //!   its prefix costs what the router's best prefix costs at its amount, with no htlc_minimum
 //!   in reach above it (`certified`).
-//! * **Skipping payments.** Per amount bucket, relaxed distances into and out of N give a
-//!   lower bound on any route through N; a payment whose baseline route avoids N and whose
-//!   bound is at least its baseline cost (or above its ceiling) counts for nothing anywhere
-//!   and is skipped. Payments N pays or receives earn N nothing and are skipped too.
+//! * **Skipping payments.** Per amount bucket (powers of two), relaxed distances into and out
+//!   of N give a lower bound on any route through N; a payment whose baseline route avoids
+//!   N and whose bound is at least its baseline cost (or above its ceiling) counts for
+//!   nothing anywhere and is skipped. Payments N pays or receives earn N nothing and are
+//!   skipped too, and so are those left out (see `curves`).
 //! * **Fallback.** Whatever bounds and these certificates cannot decide goes to the oracle's
 //!   computation for that (payment, channel, candidate), on the patched index (built once per
 //!   (channel, candidate), only if needed), counted by reason in [`Work`]: an htlc_minimum
 //!   in reach, a prefix and suffix that cannot be joined while bounds do not decide, a router
 //!   query that gave up, a fee that cannot be shown unique.
 //!
+//! **Router queries with a fee limit** that give up at the label budget are asked again
+//! without the limit (a limit just below the best route's cost can exhaust the search where
+//! the unlimited one answers at once), then without hop and cltv limits (a lower bound).
+//!
 //! **Rounds.** Suffix labels, prefix routes and exact suffixes do not depend on N's outgoing
 //! fees (a route into N never leaves it; the suffix avoids N), nor does a payment's being
-//! skipped as long as its bound still holds: a [`Session`] keeps them from one computation to
-//! the next (the `flow` strategy's rounds) when only N's outgoing fees changed, and routes
-//! again only what depends on them.
+//! skipped when its prefixes alone exceed its baseline cost: a [`Session`] keeps them from
+//! one computation to the next (the `flow` strategy's rounds) when only N's outgoing fees
+//! changed, and routes again only what depends on them (baseline routes of the payments not
+//! skipped, routes around N's channels).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
