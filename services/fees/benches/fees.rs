@@ -30,7 +30,7 @@ use switchyard_fees::demand::{AmountDistribution, Demand, DemandSpec, RandomDema
 use switchyard_fees::plan::{plan, Plan, PlanRequest};
 use switchyard_fees::rules::{FlowParams, Rules, Strategy};
 use switchyard_fees::scenario::{request, Balances, FeePolicy, PolicyOverride, Scenario};
-use switchyard_fees::sim::{account, route_all};
+use switchyard_fees::sim::{self, account, route_all, SimulateRequest};
 use switchyard_fees::strategy;
 use switchyard_graph::testing::load_bundled;
 use switchyard_graph::{EdgeIdx, NodeId, NodeIdx, Snapshot};
@@ -280,6 +280,19 @@ fn bench(c: &mut Criterion) {
         let (_, wall, cpu) = timed(what_if);
         println!(
             "simulate {payments} payments, one what-if (its index included): {wall:?} ({cpu:.2} s CPU)"
+        );
+        let req = SimulateRequest {
+            node: n50,
+            overrides: ov.to_vec(),
+            demand: DemandSpec::Random(RandomDemand::new(payments, 1)),
+            return_routes: false,
+        };
+        let (r, wall, cpu) =
+            timed(|| sim::simulate(&g, &req, &Balances::HalfCapacity).expect("simulate"));
+        println!(
+            "sim::simulate end to end (base scenario, demand, what-if and baseline routed for \
+             changed_routes): {wall:?} ({cpu:.2} s CPU); {} succeeded, {} changed",
+            r.succeeded, r.changed_routes
         );
         grp.bench_function("simulate_what_if", |b| b.iter(what_if));
     }
