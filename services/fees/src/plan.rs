@@ -5,14 +5,21 @@
 //! Pinned channels keep their fee. Channels under `flow` are priced together (see
 //! [`crate::strategy::flow`]), the others being fixed at their own proposals. A section's
 //! floor raises its proposal's ppm to the channel's refill cost.
+//!
+//! Every scenario of a plan derives from the node's base scenario (only N's fees differ), and
+//! the baseline routes serve both the current revenue and the first flow round. The final
+//! simulation skips the payments the flow rounds proved to earn N nothing whatever it
+//! charges (their best route avoids N and every route through N costs strictly more).
 
+use rayon::prelude::*;
 use serde::Serialize;
+use switchyard_graph::route::RouteError;
 use switchyard_graph::{EdgeIdx, NodeId, Scid, Snapshot};
 
-use crate::curves::Work;
+use crate::curves::{Session, Work};
 use crate::demand::{Demand, DemandSpec};
 use crate::rules::{ChannelState, Rules, Section, Strategy};
-use crate::scenario::{Balances, FeePolicy, PolicyOverride, Scenario};
+use crate::scenario::{request, Balances, FeePolicy, Scenario};
 use crate::sim::{account, route_all, Way};
 use crate::strategy::{self, FlowChannel, Proposal};
 use crate::FeesError;
@@ -108,6 +115,65 @@ fn direct(sc: &Scenario, e: EdgeIdx, st: &ChannelState, s: &Strategy) -> Result<
     }
 }
 
+/// One channel's row of the plan: the rule that matched and, unless the channel is priced
+/// by `flow` (then returned apart, to be priced with the others), its proposal.
+fn plan_row(base: &Scenario, req: &PlanRequest, e: EdgeIdx) -> (ChannelPlan, Option<FlowChannel>) {
+    let g = &*base.snapshot;
+    let head = default_state(g, e);
+    let st = req
+        .channels
+        .iter()
+        .find(|c| c.scid == head.scid)
+        .cloned()
+        .unwrap_or(head);
+    let section: &Section = req.rules.match_channel(&st);
+    let current = base.fee_of(e);
+    let strat = if section.pin {
+        None
+    } else {
+        req.strategy.as_ref().or(section.strategy.as_ref())
+    };
+    let floor = section
+        .floor_amount_sat
+        .and_then(|a| strategy::cost_floor(base, e, a.saturating_mul(1000)).map(|x| x.0));
+    let mut row = ChannelPlan {
+        scid: st.scid,
+        from: req.node,
+        to: st.peer,
+        rule: section.name.clone(),
+        strategy: strat.map_or("pinned", |s| s.name()).to_string(),
+        pinned: section.pin,
+        current,
+        proposed: current,
+        reason: "pinned".to_string(),
+        expected_revenue_msat: 0,
+    };
+    match strat {
+        None => {}
+        Some(_) if !g.edge_enabled(e) => row.reason = "direction disabled: kept".to_string(),
+        Some(Strategy::Flow(params)) => {
+            let f = FlowChannel {
+                edge: e,
+                params: *params,
+                floor_ppm: floor,
+            };
+            return (row, Some(f));
+        }
+        Some(s) => match direct(base, e, &st, s) {
+            Ok(p) => {
+                row.proposed = p.fee;
+                row.reason = p.reason;
+                if let Some(f) = floor.filter(|&f| f > row.proposed.fee_ppm) {
+                    row.proposed.fee_ppm = f;
+                    row.reason += &format!("; raised to the refill cost {f} ppm");
+                }
+            }
+            Err(why) => row.reason = why + ": kept",
+        },
+    }
+    (row, None)
+}
+
 /// Plans fees for `req.node` on `graph` (see the module documentation).
 pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
     let base = Scenario::new(graph, &req.node, &req.balances, &[])?;
@@ -117,102 +183,63 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
     let mut rows: Vec<ChannelPlan> = Vec::with_capacity(edges.len());
     let mut flow: Vec<(usize, FlowChannel)> = Vec::new();
     for (i, &e) in edges.iter().enumerate() {
-        let head = default_state(g, e);
-        let st = req
-            .channels
-            .iter()
-            .find(|c| c.scid == head.scid)
-            .cloned()
-            .unwrap_or(head);
-        let section: &Section = req.rules.match_channel(&st);
-        let current = base.fee_of(e);
-        let strat = if section.pin {
-            None
-        } else {
-            req.strategy.as_ref().or(section.strategy.as_ref())
-        };
-        let floor = section
-            .floor_amount_sat
-            .and_then(|a| strategy::cost_floor(&base, e, a.saturating_mul(1000)).map(|x| x.0));
-        let mut row = ChannelPlan {
-            scid: st.scid,
-            from: req.node,
-            to: st.peer,
-            rule: section.name.clone(),
-            strategy: strat.map_or("pinned", |s| s.name()).to_string(),
-            pinned: section.pin,
-            current,
-            proposed: current,
-            reason: "pinned".to_string(),
-            expected_revenue_msat: 0,
-        };
-        match strat {
-            None => {}
-            Some(_) if !g.edge_enabled(e) => row.reason = "direction disabled: kept".to_string(),
-            Some(Strategy::Flow(params)) => {
-                flow.push((
-                    i,
-                    FlowChannel {
-                        edge: e,
-                        params: *params,
-                        floor_ppm: floor,
-                    },
-                ));
-            }
-            Some(s) => match direct(&base, e, &st, s) {
-                Ok(p) => {
-                    row.proposed = p.fee;
-                    row.reason = p.reason;
-                    if let Some(f) = floor.filter(|&f| f > row.proposed.fee_ppm) {
-                        row.proposed.fee_ppm = f;
-                        row.reason += &format!("; raised to the refill cost {f} ppm");
-                    }
-                }
-                Err(why) => row.reason = why + ": kept",
-            },
-        }
+        let (row, f) = plan_row(&base, req, e);
         rows.push(row);
+        flow.extend(f.map(|f| (i, f)));
     }
-    let overrides = |rows: &[ChannelPlan]| -> Vec<PolicyOverride> {
+    // Every scenario below derives from `base` (a patched copy and an index borrowing the
+    // floor's landmarks): only N's fees differ.
+    let changes = |rows: &[ChannelPlan]| -> Vec<(EdgeIdx, FeePolicy)> {
         rows.iter()
             .zip(&edges)
-            .filter(|(r, &e)| r.proposed != r.current && g.edge_policy(e).is_some())
-            .map(|(r, _)| PolicyOverride {
-                scid: r.scid,
-                from: req.node,
-                base_fee_msat: r.proposed.base_fee_msat,
-                fee_ppm: r.proposed.fee_ppm,
-            })
+            .filter(|(r, _)| r.proposed != r.current)
+            .map(|(r, &e)| (e, r.proposed))
             .collect()
     };
+    let base_routes = route_all(&base, &demand);
+    let current_revenue_msat = account(&base, &base_routes).0.revenue_msat;
     let mut work = Work::default();
+    let mut session = Session::new(&demand);
     if !flow.is_empty() {
         let fixed = rows.clone();
         let start: Vec<FeePolicy> = flow.iter().map(|(i, _)| rows[*i].current).collect();
         let chans: Vec<FlowChannel> = flow.iter().map(|x| x.1).collect();
-        let mut failed = None;
-        let out = strategy::flow(&chans, &demand, &start, |fees| {
-            let mut r = fixed.clone();
-            for ((i, _), f) in flow.iter().zip(fees) {
-                r[*i].proposed = *f;
-            }
-            Scenario::new(graph, &req.node, &req.balances, &overrides(&r)).unwrap_or_else(|e| {
-                failed = Some(e);
-                base.clone()
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e);
-        }
+        // At the start the flow channels are at their current fees: the baseline's routes
+        // are the first round's when no other channel changes.
+        let known = changes(&fixed).is_empty().then_some(&base_routes[..]);
+        let out = strategy::flow_from(
+            &chans,
+            &mut session,
+            &start,
+            |fees| {
+                let mut r = fixed.clone();
+                for ((i, _), f) in flow.iter().zip(fees) {
+                    r[*i].proposed = *f;
+                }
+                base.with_fees(&changes(&r))
+            },
+            known,
+        );
         work = out.work;
         for ((i, _), p) in flow.iter().zip(out.proposals) {
             rows[*i].proposed = p.fee;
             rows[*i].reason = format!("{} ({} rounds)", p.reason, out.rounds);
         }
     }
-    let current_revenue_msat = account(&base, &route_all(&base, &demand)).0.revenue_msat;
-    let planned = Scenario::new(graph, &req.node, &req.balances, &overrides(&rows))?;
-    let (node, flows) = account(&planned, &route_all(&planned, &demand));
+    let planned = base.with_fees(&changes(&rows));
+    // Payments the flow rounds showed to earn N nothing whatever it charges are not routed
+    // again: only N's outgoing flows (its revenue) are read from this simulation.
+    let idle = session.earns_nothing(&planned);
+    let routes: Vec<_> = demand
+        .payments
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| match &idle {
+            Some(idle) if idle[i] => Err(RouteError::Disconnected),
+            _ => planned.find_route(&request(p)),
+        })
+        .collect();
+    let (node, flows) = account(&planned, &routes);
     for row in &mut rows {
         row.expected_revenue_msat = flows
             .iter()

@@ -13,15 +13,17 @@
 //! other nodes' channels keep their announced limits (their balances are unknown).
 //!
 //! Overrides replace the base fee and ppm of directions leaving N; they are applied by
-//! building a patched snapshot (`Snapshot::with_policies`) and a routing index over it.
+//! building a patched snapshot (`Snapshot::with_policies`) and a routing index over it
+//! ([`Scenario::with_fees`] derives one scenario from another that way, cheaply).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use switchyard_graph::route::{RouteRequest, RoutingIndex};
+use switchyard_graph::route::{Route, RouteError, RouteRequest, RoutingIndex};
 use switchyard_graph::{EdgeIdx, NodeId, NodeIdx, Policy, Scid, Snapshot};
 
 use crate::demand::Payment;
+use crate::split::Split;
 use crate::FeesError;
 
 /// A direction's fee: `base_fee_msat + floor(amount x fee_ppm / 10^6)`.
@@ -40,8 +42,15 @@ impl FeePolicy {
     }
     /// The fee to forward `amount_msat`, saturating (as the router computes it).
     pub fn fee_msat(&self, amount_msat: u64) -> u64 {
-        let prop = u128::from(amount_msat) * u128::from(self.fee_ppm) / 1_000_000;
-        u64::from(self.base_fee_msat).saturating_add(u64::try_from(prop).unwrap_or(u64::MAX))
+        // 64-bit arithmetic when the product fits (every realistic amount), 128 otherwise.
+        let prop = match amount_msat.checked_mul(u64::from(self.fee_ppm)) {
+            Some(x) => x / 1_000_000,
+            None => {
+                let x = u128::from(amount_msat) * u128::from(self.fee_ppm) / 1_000_000;
+                u64::try_from(x).unwrap_or(u64::MAX)
+            }
+        };
+        u64::from(self.base_fee_msat).saturating_add(prop)
     }
     /// The fee part of a policy.
     pub fn of(p: &Policy) -> Self {
@@ -87,17 +96,39 @@ pub enum Balances {
 }
 
 /// The patched graph, its routing index, and the node under study.
+///
+/// The index is built over the *split* graph (the `split` module: N's outgoing directions
+/// on made-up channels, so that a route can be asked to avoid one direction of N's
+/// channels); [`Scenario::find_route`] speaks real scids in and out. Its landmark tables
+/// come from the *floor*: the same graph with N's outgoing fees at zero, whose fee distances
+/// bound those of any fee patch of N's channels from below. So a scenario derived by
+/// [`Scenario::with_fees`] (the oracle's candidates, the flow strategy's rounds, a what-if)
+/// costs a patched copy and an index without landmark computation.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub snapshot: Arc<Snapshot>,
-    pub index: Arc<RoutingIndex>,
     pub node: NodeIdx,
     pub node_id: NodeId,
-    /// The index of this graph with N's outgoing fees at zero, built on the first
-    /// [`Scenario::with_fee`]: its landmark tables bound every fee patch of N's channels from
-    /// below, so patched indexes borrow them (`RoutingIndex::build_with_landmarks_of`)
-    /// instead of computing their own.
-    floor: Arc<OnceLock<RoutingIndex>>,
+    split_graph: Arc<Snapshot>,
+    split: Arc<Split>,
+    index: Arc<RoutingIndex>,
+    floor: Arc<RoutingIndex>,
+}
+
+/// The direction an override names, if it leaves `node`.
+fn override_edge(g: &Snapshot, node: NodeIdx, o: &PolicyOverride) -> Result<EdgeIdx, FeesError> {
+    let c = g
+        .channel_idx(o.scid)
+        .ok_or(FeesError::UnknownChannel(o.scid))?;
+    let ch = g.channel(c);
+    let dir = ch.nodes.iter().position(|&n| g.node(n).id == o.from);
+    let Some(dir) = dir.filter(|&d| ch.nodes[d] == node) else {
+        return Err(FeesError::NotNodeDirection {
+            scid: o.scid,
+            from: o.from,
+        });
+    };
+    Ok(c * 2 + dir as u32)
 }
 
 /// N's directions with their capped policies and the given overrides, as edge changes.
@@ -153,18 +184,7 @@ fn changes(
         }
     }
     for o in overrides {
-        let c = g
-            .channel_idx(o.scid)
-            .ok_or(FeesError::UnknownChannel(o.scid))?;
-        let ch = g.channel(c);
-        let dir = ch.nodes.iter().position(|&n| g.node(n).id == o.from);
-        let Some(dir) = dir.filter(|&d| ch.nodes[d] == node) else {
-            return Err(FeesError::NotNodeDirection {
-                scid: o.scid,
-                from: o.from,
-            });
-        };
-        let e = c * 2 + dir as u32;
+        let e = override_edge(g, node, o)?;
         let slot = out
             .iter_mut()
             .find(|(x, _)| *x == e)
@@ -195,51 +215,120 @@ impl Scenario {
 
     /// A scenario over an already patched snapshot.
     pub fn from_patched(snapshot: Arc<Snapshot>, node: NodeIdx) -> Scenario {
-        let index = Arc::new(RoutingIndex::build(snapshot.clone()));
+        let (split_graph, split) = Split::build(&snapshot, node);
+        let zero: Vec<(EdgeIdx, Policy)> = split
+            .dirs()
+            .iter()
+            .filter_map(|d| {
+                let p = split_graph.edge_policy(d.fake_edge)?;
+                Some((d.fake_edge, FeePolicy::new(0, 0).apply(p)))
+            })
+            .collect();
+        let split_graph = Arc::new(split_graph);
+        let floor = split_graph
+            .with_policies(&zero)
+            .map_or_else(|_| split_graph.clone(), Arc::new);
+        let floor = Arc::new(RoutingIndex::build(floor));
+        let index = RoutingIndex::build_with_landmarks_of(split_graph.clone(), &floor);
         Scenario {
             node_id: snapshot.node(node).id,
             snapshot,
-            index,
             node,
-            floor: Arc::default(),
+            split_graph,
+            split: Arc::new(split),
+            index: Arc::new(index),
+            floor,
         }
     }
 
-    /// This scenario with the direction `edge` (leaving N) charging `fee`. The same edge
-    /// at its current fee gives this scenario back (same index): the naive oracle and the fast
-    /// curves' fallback both go through here, so they route on identical indexes.
-    pub fn with_fee(&self, edge: EdgeIdx, fee: FeePolicy) -> Scenario {
-        let Some(p) = self.snapshot.edge_policy(edge) else {
+    /// This scenario with N's outgoing directions `changes` charging other fees (see the type
+    /// documentation). Entries that are not an outgoing direction of N with a policy are
+    /// ignored; with no effective change, the same scenario (and index) comes back.
+    pub fn with_fees(&self, changes: &[(EdgeIdx, FeePolicy)]) -> Scenario {
+        let mut real: Vec<(EdgeIdx, Policy)> = Vec::new();
+        let mut fake: Vec<(EdgeIdx, Policy)> = Vec::new();
+        for &(e, fee) in changes {
+            let (Some(d), Some(p)) = (self.split.of_edge(e), self.snapshot.edge_policy(e)) else {
+                continue;
+            };
+            if FeePolicy::of(p) != fee {
+                real.push((e, fee.apply(p)));
+                fake.push((d.fake_edge, fee.apply(p)));
+            }
+        }
+        if real.is_empty() {
+            return self.clone();
+        }
+        // Every listed edge has a policy in both graphs: the patches cannot fail.
+        let (Ok(snapshot), Ok(split_graph)) = (
+            self.snapshot.with_policies(&real),
+            self.split_graph.with_policies(&fake),
+        ) else {
             return self.clone();
         };
-        if FeePolicy::of(p) == fee {
-            return self.clone();
-        }
-        let patched = self
-            .snapshot
-            .with_policies(&[(edge, fee.apply(p))])
-            .unwrap_or_else(|_| (*self.snapshot).clone());
-        let floor = self.floor.get_or_init(|| {
-            let g = &*self.snapshot;
-            let zero: Vec<(EdgeIdx, Policy)> = g
-                .out_edges(self.node)
-                .iter()
-                .filter_map(|&e| Some((e, FeePolicy::new(0, 0).apply(g.edge_policy(e)?))))
-                .collect();
-            let floor = g.with_policies(&zero).unwrap_or_else(|_| g.clone());
-            RoutingIndex::build(Arc::new(floor))
-        });
-        let patched = Arc::new(patched);
+        let split_graph = Arc::new(split_graph);
         Scenario {
-            index: Arc::new(RoutingIndex::build_with_landmarks_of(
-                patched.clone(),
-                floor,
-            )),
-            snapshot: patched,
+            snapshot: Arc::new(snapshot),
             node: self.node,
             node_id: self.node_id,
+            index: Arc::new(RoutingIndex::build_with_landmarks_of(
+                split_graph.clone(),
+                &self.floor,
+            )),
+            split_graph,
+            split: self.split.clone(),
             floor: self.floor.clone(),
         }
+    }
+
+    /// `overrides` as fee changes of N's directions, checked as [`Scenario::new`] checks them.
+    pub fn override_changes(
+        &self,
+        overrides: &[PolicyOverride],
+    ) -> Result<Vec<(EdgeIdx, FeePolicy)>, FeesError> {
+        let g = &*self.snapshot;
+        overrides
+            .iter()
+            .map(|o| {
+                let e = override_edge(g, self.node, o)?;
+                if g.edge_policy(e).is_none() {
+                    return Err(FeesError::NoPolicy {
+                        scid: o.scid,
+                        from: o.from,
+                    });
+                }
+                Ok((e, FeePolicy::new(o.base_fee_msat, o.fee_ppm)))
+            })
+            .collect()
+    }
+
+    /// The router's best route for `request`, with real scids (excluding a channel of N
+    /// excludes both its directions, as on the real graph).
+    pub fn find_route(&self, request: &RouteRequest) -> Result<Route, RouteError> {
+        let req;
+        let request = if request.exclude_channels.is_empty() {
+            request
+        } else {
+            req = RouteRequest {
+                exclude_channels: self.split.exclusions(&request.exclude_channels),
+                ..request.clone()
+            };
+            &req
+        };
+        self.index
+            .find_route(request)
+            .map(|r| self.split.unsplit(r))
+    }
+
+    /// The router's best route on the split graph as it is (made-up scids for N's
+    /// outgoing directions, which `request` may exclude one by one).
+    pub(crate) fn find_split(&self, request: &RouteRequest) -> Result<Route, RouteError> {
+        self.index.find_route(request)
+    }
+
+    /// N's split directions.
+    pub(crate) fn split(&self) -> &Split {
+        &self.split
     }
 
     /// N's enabled outgoing directions (edge ids), in the snapshot's order.

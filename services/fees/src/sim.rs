@@ -94,7 +94,7 @@ pub fn route_all(scenario: &Scenario, demand: &Demand) -> Vec<Result<Route, Rout
     demand
         .payments
         .par_iter()
-        .map(|p| scenario.index.find_route(&request(p)))
+        .map(|p| scenario.find_route(&request(p)))
         .collect()
 }
 
@@ -175,13 +175,14 @@ pub fn simulate(
     req: &SimulateRequest,
     balances: &Balances,
 ) -> Result<SimulationResult, FeesError> {
-    let what_if = Scenario::new(graph, &req.node, balances, &req.overrides)?;
+    let base = Scenario::new(graph, &req.node, balances, &[])?;
+    let changes = base.override_changes(&req.overrides)?;
     let demand = Demand::generate(graph, &req.demand)?;
+    let what_if = base.with_fees(&changes);
     let routes = route_all(&what_if, &demand);
-    let changed = if req.overrides.is_empty() {
+    let changed = if changes.is_empty() {
         0
     } else {
-        let base = Scenario::new(graph, &req.node, balances, &[])?;
         let baseline = route_all(&base, &demand);
         routes
             .par_iter()

@@ -20,7 +20,7 @@
 //! Any strategy can be combined with a floor (`cost_floor`): the plan raises a proposal's
 //! ppm to the floor's.
 
-use switchyard_graph::route::RouteRequest;
+use switchyard_graph::route::{Route, RouteError, RouteRequest};
 use switchyard_graph::{EdgeIdx, Snapshot};
 
 use crate::curves::{self, Work};
@@ -129,7 +129,7 @@ pub fn cost_floor(sc: &Scenario, edge: EdgeIdx, amount_msat: u64) -> Option<(u32
         exclude_channels: vec![scid],
         ..RouteRequest::new(sc.node_id, peer, amount.saturating_add(last_fee))
     };
-    let r = sc.index.find_route(&req).ok()?;
+    let r = sc.find_route(&req).ok()?;
     let cost = r.total_fee_msat.saturating_add(last_fee);
     let ppm = (u128::from(cost) * 1_000_000).div_ceil(u128::from(amount));
     Some((u32::try_from(ppm).unwrap_or(u32::MAX), cost))
@@ -182,12 +182,27 @@ pub fn step_window(params: &FlowParams, cur: u32) -> (u32, u32) {
 }
 
 /// `flow` (see the module docs): `scenario_for(fees)` gives the scenario with the flow
-/// channels at `fees` (the other channels fixed as the caller wants them).
+/// channels at `fees` (the other channels fixed as the caller wants them). The rounds share
+/// one [`curves::Session`]: `scenario_for` should change only the fees of N's outgoing
+/// directions from one call to the next (anything else, and the session starts afresh).
 pub fn flow(
     channels: &[FlowChannel],
     demand: &Demand,
     start: &[FeePolicy],
+    scenario_for: impl FnMut(&[FeePolicy]) -> Scenario,
+) -> FlowOutcome {
+    let mut session = curves::Session::new(demand);
+    flow_from(channels, &mut session, start, scenario_for, None)
+}
+
+/// [`flow`] on `session`'s demand, with the payments' routes at `start` (on
+/// `scenario_for(start)`) already known.
+pub(crate) fn flow_from(
+    channels: &[FlowChannel],
+    session: &mut curves::Session,
+    start: &[FeePolicy],
     mut scenario_for: impl FnMut(&[FeePolicy]) -> Scenario,
+    start_routes: Option<&[Result<Route, RouteError>]>,
 ) -> FlowOutcome {
     let mut fees = start.to_vec();
     let mut reasons = vec![String::from("no round ran"); channels.len()];
@@ -201,7 +216,8 @@ pub fn flow(
     for round in 0..rounds {
         done = round + 1;
         let sc = scenario_for(&fees);
-        let curves = curves::compute(&sc, demand, &grid_all, &edges);
+        let known = if round == 0 { start_routes } else { None };
+        let curves = session.curves(&sc, &grid_all, &edges, known);
         work = work.add(curves.work);
         let mut moved = false;
         let mut next = fees.clone();

@@ -2,8 +2,10 @@
 //! every simulated route is valid; a seed gives the same demand and result on 1 or 2 threads.
 
 use proptest::prelude::*;
-use switchyard_fees::curves::{self, Curves};
+use switchyard_fees::curves::{self, Curves, Session};
 use switchyard_fees::demand::{Demand, DemandSpec, Payment, RandomDemand};
+use switchyard_fees::plan::{plan, PlanRequest};
+use switchyard_fees::rules::Rules;
 use switchyard_fees::scenario::{request, Balances, FeePolicy, Scenario};
 use switchyard_fees::sim::{self, SimulateRequest};
 use switchyard_graph::load::UpdateRecord;
@@ -11,28 +13,26 @@ use switchyard_graph::route::validate::validate_route;
 use switchyard_graph::testing::{load_bundled, TestGraph};
 use switchyard_graph::NodeId;
 
-/// Revenue on each channel equals the oracle's everywhere; totals too where the fast
-/// method saw no tie among the routes avoiding the channel.
+/// Every point equals the oracle's: payments over the channel, revenue on it, and N's total.
 fn assert_equal(fast: &Curves, naive: &Curves) {
     assert_eq!(fast.curves.len(), naive.curves.len());
-    assert_eq!(fast.baseline_revenue_msat, naive.baseline_revenue_msat);
+    assert_eq!(
+        fast.baseline_revenue_msat, naive.baseline_revenue_msat,
+        "baseline"
+    );
+    assert_eq!(
+        fast.work.payments_undecided, naive.work.payments_undecided,
+        "payments left out"
+    );
     for (a, b) in fast.curves.iter().zip(&naive.curves) {
         assert_eq!(a.scid, b.scid);
+        assert_eq!(a.points.len(), b.points.len());
         for (x, y) in a.points.iter().zip(&b.points) {
             assert_eq!(
-                (x.payments, x.revenue_msat),
-                (y.payments, y.revenue_msat),
-                "{} at {:?}",
-                a.scid,
-                x.fee
+                x, y,
+                "{} (current {:?}) at {:?}; fast work {:?}",
+                a.scid, a.current, x.fee, fast.work
             );
-            if a.total_ties == 0 {
-                assert_eq!(
-                    x.node_revenue_msat, y.node_revenue_msat,
-                    "{} at {:?}",
-                    a.scid, x.fee
-                );
-            }
         }
     }
 }
@@ -114,7 +114,7 @@ fn grid() -> Vec<FeePolicy> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn fast_curves_equal_the_oracle_on_random_graphs(
@@ -138,9 +138,21 @@ proptest! {
             }
         }
         let edges = sc.out_edges();
-        let fast = curves::compute(&sc, &d, &grid(), &edges);
+        let mut session = Session::new(&d);
+        let fast = session.curves(&sc, &grid(), &edges, None);
         let naive = curves::naive(&sc, &d, &grid(), &edges);
         assert_equal(&fast, &naive);
+        // A second round with other fees on some channels reuses the first one's answers
+        // and must still equal the oracle.
+        let changes: Vec<_> = edges
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (seed >> i) & 1 == 1)
+            .map(|(i, &e)| (e, grid()[(seed as usize >> 8).wrapping_add(i) % grid().len()]))
+            .collect();
+        let next = sc.with_fees(&changes);
+        let again = session.curves(&next, &grid(), &edges, None);
+        assert_equal(&again, &curves::naive(&next, &d, &grid(), &edges));
     }
 }
 
@@ -172,9 +184,71 @@ fn fast_curves_equal_the_oracle_on_the_2026_graph() {
     for n in nodes_2026(&g, &[60, 400]) {
         let sc = Scenario::new(&g, &n, &Balances::HalfCapacity, &[]).unwrap();
         let edges: Vec<_> = sc.out_edges().into_iter().take(4).collect();
-        let fast = curves::compute(&sc, &d, &grid, &edges);
+        let mut session = Session::new(&d);
+        let fast = session.curves(&sc, &grid, &edges, None);
         let naive = curves::naive(&sc, &d, &grid, &edges);
         assert_equal(&fast, &naive);
+        let next = sc.with_fees(&[(edges[0], grid[2]), (edges[1], grid[0])]);
+        let again = session.curves(&next, &grid, &edges, None);
+        assert!(again.work.reused_answers + again.work.payments_reused > 0);
+        assert_equal(&again, &curves::naive(&next, &d, &grid, &edges));
+    }
+}
+
+#[test]
+fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
+    let g = load_bundled("2026-02-03");
+    let n = nodes_2026(&g, &[3])[0];
+    let spec = DemandSpec::Random(RandomDemand::new(400, 5));
+    let req = PlanRequest {
+        node: n,
+        rules: Rules::parse(
+            "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 0\nmax_fee_ppm = 2000\n",
+        )
+        .unwrap(),
+        strategy: None,
+        channels: vec![],
+        balances: Balances::HalfCapacity,
+        demand: spec.clone(),
+    };
+    let p = plan(&g, &req).unwrap();
+    assert!(p.channels.iter().any(|c| c.proposed != c.current));
+    assert!(p.expected_revenue_msat > 0);
+    assert!(
+        p.work.payments_skipped > 0,
+        "some payments are not simulated again"
+    );
+    let overrides: Vec<_> = p
+        .channels
+        .iter()
+        .filter(|c| c.proposed != c.current)
+        .map(|c| switchyard_fees::PolicyOverride {
+            scid: c.scid,
+            from: n,
+            base_fee_msat: c.proposed.base_fee_msat,
+            fee_ppm: c.proposed.fee_ppm,
+        })
+        .collect();
+    let sim = |overrides: Vec<switchyard_fees::PolicyOverride>| {
+        let r = SimulateRequest {
+            node: n,
+            overrides,
+            demand: spec.clone(),
+            return_routes: false,
+        };
+        sim::simulate(&g, &r, &Balances::HalfCapacity).unwrap()
+    };
+    let full = sim(overrides);
+    assert_eq!(p.expected_revenue_msat, full.node.revenue_msat);
+    assert_eq!(p.current_revenue_msat, sim(vec![]).node.revenue_msat);
+    for c in &p.channels {
+        let on: u64 = full
+            .channels
+            .iter()
+            .filter(|f| f.scid == c.scid && f.direction == sim::Way::Out)
+            .map(|f| f.revenue_msat)
+            .sum();
+        assert_eq!(c.expected_revenue_msat, on, "{}", c.scid);
     }
 }
 

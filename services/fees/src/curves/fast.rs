@@ -1,719 +1,499 @@
 //! The fast revenue curves.
 //!
 //! **Decomposition.** Fix a payment p (payer s, payee d, amount a, fee ceiling M) and a
-//! direction c = N -> peer at candidate fee f. The router returns a cheapest route (least
-//! total fee, at most M). That route crosses c or it does not, so the best cost at f is the
-//! lesser of `avoid(p, c)`, the best route not using c (independent of f), and `T_f(p, c)`,
-//! the best route through c. p crosses c at f when `T_f < avoid` (and `T_f <= M`),
-//! does not when `T_f > avoid`; at `T_f == avoid` the router's tie-breaking decides, so the
-//! router decides (on the patched index, see "fallback").
+//! direction c = N -> peer at candidate fee f. A route crosses c or it does not, so the
+//! cheapest cost at f is the lesser of `avoid(p, c)`, the best route not using c
+//! (independent of f), and `T_f(p, c)`, the best route through c. Under the tie rule (see
+//! `curves`) p counts for c iff `T_f < avoid` (and `T_f <= M`); at `T_f == avoid` it counts
+//! for no channel; at `T_f > avoid` N's total gets whatever the routes avoiding c earn it.
 //!
-//! * `avoid(p, c)` is the baseline route's cost when the baseline route does not use c
-//!   (it is the cheapest of all routes, and it avoids c). When it does, one route on a
-//!   *split* index: N's channels each split into an inbound-only channel (the real scid)
-//!   and an outbound-only one (a made-up scid), so excluding the outbound half forbids
-//!   N -> peer and still allows peer -> N (excluding the real scid would forbid both).
-//! * `T_f(p, c)`: a simple route through c is prefix s -> N, hop c, suffix peer -> d, with
-//!   the suffix avoiding N and s. The amount c carries is what peer must receive; the sender's
-//!   amount is strictly increasing in the amount at N (each hop's `x + fee(x)` is), which is
-//!   strictly increasing in the amount at peer. So the best route through c uses the suffix
-//!   that minimises the amount at peer, `A_peer`: the label of peer in a backward Dijkstra
-//!   from d with amount a under exact Lightning rules, excluding N and s (`suffix`), one per
-//!   payment for all of N's peers. Then `A_N = A_peer + fee_f(A_peer)`, N earns
-//!   `fee_f(A_peer)`, and `T_f = P(A_N) - a` where `P(A)` is what s must send to deliver A to
-//!   N: the router's route s -> N (limits: hops less the suffix's and c, cltv plus c's delta).
-//!   The prefix is queried with the loosest limits (hops less one, final delta plus c's);
-//!   if its route joined to the suffix is simple and within every limit, `T_f` is exact,
-//!   and any other through route costs strictly more (it has a larger amount at N), so the
-//!   router, if it crosses c, earns N exactly `fee_f(A_peer)`.
-//! * **Bounds**, so that prefixes are routed only where needed. Prefix fees are
-//!   non-decreasing in the amount (fees are monotone, and a larger amount can only lose
-//!   channels) unless some enabled direction's htlc_minimum lies in the range of amounts in
-//!   play (a larger amount may open a channel; checked on a sorted array of minimums). Then
-//!   one prefix route at the least amount at N in play gives `pf0` and `LB_f = A_N(f) - a +
-//!   pf0` bounds every through route: candidates are taken in increasing `A_N`, and the
-//!   first one proven not to cross ends the channel (the rest cost more). The suffix search
-//!   is bounded by the largest amount at a peer that could still compete.
-//! * **Skipping payments.** Per amount bucket, relaxed distances into and out of N (fees at
-//!   the bucket's amount, htlc limits ignored: lower bounds) give a lower bound on any route
-//!   through N; a payment whose baseline route avoids N and whose bound exceeds its
-//!   baseline cost (or its ceiling) never crosses N at any candidate and is skipped. Payments
-//!   N pays or receives earn N nothing and are skipped too.
-//! * **Fallback.** Every case where an assumption could fail goes to the naive computation
-//!   for that (payment, channel, candidate), the real router on the patched index (built
-//!   once per (channel, candidate), only if needed): a tie, a prefix and suffix that share a
-//!   node or break a limit while the bound does not exclude the candidate, an htlc_minimum
-//!   in the range in play, an uncertified suffix label, a search that hit its budget.
+//! * **Around c.** The baseline route r0 (current fees) is a cheapest route. If it crosses no
+//!   outgoing direction of N, `avoid(p, c) = cost(r0)` for every c and no channel of N lies
+//!   on every cheapest route avoiding c. If it crosses c0, one more route avoids c0 (on the
+//!   split graph, which forbids N -> peer only) and, if that one crosses c1, one avoids both:
+//!   three costs give `avoid` for every channel and which channel of N (if any) lies on
+//!   every cheapest route avoiding it (`Thresholds`).
+//! * **Through c.** A simple route through c is prefix s -> N, hop c, suffix peer -> d, the
+//!   suffix avoiding N and s. The amount c carries is what peer must receive, and the sender's
+//!   amount is strictly increasing in the amount at N, itself strictly increasing in the
+//!   amount at peer. So the best route through c uses a suffix with the least amount at
+//!   peer, `A*`: the label of peer in one backward Dijkstra from d for all of N's peers
+//!   (`suffix`), or, when a label is not certified or is below c's htlc_minimum, one router
+//!   call N -> d with N's other outgoing directions excluded (N pays nothing for its own first
+//!   hop, so the amount it sends is the amount at peer). Then `A_N = A* + fee_f(A*)`, N
+//!   earns `fee_f(A*)`, and `T_f = P(A_N) - a` where `P(A)` is what s must send to deliver A
+//!   to N: the router's route s -> N (loosest limits: one hop less, final delta plus c's).
+//!   If that prefix and the suffix join into a valid route (no shared node, within the hop and
+//!   cltv limits), `T_f` is exact; otherwise it is a lower bound, and the prefix is asked
+//!   again avoiding the suffix's nodes within the limits left: equal costs make it exact.
+//! * **Larger amounts.** A route through c with more than `A*` at peer has more than `A_N` at N;
+//!   its prefix can be cheaper only by using a direction that `A_N`'s flow cannot use because
+//!   of its htlc_minimum `m`, with `A_N < m <` what that route's payer sends. Such a direction
+//!   must lie within reach: `m` (plus its fee) below the cost that matters, and the relaxed
+//!   fee distance from it to N too (`Adjacency::opens_within`), and some path from s to N
+//!   must carry more than `A_N` at all (`Adjacency::widest`). With none, every route with a
+//!   larger amount costs strictly more: `T_f` is exact, N's fee on c is the same on every
+//!   cheapest route, and `T` grows with `A_N`, so candidates are taken by increasing `A_N`
+//!   and the first that does not count ends the channel (candidates with the same `A_N`
+//!   share its verdict).
+//! * **Bounds first.** Before any suffix is searched, one prefix route at the amount itself
+//!   (the least N can receive) bounds every through route from below: most payments that
+//!   pass the relaxed bound (below) stop there, their prefix alone costing more than the
+//!   baseline route. The suffix search is an A* (potential: the relaxed distance from N's
+//!   peers) bounded by the largest amount at peer that could still matter; one more prefix
+//!   route at the least amount at N in play bounds each channel's candidates.
+//! * **N's revenue when p does not cross c** is N's fee on the channel c0 (or c1) that every
+//!   cheapest route avoiding c uses. The baseline route's fee is that fee only if every
+//!   cheapest route through c0 carries the same amount: certified when r0 carries `A*` and
+//!   its prefix costs what the router's best prefix costs at its amount, with no htlc_minimum
+//!   in reach above it (`certified`).
+//! * **Skipping payments.** Per amount bucket (powers of two), relaxed distances into and out
+//!   of N give a lower bound on any route through N; a payment whose baseline route avoids
+//!   N and whose bound is at least its baseline cost (or above its ceiling) counts for
+//!   nothing anywhere and is skipped. Payments N pays or receives earn N nothing and are
+//!   skipped too, and so are those left out (see `curves`).
+//! * **Fallback.** Whatever bounds and these certificates cannot decide goes to the oracle's
+//!   computation for that (payment, channel, candidate), on the patched index (built once per
+//!   (channel, candidate), only if needed), counted by reason in [`Work`]: an htlc_minimum
+//!   in reach, a prefix and suffix that cannot be joined while bounds do not decide, a router
+//!   query that gave up, a fee that cannot be shown unique.
 //!
-//! A candidate equal to c's current fee is the baseline itself (`Scenario::with_fee` gives
-//! the same index), so its point is the baseline's tally.
+//! **Router queries with a fee limit** that give up at the label budget are asked again
+//! without the limit (a limit just below the best route's cost can exhaust the search where
+//! the unlimited one answers at once), then without hop and cltv limits (a lower bound).
+//!
+//! **Rounds.** Suffix labels, prefix routes and exact suffixes do not depend on N's outgoing
+//! fees (a route into N never leaves it; the suffix avoids N), nor does a payment's being
+//! skipped when its prefixes alone exceed its baseline cost: a [`Session`] keeps them from
+//! one computation to the next (the `flow` strategy's rounds) when only N's outgoing fees
+//! changed, and routes again only what depends on them (baseline routes of the payments not
+//! skipped, routes around N's channels).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
-use switchyard_graph::load::{ChannelRecord, Record};
-use switchyard_graph::route::{Route, RouteError, RouteRequest, RoutingIndex};
-use switchyard_graph::{EdgeIdx, GraphBuilder, NodeIdx, Policy, Scid, Snapshot};
+use switchyard_graph::route::{Route, RouteError};
+use switchyard_graph::{EdgeIdx, NodeIdx, Snapshot};
 
-use super::{curve_head, node_hop, route_patched, tally, CurvePoint, Curves, Reason, Work};
+use super::oracle::earn;
+use super::payment::Thresholds;
+use super::{blank_points, curve_head, Curves, OutHop, Reason, Work};
 use crate::demand::{Demand, Payment};
-use crate::scenario::{request, FeePolicy, Scenario};
-use crate::sim::route_all;
-use crate::suffix::{bucket_of, Adjacency, Label, BUCKETS_MSAT};
+use crate::scenario::{FeePolicy, Scenario};
+use crate::suffix::{bucket_amount, bucket_of, Adjacency, Label, Suffix, BUCKETS, NO_SLOT};
 
-/// Per (payment, channel, candidate): what the fast method decided when p crosses c or
-/// cannot tell. Cells not listed do not cross c.
+pub(super) const INF: u64 = u64::MAX;
+
+/// One prefix answer: the router's route s -> N for an amount.
+#[derive(Debug, Clone)]
+pub(super) struct Prefix {
+    /// Its fee (what s sends less the amount at N).
+    pub fee: u64,
+    /// Its nodes but N.
+    pub nodes: Vec<NodeIdx>,
+    pub hops: usize,
+    /// Its total cltv (the final delta asked included).
+    pub cltv: u32,
+}
+
+/// A cached router answer: `None` is "nothing within `limit`"; `Err` the router gave up.
+pub(super) type Answer<T> = Result<Option<T>, super::oracle::Undecided>;
+
+/// A prefix answer and the fee limit it was asked with.
+#[derive(Debug, Clone)]
+pub(super) struct PrefixEntry {
+    pub amount: u64,
+    pub cltv: u16,
+    pub limit: u64,
+    pub answer: Answer<Prefix>,
+}
+
+/// Why a payment whose baseline route avoids N counts for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Quiet {
+    /// The baseline route's cost (`INF`: none within the ceiling).
+    pub cost0: u64,
+    /// A bound on every route through N whatever N charges (its prefixes alone cost that
+    /// much), at least the cut; `None`: the relaxed bound held with the fees of that round
+    /// and is checked again with the next round's.
+    pub floor: Option<u64>,
+}
+
+/// What a payment keeps across the computations of a [`Session`].
+#[derive(Debug, Default)]
+pub(super) struct Memo {
+    /// Why the payment was skipped, when its baseline route avoided N.
+    pub quiet: Option<Quiet>,
+    pub suffix: Option<Suffix>,
+    /// Exact suffixes through one direction: `(edge, fee limit, answer)`.
+    pub forced: Vec<(EdgeIdx, u64, Answer<Label>)>,
+    pub prefix: Vec<PrefixEntry>,
+    /// The most a path payer -> N can carry (`Adjacency::widest`), once asked.
+    pub widest: Option<u64>,
+}
+
+/// What a session keeps for one graph (up to N's outgoing fees).
+struct State {
+    graph: Arc<Snapshot>,
+    node: NodeIdx,
+    adj: Adjacency,
+    /// Per bucket, relaxed distances (into N, out of N), computed on first use.
+    relaxed: Vec<OnceLock<(Vec<u64>, Vec<u64>)>>,
+    /// Per node, its slot among N's peers (`NO_SLOT`: not a peer).
+    slot_of: Vec<u32>,
+    targets: usize,
+    memos: Vec<Memo>,
+}
+
+impl State {
+    fn new(sc: &Scenario, payments: usize) -> State {
+        let g = &*sc.snapshot;
+        let mut slot_of = vec![NO_SLOT; g.node_count()];
+        let mut targets = 0;
+        for d in sc.split().dirs() {
+            let peer = g.edge_to(d.edge) as usize;
+            if slot_of[peer] == NO_SLOT {
+                slot_of[peer] = targets;
+                targets += 1;
+            }
+        }
+        State {
+            graph: sc.snapshot.clone(),
+            node: sc.node,
+            adj: Adjacency::new(g),
+            relaxed: (0..BUCKETS).map(|_| OnceLock::new()).collect(),
+            slot_of,
+            targets: targets as usize,
+            memos: (0..payments).map(|_| Memo::default()).collect(),
+        }
+    }
+
+    /// Whether `sc` is this state's graph but for the fees of N's outgoing directions.
+    fn fits(&self, sc: &Scenario) -> bool {
+        if sc.node != self.node {
+            return false;
+        }
+        if Arc::ptr_eq(&sc.snapshot, &self.graph) {
+            return true;
+        }
+        let (a, b) = (&*self.graph, &*sc.snapshot);
+        a.node_count() == b.node_count()
+            && a.channel_count() == b.channel_count()
+            && a.channels().iter().zip(b.channels()).all(|(x, y)| {
+                x.scid == y.scid
+                    && x.nodes == y.nodes
+                    && x.capacity_sat == y.capacity_sat
+                    && (0..2).all(|dir| {
+                        let fees_free = x.nodes[dir] == self.node;
+                        match (x.policies[dir], y.policies[dir]) {
+                            (Some(p), Some(q)) if fees_free => FeePolicy::of(&q).apply(&p) == q,
+                            (p, q) => p == q,
+                        }
+                    })
+            })
+    }
+}
+
+/// Revenue curves computed one after another for the same node and demand, reusing what
+/// does not depend on N's outgoing fees (see the module documentation). A scenario that
+/// differs in anything else starts afresh.
+pub struct Session<'d> {
+    demand: &'d Demand,
+    state: Option<State>,
+}
+
+/// The fast curves of `edges` (N's outgoing directions; all enabled ones when empty).
+/// Edges that do not exist are left out.
+pub fn compute(sc: &Scenario, demand: &Demand, grid: &[FeePolicy], edges: &[EdgeIdx]) -> Curves {
+    Session::new(demand).curves(sc, grid, edges, None)
+}
+
+/// Per (payment, channel, candidate): what the fast method decided, where it differs from
+/// the payment's default (not crossing c, N's total as around c).
 #[derive(Debug, Clone, Copy)]
-enum Cell {
+pub(super) enum Cell {
     /// p crosses c and N earns this on c.
     Through(u64),
+    /// The best route through c costs exactly as much as the best around it: p counts for
+    /// no channel.
+    Tie,
     Fallback(Reason),
 }
 
 /// What one payment contributes.
 #[derive(Debug, Default)]
-struct PayOut {
-    /// N's revenue on the baseline route.
-    r0_rev: u64,
-    /// Position (in the curves' edges) of the channel the baseline route crosses.
-    c0: Option<usize>,
-    /// N's revenue on the best route avoiding `c0`.
-    ra_rev: u64,
-    /// The best route avoiding `c0` costs as much as the baseline route.
-    avoid_ties: bool,
-    /// Channels whose best through route at their current fee may cost as much as the
-    /// baseline route (a tie the router broke), or could not be decided.
-    current_ties: Vec<u32>,
-    cells: Vec<(u32, u32, Cell)>,
-    work: Work,
+pub(super) struct Out {
+    /// Left out (see `curves`).
+    pub excluded: bool,
+    /// What it earns N at the current fees.
+    pub base: Option<OutHop>,
+    /// N's revenue from it when it does not cross the channel: per position in the curves'
+    /// edges where it differs from `def_other`.
+    pub def_other: u64,
+    pub def_k: Vec<(u32, u64)>,
+    /// `(channel position, candidate, cell)`.
+    pub cells: Vec<(u32, u32, Cell)>,
+    pub work: Work,
 }
 
-/// The candidate index standing for a channel's current fee.
-const CURRENT: usize = usize::MAX;
-
-impl PayOut {
-    /// Records a decision; the current fee's only marks a possible tie.
-    fn push(&mut self, k: usize, f: usize, cell: Cell) {
-        if f == CURRENT {
-            if Some(k) != self.c0 {
-                self.current_ties.push(k as u32);
-            }
-            return;
-        }
+impl Out {
+    pub(super) fn push(&mut self, k: usize, f: usize, cell: Cell) {
         if let Cell::Fallback(r) = cell {
             self.work.count(r);
         }
         self.cells.push((k as u32, f as u32, cell));
     }
+
+    fn default_of(&self, k: usize) -> u64 {
+        self.def_k
+            .iter()
+            .find(|x| x.0 as usize == k)
+            .map_or(self.def_other, |x| x.1)
+    }
 }
 
 /// Everything the per-payment evaluation reads.
-struct Ctx<'a> {
-    sc: &'a Scenario,
-    demand: &'a Demand,
-    grid: &'a [FeePolicy],
-    edges: &'a [EdgeIdx],
-    policies: Vec<Policy>,
-    adj: Adjacency,
-    /// N's distinct peers over `edges`, and each edge's position in it.
-    peers: Vec<NodeIdx>,
-    peer_of: Vec<usize>,
-    /// Per bucket: relaxed distances (into N, out of N) and the least fee N's edges charge.
-    relaxed: Vec<(Vec<u64>, Vec<u64>)>,
-    min_fee: Vec<u64>,
-    split: OnceLock<(RoutingIndex, Vec<Scid>)>,
-}
-
-const INF: u64 = u64::MAX;
-
-/// The fast curves of `edges` (N's outgoing directions; all enabled ones when empty).
-pub fn compute(sc: &Scenario, demand: &Demand, grid: &[FeePolicy], edges: &[EdgeIdx]) -> Curves {
-    let all;
-    let edges = if edges.is_empty() {
-        all = sc.out_edges();
-        &all[..]
-    } else {
-        edges
-    };
-    let g = &*sc.snapshot;
-    let adj = Adjacency::new(g);
-    let policies: Vec<Policy> = edges
-        .iter()
-        .map(|&e| g.edge_policy(e).copied().unwrap_or(DISABLED))
-        .collect();
-    let mut peers: Vec<NodeIdx> = edges.iter().map(|&e| g.edge_to(e)).collect();
-    peers.sort_unstable();
-    peers.dedup();
-    let peer_of = edges
-        .iter()
-        .map(|&e| peers.binary_search(&g.edge_to(e)).unwrap_or(0))
-        .collect();
-    let relaxed: Vec<(Vec<u64>, Vec<u64>)> = BUCKETS_MSAT
-        .par_iter()
-        .map(|&b| adj.relaxed(sc.node, b))
-        .collect();
-    let min_fee = BUCKETS_MSAT
-        .iter()
-        .map(|&b| {
-            let cur = policies.iter().map(|p| FeePolicy::of(p).fee_msat(b));
-            let cand = grid.iter().map(|f| f.fee_msat(b));
-            cur.chain(cand).min().unwrap_or(0)
-        })
-        .collect();
-    let ctx = Ctx {
-        sc,
-        demand,
-        grid,
-        edges,
-        policies,
-        adj,
-        peers,
-        peer_of,
-        relaxed,
-        min_fee,
-        split: OnceLock::new(),
-    };
-    let baseline = route_all(sc, demand);
-    let outs: Vec<PayOut> = demand
-        .payments
-        .par_iter()
-        .zip(&baseline)
-        .map(|(p, r0)| ctx.examine(p, r0))
-        .collect();
-    let mut curves = ctx.aggregate(&baseline, &outs);
-    curves.work.baseline_routes = baseline.len() as u64;
-    curves.work.indexes_built += u64::from(ctx.split.get().is_some());
-    curves
-}
-
-/// Stands in for a missing policy (never crosses anything).
-const DISABLED: Policy = Policy {
-    fee_base_msat: 0,
-    fee_ppm: 0,
-    cltv_delta: 0,
-    htlc_min_msat: u64::MAX,
-    htlc_max_msat: 0,
-    disabled: true,
-    timestamp: 0,
-};
-
-/// Through, tie, or not, for a through cost `t` against `avoid` (INF: none) and the
-/// ceiling `max_fee`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cmp {
-    Less,
-    Tie,
-    Greater,
-}
-
-fn compare(t: u64, avoid: u64, max_fee: u64) -> Cmp {
-    if avoid == INF {
-        if t <= max_fee {
-            Cmp::Less
-        } else {
-            Cmp::Greater
-        }
-    } else if t < avoid {
-        Cmp::Less
-    } else if t == avoid {
-        Cmp::Tie
-    } else {
-        Cmp::Greater
-    }
+pub(super) struct Ctx<'a> {
+    pub sc: &'a Scenario,
+    pub grid: &'a [FeePolicy],
+    pub edges: &'a [EdgeIdx],
+    pub adj: &'a Adjacency,
+    pub slot_of: &'a [u32],
+    pub targets: usize,
+    relaxed: &'a [OnceLock<(Vec<u64>, Vec<u64>)>],
+    /// Per bucket, the least fee any of N's outgoing directions charges at its amount, at
+    /// its current fee or a candidate.
+    min_fee: Vec<OnceLock<u64>>,
+    k_of: HashMap<EdgeIdx, usize>,
 }
 
 impl Ctx<'_> {
-    /// The edge's position among the curves' edges.
-    fn position(&self, e: Option<EdgeIdx>) -> Option<usize> {
-        e.and_then(|e| self.edges.iter().position(|&x| x == e))
+    /// The relaxed distances of bucket `b`.
+    pub(super) fn relaxed(&self, b: usize) -> &(Vec<u64>, Vec<u64>) {
+        self.relaxed[b].get_or_init(|| self.adj.relaxed(self.sc.node, bucket_amount(b)))
     }
 
-    /// The split index (see the module docs) and each edge's made-up outbound scid.
-    fn split(&self) -> &(RoutingIndex, Vec<Scid>) {
-        self.split.get_or_init(|| {
+    /// The least fee of N's outgoing directions at bucket `b`'s amount.
+    pub(super) fn min_fee(&self, b: usize) -> u64 {
+        *self.min_fee[b].get_or_init(|| {
+            let x = bucket_amount(b);
             let g = &*self.sc.snapshot;
-            let taken: std::collections::HashSet<Scid> =
-                g.channels().iter().map(|c| c.scid).collect();
-            let mut next = (0xFF_FFFFu64 << 40) | 0xFF_FFFF << 16;
-            let mut b = GraphBuilder::default();
-            let mut fake = Vec::with_capacity(self.edges.len());
-            for ch in g.channels() {
-                b.add(Record::Channel(channel_record(g, ch.scid, ch)));
-            }
-            for (ci, ch) in g.channels().iter().enumerate() {
-                for dir in 0..2u8 {
-                    let Some(p) = ch.policies[dir as usize] else {
-                        continue;
-                    };
-                    let e = ci as u32 * 2 + u32::from(dir);
-                    if !self.edges.contains(&e) {
-                        b.add_update(p.to_update(ch.scid, dir));
-                        continue;
-                    }
-                    while taken.contains(&Scid(next)) {
-                        next -= 1 << 16;
-                    }
-                    let scid = Scid(next);
-                    next -= 1 << 16;
-                    b.add(Record::Channel(channel_record(g, scid, ch)));
-                    b.add_update(p.to_update(scid, dir));
-                    fake.push((e, scid));
-                }
-            }
-            let fake = self
-                .edges
+            let cur = self
+                .sc
+                .split()
+                .dirs()
                 .iter()
-                .map(|e| fake.iter().find(|(x, _)| x == e).map_or(Scid(0), |f| f.1))
-                .collect();
-            let split = Arc::new(b.build());
-            (
-                RoutingIndex::build_with_landmarks_of(split, &self.sc.index),
-                fake,
-            )
+                .filter(|d| g.edge_enabled(d.edge))
+                .map(|d| self.sc.fee_of(d.edge).fee_msat(x));
+            cur.chain(self.grid.iter().map(|f| f.fee_msat(x)))
+                .min()
+                .unwrap_or(INF)
         })
     }
 
-    /// Per-payment evaluation (see the module docs).
-    fn examine(&self, p: &Payment, r0: &Result<Route, RouteError>) -> PayOut {
-        let g = &*self.sc.snapshot;
-        let mut out = PayOut {
-            work: Work {
-                payments: 1,
-                ..Work::default()
-            },
-            ..PayOut::default()
-        };
-        let (Some(s), Some(d)) = (g.node_idx(&p.source), g.node_idx(&p.destination)) else {
-            out.work.payments_skipped = 1;
-            return out;
-        };
-        let n = self.sc.node;
-        if s == n || d == n {
-            out.work.payments_skipped = 1;
-            return out;
-        }
-        let hop = r0
-            .as_ref()
-            .ok()
-            .and_then(|r| node_hop(g, &self.sc.node_id, r));
-        if let Some((e, fee)) = hop {
-            out.r0_rev = fee;
-            out.c0 = self.position(e);
-        }
-        if matches!(r0, Err(RouteError::SearchBudget { .. })) {
-            self.fallback_all(&mut out, None, Reason::SearchBudget);
-            return out;
-        }
-        let cost0 = r0.as_ref().map_or(INF, |r| r.total_fee_msat);
-        let b = bucket_of(p.amount_msat);
-        let (into, out_of) = &self.relaxed[b];
-        let lb_pre = self.adj.prefix_bound(s, n, into);
-        let lb_n = lb_pre
-            .saturating_add(self.min_fee[b])
-            .saturating_add(out_of[d as usize]);
-        if hop.is_none() && lb_n > cost0.min(p.max_fee_msat) {
-            out.work.payments_skipped = 1;
-            return out;
-        }
-        // Thresholds: the best route avoiding each channel.
-        let mut avoid_c0 = cost0;
-        if let Some(k0) = out.c0 {
-            match self.avoid(p, k0, &mut out) {
-                Ok(x) => avoid_c0 = x,
-                Err(()) => self.fallback_all(&mut out, Some(k0), Reason::SearchBudget),
-            }
-        }
-        let c0 = out.c0;
-        out.avoid_ties = c0.is_some() && avoid_c0 == cost0;
-        let thr = |k: usize| if Some(k) == c0 { avoid_c0 } else { cost0 };
-        let worst = (0..self.edges.len())
-            .map(|k| thr(k).min(p.max_fee_msat))
-            .max()
-            .unwrap_or(0);
-        let bound = p
-            .amount_msat
-            .saturating_add(worst)
-            .saturating_sub(lb_pre.saturating_add(self.min_fee[b]));
-        let (labels, settled) = self
-            .adj
-            .suffix(d, p.amount_msat, [n, s], bound, &self.peers);
-        out.work.suffix_searches = 1;
-        out.work.settled_nodes = settled;
-        self.through(p, s, &labels, &thr, &mut out);
-        out
-    }
-
-    /// Every candidate (other than the current fee) of channel `only` (or of all) falls back.
-    fn fallback_all(&self, out: &mut PayOut, only: Option<usize>, why: Reason) {
-        for k in 0..self.edges.len() {
-            if only.is_some_and(|o| o != k) {
-                continue;
-            }
-            out.cells.retain(|c| c.0 as usize != k);
-            let cur = FeePolicy::of(&self.policies[k]);
-            for (f, fee) in self.grid.iter().enumerate() {
-                if *fee != cur {
-                    out.push(k, f, Cell::Fallback(why));
-                }
-            }
-        }
-    }
-
-    /// The best route avoiding edge `k` (N -> peer only), on the split index: its cost
-    /// (INF: none) and N's revenue on it, or `Err` when the router gave up.
-    fn avoid(&self, p: &Payment, k: usize, out: &mut PayOut) -> Result<u64, ()> {
-        let (index, fake) = self.split();
-        let req = RouteRequest {
-            exclude_channels: vec![fake[k]],
-            ..request(p)
-        };
-        out.work.avoid_routes += 1;
-        match index.find_route(&req) {
-            Ok(r) => {
-                let me = self.sc.node_id;
-                out.ra_rev = r
-                    .hops
-                    .iter()
-                    .skip(1)
-                    .find(|h| h.from == me)
-                    .map_or(0, |h| h.fee_msat);
-                Ok(r.total_fee_msat)
-            }
-            Err(RouteError::SearchBudget { .. }) => Err(()),
-            Err(_) => Ok(INF),
-        }
+    /// The position of `edge` among the curves' edges.
+    pub(super) fn k_of(&self, edge: EdgeIdx) -> Option<usize> {
+        self.k_of.get(&edge).copied()
     }
 }
 
-fn channel_record(g: &Snapshot, scid: Scid, ch: &switchyard_graph::Channel) -> ChannelRecord {
-    ChannelRecord {
-        scid,
-        node_1: g.node(ch.nodes[0]).id,
-        node_2: g.node(ch.nodes[1]).id,
-        capacity_sat: ch.capacity_sat,
-        funding_outpoint: None,
+impl<'d> Session<'d> {
+    pub fn new(demand: &'d Demand) -> Session<'d> {
+        Session {
+            demand,
+            state: None,
+        }
     }
-}
 
-/// One prefix query's answer, cached per (amount at N, c's cltv delta).
-type Prefix = Result<Route, RouteError>;
-
-impl Ctx<'_> {
-    /// Decides every channel's candidates for one payment from the suffix labels.
-    fn through(
-        &self,
-        p: &Payment,
-        s: NodeIdx,
-        labels: &[Option<Label>],
-        thr: &dyn Fn(usize) -> u64,
-        out: &mut PayOut,
-    ) {
-        let a = p.amount_msat;
-        let mut cache: HashMap<(u64, u16), Prefix> = HashMap::new();
-        // The least amount at N in play, its prefix fee (a lower bound for every larger
-        // amount unless an htlc_minimum lies in the range in play).
-        let a_min = (0..self.edges.len())
-            .filter_map(|k| {
-                let l = labels[self.peer_of[k]].as_ref()?;
-                self.grid
-                    .iter()
-                    .map(|f| l.amount.saturating_add(f.fee_msat(l.amount)))
-                    .min()
-            })
-            .min();
-        let Some(a_min) = a_min else { return };
-        // Amounts in play: no competing route costs more than its threshold or the ceiling.
-        let worst = (0..self.edges.len())
-            .map(|k| thr(k).min(p.max_fee_msat))
-            .max()
-            .unwrap_or(0);
-        let monotone = !self.adj.htlc_min_within(a_min, a.saturating_add(worst));
-        let pf0 = if monotone && a_min - a <= p.max_fee_msat {
-            match self.prefix(p, s, a_min, 0, &mut cache, &mut out.work) {
-                Ok(r) => r.total_fee_msat,
-                Err(RouteError::SearchBudget { .. }) => 0,
-                Err(_) => INF,
-            }
+    /// The curves of `edges` on `sc` (as [`compute`]); `baseline`, when given, are the
+    /// payments' routes on `sc` at its current fees (e.g. from [`crate::sim::route_all`]),
+    /// which then are not routed again.
+    pub fn curves(
+        &mut self,
+        sc: &Scenario,
+        grid: &[FeePolicy],
+        edges: &[EdgeIdx],
+        baseline: Option<&[Result<Route, RouteError>]>,
+    ) -> Curves {
+        let edges: Vec<EdgeIdx> = if edges.is_empty() {
+            sc.out_edges()
         } else {
-            0
+            edges
+                .iter()
+                .copied()
+                .filter(|&e| (e as usize) < sc.snapshot.edge_slot_count())
+                .collect()
         };
-        for k in 0..self.edges.len() {
-            if out.cells.iter().any(|c| c.0 as usize == k) {
-                continue; // already handed to the router
-            }
-            let Some(l) = labels[self.peer_of[k]].as_ref() else {
-                continue;
-            };
-            self.channel(p, s, k, l, thr(k), (monotone, pf0), &mut cache, out);
+        let payments = &self.demand.payments;
+        if !self.state.as_ref().is_some_and(|s| s.fits(sc)) {
+            self.state = Some(State::new(sc, payments.len()));
         }
-    }
-
-    /// Candidates of channel `k` for one payment (see the module docs).
-    #[allow(clippy::too_many_arguments)]
-    fn channel(
-        &self,
-        p: &Payment,
-        s: NodeIdx,
-        k: usize,
-        l: &Label,
-        avoid: u64,
-        (monotone, pf0): (bool, u64),
-        cache: &mut HashMap<(u64, u16), Prefix>,
-        out: &mut PayOut,
-    ) {
-        let a = p.amount_msat;
-        let pol = &self.policies[k];
-        let cur = FeePolicy::of(pol);
-        let cap = self
-            .sc
-            .snapshot
-            .channel(Snapshot::edge_channel(self.edges[k]))
-            .capacity_sat;
-        let hi = pol.htlc_max_msat.min(cap.saturating_mul(1000));
-        if l.amount > hi {
-            return; // c cannot carry the least amount at peer, nor any larger one
-        }
-        // The grid's candidates, and the current fee (`CURRENT`) to detect ties.
-        let candidates = self
-            .grid
-            .iter()
-            .copied()
+        let Some(state) = self.state.as_mut() else {
+            unreachable!("the state was just set")
+        };
+        let ctx = Ctx {
+            sc,
+            grid,
+            edges: &edges,
+            adj: &state.adj,
+            slot_of: &state.slot_of,
+            targets: state.targets,
+            relaxed: &state.relaxed,
+            min_fee: (0..BUCKETS).map(|_| OnceLock::new()).collect(),
+            k_of: edges.iter().enumerate().map(|(k, &e)| (e, k)).collect(),
+        };
+        let baseline = baseline.filter(|b| b.len() == payments.len());
+        let outs: Vec<Out> = payments
+            .par_iter()
+            .zip(state.memos.par_iter_mut())
             .enumerate()
-            .filter(|(_, f)| *f != cur)
-            .chain(std::iter::once((CURRENT, cur)));
-        if !l.exact || l.amount < pol.htlc_min_msat {
-            // Only weak bounds: the amount at peer is at least a and c's minimum.
-            let why = if l.exact {
-                Reason::HtlcMin
-            } else {
-                Reason::Suffix
-            };
-            let least = if l.exact { l.amount } else { a }.max(pol.htlc_min_msat);
-            for (f, fee) in candidates {
-                let lb = least.saturating_add(fee.fee_msat(least)) - a;
-                if compare(lb, avoid, p.max_fee_msat) != Cmp::Greater {
-                    out.push(k, f, Cell::Fallback(why));
-                }
-            }
-            return;
-        }
-        let mut order: Vec<(u64, usize)> = candidates
-            .map(|(f, fee)| (l.amount.saturating_add(fee.fee_msat(l.amount)), f))
+            .map(|(i, (p, memo))| ctx.examine(p, memo, baseline.map(|b| &b[i])))
             .collect();
-        let fee_of = |f: usize| if f == CURRENT { cur } else { self.grid[f] };
-        order.sort_unstable();
-        let top = a.saturating_add(avoid.min(p.max_fee_msat));
-        for (a_n, f) in order {
-            let verdict = self.decide(p, s, k, l, a_n, avoid, (monotone, pf0), top, cache, out);
-            match verdict {
-                Some(Cell::Through(_)) => {
-                    out.push(k, f, Cell::Through(fee_of(f).fee_msat(l.amount)));
-                }
-                Some(cell) => out.push(k, f, cell),
-                None => break, // this and every larger amount at N: not through
-            }
-        }
+        aggregate(&ctx, self.demand, &outs)
     }
 
-    /// One candidate with `a_n` at N: `Some(Through)`, `Some(Fallback)`, or `None` when
-    /// it certainly does not cross c (nor does any larger amount at N).
-    #[allow(clippy::too_many_arguments)]
-    fn decide(
-        &self,
-        p: &Payment,
-        s: NodeIdx,
-        k: usize,
-        l: &Label,
-        a_n: u64,
-        avoid: u64,
-        (monotone, pf0): (bool, u64),
-        top: u64,
-        cache: &mut HashMap<(u64, u16), Prefix>,
-        out: &mut PayOut,
-    ) -> Option<Cell> {
-        let a = p.amount_msat;
-        if a_n - a > p.max_fee_msat {
-            return None;
-        }
-        let lb = (a_n - a).saturating_add(pf0);
-        if compare(lb, avoid, p.max_fee_msat) == Cmp::Greater {
-            return None;
-        }
-        if !monotone && self.adj.htlc_min_within(a_n, top) {
-            return Some(Cell::Fallback(Reason::HtlcMin));
-        }
-        let cltv = self.policies[k].cltv_delta;
-        let r = match self.prefix(p, s, a_n, cltv, cache, &mut out.work) {
-            Ok(r) => r,
-            Err(RouteError::SearchBudget { .. }) => {
-                return Some(Cell::Fallback(Reason::SearchBudget))
-            }
-            Err(_) => return None,
-        };
-        let t = r.total_amount_msat - a;
-        let verdict = compare(t, avoid, p.max_fee_msat);
-        if verdict == Cmp::Greater {
-            return None;
-        }
-        if let Some(why) = self.joined_invalid(p, k, l, &r) {
-            return Some(Cell::Fallback(why));
-        }
-        Some(match verdict {
-            Cmp::Less => Cell::Through(0),
-            _ => Cell::Fallback(Reason::Tie),
-        })
-    }
-
-    /// Why prefix `r` + c + the suffix is not a valid route, if it is not.
-    fn joined_invalid(&self, p: &Payment, k: usize, l: &Label, r: &Route) -> Option<Reason> {
-        let g = &*self.sc.snapshot;
-        let peer = self.peers[self.peer_of[k]];
-        let suffix_ids: Vec<_> = std::iter::once(peer)
-            .chain(l.path.iter().copied())
-            .map(|x| g.node(x).id)
-            .collect();
-        if r.hops
+    /// Per payment, whether it certainly earns N nothing on `sc` (a scenario of this
+    /// session's graph with other fees on N's outgoing directions), whichever of its
+    /// cheapest routes the router picks: its baseline route avoided N, and every route
+    /// through N costs strictly more, from the bounds an earlier computation kept. `None`
+    /// when `sc` is not this session's graph.
+    pub(crate) fn earns_nothing(&self, sc: &Scenario) -> Option<Vec<bool>> {
+        let state = self.state.as_ref().filter(|s| s.fits(sc))?;
+        let g = &*sc.snapshot;
+        let fees: Vec<FeePolicy> = sc
+            .split()
+            .dirs()
             .iter()
-            .any(|h| suffix_ids.contains(&h.from) || suffix_ids.contains(&h.to))
-        {
-            return Some(Reason::NotSimple);
-        }
-        let hops = r.hops.len() + 1 + l.path.len();
-        let cltv = u64::from(r.total_cltv) + u64::from(l.cltv);
-        if hops > usize::from(p.max_hops) || cltv > u64::from(p.max_cltv) {
-            return Some(Reason::Limits);
-        }
-        None
-    }
-
-    /// The router's prefix s -> N delivering `a_n`, with the loosest limits a route through
-    /// an edge of cltv delta `cltv` allows (one hop less, final delta plus `cltv`) and the
-    /// fee ceiling left after the hops from N on.
-    fn prefix(
-        &self,
-        p: &Payment,
-        s: NodeIdx,
-        a_n: u64,
-        cltv: u16,
-        cache: &mut HashMap<(u64, u16), Prefix>,
-        work: &mut Work,
-    ) -> Prefix {
-        if let Some(r) = cache.get(&(a_n, cltv)) {
-            return r.clone();
-        }
-        let g = &*self.sc.snapshot;
-        let final_cltv = u32::from(p.final_cltv_delta) + u32::from(cltv);
-        let r = if p.max_hops < 2 || final_cltv > p.max_cltv || final_cltv > u32::from(u16::MAX) {
-            Err(RouteError::HopLimit)
-        } else {
-            work.prefix_routes += 1;
-            let req = RouteRequest {
-                max_fee_msat: Some(p.max_fee_msat - (a_n - p.amount_msat)),
-                max_hops: Some(p.max_hops - 1),
-                max_cltv: Some(p.max_cltv),
-                final_cltv_delta: Some(final_cltv as u16),
-                ..RouteRequest::new(g.node(s).id, self.sc.node_id, a_n)
+            .filter(|d| g.edge_enabled(d.edge))
+            .map(|d| sc.fee_of(d.edge))
+            .collect();
+        let quiet = |p: &Payment, q: Quiet| -> Option<bool> {
+            let over = |lb: u64| {
+                if q.cost0 == INF {
+                    lb > p.max_fee_msat
+                } else {
+                    lb > q.cost0
+                }
             };
-            self.sc.index.find_route(&req)
+            if let Some(floor) = q.floor {
+                return Some(over(floor));
+            }
+            let (s, d) = (g.node_idx(&p.source)?, g.node_idx(&p.destination)?);
+            let b = bucket_of(p.amount_msat);
+            let (into, out_of) =
+                state.relaxed[b].get_or_init(|| state.adj.relaxed(state.node, bucket_amount(b)));
+            let least = fees.iter().map(|f| f.fee_msat(bucket_amount(b))).min()?;
+            let lb = state
+                .adj
+                .prefix_bound(s, state.node, into)
+                .saturating_add(least)
+                .saturating_add(out_of[d as usize]);
+            Some(over(lb))
         };
-        cache.insert((a_n, cltv), r.clone());
-        r
+        Some(
+            self.demand
+                .payments
+                .par_iter()
+                .zip(&state.memos)
+                .map(|(p, m)| m.quiet.and_then(|q| quiet(p, q)).unwrap_or(false))
+                .collect(),
+        )
     }
 }
 
-impl Ctx<'_> {
-    /// Sums the payments' contributions into curves, routing the fallbacks.
-    fn aggregate(&self, baseline: &[Result<Route, RouteError>], outs: &[PayOut]) -> Curves {
-        let nk = self.edges.len();
-        let mut work = outs.iter().fold(Work::default(), |w, o| w.add(o.work));
-        let total_all: u64 = outs.iter().map(|o| o.r0_rev).sum();
-        // N's total when payments do not cross c: the baseline's, except for the payments
-        // whose baseline route crosses c (their best route around it).
-        let mut base_total = vec![total_all; nk];
-        for o in outs {
-            if let Some(k) = o.c0 {
-                base_total[k] = base_total[k] - o.r0_rev + o.ra_rev;
+/// Sums the payments' contributions into curves, computing the fallbacks.
+fn aggregate(ctx: &Ctx, demand: &Demand, outs: &[Out]) -> Curves {
+    let (sc, grid, edges) = (ctx.sc, ctx.grid, ctx.edges);
+    let (nk, nf) = (edges.len(), grid.len());
+    let mut work = outs.iter().fold(Work::default(), |w, o| w.add(o.work));
+    let baseline: u64 = outs.iter().filter_map(|o| o.base).map(|h| h.fee).sum();
+    // N's totals where p does not cross c: its defaults.
+    let sum_other: i128 = outs.iter().map(|o| i128::from(o.def_other)).sum();
+    let mut node = vec![sum_other; nk * nf];
+    let mut pts: Vec<(u64, u64)> = vec![(0, 0); nk * nf];
+    let mut fallbacks: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
+    for (i, o) in outs.iter().enumerate() {
+        for &(k, v) in &o.def_k {
+            let delta = i128::from(v) - i128::from(o.def_other);
+            for x in &mut node[k as usize * nf..(k as usize + 1) * nf] {
+                *x += delta;
             }
         }
-        let avoid_rev = |o: &PayOut, k: usize| if o.c0 == Some(k) { o.ra_rev } else { o.r0_rev };
-        let nf = self.grid.len();
-        let mut points: Vec<CurvePoint> = (0..nk * nf)
-            .map(|i| CurvePoint {
-                fee: self.grid[i % nf],
-                payments: 0,
-                revenue_msat: 0,
-                node_revenue_msat: base_total[i / nf],
-            })
+        for &(k, f, cell) in &o.cells {
+            let at = k as usize * nf + f as usize;
+            let def = i128::from(o.default_of(k as usize));
+            match cell {
+                Cell::Through(fee) => {
+                    pts[at].0 += 1;
+                    pts[at].1 += fee;
+                    node[at] += i128::from(fee) - def;
+                }
+                Cell::Tie => node[at] -= def,
+                Cell::Fallback(_) => fallbacks.entry((k, f)).or_default().push(i),
+            }
+        }
+    }
+    let mut keys: Vec<(u32, u32)> = fallbacks.keys().copied().collect();
+    keys.sort_unstable();
+    for key in keys {
+        let (k, f) = (key.0 as usize, key.1 as usize);
+        let list = &fallbacks[&key];
+        let patched = sc.with_fees(&[(edges[k], grid[f])]);
+        work.indexes_built += 1;
+        let earned: Vec<_> = list
+            .par_iter()
+            .map(|&i| earn(&patched, &demand.payments[i]))
             .collect();
-        let mut fallbacks: HashMap<(u32, u32), Vec<usize>> = HashMap::new();
-        let mut ties = vec![0u64; nk];
-        for (i, o) in outs.iter().enumerate() {
-            let mut tied = vec![false; nk];
-            for &(k, f, cell) in &o.cells {
-                let pt = &mut points[k as usize * nf + f as usize];
-                match cell {
-                    Cell::Through(rev) => {
-                        pt.payments += 1;
-                        pt.revenue_msat += rev;
-                        pt.node_revenue_msat =
-                            pt.node_revenue_msat + rev - avoid_rev(o, k as usize);
-                    }
-                    Cell::Fallback(_) => fallbacks.entry((k, f)).or_default().push(i),
+        let at = k * nf + f;
+        for (&i, (hop, routes)) in list.iter().zip(earned) {
+            work.patched_routes += routes;
+            node[at] -= i128::from(outs[i].default_of(k));
+            if let Ok(Some(h)) = hop {
+                node[at] += i128::from(h.fee);
+                if h.edge == edges[k] {
+                    pts[at].0 += 1;
+                    pts[at].1 += h.fee;
                 }
             }
-            // A total for c may come from one of several equally cheap routes around c:
-            // c0's always may; every other channel's when the best route around c0 ties
-            // with the baseline, or when a third channel's through route may.
-            if let Some(k0) = o.c0 {
-                tied[k0] = true;
-            }
-            let everywhere = o.avoid_ties || o.current_ties.len() > 1;
-            for (k, t) in tied.iter_mut().enumerate() {
-                *t |= everywhere || o.current_ties.iter().any(|&x| x as usize != k);
-            }
-            for (k, t) in tied.iter().enumerate() {
-                ties[k] += u64::from(*t);
+        }
+    }
+    let mut curves = Vec::with_capacity(nk);
+    for (k, &edge) in edges.iter().enumerate() {
+        let mut curve = curve_head(sc, edge);
+        curve.points = blank_points(grid, 0);
+        for (f, pt) in curve.points.iter_mut().enumerate() {
+            let at = k * nf + f;
+            if pt.fee == curve.current {
+                let on = outs
+                    .iter()
+                    .filter_map(|o| o.base)
+                    .filter(|h| h.edge == edge);
+                pt.payments = on.clone().count() as u64;
+                pt.revenue_msat = on.map(|h| h.fee).sum();
+                pt.node_revenue_msat = baseline;
+            } else {
+                (pt.payments, pt.revenue_msat) = pts[at];
+                pt.node_revenue_msat = u64::try_from(node[at]).unwrap_or(0);
             }
         }
-        let mut keys: Vec<(u32, u32)> = fallbacks.keys().copied().collect();
-        keys.sort_unstable();
-        for key in keys {
-            let (k, f) = (key.0 as usize, key.1 as usize);
-            let payments = &fallbacks[&key];
-            work.indexes_built += 1;
-            work.patched_routes += payments.len() as u64;
-            let results =
-                route_patched(self.sc, self.demand, self.edges[k], self.grid[f], payments);
-            let pt = &mut points[k * nf + f];
-            for (&i, (over, on, total)) in payments.iter().zip(results) {
-                pt.payments += u64::from(over);
-                pt.revenue_msat += on;
-                pt.node_revenue_msat = pt.node_revenue_msat + total - avoid_rev(&outs[i], k);
-            }
-        }
-        let mut curves = Vec::with_capacity(nk);
-        for (k, &edge) in self.edges.iter().enumerate() {
-            let mut curve = curve_head(self.sc, edge);
-            let (n0, on0, _) = tally(self.sc, edge, baseline);
-            curve.points = points[k * nf..(k + 1) * nf].to_vec();
-            for pt in &mut curve.points {
-                if pt.fee == curve.current {
-                    *pt = CurvePoint {
-                        fee: pt.fee,
-                        payments: n0,
-                        revenue_msat: on0,
-                        node_revenue_msat: total_all,
-                    };
-                }
-            }
-            curve.total_ties = ties[k];
-            curves.push(curve);
-        }
-        Curves {
-            curves,
-            baseline_revenue_msat: total_all,
-            work,
+        curves.push(curve);
+    }
+    Curves {
+        curves,
+        baseline_revenue_msat: baseline,
+        work,
+    }
+}
+
+/// `Thresholds` helpers shared with the channel evaluation.
+impl Thresholds {
+    /// The cut for a cost compared with `avoid`: through routes must cost less.
+    pub(super) fn cut(avoid: u64, max_fee: u64) -> u64 {
+        if avoid == INF {
+            max_fee.saturating_add(1)
+        } else {
+            avoid
         }
     }
 }

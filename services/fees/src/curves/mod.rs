@@ -1,46 +1,57 @@
 //! Revenue curves: for each of N's channels c (direction N -> peer), what N earns on c, and
 //! in total, as a function of c's fee over a candidate grid, the other fees fixed.
 //!
-//! Two methods give the same numbers:
-//! * [`naive`], the oracle: for every (c, candidate) patch c's fee
-//!   ([`Scenario::with_fee`]), rebuild the index, route every payment, sum N's fees;
-//! * [`compute`], the fast method (the `fast` module documents it, and why it is exact):
-//!   one baseline routing, then per payment its best route around c and its best route
-//!   through c from a bounded backward search, with prefix routes only where bounds
-//!   cannot decide, and the real router on a patched index for every ambiguous case.
+//! ## What counts (the tie rule)
+//! A payment p **counts for c at fee f** when *every* cheapest route (least total fee within
+//! p's fee ceiling and limits, with c charging f) uses c: the best route through c costs
+//! strictly less than the best route avoiding c. A payer indifferent between N's channel
+//! and another route is not counted as N's: its choice would be the router's tie-breaking,
+//! not N's price. N earns on p its fee on c in a cheapest route. Likewise N's **total**
+//! revenue at (c, f) counts p on any channel c'' of N (c included) only when every
+//! cheapest route uses c''. At c's current fee the points are the baseline's under the same
+//! rule (`Curves::baseline_revenue_msat`). Because the rule never depends on which of
+//! several equally cheap routes a router returns, the two methods below can agree exactly.
 //!
-//! **What "equal" covers.** The revenue *on c* (and the number of payments c carries) is
-//! exact: every case where the router's tie-breaking could decide is routed by the router on
-//! the patched index itself. N's *total* revenue at a candidate adds, for the payments that
-//! do not cross c there, N's revenue on the best route avoiding c; when several equally
-//! cheap routes avoid c and earn N different amounts, which one the router returns depends
-//! on its tie-breaking on the patched index, which only a full re-route shows. The fast
-//! method then counts the route it knows (the baseline's, or the best route avoiding c on
-//! the baseline graph) and [`RevenueCurve::total_ties`] says how many payments had such a
-//! tie; without ties the totals equal the oracle's too.
+//! Two methods give the same numbers (payments, revenue on c, N's total):
+//! * [`naive`], the oracle: for every (c, candidate), patch c's fee
+//!   ([`Scenario::with_fees`]), route every payment; when the route crosses an outgoing
+//!   channel c* of N, route once more with only N -> peer of c* excluded and count the
+//!   payment for c* only if that costs strictly more;
+//! * [`compute`] (and [`Session`] across the rounds of the `flow` strategy), the fast method:
+//!   one baseline routing, then per payment its best routes around the channel it crosses
+//!   and through each channel from one bounded backward search, with prefix routes only where
+//!   bounds cannot decide (the `fast` module documents it, and why it is exact).
+//!
+//! **Left out, in both methods:** a payment whose route at the current fees, or whose route
+//! around the channel of N it crosses, the router gives up on at its label budget
+//! (`RouteError::SearchBudget`) counts for nothing (`Work::payments_undecided`). Elsewhere
+//! the oracle counts a search that gives up as "no route"; where the fast method would
+//! need such an answer it asks the oracle's computation for that one point. Both are exact
+//! up to the router's own exactness (its label budget).
 
+mod channel;
 mod fast;
+mod oracle;
+mod payment;
 
-use rayon::prelude::*;
 use serde::Serialize;
-use switchyard_graph::route::{Route, RouteError};
+use switchyard_graph::route::Route;
 use switchyard_graph::{EdgeIdx, NodeId, Scid, Snapshot};
 
-use crate::demand::Demand;
 use crate::scenario::{FeePolicy, Scenario};
-use crate::sim::route_all;
 
-pub use fast::compute;
+pub use fast::{compute, Session};
+pub use oracle::naive;
 
 /// One candidate fee of a curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CurvePoint {
     pub fee: FeePolicy,
-    /// Payments N forwards over c at this fee.
+    /// Payments N forwards over c at this fee (every cheapest route uses c).
     pub payments: u64,
     /// N's fees on c.
     pub revenue_msat: u64,
-    /// N's fees on all its channels.
+    /// N's fees on all its channels (see the module documentation).
     pub node_revenue_msat: u64,
 }
 
@@ -55,91 +66,100 @@ pub struct RevenueCurve {
     pub current: FeePolicy,
     /// One point per candidate, in the grid's order.
     pub points: Vec<CurvePoint>,
-    /// Payments whose total at some candidate was taken from one of several equally cheap
-    /// routes avoiding c (see the module documentation); 0 for the oracle.
-    pub total_ties: u64,
 }
 
-/// Why the fast method handed a (payment, channel, candidate) to the real router.
+/// Why the fast method handed a (payment, channel, candidate) to the oracle's computation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reason {
-    /// The best route through c costs exactly as much as the best route around it.
-    Tie,
-    /// The prefix and suffix share a node.
-    NotSimple,
-    /// Prefix plus suffix break the hop or cltv limit.
-    Limits,
-    /// An htlc_minimum may let a larger amount use a cheaper path.
+    /// A direction whose htlc_minimum lies in the amounts in play, within reach: a larger
+    /// amount might find a cheaper prefix.
     HtlcMin,
-    /// The suffix search's label is not certified (htlc_minimum rejections).
-    Suffix,
-    /// The router gave up at its label budget.
+    /// The cheapest prefix and the suffix share a node, and bounds cannot decide.
+    NotSimple,
+    /// The cheapest prefix and the suffix together break the hop or cltv limit, and bounds
+    /// cannot decide.
+    Limits,
+    /// A router query the decision needs gave up at its label budget.
     SearchBudget,
+    /// Several cheapest routes may earn N different fees on the channel it crosses.
+    NotUnique,
 }
 
-/// Work done by a curve computation: what its speed depends on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Work {
-    pub payments: u64,
-    /// Payments the relaxed bounds (or N being payer or payee) skipped.
-    pub payments_skipped: u64,
-    pub baseline_routes: u64,
-    /// Best routes around the channel the baseline route uses (split index).
-    pub avoid_routes: u64,
+macro_rules! work_counters {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// Work done by a curve computation: what its speed depends on.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+        pub struct Work {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        impl Work {
+            pub(crate) fn add(mut self, o: Work) -> Work {
+                $(self.$name += o.$name;)*
+                self
+            }
+        }
+    };
+}
+
+work_counters! {
+    payments,
+    /// Payments left out (see the module documentation).
+    payments_undecided,
+    /// Payments shown never to count for any channel (bounds, or N paying or receiving).
+    payments_skipped,
+    /// Skipped payments decided in an earlier round of a [`Session`], not routed again.
+    payments_reused,
+    baseline_routes,
+    /// Best routes around the channel the baseline route crosses (and around two).
+    avoid_routes,
     /// Prefix routes payer -> N.
-    pub prefix_routes: u64,
+    prefix_routes,
+    /// Exact suffixes through one channel (N as payer, its other directions excluded).
+    suffix_routes,
+    suffix_searches,
+    /// Nodes the suffix searches settled.
+    settled_nodes,
+    /// Suffix searches and prefix or suffix routes answered from an earlier round.
+    reused_answers,
+    /// Indexes built for patched fees (fallbacks, or every candidate of the oracle).
+    indexes_built,
     /// Routes on patched indexes (fallbacks, or every route of the oracle).
-    pub patched_routes: u64,
-    pub suffix_searches: u64,
-    pub settled_nodes: u64,
-    pub indexes_built: u64,
-    pub fallback_tie: u64,
-    pub fallback_not_simple: u64,
-    pub fallback_limits: u64,
-    pub fallback_htlc_min: u64,
-    pub fallback_suffix: u64,
-    pub fallback_search_budget: u64,
+    patched_routes,
+    fallback_htlc_min,
+    fallback_not_simple,
+    fallback_limits,
+    fallback_search_budget,
+    fallback_not_unique,
 }
 
 impl Work {
-    pub(crate) fn add(mut self, o: Work) -> Work {
-        self.payments += o.payments;
-        self.payments_skipped += o.payments_skipped;
-        self.baseline_routes += o.baseline_routes;
-        self.avoid_routes += o.avoid_routes;
-        self.prefix_routes += o.prefix_routes;
-        self.patched_routes += o.patched_routes;
-        self.suffix_searches += o.suffix_searches;
-        self.settled_nodes += o.settled_nodes;
-        self.indexes_built += o.indexes_built;
-        self.fallback_tie += o.fallback_tie;
-        self.fallback_not_simple += o.fallback_not_simple;
-        self.fallback_limits += o.fallback_limits;
-        self.fallback_htlc_min += o.fallback_htlc_min;
-        self.fallback_suffix += o.fallback_suffix;
-        self.fallback_search_budget += o.fallback_search_budget;
-        self
-    }
-
     pub(crate) fn count(&mut self, r: Reason) {
         match r {
-            Reason::Tie => self.fallback_tie += 1,
+            Reason::HtlcMin => self.fallback_htlc_min += 1,
             Reason::NotSimple => self.fallback_not_simple += 1,
             Reason::Limits => self.fallback_limits += 1,
-            Reason::HtlcMin => self.fallback_htlc_min += 1,
-            Reason::Suffix => self.fallback_suffix += 1,
             Reason::SearchBudget => self.fallback_search_budget += 1,
+            Reason::NotUnique => self.fallback_not_unique += 1,
         }
     }
 
-    /// Fallbacks of every reason.
+    /// (payment, channel, candidate) points handed to the oracle's computation.
     pub fn fallbacks(&self) -> u64 {
-        self.fallback_tie
+        self.fallback_htlc_min
             + self.fallback_not_simple
             + self.fallback_limits
-            + self.fallback_htlc_min
-            + self.fallback_suffix
             + self.fallback_search_budget
+            + self.fallback_not_unique
+    }
+
+    /// Router queries of every kind.
+    pub fn routes(&self) -> u64 {
+        self.baseline_routes
+            + self.avoid_routes
+            + self.prefix_routes
+            + self.suffix_routes
+            + self.patched_routes
     }
 }
 
@@ -147,24 +167,46 @@ impl Work {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Curves {
     pub curves: Vec<RevenueCurve>,
-    /// N's revenue at the current fees.
+    /// N's revenue at the current fees (under the tie rule).
     pub baseline_revenue_msat: u64,
     pub work: Work,
 }
 
-/// What N earns on a route: `(edge N forwards over, its fee)` when N forwards (neither
-/// payer nor payee), as the scenario's edge id; hops over unknown scids count no edge.
-pub(crate) fn node_hop(g: &Snapshot, me: &NodeId, r: &Route) -> Option<(Option<EdgeIdx>, u64)> {
+/// Where a route (real scids) leaves N to forward: N neither payer nor payee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OutHop {
+    /// N's outgoing direction.
+    pub edge: EdgeIdx,
+    /// N's fee on it.
+    pub fee: u64,
+    /// The amount it carries (what the peer receives).
+    pub carried: u64,
+}
+
+impl OutHop {
+    /// The amount N receives.
+    pub(crate) fn at_node(&self) -> u64 {
+        self.carried.saturating_add(self.fee)
+    }
+}
+
+/// N's forwarding hop on `r`, if N forwards (not its first hop: N pays nothing to itself).
+pub(crate) fn out_hop(g: &Snapshot, me: &NodeId, r: &Route) -> Option<OutHop> {
     let (i, h) = r.hops.iter().enumerate().find(|(_, h)| h.from == *me)?;
     if i == 0 {
         return None;
     }
-    let edge = g.channel_idx(h.scid).and_then(|c| {
-        let ch = g.channel(c);
-        let dir = ch.nodes.iter().position(|&n| g.node(n).id == *me)?;
-        Some(c * 2 + dir as u32)
-    });
-    Some((edge, h.fee_msat))
+    let c = g.channel_idx(h.scid)?;
+    let dir = g
+        .channel(c)
+        .nodes
+        .iter()
+        .position(|&n| g.node(n).id == *me)?;
+    Some(OutHop {
+        edge: c * 2 + dir as u32,
+        fee: h.fee_msat,
+        carried: h.amount_to_forward_msat,
+    })
 }
 
 /// The curve's identity fields for `edge`.
@@ -177,90 +219,17 @@ pub(crate) fn curve_head(sc: &Scenario, edge: EdgeIdx) -> RevenueCurve {
         edge,
         current: sc.fee_of(edge),
         points: Vec::new(),
-        total_ties: 0,
     }
 }
 
-/// `(payments over edge, N's fee on edge, N's total)` of routed payments.
-pub(crate) fn tally(
-    sc: &Scenario,
-    edge: EdgeIdx,
-    routes: &[Result<Route, RouteError>],
-) -> (u64, u64, u64) {
-    let g = &*sc.snapshot;
-    let (mut n, mut on, mut total) = (0, 0, 0);
-    for r in routes.iter().flatten() {
-        if let Some((e, fee)) = node_hop(g, &sc.node_id, r) {
-            total += fee;
-            if e == Some(edge) {
-                n += 1;
-                on += fee;
-            }
-        }
-    }
-    (n, on, total)
-}
-
-/// The oracle: per edge and candidate, patch the fee, rebuild the index, route everything.
-pub fn naive(sc: &Scenario, demand: &Demand, grid: &[FeePolicy], edges: &[EdgeIdx]) -> Curves {
-    let mut work = Work {
-        payments: demand.payments.len() as u64,
-        ..Work::default()
-    };
-    let baseline = route_all(sc, demand);
-    work.baseline_routes = baseline.len() as u64;
-    let baseline_revenue_msat = edges
-        .first()
-        .map_or_else(|| tally(sc, 0, &baseline).2, |&e| tally(sc, e, &baseline).2);
-    let mut curves = Vec::new();
-    for &edge in edges {
-        let mut curve = curve_head(sc, edge);
-        for &fee in grid {
-            let patched = sc.with_fee(edge, fee);
-            if fee != curve.current {
-                work.indexes_built += 1;
-            }
-            let routes = route_all(&patched, demand);
-            work.patched_routes += routes.len() as u64;
-            let (payments, revenue_msat, node_revenue_msat) = tally(&patched, edge, &routes);
-            curve.points.push(CurvePoint {
-                fee,
-                payments,
-                revenue_msat,
-                node_revenue_msat,
-            });
-        }
-        curves.push(curve);
-    }
-    Curves {
-        curves,
-        baseline_revenue_msat,
-        work,
-    }
-}
-
-/// Routes `payments` (indexes into `demand`) on `sc` patched to charge `fee` on `edge`;
-/// returns per payment `(over edge?, N's fee on edge, N's total)`.
-pub(crate) fn route_patched(
-    sc: &Scenario,
-    demand: &Demand,
-    edge: EdgeIdx,
-    fee: FeePolicy,
-    payments: &[usize],
-) -> Vec<(bool, u64, u64)> {
-    let patched = sc.with_fee(edge, fee);
-    let g = &*patched.snapshot;
-    payments
-        .par_iter()
-        .map(|&i| {
-            let r = patched
-                .index
-                .find_route(&crate::scenario::request(&demand.payments[i]));
-            match r.ok().and_then(|r| node_hop(g, &patched.node_id, &r)) {
-                Some((e, fee)) if e == Some(edge) => (true, fee, fee),
-                Some((_, fee)) => (false, 0, fee),
-                None => (false, 0, 0),
-            }
+/// Empty points for `grid` (the node totals start at `node_revenue_msat`).
+pub(crate) fn blank_points(grid: &[FeePolicy], node_revenue_msat: u64) -> Vec<CurvePoint> {
+    grid.iter()
+        .map(|&fee| CurvePoint {
+            fee,
+            payments: 0,
+            revenue_msat: 0,
+            node_revenue_msat,
         })
         .collect()
 }
