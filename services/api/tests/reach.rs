@@ -27,11 +27,12 @@ const SEED: &str = "seed.test";
 /// come from 127.0.0.1).
 const PROXY_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
-/// A regtest node without bitcoind on loopback, no DNS seeds.
-fn plain_config(dir: &Path) -> NodeConfig {
+/// A regtest node without bitcoind on loopback whose one DNS seed is [`SEED`] at `dns`.
+fn seeded_config(dir: &Path, dns: &Dnsmasq) -> NodeConfig {
     let mut cfg = NodeConfig::new(bitcoin::Network::Regtest, dir.to_path_buf());
     cfg.listen = Some("127.0.0.1:0".parse().unwrap());
-    cfg.dns_seeds = Vec::new();
+    cfg.dns_seeds = vec![SEED.to_string()];
+    cfg.dns_server = Some(dns.addr());
     cfg
 }
 
@@ -97,9 +98,7 @@ async fn node_bootstraps_from_a_real_dns_seed_and_connects_to_the_peer_it_lists(
     let dns = seed_server(&[&peer]);
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = plain_config(dir.path());
-    cfg.dns_seeds = vec![SEED.to_string()];
-    cfg.dns_server = Some(dns.addr());
+    let cfg = seeded_config(dir.path(), &dns);
     let run = start_node(&db, cfg).await;
 
     wait_for("the seed's peer connected", 30, async || {
@@ -136,9 +135,7 @@ async fn tor_only_sends_every_connection_through_a_real_socks5_proxy_and_asks_no
     let dns = seed_server(&[&from_dns]);
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = plain_config(dir.path());
-    cfg.dns_seeds = vec![SEED.to_string()];
-    cfg.dns_server = Some(dns.addr());
+    let mut cfg = seeded_config(dir.path(), &dns);
     cfg.tor.proxy = Some(proxy.addr());
     cfg.tor.only = true;
 

@@ -44,12 +44,23 @@ pub struct AnnouncementRow {
     pub source: String,
 }
 
+/// A `node_announcements` row as stored (features as bytes).
+#[derive(sqlx::FromRow)]
+struct StoredAnnouncement {
+    timestamp: i64,
+    alias: String,
+    color: String,
+    addresses: serde_json::Value,
+    features: Vec<u8>,
+    received_at: i64,
+    source: String,
+}
+
 /// Every stored announcement of a node, newest first.
 pub async fn announcements(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Vec<AnnouncementRow>> {
-    type Row = (i64, String, String, serde_json::Value, Vec<u8>, i64, String);
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<StoredAnnouncement> = sqlx::query_as(
         "SELECT timestamp, alias, color, addresses, features, \
-         extract(epoch FROM received_at)::bigint, source \
+         extract(epoch FROM received_at)::bigint AS received_at, source \
          FROM node_announcements WHERE node_id = $1 ORDER BY timestamp DESC",
     )
     .bind(&id.0[..])
@@ -57,16 +68,14 @@ pub async fn announcements(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Vec<A
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(timestamp, alias, color, addresses, features, received_at, source)| AnnouncementRow {
-                timestamp,
-                alias,
-                color,
-                addresses,
-                features: switchyard_graph::types::encode_hex(&features),
-                received_at,
-                source,
-            },
-        )
+        .map(|r| AnnouncementRow {
+            timestamp: r.timestamp,
+            alias: r.alias,
+            color: r.color,
+            addresses: r.addresses,
+            features: switchyard_graph::types::encode_hex(&r.features),
+            received_at: r.received_at,
+            source: r.source,
+        })
         .collect())
 }
