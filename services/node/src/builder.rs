@@ -42,7 +42,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::NodeError;
-use crate::{bootstrap, tor};
 use crate::kv::PgKvStore;
 use crate::learn::LearnedLiquidity;
 use crate::ln::{self, Broadcaster, FeeEstimates, Lightning, StoredMonitor};
@@ -53,6 +52,7 @@ use crate::types::{
     ChainMonitor, ChannelManager, Graph, MessageRouter, MonitorPersister, PeerManager, Sweeper,
 };
 use crate::wallet::OnchainWallet;
+use crate::{bootstrap, tor};
 use crate::{
     network_name, now, secret, ChainSource, LdkLogger, Node, NodeConfig, NodeMetrics, PeerSpec,
     RecordingGossip, SEED_FILE,
@@ -163,8 +163,16 @@ pub(crate) async fn build(
     // restored channels up), the listener, the onion service, the event loop, the chain
     // watcher.
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let (background, listening) =
-        spawn_background(&mut config, &store, &pm, &ln, &chain, &metrics, &shutdown_rx).await?;
+    let (background, listening) = spawn_background(
+        &mut config,
+        &store,
+        &pm,
+        &ln,
+        &chain,
+        &metrics,
+        &shutdown_rx,
+    )
+    .await?;
 
     // The node, with the supervisor that keeps peers connected.
     let supervisor = PeerSupervisor::new(
@@ -677,9 +685,10 @@ async fn spawn_background(
         None => None,
     };
     if let Some(control) = &config.tor.control {
-        let onion = tor::OnionService::start(control, &config.data_dir, listening, shutdown.clone())
-            .await
-            .map_err(BuildError::Tor)?;
+        let onion =
+            tor::OnionService::start(control, &config.data_dir, listening, shutdown.clone())
+                .await
+                .map_err(BuildError::Tor)?;
         config.tor.onion_address = Some(onion.address);
         background.push(onion.task);
     }
