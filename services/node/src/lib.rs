@@ -30,6 +30,8 @@
 //!      NodeHandle ◄── the API
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod builder;
 pub mod chain;
 pub mod config;
