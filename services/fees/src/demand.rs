@@ -75,11 +75,13 @@ pub fn default_max_fee_msat(amount_msat: u64) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EndpointWeights {
-    /// Weight of drawing endpoints uniformly among nodes.
+    /// Weight of the `uniform` scheme: every eligible node equally likely.
     pub uniform: u32,
-    /// Weight of drawing endpoints in proportion to their channel capacity.
+    /// Weight of the `capacity` scheme: a node in proportion to the summed capacity of its
+    /// channels that have an enabled direction.
     pub capacity: u32,
-    /// Weight of drawing endpoints in proportion to their channel count.
+    /// Weight of the `degree` scheme: a node in proportion to the number of its channels
+    /// that have an enabled direction.
     pub degree: u32,
 }
 
