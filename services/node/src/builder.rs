@@ -107,6 +107,7 @@ pub enum BuildError {
         /// The configured address.
         addr: SocketAddr,
         #[source]
+        /// Why binding failed.
         source: std::io::Error,
     },
     /// The onion service could not be created through tor's control port (`--tor-control`).

@@ -136,6 +136,7 @@ fn store_id(p: &PublicKey) -> NodeId {
 }
 
 impl PeerSupervisor {
+    /// A supervisor that keeps no peer yet; it stops when `shutdown` turns true.
     pub fn new(
         pm: Arc<PeerManager>,
         ln: Arc<crate::ln::Lightning>,
@@ -165,6 +166,7 @@ impl PeerSupervisor {
         }
     }
 
+    /// Number of peers it keeps connected.
     pub fn wanted(&self) -> usize {
         self.wanted.lock().map(|w| w.len()).unwrap_or(0)
     }
@@ -225,6 +227,7 @@ impl PeerSupervisor {
         }
     }
 
+    /// Stops keeping every peer connected (aborts the reconnect tasks).
     pub fn stop(&self) {
         if let Ok(mut w) = self.wanted.lock() {
             for (_, t) in w.drain() {
