@@ -48,6 +48,7 @@ const CLIENT_HASH_KEY: &[u8] = b"Tor safe cookie authentication controller-to-se
 pub struct TorControl {
     /// `host:port` of the control port.
     pub address: String,
+    /// How to authenticate.
     pub auth: ControlAuth,
 }
 
@@ -78,26 +79,42 @@ impl std::fmt::Debug for TorControl {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TorError {
+    /// Connecting to, reading from or writing to the control port failed.
     #[error("tor control port {addr}: {source}")]
     Io {
+        /// The control port's `host:port`.
         addr: String,
         #[source]
         source: std::io::Error,
     },
+    /// tor closed the connection mid-conversation.
     #[error("tor closed the control connection")]
     Closed,
+    /// A reply that does not follow the control protocol.
     #[error("tor control port: unexpected reply: {0}")]
     Malformed(String),
+    /// tor answered a command with an error status.
     #[error("tor refused {command}: {status} {message}")]
     Refused {
+        /// The command (`AUTHENTICATE`, `ADD_ONION`, ...).
         command: String,
+        /// tor's status code (e.g. 515: bad authentication).
         status: u16,
+        /// tor's text.
         message: String,
     },
+    /// No authentication method we can use, or the cookie file is unusable.
     #[error("tor control authentication: {0}")]
     Auth(String),
+    /// The stored onion service key is unreadable or malformed.
     #[error("onion service key {}: {message}", path.display())]
-    Key { path: PathBuf, message: String },
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Connecting, authenticating and adding the service took too long.
     #[error("tor control port {0}: no answer within {SETUP_TIMEOUT:?}")]
     Timeout(String),
 }
