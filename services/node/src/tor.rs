@@ -84,6 +84,7 @@ pub enum TorError {
     Io {
         /// The control port's `host:port`.
         addr: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
