@@ -179,6 +179,7 @@ pub(crate) async fn build(
         kv,
         store,
         metrics,
+        fees: crate::fees_ctl::FeeController::new(config.fees.clone()),
         supervisor,
         listening,
         shutdown,
@@ -194,6 +195,12 @@ pub(crate) async fn build(
     if known == 0 && !node.config.dns_seeds.is_empty() {
         node.push_task(tokio::spawn(tasks::bootstrap_from_dns(node.clone())));
     }
+
+    // The fee controller's schedule (module `fees_ctl`).
+    node.push_task(tokio::spawn(crate::fees_ctl::control_loop(
+        node.clone(),
+        shutdown_rx.clone(),
+    )));
 
     // LDK's graph to the store, periodically (and at stop).
     node.push_task(tokio::spawn(tasks::persist_graph_periodically(
