@@ -381,3 +381,71 @@ pub(crate) async fn control_loop(node: Arc<Node>, mut shutdown: watch::Receiver<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(current: FeePolicy, proposed: FeePolicy, pinned: bool) -> ChannelPlan {
+        ChannelPlan {
+            scid: Scid(1 << 40),
+            from: NodeId::from_bytes_unchecked([2; 33]),
+            to: NodeId::from_bytes_unchecked([3; 33]),
+            rule: "default".into(),
+            strategy: "flow".into(),
+            pinned,
+            current,
+            proposed,
+            reason: "r".into(),
+            expected_revenue_msat: 7,
+        }
+    }
+
+    #[test]
+    fn a_step_moves_ppm_at_most_the_limit_even_near_u32_max() {
+        let f = FeePolicy::new;
+        assert_eq!(limit_step(f(0, 100), f(5, 2000), 500), f(5, 600));
+        assert_eq!(limit_step(f(0, 100), f(5, 0), 500), f(5, 0));
+        assert_eq!(limit_step(f(0, 900), f(0, 10), 500), f(0, 400));
+        assert_eq!(
+            limit_step(f(0, u32::MAX - 1), f(0, 0), 500),
+            f(0, u32::MAX - 501)
+        );
+        assert_eq!(
+            limit_step(f(0, u32::MAX - 1), f(0, u32::MAX), 500),
+            f(0, u32::MAX)
+        );
+        assert_eq!(limit_step(f(0, 7), f(0, 9), 0), f(0, 7));
+    }
+
+    #[test]
+    fn decisions_follow_pin_selection_interval_and_change() {
+        let (cur, new) = (FeePolicy::new(0, 100), FeePolicy::new(0, 300));
+        let none = HashSet::new();
+        let recent: HashSet<Scid> = [Scid(1 << 40)].into_iter().collect();
+        let other = [Scid(2 << 40)];
+        let d = |r: &ChannelPlan, recent: &HashSet<Scid>, only: Option<&[Scid]>| {
+            decide(r, recent, only, 500)
+        };
+        let planned = d(&row(cur, new, false), &none, None);
+        assert_eq!((planned.outcome, planned.proposed), ("planned", new));
+        assert_eq!(d(&row(cur, new, true), &none, None).outcome, "pinned");
+        assert_eq!(d(&row(cur, cur, false), &none, None).outcome, "unchanged");
+        // Still "unchanged" inside the interval: nothing to hold back.
+        assert_eq!(d(&row(cur, cur, false), &recent, None).outcome, "unchanged");
+        let held = d(&row(cur, new, false), &recent, None);
+        assert_eq!((held.outcome, held.proposed), ("interval", cur));
+        assert_eq!(
+            d(&row(cur, new, false), &none, Some(&other)).outcome,
+            "not_selected"
+        );
+        // The step limit applies before deciding: a step of 0 leaves nothing to change.
+        assert_eq!(
+            decide(&row(cur, new, false), &none, None, 0).outcome,
+            "unchanged"
+        );
+        for o in [planned.outcome, held.outcome] {
+            assert!(OUTCOMES.contains(&o));
+        }
+    }
+}
