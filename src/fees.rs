@@ -53,7 +53,7 @@ fn channel_table(v: &Value) {
             str_of(&c["strategy"]),
             fee(&c["current"]),
             fee(&c["proposed"]),
-            c["expected_revenue_msat"],
+            c["expected_revenue_msat"].to_string(),
             str_of(&c["reason"]),
         );
     }
@@ -84,9 +84,9 @@ fn simulation_table(v: &Value) {
             str_of(&c["scid"]),
             str_of(&c["direction"]),
             str_of(if out { &c["to"] } else { &c["from"] }),
-            c["payments"],
-            c["volume_msat"],
-            c["revenue_msat"],
+            c["payments"].to_string(),
+            c["volume_msat"].to_string(),
+            c["revenue_msat"].to_string(),
         );
     }
 }
@@ -99,12 +99,12 @@ fn history_table(v: &Value) {
     for c in v["changes"].as_array().into_iter().flatten() {
         println!(
             "{:<24} {:<16} {:>18} {:>18} {:<13} {:<7}  {}",
-            c["at_ms"],
+            c["at_ms"].to_string(),
             str_of(&c["scid"]),
             format!("{}/{}", c["old_base_fee_msat"], c["old_fee_ppm"]),
             format!("{}/{}", c["new_base_fee_msat"], c["new_fee_ppm"]),
             str_of(&c["strategy"]),
-            c["applied"],
+            c["applied"].to_string(),
             str_of(&c["reason"]),
         );
     }
