@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 mod auth;
 pub mod error;
 pub mod metrics;
