@@ -49,6 +49,7 @@ pub struct FeesConfig {
     /// Time between scheduled runs, and the least time between two changes of a channel
     /// (default 60 min). Zero: no scheduled runs (on demand only).
     pub interval: Duration,
+    /// Which strategy prices which channel (default: `Rules::default`).
     pub rules: Rules,
     /// Most a change moves a channel's ppm in one step (default 500).
     pub max_step_ppm: u32,
@@ -56,6 +57,7 @@ pub struct FeesConfig {
     pub activity_window: Duration,
     /// The demand a plan simulates: random payments from `seed`.
     pub payments: usize,
+    /// Seed of the demand.
     pub seed: u64,
 }
 
@@ -76,6 +78,7 @@ impl Default for FeesConfig {
 /// What one run does.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
+    /// Dry run or apply.
     pub mode: FeeMode,
     /// Replaces every rule's strategy (pinning still holds).
     pub strategy: Option<Strategy>,
@@ -86,28 +89,42 @@ pub struct RunRequest {
 /// One channel direction's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
+    /// The channel.
     pub scid: Scid,
+    /// Our node.
     pub from: NodeId,
+    /// The peer.
     pub to: NodeId,
+    /// The rules-file section that matched.
     pub rule: String,
+    /// Its strategy (or `pinned`).
     pub strategy: String,
+    /// The fee now.
     pub current: FeePolicy,
     /// What the run set (or would set): the plan's proposal after the step limit.
     pub proposed: FeePolicy,
     /// `applied`, `planned`, `refused`, `pinned`, `unchanged`, `interval`, `not_selected`.
     pub outcome: &'static str,
+    /// The plan's reason.
     pub reason: String,
+    /// Revenue the plan expects on this direction, msat.
     pub expected_revenue_msat: u64,
 }
 
 /// A run's answer (`POST /v1/fees/apply`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunReport {
+    /// `dry-run` or `apply`.
     pub mode: &'static str,
+    /// Our node.
     pub node: NodeId,
+    /// The strategy forced on every channel, or `rules`.
     pub strategy: String,
+    /// Our revenue over the demand at the current fees, msat.
     pub current_revenue_msat: u64,
+    /// Our revenue over the demand under the plan, msat.
     pub expected_revenue_msat: u64,
+    /// One decision per channel direction leaving us.
     pub channels: Vec<Decision>,
 }
 
@@ -140,9 +157,13 @@ impl FeeController {
 /// Our node's inputs to a plan: channel states (real balances, activity) and balances.
 #[derive(Debug, Clone)]
 pub struct OwnInputs {
+    /// Our node id.
     pub node: NodeId,
+    /// The controller's rules.
     pub rules: Rules,
+    /// Our channels with an scid.
     pub channels: Vec<ChannelState>,
+    /// Their balances.
     pub balances: Balances,
 }
 

@@ -55,8 +55,11 @@ pub struct NodeMetrics {
     pub fee_plans: IntCounterVec,
     /// `{outcome}`: per channel direction and run (see `fees_ctl::OUTCOMES`).
     pub fee_changes: IntCounterVec,
+    /// When the fee controller last completed a plan (unix seconds).
     pub fee_last_plan_timestamp: IntGauge,
+    /// The last plan's expected revenue over its demand, msat.
     pub fee_expected_revenue_msat: IntGauge,
+    /// Revenue at the current fees over the last plan's demand, msat.
     pub fee_current_revenue_msat: IntGauge,
 }
 

@@ -31,38 +31,62 @@ impl FeeMode {
 /// One change to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFeeChange {
+    /// The channel.
     pub scid: Scid,
     /// The direction's sender: our node.
     pub from: NodeId,
+    /// Base fee before the change, msat.
     pub old_base_fee_msat: u32,
+    /// Proportional fee before the change, ppm.
     pub old_fee_ppm: u32,
+    /// Base fee after the change, msat.
     pub new_base_fee_msat: u32,
+    /// Proportional fee after the change, ppm.
     pub new_fee_ppm: u32,
+    /// The strategy that proposed it.
     pub strategy: String,
+    /// The rules-file section that chose the strategy.
     pub rule: String,
+    /// Why, in words.
     pub reason: String,
+    /// Revenue the plan expected on this direction over its demand, msat.
     pub expected_revenue_msat: u64,
+    /// How the run was started.
     pub mode: FeeMode,
+    /// Whether the node accepted the policy.
     pub applied: bool,
 }
 
 /// A recorded change (`GET /v1/fees/history`'s rows).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FeeChangeRow {
+    /// Row id (increasing).
     pub id: i64,
     /// Unix milliseconds.
     pub at_ms: i64,
+    /// The channel.
     pub scid: Scid,
+    /// The direction's sender: our node.
     pub from: NodeId,
+    /// Base fee before the change, msat.
     pub old_base_fee_msat: i64,
+    /// Proportional fee before the change, ppm.
     pub old_fee_ppm: i64,
+    /// Base fee after the change, msat.
     pub new_base_fee_msat: i64,
+    /// Proportional fee after the change, ppm.
     pub new_fee_ppm: i64,
+    /// The strategy that proposed it.
     pub strategy: String,
+    /// The rules-file section that chose the strategy.
     pub rule: String,
+    /// Why, in words.
     pub reason: String,
+    /// Revenue the plan expected on this direction over its demand, msat.
     pub expected_revenue_msat: i64,
+    /// `apply` (or `dry-run`).
     pub mode: String,
+    /// Whether the node accepted the policy.
     pub applied: bool,
 }
 
@@ -134,9 +158,11 @@ pub async fn record_change(db: impl PgExecutor<'_>, c: &NewFeeChange) -> Result<
 /// Which changes `GET /v1/fees/history` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HistoryFilter {
+    /// Only this channel.
     pub scid: Option<Scid>,
     /// Unix seconds: only changes at or after it.
     pub since: Option<i64>,
+    /// Most rows.
     pub limit: i64,
 }
 
@@ -179,8 +205,11 @@ pub async fn recently_changed(
 /// Settled forwards out of one channel over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ChannelActivity {
+    /// The outgoing channel.
     pub scid: Scid,
+    /// Settled forwards out of it.
     pub forwards: u64,
+    /// Their outgoing amount, msat.
     pub volume_msat: u64,
 }
 
