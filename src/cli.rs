@@ -88,6 +88,13 @@ pub enum Command {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// Fee strategies: plan, what-if simulation, run the controller now, its history.
+    Fees {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        action: FeesAction,
+    },
     /// The gossip stored from peers: `verify` decodes every stored message, checks its
     /// signatures over the stored bytes and the stored fields against it.
     Gossip(GossipArgs),
@@ -213,6 +220,20 @@ pub struct NodeArgs {
     /// Smallest HTLC we accept on new channels, msat.
     #[arg(long, default_value_t = 1)]
     pub htlc_minimum_msat: u64,
+    /// The fee controller: `dry-run` plans and logs only; `apply` announces its changes.
+    #[arg(long, env = "SWITCHYARD_FEES_MODE", default_value = "dry-run")]
+    pub fees_mode: String,
+    /// Minutes between the fee controller's runs, and the least time between two changes of
+    /// one channel; 0 runs it only on demand (`switchyard fees apply`).
+    #[arg(long, env = "SWITCHYARD_FEES_INTERVAL", default_value_t = 60)]
+    pub fees_interval: u64,
+    /// The fee rules file (TOML; see README "Fees"). Default: every channel under `flow`,
+    /// 1 to 2,000 ppm.
+    #[arg(long, env = "SWITCHYARD_FEES_RULES")]
+    pub fees_rules: Option<PathBuf>,
+    /// Most one controller change moves a channel's ppm.
+    #[arg(long, default_value_t = 500)]
+    pub fees_max_step_ppm: u32,
 }
 
 #[derive(Debug, Args)]
@@ -396,6 +417,69 @@ pub enum ChannelAction {
         /// New channels only.
         #[arg(long)]
         htlc_minimum_msat: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeesAction {
+    /// A fee plan for a node (default: ours), per channel direction.
+    Plan {
+        /// Node id (default: the running node's).
+        #[arg(long)]
+        node: Option<String>,
+        /// Force one strategy: proportional, competitive, cost_floor or flow.
+        #[arg(long)]
+        strategy: Option<String>,
+        #[arg(long)]
+        payments: Option<usize>,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What-if: route a random demand with fee overrides on the node's channels.
+    Simulate {
+        #[arg(long)]
+        node: String,
+        /// `SCID:BASE_FEE_MSAT:FEE_PPM` on the direction leaving --node (repeatable).
+        #[arg(long = "override", value_name = "SCID:BASE:PPM")]
+        overrides: Vec<String>,
+        #[arg(long, default_value_t = 10_000)]
+        payments: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Amounts, log-uniform between these (sat).
+        #[arg(long, default_value_t = 1_000)]
+        min_sat: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        max_sat: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the fee controller once now and apply its changes (admin token).
+    Apply {
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Only this channel (repeatable).
+        #[arg(long = "channel", value_name = "SCID")]
+        channels: Vec<String>,
+        /// Plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The controller's changes, newest first.
+    History {
+        #[arg(long)]
+        scid: Option<String>,
+        /// Unix seconds.
+        #[arg(long)]
+        since: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -81,6 +81,7 @@ pub fn config(args: &NodeArgs, data_dir: &Path) -> Result<NodeConfig> {
         cltv_expiry_delta: args.cltv_expiry_delta,
         htlc_minimum_msat: args.htlc_minimum_msat.max(1),
     };
+    cfg.fees = fees_config(args)?;
     Ok(cfg)
 }
 
@@ -110,6 +111,29 @@ fn tor_control(args: &NodeArgs, listening: bool) -> Result<Option<TorControl>> {
         address: address.clone(),
         auth,
     }))
+}
+
+/// The fee controller's settings; a bad rules file fails here, at start, naming its section
+/// and key.
+fn fees_config(args: &NodeArgs) -> Result<switchyard_node::FeesConfig> {
+    use switchyard_store::queries::fees::FeeMode;
+    let mut f = switchyard_node::FeesConfig {
+        mode: match args.fees_mode.as_str() {
+            "dry-run" => FeeMode::DryRun,
+            "apply" => FeeMode::Apply,
+            other => bail!("--fees-mode {other:?}: expected dry-run or apply"),
+        },
+        interval: std::time::Duration::from_secs(args.fees_interval.saturating_mul(60)),
+        max_step_ppm: args.fees_max_step_ppm,
+        ..Default::default()
+    };
+    if let Some(path) = &args.fees_rules {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--fees-rules {}", path.display()))?;
+        f.rules = switchyard_fees::Rules::parse(&text)
+            .with_context(|| format!("--fees-rules {}", path.display()))?;
+    }
+    Ok(f)
 }
 
 #[cfg(test)]

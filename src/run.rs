@@ -73,6 +73,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             from,
             to,
         } => crate::operator::earnings(&api, &group_by, from, to).await,
+        Command::Fees { api, action } => crate::fees::fees(&api, action).await,
         Command::Db { db, action } => db_command(db, action).await,
         Command::Gossip(args) => crate::gossip::gossip(args).await,
         Command::MetricsDoc => {

@@ -82,6 +82,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/payments/{id}"),
     ("get", "/v1/forwards"),
     ("get", "/v1/earnings"),
+    ("get", "/v1/fees/plan"),
+    ("post", "/v1/fees/simulate"),
+    ("post", "/v1/fees/apply"),
+    ("get", "/v1/fees/history"),
 ];
 
 /// The application router.
@@ -140,6 +144,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/payments/{id}", get(routes::own::get_payment))
         .route("/v1/forwards", get(routes::own::forwards))
         .route("/v1/earnings", get(routes::own::earnings))
+        .route("/v1/fees/plan", get(routes::fees::plan))
+        .route("/v1/fees/simulate", post(routes::fees::simulate))
+        .route("/v1/fees/apply", post(routes::fees::apply))
+        .route("/v1/fees/history", get(routes::fees::history))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::map_response(json_errors))

@@ -327,6 +327,11 @@ impl Metrics {
         must(m.register(&n.channels_open));
         must(m.register(&n.channels_pending));
         must(m.register(&n.learned_channels));
+        must(m.register(&n.fee_plans));
+        must(m.register(&n.fee_changes));
+        must(m.register(&n.fee_last_plan_timestamp));
+        must(m.register(&n.fee_expected_revenue_msat));
+        must(m.register(&n.fee_current_revenue_msat));
         must(m.register(&n.channel_balance_msat));
         must(m.register(&n.htlcs_in_flight));
         must(m.register(&n.forwards));

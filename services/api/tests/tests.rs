@@ -1,5 +1,6 @@
 //! The API over real HTTP, against a real Postgres holding the real 2019 graph.
 
+mod fees;
 mod history;
 mod http;
 mod lightning;

@@ -193,6 +193,7 @@ pub(crate) async fn build(
         kv,
         store,
         metrics,
+        fees: crate::fees_ctl::FeeController::new(config.fees.clone()),
         supervisor,
         listening,
         shutdown,
@@ -208,6 +209,12 @@ pub(crate) async fn build(
     if bootstrap::wanted(&node, known) {
         node.push_task(tokio::spawn(bootstrap::from_dns(node.clone())));
     }
+
+    // The fee controller's schedule (module `fees_ctl`).
+    node.push_task(tokio::spawn(crate::fees_ctl::control_loop(
+        node.clone(),
+        shutdown_rx.clone(),
+    )));
 
     // LDK's graph to the store, periodically (and at stop).
     node.push_task(tokio::spawn(tasks::persist_graph_periodically(

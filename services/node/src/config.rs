@@ -142,6 +142,8 @@ pub struct NodeConfig {
     pub graph_persist_interval: Duration,
     /// Forwarding fees and limits for our channels.
     pub policy: crate::ln::ForwardingPolicy,
+    /// The fee controller (`crate::fees_ctl`).
+    pub fees: crate::fees_ctl::FeesConfig,
 }
 
 impl NodeConfig {
@@ -166,6 +168,7 @@ impl NodeConfig {
             }),
             graph_persist_interval: Duration::from_secs(600),
             policy: crate::ln::ForwardingPolicy::default(),
+            fees: crate::fees_ctl::FeesConfig::default(),
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod chain;
 pub mod config;
 pub mod dns;
 mod error;
+pub mod fees_ctl;
 pub mod gossip;
 pub mod handle;
 pub mod kv;
@@ -75,6 +76,7 @@ pub use builder::BuildError;
 pub use chain::ChainSource;
 pub use config::{BitcoindConfig, GossipLimits, NodeConfig, PeerSpec, RpcAuth, TorConfig};
 pub use error::NodeError;
+pub use fees_ctl::FeesConfig;
 pub use gossip::RecordingGossip;
 pub use handle::NodeHandle;
 pub use logger::LdkLogger;
@@ -153,6 +155,7 @@ pub struct Node {
     kv: kv::PgKvStore,
     store: Store,
     metrics: Arc<NodeMetrics>,
+    fees: fees_ctl::FeeController,
     supervisor: Arc<peers::PeerSupervisor>,
     listening: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,

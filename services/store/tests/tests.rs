@@ -1,6 +1,7 @@
 //! Integration tests of the store against a real Postgres (see `switchyard_store::testing`).
 
 mod embedded;
+mod fees;
 mod gossip;
 mod history;
 mod import;

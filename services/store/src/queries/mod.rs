@@ -8,6 +8,7 @@
 
 pub mod books;
 pub mod channels;
+pub mod fees;
 pub mod history;
 pub mod imports;
 pub mod kv;
