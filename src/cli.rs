@@ -91,6 +91,13 @@ pub enum Command {
     /// The gossip stored from peers: `verify` decodes every stored message, checks its
     /// signatures over the stored bytes and the stored fields against it.
     Gossip(GossipArgs),
+    /// The API's bearer tokens (files in the data directory).
+    Token {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Print METRICS.md: every metric the registry exports, and the planned ones.
     MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
@@ -133,6 +140,10 @@ pub struct ServeArgs {
     /// Payment amount (sat) for the fee- and probability-weighted analytics.
     #[arg(long, default_value_t = 100_000)]
     pub analytics_amount_sat: u64,
+    /// Require the read token on the public graph, route, analytics and metrics endpoints too
+    /// (probes and the OpenAPI document stay open).
+    #[arg(long, env = "SWITCHYARD_PRIVATE_READS")]
+    pub private_reads: bool,
     /// With `up`: do not import the bundled 2019-05-14 snapshot into an empty database.
     #[arg(long)]
     pub no_bundle: bool,
@@ -267,6 +278,20 @@ pub enum GossipAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Replace a token with a fresh random one; a running API accepts only the new one from
+    /// its next request on (no restart needed).
+    Rotate {
+        /// The read token (api_read_token).
+        #[arg(long)]
+        read: bool,
+        /// The admin token (api_token).
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DbAction {
     /// Start the embedded cluster (if not running) and print its connection URL.
     Start,
@@ -332,7 +357,7 @@ pub struct ApiArgs {
         global = true
     )]
     pub api: String,
-    /// The node's data directory (for the api_token file).
+    /// The node's data directory (for the api_read_token and api_token files).
     #[arg(
         long,
         env = "SWITCHYARD_DATA_DIR",

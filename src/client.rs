@@ -8,10 +8,20 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Where the API is and how to authenticate.
+/// Where the API is and how to authenticate: reads (`GET`) send the read token, changes the
+/// admin token (least privilege; the admin token also serves reads when no read token file
+/// is there).
 pub struct ApiClient {
     addr: String,
-    token: Option<String>,
+    read_token: Option<String>,
+    admin_token: Option<String>,
+}
+
+/// The token in `data_dir/file`, if readable.
+fn token_file(data_dir: &Path, file: &str) -> Option<String> {
+    std::fs::read_to_string(data_dir.join(file))
+        .ok()
+        .map(|t| t.trim().to_string())
 }
 
 impl ApiClient {
@@ -20,10 +30,13 @@ impl ApiClient {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
-        let token = std::fs::read_to_string(data_dir.join("api_token"))
-            .ok()
-            .map(|t| t.trim().to_string());
-        ApiClient { addr, token }
+        let admin_token = token_file(data_dir, "api_token");
+        let read_token = token_file(data_dir, "api_read_token").or_else(|| admin_token.clone());
+        ApiClient {
+            addr,
+            read_token,
+            admin_token,
+        }
     }
 
     /// Sends one request; returns the JSON body of a 2xx answer, or the API's error message.
@@ -41,7 +54,12 @@ impl ApiClient {
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
             self.addr
         );
-        if let Some(t) = &self.token {
+        let token = if method == "GET" {
+            &self.read_token
+        } else {
+            &self.admin_token
+        };
+        if let Some(t) = token {
             req.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
         if body.is_some() {
@@ -78,8 +96,8 @@ impl ApiClient {
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| json.to_string());
-            if status == 401 && self.token.is_none() {
-                bail!("{msg} (no api_token file in the data directory; pass --data-dir)");
+            if status == 401 && token.is_none() {
+                bail!("{msg} (no token file in the data directory; pass --data-dir)");
             }
             bail!("{status}: {msg}");
         }

@@ -75,6 +75,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         } => crate::operator::earnings(&api, &group_by, from, to).await,
         Command::Db { db, action } => db_command(db, action).await,
         Command::Gossip(args) => crate::gossip::gossip(args).await,
+        Command::Token { db, action } => token_command(&db, action),
         Command::MetricsDoc => {
             print!("{}", new_metrics().markdown());
             Ok(ExitCode::SUCCESS)
@@ -215,13 +216,19 @@ async fn serve_on(
         }
     }
     let mut state = AppState::new(db.store.clone(), metrics.clone());
+    let mut auth = switchyard_api::auth::Auth::from_data_dir(&args.db.data_dir)
+        .context("preparing the API tokens")?;
+    auth.private_reads = args.private_reads;
+    state.auth = Arc::new(auth);
+    tracing::info!(
+        dir = %args.db.data_dir.display(),
+        read = switchyard_api::auth::READ_TOKEN_FILE,
+        admin = switchyard_api::auth::ADMIN_TOKEN_FILE,
+        private_reads = args.private_reads,
+        "API tokens in the data directory (Authorization: Bearer ...; `switchyard token rotate` replaces one)"
+    );
     let node = match node_config {
         Some(cfg) => {
-            let token_path = args.db.data_dir.join("api_token");
-            let token = switchyard_node::secret::load_or_create_token(&token_path)
-                .context("preparing the API token")?;
-            state.api_token = Some(token.into());
-            tracing::info!(file = %token_path.display(), "API token for changes (Authorization: Bearer ...)");
             let node = switchyard_node::Node::start(cfg, db.store.clone(), metrics.node.clone())
                 .await
                 .context("starting the Lightning node")?;
@@ -303,6 +310,27 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
                 "{}: {} in {:.2}s: {} channel entries, {} node entries; new: {} nodes, {} channels, {} updates, {} announcements; {} channels closed, {} reopened, {} fee changes",
                 r.file, r.format, r.seconds, r.channel_entries, r.node_entries, r.nodes_new, r.channels_new,
                 r.updates_new, r.announcements_new, r.channels_closed, r.channels_reopened, r.fee_changes
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token_command(db: &DbArgs, action: crate::cli::TokenAction) -> Result<ExitCode> {
+    use switchyard_api::auth::{ADMIN_TOKEN_FILE, READ_TOKEN_FILE};
+    let crate::cli::TokenAction::Rotate { read, admin } = action;
+    if !read && !admin {
+        anyhow::bail!("say which token to rotate: --read, --admin or both");
+    }
+    for (wanted, file) in [(read, READ_TOKEN_FILE), (admin, ADMIN_TOKEN_FILE)] {
+        if wanted {
+            let path = db.data_dir.join(file);
+            switchyard_api::auth::rotate_token_file(&path)
+                .with_context(|| format!("rotating {}", path.display()))?;
+            // The path only: the token itself is never printed or logged.
+            println!(
+                "rotated {} (a running API uses it from the next request)",
+                path.display()
             );
         }
     }

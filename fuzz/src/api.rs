@@ -69,7 +69,7 @@ fn state() -> AppState {
     let analytics = NetworkAnalytics::compute(&view.snapshot, &AnalyticsConfig::default())
         .unwrap_or_else(|e| panic!("analytics of the committed graph: {e}"));
     let mut state = AppState::new(unreachable_store(), Arc::new(Metrics::new()));
-    state.api_token = Some(TOKEN.into());
+    state.auth = Arc::new(switchyard_api::auth::Auth::fixed(Some(TOKEN), Some(TOKEN)));
     state.graph.store(Some(Arc::new(view)));
     state.analytics.store(Some(Arc::new(AnalyticsView {
         version: 1,
