@@ -98,6 +98,12 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Ask a running API whether it is ready (`/readyz`); exits 0 when it is. For container
+    /// health checks (speaks TLS with `--api https://...`).
+    Ready {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Print METRICS.md: every metric the registry exports, and the planned ones.
     MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
@@ -140,6 +146,29 @@ pub struct ServeArgs {
     /// Payment amount (sat) for the fee- and probability-weighted analytics.
     #[arg(long, default_value_t = 100_000)]
     pub analytics_amount_sat: u64,
+    /// Serve TLS with a self-signed certificate generated once into DATA_DIR/tls (its
+    /// SHA-256 fingerprint is logged; `--api https://...` in the CLI trusts it).
+    #[arg(long, env = "SWITCHYARD_TLS")]
+    pub tls: bool,
+    /// Serve TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "SWITCHYARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHYARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS name or IP address for the generated certificate (repeatable; localhost,
+    /// 127.0.0.1, ::1 and the --listen address are always in it).
+    #[arg(
+        long = "tls-name",
+        value_name = "NAME",
+        env = "SWITCHYARD_TLS_NAMES",
+        value_delimiter = ','
+    )]
+    pub tls_names: Vec<String>,
+    /// Serve plain HTTP beyond loopback anyway (behind a TLS-terminating proxy on a trusted
+    /// network). Without TLS or this flag, a non-loopback --listen is refused.
+    #[arg(long, env = "SWITCHYARD_INSECURE_HTTP")]
+    pub insecure_http: bool,
     /// Require the read token on the public graph, route, analytics and metrics endpoints too
     /// (probes and the OpenAPI document stay open).
     #[arg(long, env = "SWITCHYARD_PRIVATE_READS")]
@@ -357,6 +386,10 @@ pub struct ApiArgs {
         global = true
     )]
     pub api: String,
+    /// The certificate to trust for `--api https://...` (default: DATA_DIR/tls/cert.pem, the
+    /// one `up --tls` generates).
+    #[arg(long = "api-cert", env = "SWITCHYARD_API_CERT", global = true)]
+    pub api_cert: Option<PathBuf>,
     /// The node's data directory (for the api_read_token and api_token files).
     #[arg(
         long,

@@ -13,6 +13,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// is there).
 pub struct ApiClient {
     addr: String,
+    /// For `https://` APIs: the TLS connector trusting the API's certificate.
+    tls: Option<Result<switchyard_api::tls::TlsConnector>>,
     read_token: Option<String>,
     admin_token: Option<String>,
 }
@@ -25,15 +27,21 @@ fn token_file(data_dir: &Path, file: &str) -> Option<String> {
 }
 
 impl ApiClient {
-    pub fn new(api: &str, data_dir: &Path) -> ApiClient {
+    pub fn new(api: &str, data_dir: &Path, cert: Option<&Path>) -> ApiClient {
+        let tls = api.starts_with("https://").then(|| {
+            let default = data_dir.join(switchyard_api::tls::SELF_SIGNED_CERT);
+            tls_connector(cert.unwrap_or(&default))
+        });
         let addr = api
             .trim_start_matches("http://")
+            .trim_start_matches("https://")
             .trim_end_matches('/')
             .to_string();
         let admin_token = token_file(data_dir, "api_token");
         let read_token = token_file(data_dir, "api_read_token").or_else(|| admin_token.clone());
         ApiClient {
             addr,
+            tls,
             read_token,
             admin_token,
         }
@@ -41,7 +49,7 @@ impl ApiClient {
 
     /// Sends one request; returns the JSON body of a 2xx answer, or the API's error message.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {
-        let mut stream = tokio::net::TcpStream::connect(&self.addr)
+        let tcp = tokio::net::TcpStream::connect(&self.addr)
             .await
             .with_context(|| {
                 format!(
@@ -49,6 +57,23 @@ impl ApiClient {
                     self.addr
                 )
             })?;
+        let mut stream: Box<dyn Stream> = match &self.tls {
+            None => Box::new(tcp),
+            Some(connector) => {
+                let connector = connector.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                let host = self.addr.rsplit_once(':').map_or(&*self.addr, |(h, _)| h);
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(
+                    host.trim_matches(|c| c == '[' || c == ']').to_string(),
+                )
+                .with_context(|| format!("{host:?} is not a TLS server name"))?;
+                Box::new(connector.connect(name, tcp).await.with_context(|| {
+                    format!(
+                        "TLS handshake with the API at {} (see --api-cert)",
+                        self.addr
+                    )
+                })?)
+            }
+        };
         let payload = body.map(|b| b.to_string()).unwrap_or_default();
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAccept: application/json\r\n",
@@ -74,6 +99,9 @@ impl ApiClient {
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
         let text = String::from_utf8_lossy(&raw);
+        if text.is_empty() {
+            bail!("the API at {} closed the connection without an answer (an https:// API needs --api https://...)", self.addr);
+        }
         let (head, body) = text
             .split_once("\r\n\r\n")
             .context("the API sent a malformed response")?;
@@ -103,6 +131,17 @@ impl ApiClient {
         }
         Ok(json)
     }
+}
+
+/// A plain or TLS connection to the API.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The TLS connector for an `https://` API: trusts exactly the certificate in `cert`.
+fn tls_connector(cert: &Path) -> Result<switchyard_api::tls::TlsConnector> {
+    let config = switchyard_api::tls::client_config(cert)
+        .with_context(|| format!("the API certificate to trust ({})", cert.display()))?;
+    Ok(switchyard_api::tls::TlsConnector::from(config))
 }
 
 fn dechunk(body: &str) -> String {

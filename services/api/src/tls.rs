@@ -17,8 +17,9 @@ use axum::extract::ConnectInfo;
 use sha2::{Digest, Sha256};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use tokio_rustls::rustls::{self, RootCertStore};
 
+pub use tokio_rustls::rustls::{ClientConfig, ServerConfig};
 pub use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// The generated certificate's file in the data directory.
