@@ -258,11 +258,15 @@ pub(crate) async fn authorize(State(state): State<AppState>, req: Request, next:
 /// A token file could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFileError {
+    /// The file or its directory could not be written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// No random bytes for the token.
     #[error(transparent)]
     Random(#[from] switchyard_node::NodeError),
 }

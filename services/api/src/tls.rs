@@ -32,19 +32,28 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What can go wrong preparing TLS.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
+    /// A file is not the PEM it should be.
     #[error("{path}: not a PEM {what}: {message}")]
     Pem {
+        /// The file.
         path: PathBuf,
+        /// What it should hold.
         what: &'static str,
+        /// What the parser said.
         message: String,
     },
+    /// rustls refused the certificate, key or configuration.
     #[error("{0}")]
     Rustls(#[from] rustls::Error),
+    /// rcgen could not make the certificate.
     #[error("generating the self-signed certificate: {0}")]
     Generate(String),
 }
