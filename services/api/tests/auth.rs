@@ -114,15 +114,10 @@ async fn call(
     (r.status, code)
 }
 
-fn refused(status: u16) -> bool {
-    status == 401 || status == 403
-}
-
-#[tokio::test]
-async fn every_route_refuses_what_its_class_refuses() {
-    let s = start(&[]).await;
+/// A second API over the server's state, with these tokens.
+async fn serve_with(s: &crate::Server, auth: Auth) -> std::net::SocketAddr {
     let mut state = s.state.clone();
-    state.auth = Arc::new(Auth::fixed(Some(READ), Some(ADMIN)));
+    state.auth = Arc::new(auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(switchyard_api::serve(
@@ -130,6 +125,17 @@ async fn every_route_refuses_what_its_class_refuses() {
         state,
         std::future::pending(),
     ));
+    addr
+}
+
+fn refused(status: u16) -> bool {
+    status == 401 || status == 403
+}
+
+#[tokio::test]
+async fn every_route_refuses_what_its_class_refuses() {
+    let s = start(&[]).await;
+    let addr = serve_with(&s, Auth::fixed(Some(READ), Some(ADMIN))).await;
 
     for (method, path, access) in switchyard_api::ROUTES {
         let what = format!("{method} {path} ({access:?})");
@@ -176,17 +182,9 @@ async fn every_route_refuses_what_its_class_refuses() {
 #[tokio::test]
 async fn private_reads_close_the_public_routes_but_not_the_probes() {
     let s = start(&[]).await;
-    let mut state = s.state.clone();
     let mut auth = Auth::fixed(Some(READ), Some(ADMIN));
     auth.private_reads = true;
-    state.auth = Arc::new(auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(switchyard_api::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let addr = serve_with(&s, auth).await;
     for (method, path, access) in switchyard_api::ROUTES {
         let none = call(addr, method, path, None).await;
         match access {
