@@ -117,7 +117,7 @@ impl Harness {
 /// The request `data` describes, or `None` when it cannot be one (no route byte).
 pub fn build_request(data: &[u8]) -> Option<Request<Body>> {
     let (&pick, rest) = data.split_first()?;
-    let (method, template) = ROUTES[usize::from(pick) % ROUTES.len()];
+    let (method, template, _) = ROUTES[usize::from(pick) % ROUTES.len()];
     let (param, rest) = if template.contains('{') {
         match rest.iter().position(|&b| b == b'\n') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
