@@ -98,6 +98,19 @@ pub enum Command {
     /// The gossip stored from peers: `verify` decodes every stored message, checks its
     /// signatures over the stored bytes and the stored fields against it.
     Gossip(GossipArgs),
+    /// The API's bearer tokens (files in the data directory).
+    Token {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Ask a running API whether it is ready (`/readyz`); exits 0 when it is. For container
+    /// health checks (speaks TLS with `--api https://...`).
+    Ready {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Print METRICS.md: every metric the registry exports, and the planned ones.
     MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
@@ -140,6 +153,33 @@ pub struct ServeArgs {
     /// Payment amount (sat) for the fee- and probability-weighted analytics.
     #[arg(long, default_value_t = 100_000)]
     pub analytics_amount_sat: u64,
+    /// Serve TLS with a self-signed certificate generated once into DATA_DIR/tls (its
+    /// SHA-256 fingerprint is logged; `--api https://...` in the CLI trusts it).
+    #[arg(long, env = "SWITCHYARD_TLS")]
+    pub tls: bool,
+    /// Serve TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "SWITCHYARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHYARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS name or IP address for the generated certificate (repeatable; localhost,
+    /// 127.0.0.1, ::1 and the --listen address are always in it).
+    #[arg(
+        long = "tls-name",
+        value_name = "NAME",
+        env = "SWITCHYARD_TLS_NAMES",
+        value_delimiter = ','
+    )]
+    pub tls_names: Vec<String>,
+    /// Serve plain HTTP beyond loopback anyway (behind a TLS-terminating proxy on a trusted
+    /// network). Without TLS or this flag, a non-loopback --listen is refused.
+    #[arg(long, env = "SWITCHYARD_INSECURE_HTTP")]
+    pub insecure_http: bool,
+    /// Require the read token on the public graph, route, analytics and metrics endpoints too
+    /// (probes and the OpenAPI document stay open).
+    #[arg(long, env = "SWITCHYARD_PRIVATE_READS")]
+    pub private_reads: bool,
     /// With `up`: do not import the bundled 2019-05-14 snapshot into an empty database.
     #[arg(long)]
     pub no_bundle: bool,
@@ -301,6 +341,20 @@ pub enum GossipAction {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Replace a token with a fresh random one; a running API accepts only the new one from
+    /// its next request on (no restart needed).
+    Rotate {
+        /// The read token (api_read_token).
+        #[arg(long)]
+        read: bool,
+        /// The admin token (api_token).
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DbAction {
     /// Start the embedded cluster (if not running) and print its connection URL.
     Start,
@@ -366,7 +420,11 @@ pub struct ApiArgs {
         global = true
     )]
     pub api: String,
-    /// The node's data directory (for the api_token file).
+    /// The certificate to trust for `--api https://...` (default: DATA_DIR/tls/cert.pem, the
+    /// one `up --tls` generates).
+    #[arg(long = "api-cert", env = "SWITCHYARD_API_CERT", global = true)]
+    pub api_cert: Option<PathBuf>,
+    /// The node's data directory (for the api_read_token and api_token files).
     #[arg(
         long,
         env = "SWITCHYARD_DATA_DIR",

@@ -135,7 +135,7 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
 
 /// Runs one `fees` action against the API.
 pub async fn fees(api: &ApiArgs, action: FeesAction) -> Result<ExitCode> {
-    let c = ApiClient::new(&api.api, &api.data_dir);
+    let c = ApiClient::new(&api.api, &api.data_dir, api.api_cert.as_deref());
     let (v, json, table): (Value, bool, fn(&Value)) = match action {
         FeesAction::Plan {
             node,

@@ -26,6 +26,8 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP request latency (seconds) by method and route template.
     pub http_duration: HistogramVec,
+    /// Requests refused before a handler ran, by reason (an error code from a fixed set).
+    pub http_refused: IntCounterVec,
     /// Nodes in the served graph snapshot.
     pub graph_nodes: IntGauge,
     /// Channels in the served graph snapshot.
@@ -164,6 +166,13 @@ impl Metrics {
             ]),
             &["method", "route"],
         ));
+        let http_refused = must(IntCounterVec::new(
+            Opts::new(
+                "switchyard_http_refused_total",
+                "HTTP requests refused before a handler ran, by reason (unauthorized, admin_token_required, auth_not_configured, body_too_large, rate_limited, request_timeout)",
+            ),
+            &["reason"],
+        ));
         let gauge = |name: &str, help: &str| must(IntGauge::new(name, help));
         let graph_nodes = gauge(
             "switchyard_graph_nodes",
@@ -269,6 +278,7 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            http_refused,
             graph_nodes,
             graph_channels,
             graph_capacity_sat,
@@ -293,6 +303,7 @@ impl Metrics {
         let m = &metrics;
         must(m.register(&m.http_requests));
         must(m.register(&m.http_duration));
+        must(m.register(&m.http_refused));
         must(m.register(&m.graph_nodes));
         must(m.register(&m.graph_channels));
         must(m.register(&m.graph_capacity_sat));
@@ -402,6 +413,17 @@ impl Metrics {
         let mut docs = self.catalog.lock().map(|c| c.clone()).unwrap_or_default();
         docs.sort_by(|a, b| a.name.cmp(&b.name));
         docs
+    }
+
+    /// Counts a request refused by the API's own layers (auth, limits); `reason` is the error
+    /// code, from a fixed set.
+    pub fn refused(&self, reason: &'static str) {
+        self.http_refused.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts an authorization refusal.
+    pub fn auth_refused(&self, e: &crate::ApiError) {
+        self.refused(e.status_and_code().1);
     }
 
     /// `METRICS.md`: every registered metric, then the planned ones.

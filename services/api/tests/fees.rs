@@ -5,12 +5,20 @@ use serde_json::{json, Value};
 use switchyard_graph::{NodeId, Scid, Snapshot};
 use switchyard_store::queries::fees::{self as fq, FeeMode, NewFeeChange};
 
-use crate::http::{get, post_json, send};
+use crate::http::{get_token, post_json, send, Reply};
 use crate::{error_code, start};
 
 const FILES: [&str; 2] = ["channels-2019-05-14.json.xz", "nodes-2019-05-14.json.xz"];
 /// The secp256k1 generator: a valid public key no Lightning node uses.
 const NOBODY: &str = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+
+/// `GET path` with the read token (plans and the change history show the node's own data),
+/// on a second server over the same state that knows that token.
+async fn read(s: &crate::Server, path: &str) -> Reply {
+    let auth = switchyard_api::auth::Auth::fixed(Some(crate::auth::READ), None);
+    let addr = crate::auth::serve_with(s, auth).await;
+    get_token(addr, path, crate::auth::READ).await
+}
 
 /// A node with 20 to 40 channel directions out of it, each with a policy: a mid-sized router.
 fn mid_node(g: &Snapshot) -> NodeId {
@@ -28,7 +36,7 @@ async fn plan_lists_every_direction_of_the_node_and_is_deterministic() {
     let node = mid_node(&g.snapshot);
     let n = g.snapshot.node_idx(&node).unwrap();
     let path = format!("/v1/fees/plan?node={node}&payments=300&seed=3");
-    let r = get(s.addr, &path).await;
+    let r = read(&s, &path).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let plan = r.json();
     assert_eq!(plan["node"], node.to_string());
@@ -52,14 +60,10 @@ async fn plan_lists_every_direction_of_the_node_and_is_deterministic() {
         sum += row["expected_revenue_msat"].as_u64().unwrap();
     }
     assert_eq!(sum, plan["expected_revenue_msat"].as_u64().unwrap());
-    assert_eq!(
-        get(s.addr, &path).await.json(),
-        plan,
-        "same seed, same plan"
-    );
+    assert_eq!(read(&s, &path).await.json(), plan, "same seed, same plan");
 
     // A forced strategy names itself; proportional with half balances is the midpoint.
-    let r = get(s.addr, &format!("{path}&strategy=proportional")).await;
+    let r = read(&s, &format!("{path}&strategy=proportional")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let p = r.json();
     assert_eq!(p["strategy"], "proportional");
@@ -272,7 +276,7 @@ async fn bad_input_gets_clear_errors_never_500() {
         (format!("node={node}&payments=-1"), 400, "invalid_query"),
     ];
     for (q, status, code) in plans {
-        let r = get(s.addr, &format!("/v1/fees/plan?{q}")).await;
+        let r = read(&s, &format!("/v1/fees/plan?{q}")).await;
         assert_eq!(
             (r.status, error_code(&r).as_str()),
             (status, code),
@@ -280,7 +284,7 @@ async fn bad_input_gets_clear_errors_never_500() {
             r.body
         );
     }
-    let r = get(s.addr, "/v1/fees/plan").await;
+    let r = read(&s, "/v1/fees/plan").await;
     assert_eq!(r.status, 400, "{}", r.body);
 
     // Apply changes the node: refused without a configured token, before anything else.
@@ -294,7 +298,7 @@ async fn bad_input_gets_clear_errors_never_500() {
 #[tokio::test]
 async fn history_lists_recorded_changes_newest_first_with_filters() {
     let s = start(&[]).await;
-    let empty = get(s.addr, "/v1/fees/history").await;
+    let empty = read(&s, "/v1/fees/history").await;
     assert_eq!(empty.status, 200, "{}", empty.body);
     assert_eq!(empty.json(), json!({"changes": []}));
     let me = NodeId::from_hex(NOBODY).unwrap();
@@ -317,7 +321,7 @@ async fn history_lists_recorded_changes_newest_first_with_filters() {
         };
         fq::record_change(s.state.store.pool(), &c).await.unwrap();
     }
-    let all = get(s.addr, "/v1/fees/history").await.json();
+    let all = read(&s, "/v1/fees/history").await.json();
     let ppms: Vec<u64> = all["changes"]
         .as_array()
         .unwrap()
@@ -327,17 +331,15 @@ async fn history_lists_recorded_changes_newest_first_with_filters() {
     assert_eq!(ppms, vec![30, 20, 10]);
     assert_eq!(all["changes"][0]["from"], NOBODY);
     assert_eq!(all["changes"][0]["scid"], a.to_string());
-    let only_a = get(s.addr, &format!("/v1/fees/history?scid={a}&limit=1"))
+    let only_a = read(&s, &format!("/v1/fees/history?scid={a}&limit=1"))
         .await
         .json();
     assert_eq!(only_a["changes"].as_array().unwrap().len(), 1);
     assert_eq!(only_a["changes"][0]["new_fee_ppm"], 30);
-    let later = get(s.addr, "/v1/fees/history?since=4000000000")
-        .await
-        .json();
+    let later = read(&s, "/v1/fees/history?since=4000000000").await.json();
     assert_eq!(later["changes"].as_array().unwrap().len(), 0);
     for q in ["scid=nope", "limit=abc", "since=x", "what=1"] {
-        let r = get(s.addr, &format!("/v1/fees/history?{q}")).await;
+        let r = read(&s, &format!("/v1/fees/history?{q}")).await;
         assert_eq!(r.status, 400, "{q}: {}", r.body);
     }
 }

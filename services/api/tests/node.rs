@@ -76,7 +76,9 @@ pub(crate) struct Running {
     pub state: AppState,
     pub node: Arc<Node>,
     pub metrics: Arc<Metrics>,
+    /// The admin token.
     pub token: String,
+    pub read_token: String,
 }
 
 pub(crate) async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
@@ -86,7 +88,11 @@ pub(crate) async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
         .unwrap();
     let mut state = AppState::new(db.store.clone(), metrics.clone());
     let token = "t".repeat(64);
-    state.api_token = Some(token.clone().into());
+    let read_token = "r".repeat(64);
+    state.auth = Arc::new(switchyard_api::auth::Auth::fixed(
+        Some(&read_token),
+        Some(&token),
+    ));
     state.node = Some(node.handle());
     state.refresh_graph().await.unwrap();
     let _refresher = state.spawn_graph_refresher(Duration::from_millis(200));
@@ -104,6 +110,7 @@ pub(crate) async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
         node,
         metrics,
         token,
+        read_token,
     }
 }
 
@@ -262,16 +269,23 @@ async fn node_syncs_checked_gossip_from_a_peer_into_the_store_and_api() {
     }
 
     // Node status, peers, metrics.
-    let status = get(addr, "/v1/node").await.json();
+    let status = http::get_token(addr, "/v1/node", &run.read_token)
+        .await
+        .json();
     assert_eq!(status["network"], "regtest");
     assert_eq!(status["peers_connected"], 1);
     assert_eq!(status["gossip_channels"], 2);
     let tip = chain.btc.tip_height().unwrap() as i64;
     wait_for("chain tip", 10, async || {
-        get(addr, "/v1/node").await.json()["chain"]["height"] == tip
+        http::get_token(addr, "/v1/node", &run.read_token)
+            .await
+            .json()["chain"]["height"]
+            == tip
     })
     .await;
-    let peers = get(addr, "/v1/peers").await.json();
+    let peers = http::get_token(addr, "/v1/peers", &run.read_token)
+        .await
+        .json();
     assert_eq!(peers["peers"][0]["node_id"], peer.node_id().to_string());
     assert_eq!(peers["peers"][0]["connected"], true);
     assert_eq!(metric(m, "switchyard_node_peers_connected", &[]), 1.0);
@@ -459,7 +473,10 @@ async fn garbage_from_a_peer_drops_only_its_connection() {
     let run = start_node(&db, cfg).await;
     let addr = run.addr;
     wait_for("connected to the peer", 30, async || {
-        get(addr, "/v1/node").await.json()["peers_connected"] == 1
+        http::get_token(addr, "/v1/node", &run.read_token)
+            .await
+            .json()["peers_connected"]
+            == 1
     })
     .await;
 

@@ -53,7 +53,9 @@ fn seed_server(peers: &[&GossipPeer]) -> Dnsmasq {
 
 /// `GET /v1/peers` row of `id`.
 async fn peer_row(r: &Running, id: &PublicKey) -> Option<Value> {
-    let peers = get(r.addr, "/v1/peers").await.json();
+    let peers = crate::http::get_token(r.addr, "/v1/peers", &r.read_token)
+        .await
+        .json();
     peers["peers"]
         .as_array()?
         .iter()
@@ -243,7 +245,9 @@ async fn the_onion_service_made_through_tor_is_announced_and_survives_restarts()
     assert_eq!(added.len(), 1, "{added:?}");
     let port = a.node.listening().unwrap().port();
     let onion = format!("{}.onion:{port}", added[0]);
-    let status = get(a.addr, "/v1/node").await.json();
+    let status = crate::http::get_token(a.addr, "/v1/node", &a.read_token)
+        .await
+        .json();
     assert_eq!(status["announced_addresses"], json!([onion]), "{status}");
     let key = std::fs::metadata(dir_a.path().join(KEY_FILE)).unwrap();
     assert_eq!(key.permissions().mode() & 0o777, 0o600);
@@ -288,7 +292,9 @@ async fn the_onion_service_made_through_tor_is_announced_and_survives_restarts()
     })
     .await;
     assert_eq!(tor.onion_services_added(), vec![added[0].clone(); 2]);
-    let status = get(again.addr, "/v1/node").await.json();
+    let status = crate::http::get_token(again.addr, "/v1/node", &again.read_token)
+        .await
+        .json();
     assert_eq!(status["announced_addresses"], json!([onion]), "{status}");
     again.node.stop().await;
 
