@@ -91,7 +91,7 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("get", "/v1/forwards", Read),
     ("get", "/v1/earnings", Read),
     ("get", "/v1/fees/plan", Read),
-    ("post", "/v1/fees/simulate", Public),
+    ("post", "/v1/fees/simulate", Read),
     ("post", "/v1/fees/apply", Admin),
     ("get", "/v1/fees/history", Read),
 ];

@@ -144,35 +144,50 @@ fn must<T>(r: prometheus::Result<T>) -> T {
     r.expect("static metric definition")
 }
 
+/// A labelled counter (definitions are static: see [`must`]).
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    must(IntCounterVec::new(Opts::new(name, help), labels))
+}
+
+/// A labelled gauge.
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    must(IntGaugeVec::new(Opts::new(name, help), labels))
+}
+
+/// A labelled histogram with the given bucket bounds (seconds).
+fn histogram_vec(name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
+    must(HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets),
+        labels,
+    ))
+}
+
+/// A histogram with the given bucket bounds (seconds).
+fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    must(Histogram::with_opts(
+        HistogramOpts::new(name, help).buckets(buckets),
+    ))
+}
+
 impl Metrics {
     /// Every metric, registered into a fresh registry.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let http_requests = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_http_requests_total",
-                "HTTP requests by method, route template and status",
-            ),
+        let http_requests = counter_vec(
+            "switchyard_http_requests_total",
+            "HTTP requests by method, route template and status",
             &["method", "route", "status"],
-        ));
-        let http_duration = must(HistogramVec::new(
-            HistogramOpts::new(
-                "switchyard_http_request_duration_seconds",
-                "HTTP request latency by route template",
-            )
-            .buckets(vec![
+        );
+        let http_duration = histogram_vec(
+            "switchyard_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            vec![
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                 1.0, 2.5, 5.0,
-            ]),
+            ],
             &["method", "route"],
-        ));
-        let http_refused = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_http_refused_total",
-                "HTTP requests refused before a handler ran, by reason (unauthorized, admin_token_required, auth_not_configured, body_too_large, rate_limited, request_timeout)",
-            ),
-            &["reason"],
-        ));
+        );
+        let http_refused = counter_vec("switchyard_http_refused_total", "HTTP requests refused before a handler ran, by reason (unauthorized, admin_token_required, auth_not_configured, body_too_large, rate_limited, request_timeout)", &["reason"]);
         let gauge = |name: &str, help: &str| must(IntGauge::new(name, help));
         let graph_nodes = gauge(
             "switchyard_graph_nodes",
@@ -198,45 +213,35 @@ impl Metrics {
             "switchyard_graph_loaded_timestamp_seconds",
             "Unix time the served snapshot was built",
         );
-        let graph_load_duration = must(Histogram::with_opts(
-            HistogramOpts::new(
-                "switchyard_graph_load_duration_seconds",
-                "Time to build a snapshot from the store",
-            )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-        ));
-        let import_runs = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_import_runs_total",
-                "File imports by outcome (imported, skipped, failed)",
-            ),
+        let graph_load_duration = histogram(
+            "switchyard_graph_load_duration_seconds",
+            "Time to build a snapshot from the store",
+            vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+        );
+        let import_runs = counter_vec(
+            "switchyard_import_runs_total",
+            "File imports by outcome (imported, skipped, failed)",
             &["outcome"],
-        ));
-        let import_rows = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_import_rows_total",
-                "History rows added by imports, by kind",
-            ),
+        );
+        let import_rows = counter_vec(
+            "switchyard_import_rows_total",
+            "History rows added by imports, by kind",
             &["kind"],
-        ));
-        let route_queries = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_route_queries_total",
-                "Route queries by cost model and outcome (found, no_route, invalid)",
-            ),
+        );
+        let route_queries = counter_vec(
+            "switchyard_route_queries_total",
+            "Route queries by cost model and outcome (found, no_route, invalid)",
             &["model", "outcome"],
-        ));
-        let route_duration = must(HistogramVec::new(
-            HistogramOpts::new(
-                "switchyard_route_duration_seconds",
-                "Route computation time by cost model (batch: whole batch)",
-            )
-            .buckets(vec![
+        );
+        let route_duration = histogram_vec(
+            "switchyard_route_duration_seconds",
+            "Route computation time by cost model (batch: whole batch)",
+            vec![
                 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                 0.025, 0.1, 0.5, 2.5, 10.0,
-            ]),
+            ],
             &["model"],
-        ));
+        );
         let analytics_duration = must(prometheus::Gauge::new(
             "switchyard_analytics_duration_seconds",
             "Time the last network analytics computation took",
@@ -249,27 +254,13 @@ impl Metrics {
             "switchyard_own_node_betweenness_rank",
             "Position of the configured own node by fee-weighted betweenness (1 = most central, 0 = not in the analysed graph)",
         );
-        let graph_fee_rate_ppm = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_graph_fee_rate_ppm",
-                "Fee rate percentiles (parts per million) over the enabled channel directions of the served graph",
-            ),
-            &["percentile"],
-        ));
-        let graph_base_fee_msat = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_graph_base_fee_msat",
-                "Base fee percentiles (millisatoshis) over the enabled channel directions of the served graph",
-            ),
-            &["percentile"],
-        ));
-        let db_pool_connections = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_db_pool_connections",
-                "Database pool connections by state (idle, in_use)",
-            ),
+        let graph_fee_rate_ppm = gauge_vec("switchyard_graph_fee_rate_ppm", "Fee rate percentiles (parts per million) over the enabled channel directions of the served graph", &["percentile"]);
+        let graph_base_fee_msat = gauge_vec("switchyard_graph_base_fee_msat", "Base fee percentiles (millisatoshis) over the enabled channel directions of the served graph", &["percentile"]);
+        let db_pool_connections = gauge_vec(
+            "switchyard_db_pool_connections",
+            "Database pool connections by state (idle, in_use)",
             &["state"],
-        ));
+        );
         let db_pool_max_connections = gauge(
             "switchyard_db_pool_max_connections",
             "Largest number of connections the database pool opens",
@@ -300,7 +291,15 @@ impl Metrics {
             node: std::sync::Arc::new(switchyard_node::NodeMetrics::new()),
             catalog: Mutex::new(Vec::new()),
         };
-        let m = &metrics;
+        metrics.register_all();
+        metrics
+    }
+
+    /// Registers every collector built by [`Metrics::new`] (the API's, the process's and the
+    /// node's) in catalog order, and creates the series that must exist before their first
+    /// event.
+    fn register_all(&self) {
+        let m = self;
         must(m.register(&m.http_requests));
         must(m.register(&m.http_duration));
         must(m.register(&m.http_refused));
@@ -355,19 +354,16 @@ impl Metrics {
         for outcome in ["imported", "skipped", "failed"] {
             m.import_runs.with_label_values(&[outcome]);
         }
-        metrics
     }
 
     /// [`Metrics::new`] plus `switchyard_build_info{version,commit}` (always 1).
     pub fn with_build_info(version: &str, commit: &str) -> Metrics {
         let metrics = Metrics::new();
-        let info = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_build_info",
-                "Always 1; the labels name the running build (version, git commit)",
-            ),
+        let info = gauge_vec(
+            "switchyard_build_info",
+            "Always 1; the labels name the running build (version, git commit)",
             &["version", "commit"],
-        ));
+        );
         info.with_label_values(&[version, commit]).set(1);
         must(metrics.register(&info));
         metrics

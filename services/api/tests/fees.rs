@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use switchyard_graph::{NodeId, Scid, Snapshot};
 use switchyard_store::queries::fees::{self as fq, FeeMode, NewFeeChange};
 
-use crate::http::{get_token, post_json, send, Reply};
+use crate::http::{get_token, send, send_with, Reply};
 use crate::{error_code, start};
 
 const FILES: [&str; 2] = ["channels-2019-05-14.json.xz", "nodes-2019-05-14.json.xz"];
@@ -18,6 +18,21 @@ async fn read(s: &crate::Server, path: &str) -> Reply {
     let auth = switchyard_api::auth::Auth::fixed(Some(crate::auth::READ), None);
     let addr = crate::auth::serve_with(s, auth).await;
     get_token(addr, path, crate::auth::READ).await
+}
+
+/// `POST /v1/fees/simulate` with the read token (for our own node a simulation uses our
+/// balances), like [`read`].
+async fn simulate_raw(s: &crate::Server, body: &str) -> Reply {
+    let auth = switchyard_api::auth::Auth::fixed(Some(crate::auth::READ), None);
+    let addr = crate::auth::serve_with(s, auth).await;
+    let bearer = format!("Bearer {}", crate::auth::READ);
+    let headers = [("Authorization", bearer.as_str())];
+    send_with(addr, "POST", "/v1/fees/simulate", body, &headers).await
+}
+
+/// [`simulate_raw`] with a JSON body.
+async fn simulate(s: &crate::Server, body: &Value) -> Reply {
+    simulate_raw(s, &body.to_string()).await
 }
 
 /// A node with 20 to 40 channel directions out of it, each with a policy: a mid-sized router.
@@ -95,12 +110,7 @@ async fn simulate_moves_payments_off_a_channel_priced_near_u32_max() {
     let mut best: Option<(u64, NodeId, Value)> = None;
     for &n in g.by_channels.iter().take(10) {
         let id = g.snapshot.node(n).id;
-        let r = post_json(
-            s.addr,
-            "/v1/fees/simulate",
-            &json!({"node": id, "demand": demand}),
-        )
-        .await;
+        let r = simulate(&s, &json!({"node": id, "demand": demand})).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let v = r.json();
         let f = v["node"]["forwarded"].as_u64().unwrap();
@@ -131,7 +141,7 @@ async fn simulate_moves_payments_off_a_channel_priced_near_u32_max() {
         "demand": demand,
         "return_routes": true,
     });
-    let r = post_json(s.addr, "/v1/fees/simulate", &body).await;
+    let r = simulate(&s, &body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let what_if = r.json();
     // Only N's own payments still cross it: a payer's first hop costs it nothing.
@@ -158,10 +168,7 @@ async fn simulate_moves_payments_off_a_channel_priced_near_u32_max() {
         }
     }
     // A seed gives the same answer twice.
-    assert_eq!(
-        post_json(s.addr, "/v1/fees/simulate", &body).await.json(),
-        what_if
-    );
+    assert_eq!(simulate(&s, &body).await.json(), what_if);
 }
 
 #[tokio::test]
@@ -238,7 +245,7 @@ async fn bad_input_gets_clear_errors_never_500() {
         ),
     ];
     for (body, status, code) in cases {
-        let r = post_json(s.addr, "/v1/fees/simulate", &body).await;
+        let r = simulate(&s, &body).await;
         assert_eq!(
             (r.status, error_code(&r).as_str()),
             (status, code),
@@ -246,18 +253,13 @@ async fn bad_input_gets_clear_errors_never_500() {
             r.body
         );
     }
-    let r = post_json(
-        s.addr,
-        "/v1/fees/simulate",
-        &json!({"node": node, "demand": {"payments": 100_001}}),
-    )
-    .await;
+    let r = simulate(&s, &json!({"node": node, "demand": {"payments": 100_001}})).await;
     assert!(
         r.body.contains("100000"),
         "the limit is in the message: {}",
         r.body
     );
-    let r = send(s.addr, "POST", "/v1/fees/simulate", "{not json").await;
+    let r = simulate_raw(&s, "{not json").await;
     assert_eq!(r.status, 400, "{}", r.body);
 
     let plans: [(String, u16, &str); 5] = [
