@@ -44,6 +44,8 @@ fn least_class(method: &str, path: &str) -> Access {
         "/v1/routes/batch",
         "/v1/routes/matrix",
         "/v1/routes/mpp",
+        // A what-if over the graph; under /v1/fees, so still the read token (own balances).
+        "/v1/fees/simulate",
     ];
     let own = OWN_DATA.iter().any(|p| {
         path == *p || path.starts_with(&format!("{p}/")) || path.starts_with(&format!("{p}?"))
