@@ -212,12 +212,10 @@ impl LiquidityLimits for LearnedLiquidity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bitcoin::constants::ChainHash;
-    use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+    use bitcoin::secp256k1::PublicKey;
     use bitcoin::Network;
     use lightning::events::PathFailure;
     use lightning::ln::channelmanager::PaymentId;
-    use lightning::ln::msgs::UnsignedChannelUpdate;
     use lightning::routing::gossip::NetworkGraph;
     use lightning::routing::router::RouteHop;
     use lightning::types::features::{ChannelFeatures, NodeFeatures};
@@ -228,44 +226,13 @@ mod tests {
     const AMOUNT_MSAT: u64 = 10_000_000;
 
     fn pk(i: u8) -> PublicKey {
-        let sk = SecretKey::from_slice(&[i; 32]).expect("valid secret key");
-        PublicKey::from_secret_key(&Secp256k1::new(), &sk)
+        crate::ldk_fixtures::pk(i)
     }
 
-    /// X (2) and Y (3) with one public channel, both directions open.
+    /// X (2) and Y (3) with one public channel, both directions open and free.
     fn graph() -> Arc<Graph> {
         let g = NetworkGraph::new(Network::Bitcoin, Arc::new(LdkLogger));
-        let (x, y) = (
-            LdkNodeId::from_pubkey(&pk(2)),
-            LdkNodeId::from_pubkey(&pk(3)),
-        );
-        let (n1, n2) = if x < y { (x, y) } else { (y, x) };
-        let now = since_epoch().as_secs();
-        g.add_channel_from_partial_announcement(
-            SCID_XY,
-            Some(CAPACITY_SAT),
-            now - 60,
-            ChannelFeatures::empty(),
-            n1,
-            n2,
-        )
-        .expect("channel added");
-        for dir in 0..2u8 {
-            g.update_channel_unsigned(&UnsignedChannelUpdate {
-                chain_hash: ChainHash::using_genesis_block(Network::Bitcoin),
-                short_channel_id: SCID_XY,
-                timestamp: (now - 60) as u32,
-                message_flags: 1,
-                channel_flags: dir,
-                cltv_expiry_delta: 40,
-                htlc_minimum_msat: 1,
-                htlc_maximum_msat: CAPACITY_SAT * 1000,
-                fee_base_msat: 0,
-                fee_proportional_millionths: 0,
-                excess_data: Vec::new(),
-            })
-            .expect("update applied");
-        }
+        crate::ldk_fixtures::add_channel(&g, SCID_XY, &pk(2), &pk(3), CAPACITY_SAT, (0, 0, 40));
         Arc::new(g)
     }
 

@@ -42,6 +42,8 @@ pub mod fees_ctl;
 pub mod gossip;
 pub mod handle;
 pub mod kv;
+#[cfg(test)]
+mod ldk_fixtures;
 pub mod learn;
 pub mod ln;
 mod logger;

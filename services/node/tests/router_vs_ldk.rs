@@ -15,20 +15,22 @@
 
 #[path = "../../graph/tests/common/ldk.rs"]
 mod ldk;
+#[path = "../src/ldk_fixtures.rs"]
+#[allow(dead_code)] // this test uses the first hops only
+mod ldk_fixtures;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lightning::bitcoin::secp256k1::PublicKey;
-use lightning::ln::channel_state::{ChannelCounterparty, ChannelDetails};
-use lightning::ln::types::ChannelId;
+use lightning::ln::channel_state::ChannelDetails;
 use lightning::routing::gossip::NodeId as LdkNodeId;
 use lightning::routing::router::{
     find_route, InFlightHtlcs, Payee, Route, RouteParameters, Router,
 };
 use lightning::routing::scoring::FixedPenaltyScorer;
-use lightning::types::features::{Bolt11InvoiceFeatures, InitFeatures};
+use lightning::types::features::Bolt11InvoiceFeatures;
 use switchyard_graph::route::CostModel;
 use switchyard_graph::testing::load_bundled;
 use switchyard_node::router::{RouterConfig, SwitchyardRouter};
@@ -210,44 +212,15 @@ fn first_hops_from_graph(graph: &ldk::Graph, payer: &PublicKey) -> Vec<ChannelDe
         let Ok(peer) = PublicKey::from_slice(peer.as_slice()) else {
             continue;
         };
-        out.push(ChannelDetails {
-            channel_id: ChannelId([out.len() as u8; 32]),
-            counterparty: ChannelCounterparty {
-                node_id: peer,
-                features: InitFeatures::empty(),
-                unspendable_punishment_reserve: 0,
-                forwarding_info: None,
-                outbound_htlc_minimum_msat: None,
-                outbound_htlc_maximum_msat: None,
-            },
-            funding_txo: None,
-            channel_type: None,
-            short_channel_id: Some(scid),
-            outbound_scid_alias: None,
-            inbound_scid_alias: None,
-            channel_value_satoshis: ch.capacity_sats.unwrap_or(0),
-            unspendable_punishment_reserve: None,
-            user_channel_id: 0,
-            outbound_capacity_msat: limit,
-            next_outbound_htlc_limit_msat: limit,
-            next_outbound_htlc_minimum_msat: mine.htlc_minimum_msat,
-            inbound_capacity_msat: 0,
-            confirmations_required: None,
-            confirmations: None,
-            force_close_spend_delay: None,
-            is_outbound: true,
-            is_channel_ready: true,
-            channel_shutdown_state: None,
-            is_usable: true,
-            is_announced: true,
-            inbound_htlc_minimum_msat: None,
-            inbound_htlc_maximum_msat: None,
-            config: None,
-            pending_inbound_htlcs: Vec::new(),
-            pending_outbound_htlcs: Vec::new(),
-            funding_redeem_script: None,
-            feerate_sat_per_1000_weight: None,
-        });
+        out.push(ldk_fixtures::first_hop(ldk_fixtures::FirstHop {
+            id: out.len() as u8,
+            peer,
+            scid: Some(scid),
+            alias: None,
+            limit_msat: limit,
+            min_msat: mine.htlc_minimum_msat,
+            value_sat: ch.capacity_sats.unwrap_or(0),
+        }));
     }
     out
 }

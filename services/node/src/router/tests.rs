@@ -1,15 +1,10 @@
 //! The router against LDK's own `find_route` conventions, on small hand-built graphs.
 
 use super::*;
-use lightning::bitcoin::constants::ChainHash;
-use lightning::bitcoin::secp256k1::SecretKey;
 use lightning::bitcoin::Network;
-use lightning::ln::channel_state::ChannelCounterparty;
-use lightning::ln::msgs::UnsignedChannelUpdate;
-use lightning::ln::types::ChannelId;
 use lightning::routing::router::{find_route, PaymentParameters, RouteHintHop};
 use lightning::routing::scoring::FixedPenaltyScorer;
-use lightning::types::features::{Bolt11InvoiceFeatures, ChannelFeatures, InitFeatures};
+use lightning::types::features::Bolt11InvoiceFeatures;
 use lightning::types::routing::RoutingFees;
 
 struct NoLog;
@@ -33,46 +28,12 @@ const ALIAS_B: u64 = 0x000A_11A5_0002;
 const HINT_CZ: u64 = (777 << 40) | (1 << 16);
 
 fn pk(i: u8) -> PublicKey {
-    let sk = SecretKey::from_slice(&[i; 32]).expect("valid secret key");
-    PublicKey::from_secret_key(&Secp256k1::new(), &sk)
+    crate::ldk_fixtures::pk(i)
 }
 
 /// `(base_msat, ppm, cltv)` in both directions.
 fn channel(g: &TestGraph, scid: u64, a: u8, b: u8, cap_sat: u64, fee: (u32, u32, u16)) {
-    let (x, y) = (
-        LdkNodeId::from_pubkey(&pk(a)),
-        LdkNodeId::from_pubkey(&pk(b)),
-    );
-    let (n1, n2) = if x < y { (x, y) } else { (y, x) };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    g.add_channel_from_partial_announcement(
-        scid,
-        Some(cap_sat),
-        now - 60,
-        ChannelFeatures::empty(),
-        n1,
-        n2,
-    )
-    .expect("channel added");
-    for dir in 0..2u8 {
-        g.update_channel_unsigned(&UnsignedChannelUpdate {
-            chain_hash: ChainHash::using_genesis_block(Network::Bitcoin),
-            short_channel_id: scid,
-            timestamp: (now - 60) as u32,
-            message_flags: 1,
-            channel_flags: dir,
-            cltv_expiry_delta: fee.2,
-            htlc_minimum_msat: 1,
-            htlc_maximum_msat: cap_sat * 1000,
-            fee_base_msat: fee.0,
-            fee_proportional_millionths: fee.1,
-            excess_data: Vec::new(),
-        })
-        .expect("update applied");
-    }
+    crate::ldk_fixtures::add_channel(g, scid, &pk(a), &pk(b), cap_sat, fee);
 }
 
 fn graph() -> Arc<TestGraph> {
@@ -84,44 +45,15 @@ fn graph() -> Arc<TestGraph> {
 }
 
 fn first_hop(peer: u8, alias: u64, limit_msat: u64) -> ChannelDetails {
-    ChannelDetails {
-        channel_id: ChannelId([peer; 32]),
-        counterparty: ChannelCounterparty {
-            node_id: pk(peer),
-            features: InitFeatures::empty(),
-            unspendable_punishment_reserve: 0,
-            forwarding_info: None,
-            outbound_htlc_minimum_msat: None,
-            outbound_htlc_maximum_msat: None,
-        },
-        funding_txo: None,
-        channel_type: None,
-        short_channel_id: None,
-        outbound_scid_alias: Some(alias),
-        inbound_scid_alias: None,
-        channel_value_satoshis: limit_msat / 500,
-        unspendable_punishment_reserve: None,
-        user_channel_id: 0,
-        outbound_capacity_msat: limit_msat,
-        next_outbound_htlc_limit_msat: limit_msat,
-        next_outbound_htlc_minimum_msat: 1_000,
-        inbound_capacity_msat: 0,
-        confirmations_required: None,
-        confirmations: None,
-        force_close_spend_delay: None,
-        is_outbound: true,
-        is_channel_ready: true,
-        channel_shutdown_state: None,
-        is_usable: true,
-        is_announced: false,
-        inbound_htlc_minimum_msat: None,
-        inbound_htlc_maximum_msat: None,
-        config: None,
-        pending_inbound_htlcs: Vec::new(),
-        pending_outbound_htlcs: Vec::new(),
-        funding_redeem_script: None,
-        feerate_sat_per_1000_weight: None,
-    }
+    crate::ldk_fixtures::first_hop(crate::ldk_fixtures::FirstHop {
+        id: peer,
+        peer: pk(peer),
+        scid: None,
+        alias: Some(alias),
+        limit_msat,
+        min_msat: 1_000,
+        value_sat: limit_msat / 500,
+    })
 }
 
 fn hops() -> Vec<ChannelDetails> {
