@@ -5,20 +5,16 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use process::{free_port, spawn_logged, wait_ready};
 use switchyard_store::testing::TestDb;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+#[path = "support/process.rs"]
+mod process;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 
 async fn cli(args: &[&str]) -> Output {
     tokio::process::Command::new(BIN)
@@ -97,43 +93,32 @@ async fn tls_end_to_end_with_the_cli_tokens_rotate_and_are_never_logged() {
     let data_s = data.to_str().unwrap().to_owned();
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let log = dir.path().join("switchyard.log");
-    let mut up = tokio::process::Command::new(BIN)
-        .args([
-            "up",
-            "--no-node",
-            "--no-bundle",
-            "--tls",
-            "--refresh-secs",
-            "1",
-        ])
-        .args(["--listen", &addr.to_string(), "--data-dir", &data_s])
-        .arg("--database-url")
-        .arg(db.url())
-        // As verbose as an operator debugging would run it.
-        .env("RUST_LOG", "debug")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut up = spawn_logged(
+        tokio::process::Command::new(BIN)
+            .args([
+                "up",
+                "--no-node",
+                "--no-bundle",
+                "--tls",
+                "--refresh-secs",
+                "1",
+            ])
+            .args(["--listen", &addr.to_string(), "--data-dir", &data_s])
+            .arg("--database-url")
+            .arg(db.url())
+            // As verbose as an operator debugging would run it.
+            .env("RUST_LOG", "debug"),
+        &log,
+    );
     let cert = data.join(switchyard_api::tls::SELF_SIGNED_CERT);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if cert.exists() {
-            if let Ok((200, _)) = https(addr, &cert, "GET", "/healthz", None).await {
-                break;
-            }
-        }
-        if let Ok(Some(status)) = up.try_wait() {
-            panic!(
-                "up exited ({status}):\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < deadline, "up not serving TLS in 2 minutes");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_ready(&mut up, &log, Duration::from_secs(120), || async {
+        cert.exists()
+            && matches!(
+                https(addr, &cert, "GET", "/healthz", None).await,
+                Ok((200, _))
+            )
+    })
+    .await;
 
     // Token files: created on first start, private.
     let token = |f: &str| {

@@ -11,6 +11,8 @@
 #[path = "../services/api/tests/http.rs"]
 #[allow(dead_code)]
 mod http;
+#[path = "support/process.rs"]
+mod process;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use process::{free_port, spawn_logged, wait_ready};
 use serde_json::{json, Value};
 use switchyard_api::metrics::{PLANNED, SERIES_PER_OWN_CHANNEL};
 use switchyard_store::testing::TestDb;
@@ -293,14 +296,6 @@ fn dashboards_are_generated_and_well_formed() {
 // Every PromQL expression against a real Prometheus scraping a real switchyard
 // ---------------------------------------------------------------------------------------------
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -486,37 +481,24 @@ async fn dashboards_and_alert_rules_evaluate_on_a_real_prometheus() {
     // switchyard up: imports the bundled 2019 snapshot into the empty database, then serves.
     let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let log = dir.path().join("switchyard.log");
-    let mut switchyard = tokio::process::Command::new(BIN)
-        .args(["up", "--refresh-secs", "1", "--own-node", OWN_NODE])
-        // An API-only instance: the node's alert rules must stay quiet where no node runs.
-        .arg("--no-node")
-        .arg("--database-url")
-        .arg(db.url())
-        .arg("--listen")
-        .arg(api.to_string())
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while tcp_get_status(api, "/readyz").await != Some(200) {
-        if let Ok(Some(status)) = switchyard.try_wait() {
-            panic!(
-                "switchyard exited ({status}):\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "switchyard not ready in 3 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let mut switchyard = spawn_logged(
+        tokio::process::Command::new(BIN)
+            .args(["up", "--refresh-secs", "1", "--own-node", OWN_NODE])
+            // An API-only instance: the node's alert rules must stay quiet where no node runs.
+            .arg("--no-node")
+            .arg("--database-url")
+            .arg(db.url())
+            .arg("--listen")
+            .arg(api.to_string())
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("RUST_LOG", "warn"),
+        &log,
+    );
+    wait_ready(&mut switchyard, &log, Duration::from_secs(180), || async {
+        tcp_get_status(api, "/readyz").await == Some(200)
+    })
+    .await;
     let ready_after = started.elapsed();
     traffic(api).await;
     promtool_lints_the_exposition(api).await;
