@@ -180,6 +180,19 @@ pub struct ServeArgs {
     /// (probes and the OpenAPI document stay open).
     #[arg(long, env = "SWITCHYARD_PRIVATE_READS")]
     pub private_reads: bool,
+    /// Largest request body the API accepts (bytes); larger ones get 413.
+    #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Seconds a request may run before it is answered 503 `timeout` (admin routes exempt).
+    #[arg(long, env = "SWITCHYARD_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+    /// Requests per minute per client IP on the expensive endpoints (route batch, matrix and
+    /// MPP, fee simulate and plan); 0 turns the limit off. Over it: 429 with Retry-After.
+    #[arg(long, env = "SWITCHYARD_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may make at once on those endpoints before the rate applies.
+    #[arg(long, env = "SWITCHYARD_RATE_LIMIT_BURST", default_value_t = 20)]
+    pub rate_limit_burst: u32,
     /// With `up`: do not import the bundled 2019-05-14 snapshot into an empty database.
     #[arg(long)]
     pub no_bundle: bool,

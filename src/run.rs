@@ -220,7 +220,7 @@ async fn serve_on(
             }
         }
     }
-    let mut state = AppState::new(db.store.clone(), metrics.clone());
+    let mut state = AppState::new(db.store.clone(), metrics.clone()).with_limits(api_limits(args)?);
     let mut auth = switchyard_api::auth::Auth::from_data_dir(&args.db.data_dir)
         .context("preparing the API tokens")?;
     auth.private_reads = args.private_reads;
@@ -272,6 +272,31 @@ async fn serve_on(
         node.stop().await;
     }
     served.context("serving the API")
+}
+
+/// The API's limits from the command line (see `switchyard_api::limits`).
+fn api_limits(args: &ServeArgs) -> Result<switchyard_api::limits::Limits> {
+    use switchyard_api::limits::{Limits, RateLimit};
+    if args.max_body_bytes < 1024 {
+        anyhow::bail!(
+            "--max-body-bytes must be at least 1024 (a route request alone is ~200 bytes)"
+        );
+    }
+    if args.request_timeout_secs == 0 {
+        anyhow::bail!("--request-timeout-secs must be at least 1");
+    }
+    if args.rate_limit_per_minute > 0 && args.rate_limit_burst == 0 {
+        anyhow::bail!("--rate-limit-burst must be at least 1 (or --rate-limit-per-minute 0 to turn the limit off)");
+    }
+    Ok(Limits {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout_secs),
+        rate: RateLimit {
+            per_minute: args.rate_limit_per_minute,
+            burst: args.rate_limit_burst,
+        },
+        ..Limits::default()
+    })
 }
 
 /// The API's TLS configuration: from --tls-cert/--tls-key, or the self-signed pair in the

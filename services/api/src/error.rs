@@ -42,6 +42,9 @@ pub enum ApiError {
         /// Human-readable message (`error.message` in the body).
         message: String,
     },
+    /// The request body is over the API's limit: 413.
+    #[error("{0}")]
+    BodyTooLarge(String),
     /// Missing or wrong bearer token: 401.
     #[error("{0}")]
     Unauthorized(String),
@@ -87,6 +90,7 @@ impl ApiError {
             ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),

@@ -22,6 +22,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 mod routes;
 pub mod state;
@@ -160,6 +161,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authorize,
         ))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limits::guard))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::map_response(json_errors))
@@ -177,25 +182,17 @@ pub async fn serve(
     serve_with(listener, state, None, shutdown).await
 }
 
-/// [`serve`], over TLS when `tls` is given ([`tls::server_config`]).
+/// [`serve`], over TLS when `tls` is given ([`tls::server_config`]). Both go through one
+/// connection loop ([`tls::serve`]) with the header-read timeout of `state.limits`.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     state: AppState,
     tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let header_read_timeout = state.limits.header_read_timeout;
     let app = router(state);
-    match tls {
-        Some(config) => tls::serve(listener, config, app, shutdown).await,
-        None => {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
-        }
-    }
+    tls::serve(listener, tls, header_read_timeout, app, shutdown).await
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {

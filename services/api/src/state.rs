@@ -103,6 +103,10 @@ pub struct AppState {
     pub node: Option<switchyard_node::NodeHandle>,
     /// The read and admin tokens (see [`crate::auth`]); none refuses private routes.
     pub auth: Arc<crate::auth::Auth>,
+    /// Body size, rate and time limits (see [`crate::limits`]); set before [`crate::router`].
+    pub limits: crate::limits::Limits,
+    /// The per-client buckets of [`crate::limits::RATE_LIMITED`] endpoints.
+    pub rate_limiter: Arc<crate::limits::RateLimiter>,
 }
 
 impl AppState {
@@ -117,7 +121,18 @@ impl AppState {
             own_node: None,
             node: None,
             auth: Arc::new(crate::auth::Auth::none()),
+            limits: crate::limits::Limits::default(),
+            rate_limiter: Arc::new(crate::limits::RateLimiter::new(
+                crate::limits::Limits::default().rate,
+            )),
         }
+    }
+
+    /// Replaces the limits (and starts fresh rate buckets with the new rate).
+    pub fn with_limits(mut self, limits: crate::limits::Limits) -> AppState {
+        self.limits = limits;
+        self.rate_limiter = Arc::new(crate::limits::RateLimiter::new(limits.rate));
+        self
     }
 
     /// The served graph, if one is loaded.

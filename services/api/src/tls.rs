@@ -174,16 +174,18 @@ pub fn self_signed(
     Ok((cert, key, true))
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` resolves, then lets open connections
-/// finish. Each request carries the client's address as [`ConnectInfo`] (as `axum::serve`
-/// gives it for plain HTTP).
+/// Serves `app` on `listener` (over TLS when `config` is given, else plain HTTP/1.1) until
+/// `shutdown` resolves, then lets open connections finish. Each request carries the client's
+/// address as [`ConnectInfo`] (as `axum::serve` gives it). A client that takes longer than
+/// `header_read_timeout` to send a request's headers is disconnected.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    config: Arc<ServerConfig>,
+    config: Option<Arc<ServerConfig>>,
+    header_read_timeout: Duration,
     app: axum::Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(config);
+    let acceptor = config.map(TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -203,24 +205,37 @@ pub async fn serve(
         let app = app.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
             let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                 tower::ServiceExt::oneshot(app.clone(), req)
             });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            if let Err(e) = watcher.watch(conn).await {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let ended = match acceptor {
+                None => {
+                    let _ = tcp.set_nodelay(true);
+                    let conn = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+                    watcher.watch(conn).await
+                }
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    watcher.watch(conn).await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, error = %e, "API connection ended with an error");
             }
         });

@@ -5,6 +5,7 @@ mod fees;
 mod history;
 mod http;
 mod lightning;
+mod limits;
 #[path = "../../../tests/support/line.rs"]
 mod line;
 mod node;
@@ -35,6 +36,11 @@ async fn start(files: &[&str]) -> Server {
 /// A server over a fresh database into which each group of files was imported, in order,
 /// one import run per group.
 async fn start_runs(runs: &[&[&str]]) -> Server {
+    start_limited(runs, switchyard_api::limits::Limits::default()).await
+}
+
+/// [`start_runs`] with the API's `limits`.
+async fn start_limited(runs: &[&[&str]], limits: switchyard_api::limits::Limits) -> Server {
     let db = TestDb::new().await;
     let metrics = Arc::new(Metrics::new());
     for files in runs.iter().filter(|f| !f.is_empty()) {
@@ -52,7 +58,7 @@ async fn start_runs(runs: &[&[&str]]) -> Server {
         metrics.record_import(reports.as_deref().map_err(|_| ()));
         reports.unwrap();
     }
-    let state = AppState::new(db.store.clone(), metrics);
+    let state = AppState::new(db.store.clone(), metrics).with_limits(limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let serve_state = state.clone();

@@ -22,7 +22,14 @@ pub const MAX_MATRIX_CELLS: usize = 40_000;
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        ApiError::bad_request("invalid_body", r.body_text())
+        if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge(format!(
+                "the request body is over the API's limit (--max-body-bytes): {}",
+                r.body_text()
+            ))
+        } else {
+            ApiError::bad_request("invalid_body", r.body_text())
+        }
     }
 }
 
