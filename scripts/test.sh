@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # Kubernetes-schema and compose-spec validators (pinned; created once, reused after).
 # And the daemons the node's network tests start on loopback (services/regtest/src/daemons.rs):
 # dnsmasq as a BOLT 10 DNS seed, microsocks as a SOCKS5 proxy, tor (offline) for its control
-# port. dnsmasq-base and microsocks ship no service; tor's is stopped if the install started it.
+# port; wrk, the load generator of tests/load.rs. dnsmasq-base and microsocks ship no service; tor's is stopped if the install started it.
 test_apt=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || test_apt+=(prometheus)
 command -v systemd-analyze >/dev/null || test_apt+=(systemd)
@@ -20,6 +20,7 @@ have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
 have dnsmasq || test_apt+=(dnsmasq-base)
 have microsocks || test_apt+=(microsocks)
 have tor || test_apt+=(tor)
+have wrk || test_apt+=(wrk)
 if [ ${#test_apt[@]} -gt 0 ]; then
   echo "test: installing ${test_apt[*]}" >&2
   SUDO=""
