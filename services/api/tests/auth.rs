@@ -120,14 +120,7 @@ async fn call(
 pub(crate) async fn serve_with(s: &crate::Server, auth: Auth) -> std::net::SocketAddr {
     let mut state = s.state.clone();
     state.auth = Arc::new(auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(switchyard_api::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    addr
+    crate::serve_on_loopback(state).await
 }
 
 fn refused(status: u16) -> bool {

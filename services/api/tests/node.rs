@@ -96,14 +96,7 @@ pub(crate) async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
     state.node = Some(node.handle());
     state.refresh_graph().await.unwrap();
     let _refresher = state.spawn_graph_refresher(Duration::from_millis(200));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serve_state = state.clone();
-    tokio::spawn(async move {
-        switchyard_api::serve(listener, serve_state, std::future::pending())
-            .await
-            .unwrap();
-    });
+    let addr = crate::serve_on_loopback(state.clone()).await;
     Running {
         addr,
         state,

@@ -59,19 +59,24 @@ async fn start_limited(runs: &[&[&str]], limits: switchyard_api::limits::Limits)
         reports.unwrap();
     }
     let state = AppState::new(db.store.clone(), metrics).with_limits(limits);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serve_state = state.clone();
-    tokio::spawn(async move {
-        switchyard_api::serve(listener, serve_state, std::future::pending())
-            .await
-            .unwrap();
-    });
+    let addr = serve_on_loopback(state.clone()).await;
     Server {
         addr,
         state,
         _db: db,
     }
+}
+
+/// Serves `state` on a free loopback port for the rest of the test; returns the address.
+async fn serve_on_loopback(state: AppState) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        switchyard_api::serve(listener, state, std::future::pending())
+            .await
+            .unwrap();
+    });
+    addr
 }
 
 fn error_code(r: &Reply) -> String {
