@@ -22,6 +22,10 @@
 //! that is the only way a route could become cheaper than one whose fees did not change).
 //! Otherwise its baseline route is still a cheapest route and is kept: a payer does not
 //! switch between equally cheap routes, so `changed_routes` counts real changes only.
+//! A payment that found no route finds none on the other side either when its endpoints
+//! are disconnected, or when no htlc_minimum lies in `(amount, amount + its fee ceiling]`
+//! (a route within the ceiling carries at most that, and only a minimum could refuse it at
+//! one side's amounts and not the other's); a search that gave up is asked again.
 //! When every changed fee falls, the same holds the other way round (the what-if is
 //! routed, the baseline only where it could differ). Mixed changes route both in full.
 //! [`simulate_with_work`] says how many routes each side took.
@@ -305,20 +309,20 @@ fn route_what_if(
     let other: Vec<Option<Result<Route, RouteError>>> = known
         .par_iter()
         .zip(&demand.payments)
-        .map(|(r, p)| match r {
-            Ok(r)
-                if !r
-                    .hops
-                    .iter()
-                    .any(|h| h.from == me && crossed.contains(&h.scid))
-                    && !mins.within(
-                        p.amount_msat,
-                        p.amount_msat.saturating_add(r.total_fee_msat),
-                    ) =>
-            {
-                None
-            }
-            _ => Some(second.find_route(&request(p))),
+        .map(|(r, p)| {
+            let a = p.amount_msat;
+            let decided = match r {
+                Ok(r) => {
+                    !r.hops
+                        .iter()
+                        .any(|h| h.from == me && crossed.contains(&h.scid))
+                        && !mins.within(a, a.saturating_add(r.total_fee_msat))
+                }
+                Err(RouteError::Disconnected) => true,
+                Err(RouteError::SearchBudget { .. }) => false,
+                Err(_) => !mins.within(a, a.saturating_add(p.max_fee_msat)),
+            };
+            (!decided).then(|| second.find_route(&request(p)))
         })
         .collect();
     let routed = other.iter().filter(|o| o.is_some()).count() as u64;
