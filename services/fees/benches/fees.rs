@@ -24,7 +24,8 @@
 //! CPU seconds say what the work costs), next to the work counts.
 //! `SWITCHYARD_BENCH_SHORT=1`: 1,000 payments, the oracle on 3 channels, 3 quality nodes.
 //! `SWITCHYARD_BENCH_PARTS=routing,simulate,curves,plan,quality` runs only those parts;
-//! `SWITCHYARD_BENCH_ORACLE=k` samples the oracle on `k` channels of the 50-channel node too.
+//! `SWITCHYARD_BENCH_ORACLE=k` samples the oracle on `k` channels of the 50-channel node too;
+//! `SWITCHYARD_BENCH_QUALITY_RANKS=10,15,...` picks the quality nodes by rank.
 
 use std::time::{Duration, Instant};
 
@@ -420,12 +421,22 @@ fn revenue_under(g: &Snapshot, node: NodeId, p: &Plan, held_out: &Demand) -> u64
 
 /// Revenue under flow, current fees and proportional, on a held-out demand.
 fn quality(g: &Snapshot) {
-    let nodes = if short() { 3 } else { 10 };
+    // `SWITCHYARD_BENCH_QUALITY_RANKS=10,15,...`: the nodes ranked so by enabled outgoing
+    // channels instead of the 10 (short: 3) best-connected.
+    let default_ranks: Vec<usize> = (0..if short() { 3 } else { 10 }).collect();
+    let ranks: Vec<usize> = std::env::var("SWITCHYARD_BENCH_QUALITY_RANKS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or(default_ranks);
     let n_pay = if short() { 1_000 } else { 10_000 };
     let mut ranked: Vec<(usize, NodeIdx)> = (0..g.node_count() as NodeIdx)
         .map(|u| (enabled_out(g, u), u))
         .collect();
     ranked.sort_unstable_by(|a, b| b.cmp(a));
+    println!(
+        "enabled outgoing channels of the 60 best-connected nodes: {:?}",
+        ranked.iter().take(60).map(|x| x.0).collect::<Vec<_>>()
+    );
     let held_out = demand(
         g,
         n_pay,
@@ -444,7 +455,7 @@ fn quality(g: &Snapshot) {
         "node", "channels", "current msat", "flow msat", "proportional", "flow plan", "rounds",
     );
     let (mut cur_sum, mut flow_sum, mut prop_sum) = (0u64, 0u64, 0u64);
-    for &(k, u) in ranked.iter().take(nodes) {
+    for &(k, u) in ranks.iter().filter_map(|&r| ranked.get(r)) {
         let node = g.node(u).id;
         let flow = plan_request(node, Strategy::Flow(flow_params(3)), n_pay, 7);
         let (flow, time, _) = timed(|| plan(g, &flow));
