@@ -12,7 +12,10 @@
 //!   (it is slow): on every channel of the 50-channel node, on a few channels of the others
 //!   (its time per channel is nearly constant, so the full oracle is extrapolated from it
 //!   and printed as such); the 50-channel curves also under criterion;
-//! * plan: `plan()` with the `flow` strategy (its default 3 rounds) for the 50-channel node;
+//! * simulate end to end: `sim::simulate_with_work` for a what-if that lowers one fee, one
+//!   that raises every fee and one that does both, with its route counts;
+//! * plan: `plan()` with the `flow` strategy (3 rounds) for the 50-, 200- and 1,000-channel
+//!   nodes;
 //! * quality: for the 10 best-connected nodes, N's revenue on a held-out demand (another seed
 //!   and amount range) under the `flow` plan, the current fees and `proportional`
 //!   (half-balance assumption), as a table.
@@ -20,7 +23,9 @@
 //! Times are wall clock and CPU seconds of this process (the host is shared and noisy:
 //! CPU seconds say what the work costs), next to the work counts.
 //! `SWITCHYARD_BENCH_SHORT=1`: 1,000 payments, the oracle on 3 channels, 3 quality nodes.
-//! `SWITCHYARD_BENCH_PARTS=routing,simulate,curves,plan,quality` runs only those parts.
+//! `SWITCHYARD_BENCH_PARTS=routing,simulate,curves,plan,quality` runs only those parts;
+//! `SWITCHYARD_BENCH_ORACLE=k` samples the oracle on `k` channels of the 50-channel node too;
+//! `SWITCHYARD_BENCH_QUALITY_RANKS=10,15,...` picks the quality nodes by rank.
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +39,14 @@ use switchyard_fees::sim::{self, account, route_all, SimulateRequest};
 use switchyard_fees::strategy;
 use switchyard_graph::testing::load_bundled;
 use switchyard_graph::{EdgeIdx, NodeId, NodeIdx, Snapshot};
+
+/// `SWITCHYARD_BENCH_ORACLE=k`: the oracle on `k` channels of each node (at most 2 on the
+/// 200- and 1,000-channel nodes), extrapolated to all and labelled so.
+fn oracle_channels() -> Option<usize> {
+    std::env::var("SWITCHYARD_BENCH_ORACLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
 
 fn short() -> bool {
     std::env::var_os("SWITCHYARD_BENCH_SHORT").is_some()
@@ -238,6 +251,59 @@ fn curves_vs_oracle(
     wall
 }
 
+/// `sim::simulate_with_work` end to end (base scenario, demand, what-if, the baseline where
+/// needed) for the bench's what-if (ppm 1 on one channel: a fall), for one that raises
+/// every channel's ppm by 200 and one that both raises and lowers.
+fn simulate_end_to_end(g: &Snapshot, base: &Scenario, fall: &SimulateRequest) {
+    let node = fall.node;
+    let shifted = |f: &dyn Fn(usize, FeePolicy) -> FeePolicy| -> Vec<PolicyOverride> {
+        base.out_edges()
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let fee = f(i, base.fee_of(e));
+                PolicyOverride {
+                    scid: g.channel(Snapshot::edge_channel(e)).scid,
+                    from: node,
+                    base_fee_msat: fee.base_fee_msat,
+                    fee_ppm: fee.fee_ppm,
+                }
+            })
+            .collect()
+    };
+    let rise = shifted(&|_, f| FeePolicy::new(f.base_fee_msat, f.fee_ppm.saturating_add(200)));
+    let mixed = shifted(&|i, f| {
+        let ppm = if i % 2 == 0 {
+            f.fee_ppm.saturating_add(200)
+        } else {
+            f.fee_ppm / 2
+        };
+        FeePolicy::new(f.base_fee_msat, ppm)
+    });
+    for (name, overrides) in [
+        ("one channel at 1 ppm (fall)", fall.overrides.clone()),
+        ("every channel +200 ppm (rise)", rise),
+        ("half +200 ppm, half halved (mixed)", mixed),
+    ] {
+        let req = SimulateRequest {
+            overrides,
+            ..fall.clone()
+        };
+        let ((r, w), wall, cpu) =
+            timed(|| sim::simulate_with_work(g, &req, &Balances::HalfCapacity).expect("simulate"));
+        println!(
+            "sim::simulate end to end, {name}: {wall:?} ({cpu:.2} s CPU); {} succeeded, {} \
+             changed; routes: what-if {}, baseline {}, reused {}; indexes {}",
+            r.succeeded,
+            r.changed_routes,
+            w.what_if_routes,
+            w.baseline_routes,
+            w.reused_routes,
+            w.indexes_built
+        );
+    }
+}
+
 fn plan_request(node: NodeId, strategy: Strategy, payments: usize, seed: u64) -> PlanRequest {
     PlanRequest {
         node,
@@ -287,18 +353,12 @@ fn bench(c: &mut Criterion) {
             demand: DemandSpec::Random(RandomDemand::new(payments, 1)),
             return_routes: false,
         };
-        let (r, wall, cpu) =
-            timed(|| sim::simulate(&g, &req, &Balances::HalfCapacity).expect("simulate"));
-        println!(
-            "sim::simulate end to end (base scenario, demand, what-if and baseline routed for \
-             changed_routes): {wall:?} ({cpu:.2} s CPU); {} succeeded, {} changed",
-            r.succeeded, r.changed_routes
-        );
+        simulate_end_to_end(&g, &base, &req);
         grp.bench_function("simulate_what_if", |b| b.iter(what_if));
     }
     let grid = strategy::grid(&flow_params(1));
     if part("curves") {
-        let oracle = if short() { 3 } else { usize::MAX };
+        let oracle = oracle_channels().unwrap_or(if short() { 3 } else { usize::MAX });
         curves_vs_oracle(&base, &d, &grid, oracle);
         let edges = base.out_edges();
         grp.bench_function("curves_50_channels", |b| {
@@ -310,28 +370,36 @@ fn bench(c: &mut Criterion) {
         for n in [200, 1_000] {
             let node = node_with(&g, n);
             let sc = Scenario::new(&g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
-            curves_vs_oracle(&sc, &d, &grid, if short() { 1 } else { 2 });
+            let sample = oracle_channels().unwrap_or(if short() { 1 } else { 2 });
+            curves_vs_oracle(&sc, &d, &grid, sample.min(2));
         }
     }
     if part("plan") {
-        let req = plan_request(n50, Strategy::Flow(flow_params(3)), payments, 1);
-        let (p, wall, cpu) = timed(|| plan(&g, &req).expect("plan"));
-        println!(
-            "plan (flow, {} channels, 20 candidates, up to 3 rounds, {payments} payments): {wall:?} \
-             ({cpu:.2} s CPU); revenue {} -> {} msat; {}",
-            p.channels.len(),
-            p.current_revenue_msat,
-            p.expected_revenue_msat,
-            work_line(&Curves {
-                curves: vec![],
-                baseline_revenue_msat: 0,
-                work: p.work
-            })
-        );
+        for node in [n50, node_with(&g, 200), node_with(&g, 1_000)] {
+            flow_plan(&g, node, payments);
+        }
     }
     if part("quality") {
         quality(&g);
     }
+}
+
+/// The `flow` plan (3 rounds, 20 candidates) for `node`, timed, with its work.
+fn flow_plan(g: &Snapshot, node: NodeId, payments: usize) {
+    let req = plan_request(node, Strategy::Flow(flow_params(3)), payments, 1);
+    let (p, wall, cpu) = timed(|| plan(g, &req).expect("plan"));
+    println!(
+        "plan (flow, {} channels, 20 candidates, up to 3 rounds, {payments} payments): {wall:?} \
+         ({cpu:.2} s CPU); revenue {} -> {} msat; {}",
+        p.channels.len(),
+        p.current_revenue_msat,
+        p.expected_revenue_msat,
+        work_line(&Curves {
+            curves: vec![],
+            baseline_revenue_msat: 0,
+            work: p.work
+        })
+    );
 }
 
 /// N's revenue on `held_out` under `plan`'s proposals.
@@ -353,12 +421,22 @@ fn revenue_under(g: &Snapshot, node: NodeId, p: &Plan, held_out: &Demand) -> u64
 
 /// Revenue under flow, current fees and proportional, on a held-out demand.
 fn quality(g: &Snapshot) {
-    let nodes = if short() { 3 } else { 10 };
+    // `SWITCHYARD_BENCH_QUALITY_RANKS=10,15,...`: the nodes ranked so by enabled outgoing
+    // channels instead of the 10 (short: 3) best-connected.
+    let default_ranks: Vec<usize> = (0..if short() { 3 } else { 10 }).collect();
+    let ranks: Vec<usize> = std::env::var("SWITCHYARD_BENCH_QUALITY_RANKS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or(default_ranks);
     let n_pay = if short() { 1_000 } else { 10_000 };
     let mut ranked: Vec<(usize, NodeIdx)> = (0..g.node_count() as NodeIdx)
         .map(|u| (enabled_out(g, u), u))
         .collect();
     ranked.sort_unstable_by(|a, b| b.cmp(a));
+    println!(
+        "enabled outgoing channels of the 60 best-connected nodes: {:?}",
+        ranked.iter().take(60).map(|x| x.0).collect::<Vec<_>>()
+    );
     let held_out = demand(
         g,
         n_pay,
@@ -377,7 +455,7 @@ fn quality(g: &Snapshot) {
         "node", "channels", "current msat", "flow msat", "proportional", "flow plan", "rounds",
     );
     let (mut cur_sum, mut flow_sum, mut prop_sum) = (0u64, 0u64, 0u64);
-    for &(k, u) in ranked.iter().take(nodes) {
+    for &(k, u) in ranks.iter().filter_map(|&r| ranked.get(r)) {
         let node = g.node(u).id;
         let flow = plan_request(node, Strategy::Flow(flow_params(3)), n_pay, 7);
         let (flow, time, _) = timed(|| plan(g, &flow));

@@ -43,4 +43,4 @@ pub use curves::{CurvePoint, Curves, RevenueCurve, Session, Work};
 pub use plan::{plan, ChannelPlan, Plan, PlanRequest};
 pub use rules::{ChannelState, Rules, RulesError};
 pub use scenario::{Balances, ChannelBalance, FeePolicy, PolicyOverride, Scenario};
-pub use sim::{simulate, SimulateRequest, SimulationResult};
+pub use sim::{simulate, simulate_with_work, SimWork, SimulateRequest, SimulationResult};

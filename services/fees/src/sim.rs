@@ -13,16 +13,35 @@
 //! capacity) counts as failed. `changed_routes` compares each payment's route with its route
 //! under the same balances and no overrides (the baseline).
 //!
+//! **Routing once where once decides.** Overrides change only fees of directions leaving N.
+//! When every changed fee rises (base and ppm both no lower), the baseline is routed and
+//! a payment is routed again under the what-if only if its route crosses a changed
+//! direction, it found no route, or an htlc_minimum could matter: some enabled direction's
+//! minimum lies in `(amount, amount + the route's fee]` (higher fees upstream raise the
+//! amounts a route carries, which can open a direction a baseline amount could not use;
+//! that is the only way a route could become cheaper than one whose fees did not change).
+//! Otherwise its baseline route is still a cheapest route and is kept: a payer does not
+//! switch between equally cheap routes, so `changed_routes` counts real changes only.
+//! A payment that found no route finds none on the other side either when its endpoints
+//! are disconnected, or when no htlc_minimum lies in `(amount, amount + its fee ceiling]`
+//! (a route within the ceiling carries at most that, and only a minimum could refuse it at
+//! one side's amounts and not the other's); a search that gave up is asked again.
+//! When every changed fee falls, the same holds the other way round (the what-if is
+//! routed, the baseline only where it could differ). Mixed changes route both in full.
+//! [`simulate_with_work`] says how many routes each side took.
+//!
 //! Payments are routed on rayon (the router is exact and deterministic for a given index),
 //! so the result is the same for any number of threads.
+
+use std::collections::HashSet;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use switchyard_graph::route::{Route, RouteError};
-use switchyard_graph::{NodeId, Scid, Snapshot};
+use switchyard_graph::{EdgeIdx, NodeId, Scid, Snapshot};
 
 use crate::demand::{Demand, DemandSpec};
-use crate::scenario::{request, Balances, PolicyOverride, Scenario};
+use crate::scenario::{request, Balances, FeePolicy, PolicyOverride, Scenario};
 use crate::FeesError;
 
 /// Most routes a simulation returns.
@@ -191,22 +210,161 @@ pub fn simulate(
     req: &SimulateRequest,
     balances: &Balances,
 ) -> Result<SimulationResult, FeesError> {
+    simulate_with_work(graph, req, balances).map(|(r, _)| r)
+}
+
+/// Work of a simulation: what its time depends on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SimWork {
+    /// Routes computed under the what-if.
+    pub what_if_routes: u64,
+    /// Routes computed at the current fees (the baseline).
+    pub baseline_routes: u64,
+    /// Payments whose route on one side was shown to be a cheapest route on the other too
+    /// (see the module documentation), not routed again.
+    pub reused_routes: u64,
+    /// Routing indexes built: the base scenario's (with its landmark tables) and the
+    /// what-if's (landmarks borrowed), when the overrides change a fee.
+    pub indexes_built: u64,
+}
+
+/// [`simulate`], with the work it did.
+pub fn simulate_with_work(
+    graph: &Snapshot,
+    req: &SimulateRequest,
+    balances: &Balances,
+) -> Result<(SimulationResult, SimWork), FeesError> {
     let base = Scenario::new(graph, &req.node, balances, &[])?;
     let changes = base.override_changes(&req.overrides)?;
     let demand = Demand::generate(graph, &req.demand)?;
     let what_if = base.with_fees(&changes);
-    let routes = route_all(&what_if, &demand);
-    let changed = if changes.is_empty() {
-        0
-    } else {
-        let baseline = route_all(&base, &demand);
-        routes
-            .par_iter()
-            .zip(&baseline)
-            .filter(|(a, b)| route_key(a) != route_key(b))
+    let mut work = SimWork {
+        indexes_built: 1,
+        ..SimWork::default()
+    };
+    let (routes, changed) = route_what_if(&base, &what_if, &changes, &demand, &mut work);
+    Ok((result(&what_if, routes, changed, req.return_routes), work))
+}
+
+/// Whether the effective changes raise some fee and lower some fee (pointwise in the amount).
+fn rise_fall(base: &Scenario, changes: &[(EdgeIdx, FeePolicy)]) -> (bool, bool) {
+    let (mut rise, mut fall) = (false, false);
+    for &(e, new) in changes {
+        let old = base.fee_of(e);
+        if new == old {
+            continue;
+        }
+        let up = new.base_fee_msat >= old.base_fee_msat && new.fee_ppm >= old.fee_ppm;
+        let down = new.base_fee_msat <= old.base_fee_msat && new.fee_ppm <= old.fee_ppm;
+        rise |= !down;
+        fall |= !up;
+    }
+    (rise, fall)
+}
+
+/// The what-if's routes and how many differ from the baseline's, each payment routed on
+/// one side and only where needed on the other (see the module documentation).
+fn route_what_if(
+    base: &Scenario,
+    what_if: &Scenario,
+    changes: &[(EdgeIdx, FeePolicy)],
+    demand: &Demand,
+    work: &mut SimWork,
+) -> (Vec<Result<Route, RouteError>>, u64) {
+    let n = demand.payments.len() as u64;
+    let (rise, fall) = rise_fall(base, changes);
+    if !rise && !fall {
+        work.what_if_routes = n;
+        return (route_all(base, demand), 0);
+    }
+    work.indexes_built += 1;
+    let count_changed = |a: &[Result<Route, RouteError>], b: &[Result<Route, RouteError>]| {
+        a.par_iter()
+            .zip(b)
+            .filter(|(x, y)| route_key(x) != route_key(y))
             .count() as u64
     };
-    Ok(result(&what_if, routes, changed, req.return_routes))
+    if rise && fall {
+        let (routes, baseline) =
+            rayon::join(|| route_all(what_if, demand), || route_all(base, demand));
+        (work.what_if_routes, work.baseline_routes) = (n, n);
+        let changed = count_changed(&routes, &baseline);
+        return (routes, changed);
+    }
+    // Fees only rose: the baseline decides; only fell: the what-if does.
+    let (first, second) = if rise {
+        (base, what_if)
+    } else {
+        (what_if, base)
+    };
+    let known = route_all(first, demand);
+    let g = &*what_if.snapshot;
+    let crossed: HashSet<Scid> = changes
+        .iter()
+        .filter(|&&(e, fee)| base.fee_of(e) != fee)
+        .map(|&(e, _)| g.channel(Snapshot::edge_channel(e)).scid)
+        .collect();
+    let me = what_if.node_id;
+    let mins = HtlcMins::new(g);
+    let other: Vec<Option<Result<Route, RouteError>>> = known
+        .par_iter()
+        .zip(&demand.payments)
+        .map(|(r, p)| {
+            let a = p.amount_msat;
+            let decided = match r {
+                Ok(r) => {
+                    !r.hops
+                        .iter()
+                        .any(|h| h.from == me && crossed.contains(&h.scid))
+                        && !mins.within(a, a.saturating_add(r.total_fee_msat))
+                }
+                Err(RouteError::Disconnected) => true,
+                Err(RouteError::SearchBudget { .. }) => false,
+                Err(_) => !mins.within(a, a.saturating_add(p.max_fee_msat)),
+            };
+            (!decided).then(|| second.find_route(&request(p)))
+        })
+        .collect();
+    let routed = other.iter().filter(|o| o.is_some()).count() as u64;
+    work.reused_routes = n - routed;
+    let other: Vec<Result<Route, RouteError>> = other
+        .into_iter()
+        .zip(&known)
+        .map(|(o, k)| o.unwrap_or_else(|| k.clone()))
+        .collect();
+    let changed = count_changed(&known, &other);
+    if rise {
+        (work.baseline_routes, work.what_if_routes) = (n, routed);
+        (other, changed)
+    } else {
+        (work.what_if_routes, work.baseline_routes) = (n, routed);
+        (known, changed)
+    }
+}
+
+/// Every enabled direction's htlc_minimum, sorted: "could an htlc_minimum lie between these
+/// two amounts?"
+struct HtlcMins(Vec<u64>);
+
+impl HtlcMins {
+    fn new(g: &Snapshot) -> HtlcMins {
+        let mut v: Vec<u64> = g
+            .channels()
+            .iter()
+            .flat_map(|c| c.policies.iter().flatten())
+            .filter(|p| !p.disabled && p.htlc_min_msat > 0)
+            .map(|p| p.htlc_min_msat)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        HtlcMins(v)
+    }
+
+    /// Whether some minimum `m` has `lo < m <= hi`.
+    fn within(&self, lo: u64, hi: u64) -> bool {
+        let i = self.0.partition_point(|&m| m <= lo);
+        self.0.get(i).is_some_and(|&m| m <= hi)
+    }
 }
 
 /// The answer for routed payments.

@@ -342,3 +342,61 @@ fn balance_caps_limit_what_the_node_forwards() {
         .unwrap();
     assert_eq!(inbound.payments, 2);
 }
+
+/// A what-if whose fees only rise (or only fall) routes each payment on one side and on the
+/// other only where it could differ; every route it reports costs what routing every payment
+/// under the what-if costs, and is valid there.
+#[test]
+fn a_one_way_what_if_reuses_routes_and_costs_what_rerouting_everything_costs() {
+    let g = load_bundled("2026-02-03");
+    let n = nodes_2026(&g, &[3])[0];
+    let sc = Scenario::new(&g, &n, &Balances::HalfCapacity, &[]).unwrap();
+    let spec = DemandSpec::Random(RandomDemand::new(600, 21));
+    let d = Demand::generate(&g, &spec).unwrap();
+    for rise in [true, false] {
+        let overrides: Vec<_> = sc
+            .out_edges()
+            .into_iter()
+            .map(|e| {
+                let f = sc.fee_of(e);
+                let (base, ppm) = if rise {
+                    (f.base_fee_msat, f.fee_ppm.saturating_add(50_000))
+                } else {
+                    (0, f.fee_ppm / 4)
+                };
+                switchyard_fees::PolicyOverride {
+                    scid: g.channel(e >> 1).scid,
+                    from: n,
+                    base_fee_msat: base,
+                    fee_ppm: ppm,
+                }
+            })
+            .collect();
+        let req = SimulateRequest {
+            node: n,
+            overrides: overrides.clone(),
+            demand: spec.clone(),
+            return_routes: true,
+        };
+        let (r, work) = sim::simulate_with_work(&g, &req, &Balances::HalfCapacity).unwrap();
+        assert!(work.reused_routes > 300, "{rise}: {work:?}");
+        assert!(r.changed_routes > 0, "{rise}: {work:?} {:?}", r.node);
+        let full = Scenario::new(&g, &n, &Balances::HalfCapacity, &overrides).unwrap();
+        let everything = sim::route_all(&full, &d);
+        let mine = r.routes.as_ref().unwrap();
+        for (i, (a, b)) in mine.iter().zip(&everything).enumerate() {
+            match (a, b) {
+                (Some(a), Ok(b)) => {
+                    assert_eq!(a.total_fee_msat, b.total_fee_msat, "{rise}: payment {i}");
+                    validate_route(&full.snapshot, &request(&d.payments[i]), a).unwrap();
+                }
+                (None, Err(_)) => {}
+                _ => panic!("{rise}: payment {i}: {a:?} vs {b:?}"),
+            }
+        }
+        assert_eq!(
+            r.succeeded,
+            everything.iter().filter(|x| x.is_ok()).count() as u64
+        );
+    }
+}

@@ -176,6 +176,10 @@ impl RoutingIndex {
         }
         if a < e.htlc_min {
             let b = self.edges.inbound(slot, e.htlc_min, u == q.src);
+            // As in step 1: past the fee limit, the rejection hides no allowed route.
+            if q.over_fee_limit(b, 0) {
+                return None;
+            }
             ls.reject_bound = ls.reject_bound.min(b);
             ls.min_rejected = true;
             return None;

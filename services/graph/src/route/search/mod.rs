@@ -84,6 +84,12 @@
 //!   few nodes before that direction, not after the whole graph. Without a limit the exact
 //!   search must settle every node cheaper than such a route, or than the payer's largest
 //!   channel when no such route can be paid: the routing bench's `-dnu` graphs measure it.
+//!   An htlc_minimum rejection whose least amount (`m`, plus the edge's fee at `m` unless
+//!   the edge leaves the payer) already exceeds the amount plus the limit is a fee-limit cut,
+//!   not a rejection: no route within the limit can use that edge. So a payer whose every
+//!   channel needs more than it may send is refused from step 1, where steps 2 and 3 would
+//!   look for paths whose fees lift the amount to the minimum and, on a real graph, run out
+//!   of budget (4 of 10,000 fee-ceiling payments on the 2026 graph, 0.1-0.25 s each).
 //!
 //! ## Matrix (fee model)
 //! `fee_column` settles every source of a matrix from one plain backward Dijkstra per

@@ -270,6 +270,12 @@ impl RoutingIndex {
             } else {
                 e.htlc_min.saturating_add(e.fee(e.htlc_min))
             };
+            // Any route over `e` makes the source send at least `b`: past the fee limit,
+            // the rejection hides no route the request allows (a fee-limit cut instead).
+            if q.over_fee_limit(b, 0) {
+                st.fee_pruned = true;
+                return None;
+            }
             st.reject_bound = st.reject_bound.min(b);
             st.min_rejected = true;
             return None;

@@ -236,3 +236,36 @@ fn fee_limits_agree_with_the_unlimited_answer_on_a_do_not_use_graph() {
     }
     assert!(within > 50 && over > 30, "{within} within, {over} over");
 }
+
+/// An htlc_minimum that only an amount past the fee limit could meet hides no route the
+/// request allows: the answer is `no_route_fee_limit` from step 1, not a label search for
+/// paths whose fees would lift the amount to the minimum (which on a real graph runs out of
+/// its budget). On the payer's first hop and further on alike.
+#[test]
+fn an_htlc_minimum_past_the_fee_limit_is_a_fee_limit_cut() {
+    // 0 -> 1 -> 2, and 0 -> 3 -> 1: 0 -> 1 and 3 -> 1 need 20,000 msat.
+    let mut t = TestGraph::new(4);
+    let first = both(&mut t, 0, 1, 1_000_000, 0, 0, 10);
+    both(&mut t, 1, 2, 1_000_000, 0, 0, 10);
+    both(&mut t, 0, 3, 1_000_000, 0, 0, 10);
+    let inner = both(&mut t, 3, 1, 1_000_000, 0, 0, 10);
+    set(&mut t, first, 0, |u| u.htlc_min_msat = 20_000);
+    set(&mut t, inner, 3, |u| u.htlc_min_msat = 20_000);
+    let idx = index(&t);
+    let pay = |max_fee| RouteRequest {
+        max_fee_msat: max_fee,
+        ..RouteRequest::new(id(0), id(2), 10_000)
+    };
+    assert_eq!(idx.find_route(&pay(Some(9_999))), Err(RouteError::FeeLimit));
+    // A limit that could pay the difference leaves the rejections standing: no path has a
+    // fee to pay, so none can lift the amount, and the reason is capacity.
+    assert_eq!(
+        idx.find_route(&pay(Some(10_000))),
+        Err(RouteError::Capacity)
+    );
+    assert_eq!(idx.find_route(&pay(None)), Err(RouteError::Capacity));
+    assert_eq!(
+        route_ok(&idx, &RouteRequest::new(id(0), id(2), 20_000)).total_fee_msat,
+        0
+    );
+}
