@@ -21,13 +21,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use switchyard_graph::{NodeId, Scid};
 use switchyard_node::ln::ForwardingPolicy;
-use switchyard_node::{FeesConfig, PeerSpec};
+use switchyard_node::FeesConfig;
 use switchyard_regtest::Bitcoind;
 use switchyard_store::queries::books;
 use switchyard_store::queries::fees::FeeMode;
 use switchyard_store::testing::TestDb;
 
 use crate::http::{get, get_token, send_with, Reply};
+use crate::lightning::spec;
 use crate::line::{address, confirm_channels, fund, mine, usable_with};
 use crate::node::{metric, node_config, start_node, wait_for, Running};
 
@@ -43,20 +44,10 @@ const S_TARGET_PPM: u32 = 1_500;
 const MAX_STEP_PPM: u32 = 1_000;
 /// The controller's interval (and its schedule): short for the test, long enough that two
 /// runs in a row fall inside it.
-const INTERVAL: Duration = Duration::from_secs(15);
+const INTERVAL: Duration = Duration::from_secs(10);
 
 fn fee(policy: (u32, u32), amount_msat: u64) -> u64 {
     u64::from(policy.0) + amount_msat * u64::from(policy.1) / 1_000_000
-}
-
-fn spec(r: &Running) -> PeerSpec {
-    format!(
-        "{}@{}",
-        r.node.node_id(),
-        r.node.listening().expect("listening")
-    )
-    .parse()
-    .expect("peer spec")
 }
 
 fn gid(r: &Running) -> NodeId {
