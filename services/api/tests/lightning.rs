@@ -29,7 +29,8 @@ fn log_to_test_output() {
         .try_init();
 }
 
-fn spec(r: &Running) -> PeerSpec {
+/// `r`'s node as a peer to connect to.
+pub(crate) fn spec(r: &Running) -> PeerSpec {
     format!(
         "{}@{}",
         r.node.node_id(),

@@ -2,6 +2,7 @@
 
 mod auth;
 mod fees;
+mod fees_regtest;
 mod history;
 mod http;
 mod lightning;
