@@ -28,6 +28,9 @@ pub enum Error {
     /// A caller-supplied parameter the store cannot use.
     #[error("{0}")]
     InvalidInput(String),
+    /// The graph as of an instant the store cannot answer for.
+    #[error(transparent)]
+    AsOf(#[from] crate::queries::asof::ResolveError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -208,62 +208,66 @@ async fn history_of_january_then_may_matches_the_files() {
         .unwrap();
     let opened: HashSet<Scid> = may_scids.difference(&jan_scids).copied().collect();
     let closed: HashSet<Scid> = jan_scids.difference(&may_scids).copied().collect();
-    assert_eq!(churn.channels_opened, opened.len() as u64);
-    assert_eq!(churn.channels_closed, closed.len() as u64);
+    assert_eq!(churn.changes.channels_opened, opened.len() as u64);
+    assert_eq!(churn.changes.channels_closed, closed.len() as u64);
     assert_eq!(
-        churn.opened.iter().map(|c| c.scid).collect::<HashSet<_>>(),
+        churn.changes.opened.iter().map(|c| c.scid).collect::<HashSet<_>>(),
         opened
     );
     assert_eq!(
-        churn.closed.iter().map(|c| c.scid).collect::<HashSet<_>>(),
+        churn.changes.closed.iter().map(|c| c.scid).collect::<HashSet<_>>(),
         closed
     );
     assert_eq!(
-        churn.capacity_added_sat,
+        churn.changes.capacity_added_sat,
         opened.iter().map(|s| may.capacity[s] as i64).sum::<i64>()
     );
     assert_eq!(
-        churn.capacity_removed_sat,
+        churn.changes.capacity_removed_sat,
         closed.iter().map(|s| jan.capacity[s] as i64).sum::<i64>()
     );
     assert_eq!(
-        (churn.channels_at_from, churn.channels_at_to),
+        (churn.changes.channels_at_from, churn.changes.channels_at_to),
         (jan_scids.len() as u64, may_scids.len() as u64)
     );
     assert_eq!(
-        (churn.capacity_at_from_sat, churn.capacity_at_to_sat),
+        (churn.changes.capacity_at_from_sat, churn.changes.capacity_at_to_sat),
         (jan.capacity_sat(), may.capacity_sat())
     );
     let (jan_nodes, may_nodes) = (jan.nodes(), may.nodes());
     let appeared: HashSet<NodeId> = may_nodes.difference(&jan_nodes).copied().collect();
     let gone: HashSet<NodeId> = jan_nodes.difference(&may_nodes).copied().collect();
     assert_eq!(
-        (churn.nodes_appeared, churn.nodes_disappeared),
+        (churn.changes.nodes_appeared, churn.changes.nodes_disappeared),
         (appeared.len() as u64, gone.len() as u64)
     );
     assert_eq!(
-        churn.appeared.iter().copied().collect::<HashSet<_>>(),
+        churn.changes.appeared.iter().copied().collect::<HashSet<_>>(),
         appeared
     );
     assert_eq!(
-        churn.disappeared.iter().copied().collect::<HashSet<_>>(),
+        churn.changes.disappeared.iter().copied().collect::<HashSet<_>>(),
         gone
     );
     assert!(churn
+        .changes
         .closed
         .windows(2)
         .all(|w| w[0].capacity_sat >= w[1].capacity_sat));
     let small = history::churn(pool, jan.day(), may.day(), 3).await.unwrap();
-    assert_eq!(small.closed, churn.closed[..3]);
-    assert_eq!(small.channels_closed, churn.channels_closed);
+    assert_eq!(small.changes.closed, churn.changes.closed[..3]);
+    assert_eq!(small.changes.channels_closed, churn.changes.channels_closed);
     // Nothing happens between two days without data.
     let quiet = history::churn(pool, jan.day().plus(1), may.day().plus(-1), 10)
         .await
         .unwrap();
-    assert_eq!((quiet.channels_opened, quiet.channels_closed), (0, 0));
+    assert_eq!(
+        (quiet.changes.channels_opened, quiet.changes.channels_closed),
+        (0, 0)
+    );
 
     // A channel of January gone in May: closed at the May snapshot time.
-    let gone_scid = churn.closed[0].scid;
+    let gone_scid = churn.changes.closed[0].scid;
     let h = history::channel_history(pool, gone_scid)
         .await
         .unwrap()
@@ -326,7 +330,7 @@ async fn history_of_january_then_may_matches_the_files() {
         .is_none());
 
     // The closed channel's endpoints list it in their history.
-    let node = churn.closed[0].node_1;
+    let node = churn.changes.closed[0].node_1;
     let nh = history::node_history(pool, &node).await.unwrap().unwrap();
     assert!(nh.events.iter().any(|e| matches!(
         &e.kind,

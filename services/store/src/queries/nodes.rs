@@ -44,29 +44,34 @@ pub struct AnnouncementRow {
     pub source: String,
 }
 
+/// The columns of an [`AnnouncementRow`], in [`announcement_row`]'s order.
+pub(crate) const ANNOUNCEMENT_COLUMNS: &str = "timestamp, alias, color, addresses, features, \
+     extract(epoch FROM received_at)::bigint, source";
+
+pub(crate) type AnnouncementTuple = (i64, String, String, serde_json::Value, Vec<u8>, i64, String);
+
+pub(crate) fn announcement_row(
+    (timestamp, alias, color, addresses, features, received_at, source): AnnouncementTuple,
+) -> AnnouncementRow {
+    AnnouncementRow {
+        timestamp,
+        alias,
+        color,
+        addresses,
+        features: switchyard_graph::types::encode_hex(&features),
+        received_at,
+        source,
+    }
+}
+
 /// Every stored announcement of a node, newest first.
 pub async fn announcements(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Vec<AnnouncementRow>> {
-    type Row = (i64, String, String, serde_json::Value, Vec<u8>, i64, String);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT timestamp, alias, color, addresses, features, \
-         extract(epoch FROM received_at)::bigint, source \
-         FROM node_announcements WHERE node_id = $1 ORDER BY timestamp DESC",
-    )
+    let rows: Vec<AnnouncementTuple> = sqlx::query_as(&format!(
+        "SELECT {ANNOUNCEMENT_COLUMNS} FROM node_announcements WHERE node_id = $1 \
+         ORDER BY timestamp DESC"
+    ))
     .bind(&id.0[..])
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(timestamp, alias, color, addresses, features, received_at, source)| AnnouncementRow {
-                timestamp,
-                alias,
-                color,
-                addresses,
-                features: switchyard_graph::types::encode_hex(&features),
-                received_at,
-                source,
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().map(announcement_row).collect())
 }
