@@ -18,7 +18,9 @@
 //! # }
 //! ```
 
+pub mod asof;
 mod auth;
+pub mod backfill;
 pub mod error;
 pub mod metrics;
 mod routes;
@@ -58,11 +60,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/analytics/centrality"),
     ("get", "/v1/analytics/nodes/{pubkey}"),
     ("get", "/v1/analytics/channels/{scid}"),
+    ("get", "/v1/analytics/nodes/{pubkey}/history"),
     ("get", "/v1/node"),
     ("get", "/v1/peers"),
     ("post", "/v1/peers"),
     ("get", "/v1/network/history"),
     ("get", "/v1/network/churn"),
+    ("get", "/v1/network/diff"),
     ("get", "/v1/channels/{scid}/history"),
     ("get", "/v1/nodes/{pubkey}/history"),
     ("get", "/v1/channels/own"),
@@ -79,6 +83,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/payments/{id}"),
     ("get", "/v1/forwards"),
     ("get", "/v1/earnings"),
+];
+
+/// The routes that answer as of an instant with the `at` query parameter (the OpenAPI
+/// document must list it on exactly these; a test checks it).
+pub const AT_ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/network/stats"),
+    ("get", "/v1/nodes"),
+    ("get", "/v1/nodes/{pubkey}"),
+    ("get", "/v1/channels/{scid}"),
+    ("post", "/v1/routes"),
+    ("post", "/v1/routes/batch"),
+    ("post", "/v1/routes/matrix"),
+    ("post", "/v1/routes/mpp"),
+    ("get", "/v1/analytics/centrality"),
+    ("get", "/v1/analytics/nodes/{pubkey}"),
+    ("get", "/v1/analytics/channels/{scid}"),
 ];
 
 /// The application router.
@@ -102,6 +122,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/analytics/nodes/{pubkey}", get(routes::analytics::node))
         .route(
+            "/v1/analytics/nodes/{pubkey}/history",
+            get(routes::analytics::node_history),
+        )
+        .route(
             "/v1/analytics/channels/{scid}",
             get(routes::analytics::channel),
         )
@@ -112,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/network/history", get(routes::history::network))
         .route("/v1/network/churn", get(routes::history::churn))
+        .route("/v1/network/diff", get(routes::network::diff))
         .route("/v1/channels/{scid}/history", get(routes::history::channel))
         .route("/v1/nodes/{pubkey}/history", get(routes::history::node))
         .route(

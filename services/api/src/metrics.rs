@@ -37,6 +37,17 @@ pub struct Metrics {
     pub analytics_duration: prometheus::Gauge,
     pub analytics_version: IntGauge,
     pub own_node_betweenness_rank: IntGauge,
+    /// Composite rank position of the own node (1 = best, 0 = not in the analysed graph).
+    pub own_node_rank_position: IntGauge,
+    /// Analytics runs written to the store's analytics history, by kind and outcome.
+    pub analytics_runs_stored: IntCounterVec,
+    /// Requests for the graph as of a past instant, by cache result (`hit`, `miss`).
+    pub asof_requests: IntCounterVec,
+    /// Time to build the graph as of a past instant (store read and view).
+    pub asof_build_duration: Histogram,
+    /// Entries and heap bytes of the caches of past graphs and analytics (`kind` label).
+    pub asof_cache_entries: IntGaugeVec,
+    pub asof_cache_bytes: IntGaugeVec,
     /// Fee rate percentiles of the enabled directions of the served graph (`quantile` label).
     pub graph_fee_rate_ppm: IntGaugeVec,
     /// Base fee percentiles of the enabled directions of the served graph (`quantile` label).
@@ -209,6 +220,45 @@ impl Metrics {
             "switchyard_own_node_betweenness_rank",
             "Position of the configured own node by fee-weighted betweenness (1 = most central, 0 = not in the analysed graph)",
         );
+        let own_node_rank_position = gauge(
+            "switchyard_own_node_rank_position",
+            "Position of the configured own node by the composite rank (1 = best, 0 = not in the analysed graph)",
+        );
+        let analytics_runs_stored = must(IntCounterVec::new(
+            Opts::new(
+                "switchyard_analytics_runs_stored_total",
+                "Analytics runs written to the store's analytics history, by kind (version, day) and outcome (stored, failed)",
+            ),
+            &["kind", "outcome"],
+        ));
+        let asof_requests = must(IntCounterVec::new(
+            Opts::new(
+                "switchyard_asof_requests_total",
+                "Requests for the graph as of a past instant, by cache result (hit, miss)",
+            ),
+            &["result"],
+        ));
+        let asof_build_duration = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "switchyard_asof_build_duration_seconds",
+                "Time to build the graph as of a past instant from history (store read and view)",
+            )
+            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+        ));
+        let asof_cache_entries = must(IntGaugeVec::new(
+            Opts::new(
+                "switchyard_asof_cache_entries",
+                "Past graphs (kind=graph) and past analytics (kind=analytics) held in memory",
+            ),
+            &["kind"],
+        ));
+        let asof_cache_bytes = must(IntGaugeVec::new(
+            Opts::new(
+                "switchyard_asof_cache_bytes",
+                "Heap bytes of the past graphs (kind=graph) and past analytics (kind=analytics) held in memory",
+            ),
+            &["kind"],
+        ));
         let graph_fee_rate_ppm = must(IntGaugeVec::new(
             Opts::new(
                 "switchyard_graph_fee_rate_ppm",
@@ -252,6 +302,12 @@ impl Metrics {
             analytics_duration,
             analytics_version,
             own_node_betweenness_rank,
+            own_node_rank_position,
+            analytics_runs_stored,
+            asof_requests,
+            asof_build_duration,
+            asof_cache_entries,
+            asof_cache_bytes,
             graph_fee_rate_ppm,
             graph_base_fee_msat,
             db_pool_connections,
@@ -278,6 +334,12 @@ impl Metrics {
         must(m.register(&m.analytics_duration));
         must(m.register(&m.analytics_version));
         must(m.register(&m.own_node_betweenness_rank));
+        must(m.register(&m.own_node_rank_position));
+        must(m.register(&m.analytics_runs_stored));
+        must(m.register(&m.asof_requests));
+        must(m.register(&m.asof_build_duration));
+        must(m.register(&m.asof_cache_entries));
+        must(m.register(&m.asof_cache_bytes));
         must(m.register(&m.db_pool_connections));
         must(m.register(&m.db_pool_max_connections));
         must(m.register(&ProcessCollector::new()));
@@ -307,6 +369,13 @@ impl Metrics {
         // Make the outcome series exist from the start, so rate() works before the first import.
         for outcome in ["imported", "skipped", "failed"] {
             m.import_runs.with_label_values(&[outcome]);
+        }
+        for kind in ["graph", "analytics"] {
+            m.asof_cache_entries.with_label_values(&[kind]);
+            m.asof_cache_bytes.with_label_values(&[kind]);
+        }
+        for result in ["hit", "miss"] {
+            m.asof_requests.with_label_values(&[result]);
         }
         metrics
     }
