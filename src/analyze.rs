@@ -56,18 +56,31 @@ fn plan(args: &AnalyzeArgs) -> Result<(Metric, AnalyticsConfig)> {
 
 pub async fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
     let (metric, config) = plan(&args)?;
+    if args.backfill {
+        // Every metric of each day, so any series can be read back.
+        let config = AnalyticsConfig::for_amount(config.amount_msat);
+        return crate::history::backfill(&args, config).await;
+    }
+    if let Some(node) = &args.history {
+        return crate::history::node_history(&args, node, config.amount_msat).await;
+    }
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| crate::run::parse_time("--at", s))
+        .transpose()?;
     let started = Instant::now();
-    // The graph, and for the store its version and each node's uptime from gossip history.
+    // The graph, and for the store its version and each node's uptime from gossip history
+    // (both as of `at` when given).
     let (snapshot, version, uptime) = if args.files.is_empty() {
         tracing::info!("loading the graph from the database");
         let db = Database::open(&args.db).await?;
         let loaded = async {
-            let (snapshot, version) = switchyard_store::graph::load_snapshot(&db.store)
-                .await
-                .context("loading the graph from the database")?;
-            let uptime = switchyard_store::queries::history::node_uptime(db.store.pool())
-                .await
-                .context("reading node uptime from the gossip history")?;
+            let (snapshot, version) = crate::run::load_graph(&db, at).await?;
+            let uptime =
+                switchyard_store::queries::history::node_uptime_until(db.store.pool(), at)
+                    .await
+                    .context("reading node uptime from the gossip history")?;
             anyhow::Ok((snapshot, version, uptime))
         }
         .await;

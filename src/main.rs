@@ -4,6 +4,7 @@
 mod analyze;
 mod cli;
 mod client;
+mod history;
 mod node;
 mod operator;
 mod progress;
