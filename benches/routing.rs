@@ -2,17 +2,31 @@
 //! same run.
 //!
 //! `cargo bench --bench routing` runs, per bundled graph (2019-05-14 and 2026-02-03):
-//! per-query latency over the fixed seeded query set (median / p99, printed), batch
-//! throughput on 2 threads, a 100 x 100 matrix, MPP for 1M-sat payments no single path
-//! carries (the split ones and the refused ones timed apart), index build time and memory, and criterion groups `route/{fee,prob,balanced,
-//! ldk_zero,ldk_prob}/{2019,2026}` and `index/{build,build_with_landmarks_of}/{2019,2026}`
-//! (the index a node's payment needs, whole or with the cached landmark tables), then the same (without LDK) on the 4x synthetic graph
-//! (four relabelled copies of 2026 stitched with random channels; `SWITCHYARD_BENCH_NO_4X=1`
-//! skips it). Latency tables use 1,000 fixed seeded queries (`SWITCHYARD_BENCH_QUERIES`
-//! changes the count) and print wall-clock and thread-CPU percentiles: the bench machine is
-//! shared, and CPU time leaves out time spent preempted. They also print the fee search's
-//! work per query (nodes settled, edges relaxed), which no noisy neighbour changes. `SWITCHYARD_BENCH_FULL=1` splits
-//! 60 MPP payments instead of 20.
+//! per-query latency of the three cost models and LDK's over the fixed seeded query set,
+//! the fee-model load (below), a 100 x 100 matrix, MPP for 1M-sat payments no single path
+//! carries (the split ones and the refused ones timed apart), index build time and memory,
+//! and criterion groups `route/{fee,fee_limit,prob,balanced,ldk_zero,ldk_prob}/{2019,2026}`
+//! and `index/{build,build_with_landmarks_of}/{2019,2026}` (the index a node's payment needs,
+//! whole or with the cached landmark tables); then the same without LDK on the 4x synthetic
+//! graph (four relabelled copies of 2026 stitched with random channels;
+//! `SWITCHYARD_BENCH_NO_4X=1` skips it).
+//!
+//! The fee-model load (issue 18, a simulation's mass of routes): the fee-model queries with
+//! no fee limit and with a wallet's ceiling (LDK's default, 1% of the amount + 50 sat), each
+//! with latency (mean, median, p99), the fee search's work per query (nodes settled, edges
+//! relaxed: no noisy neighbour changes it), the answers (routes found, their fee sum,
+//! refusals by code: what a refactor must leave unchanged) and the batch rate on 2 threads.
+//! It also runs on each real graph with directions priced near u32::MAX ppm, as LND nodes
+//! price a channel they do not want used (`testing::do_not_use`: a fixed 3% of the enabled
+//! directions, and every direction into 2% of the nodes, which are then reachable only over
+//! such directions; names end in `-dnu`, criterion ids `route/{fee,fee_limit}/{year}-dnu`),
+//! once with the query set and once with its payments sent to those trapped nodes instead.
+//!
+//! Latency tables use 1,000 fixed seeded queries (`SWITCHYARD_BENCH_QUERIES` changes the
+//! count) and print wall-clock and thread-CPU percentiles: the bench machine is shared, and
+//! CPU time leaves out time spent preempted. `SWITCHYARD_BENCH_FULL=1` splits 60 MPP
+//! payments instead of 20; `SWITCHYARD_BENCH_NO_LDK=1` leaves LDK out (before/after runs of
+//! our engine alone).
 
 #[path = "../services/graph/tests/common/ldk.rs"]
 mod ldk;
@@ -23,13 +37,31 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use switchyard_graph::load::{ChannelRecord, NodeRecord, Record};
 use switchyard_graph::route::{CostModel, MppRequest, RouteError, RouteRequest, RoutingIndex};
-use switchyard_graph::testing::load_bundled;
+use switchyard_graph::testing::{do_not_use, do_not_use_traps, load_bundled};
 use switchyard_graph::{NodeId, Scid, Snapshot};
 
 type Query = (NodeId, NodeId, u64);
 
 fn full() -> bool {
     std::env::var_os("SWITCHYARD_BENCH_FULL").is_some()
+}
+
+fn with_ldk() -> bool {
+    std::env::var_os("SWITCHYARD_BENCH_NO_LDK").is_none()
+}
+
+/// A wallet's fee ceiling: LDK's default `max_total_routing_fee_msat`, 1% of the amount plus
+/// 50 sat.
+fn wallet_fee_limit(amount_msat: u64) -> u64 {
+    amount_msat / 100 + 50_000
+}
+
+/// The fee-model request of a query, with no fee limit or the wallet's.
+fn fee_request(q: &Query, ceiling: bool) -> RouteRequest {
+    RouteRequest {
+        max_fee_msat: ceiling.then(|| wallet_fee_limit(q.2)),
+        ..RouteRequest::new(q.0, q.1, q.2)
+    }
 }
 
 fn pct(mut v: Vec<Duration>) -> (Duration, Duration) {
@@ -245,33 +277,6 @@ fn latency_table(s: &Setup) {
             us(r.cpu_no_route.1),
         );
     }
-    // The fee search's work per query, counted: unlike the clock, the same on any machine,
-    // so a change to the bounds can be judged by it.
-    let (mut settled, mut relaxed) = (Vec::new(), Vec::new());
-    for q in &s.queries {
-        let w0 = switchyard_graph::route::fee_search_work_for_tests();
-        let _ = idx.find_route(&RouteRequest::new(q.0, q.1, q.2));
-        let w1 = switchyard_graph::route::fee_search_work_for_tests();
-        settled.push(w1.0 - w0.0);
-        relaxed.push(w1.1 - w0.1);
-    }
-    let counts = |mut v: Vec<u64>| {
-        v.sort_unstable();
-        let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1))];
-        (
-            p(0.5),
-            p(0.99),
-            v.iter().sum::<u64>() / v.len().max(1) as u64,
-        )
-    };
-    if !settled.is_empty() {
-        let (s50, s99, smean) = counts(settled);
-        let (r50, r99, rmean) = counts(relaxed);
-        eprintln!(
-            "  fee search work: nodes settled median {s50} p99 {s99} mean {smean}; edges relaxed \
-             (forward ball included) median {r50} p99 {r99} mean {rmean}"
-        );
-    }
     let get = |l: &str| rows.iter().find(|r| r.0 == l).map(|r| r.1);
     if let (Some(f), Some(z)) = (get("fee"), get("ldk_zero")) {
         eprintln!(
@@ -292,37 +297,128 @@ fn latency_table(s: &Setup) {
     }
 }
 
-fn batch_matrix_mpp(s: &Setup) {
+/// Work, answers, latency and batch rate of the fee-model queries, with no fee limit and
+/// with the wallet's ceiling (`wallet_fee_limit`).
+fn fee_load(s: &Setup) {
+    fee_load_of(s, s.name, &s.queries);
+}
+
+/// [`fee_load`] of the given queries.
+fn fee_load_of(s: &Setup, name: &str, queries: &[Query]) {
+    let idx = &s.idx;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .expect("thread pool");
-    let reqs: Vec<RouteRequest> = s
-        .queries
-        .iter()
-        .cycle()
-        .take(20_000)
-        .map(|q| RouteRequest::new(q.0, q.1, q.2))
-        .collect();
-    pool.install(|| {
-        let _ = s.idx.find_routes(&reqs[..1000]);
-        let t = Instant::now();
-        let res = s.idx.find_routes(&reqs);
-        let dt = t.elapsed().as_secs_f64();
-        let ok = res.iter().filter(|r| r.is_ok()).count();
+    for (label, ceiling) in [("no fee limit", false), ("fee limit 1% + 50 sat", true)] {
+        for q in queries.iter().take(20) {
+            let _ = idx.find_route(&fee_request(q, ceiling));
+        }
+        let r = time_each(queries, |q| {
+            idx.find_route(&fee_request(q, ceiling)).is_ok()
+        });
+        // The fee search's work per query, counted: unlike the clock, the same on any
+        // machine, so a change to the bounds can be judged by it. With the answers (fee sum
+        // of the routes found, refusals by code), what a refactor must leave unchanged.
+        let (mut settled, mut relaxed) = (Vec::new(), Vec::new());
+        let (mut fee_sum, mut refusals) = (0u64, std::collections::BTreeMap::new());
+        for q in queries {
+            let w0 = switchyard_graph::route::fee_search_work_for_tests();
+            let res = idx.find_route(&fee_request(q, ceiling));
+            let w1 = switchyard_graph::route::fee_search_work_for_tests();
+            settled.push(w1.0 - w0.0);
+            relaxed.push(w1.1 - w0.1);
+            match res {
+                Ok(route) => fee_sum += route.total_fee_msat,
+                Err(e) => *refusals.entry(e.code()).or_insert(0usize) += 1,
+            }
+        }
+        let reqs: Vec<RouteRequest> = queries
+            .iter()
+            .cycle()
+            .take(20_000)
+            .map(|q| fee_request(q, ceiling))
+            .collect();
+        let (dt, batch_ok) = pool.install(|| {
+            let _ = idx.find_routes(&reqs[..1000]);
+            let t = Instant::now();
+            let res = idx.find_routes(&reqs);
+            (
+                t.elapsed().as_secs_f64(),
+                res.iter().filter(|r| r.is_ok()).count(),
+            )
+        });
+        let (s50, s99, smean) = counts(settled);
+        let (r50, r99, rmean) = counts(relaxed);
         eprintln!(
-            "[{}] batch, 2 threads: {} fee-model queries in {:.3} s = {:.0} queries/s ({} routes found)",
-            s.name,
-            reqs.len(),
-            dt,
-            reqs.len() as f64 / dt,
-            ok
+            "[{}] fee model, {label}, {} queries: cpu mean {:.1} us median {:.1} us p99 {:.1} us | wall median {:.1} us p99 {:.1} us",
+            name,
+            queries.len(),
+            us(r.mean_cpu),
+            us(r.cpu.0),
+            us(r.cpu.1),
+            us(r.wall.0),
+            us(r.wall.1),
         );
+        eprintln!(
+            "  answers: {} routes, fee sum {fee_sum} msat; refused {refusals:?}",
+            r.found
+        );
+        eprintln!(
+            "  fee search work: nodes settled median {s50} p99 {s99} mean {smean}; edges relaxed \
+             (forward ball included) median {r50} p99 {r99} mean {rmean}"
+        );
+        eprintln!(
+            "  batch, 2 threads: {} queries in {dt:.3} s = {:.0} queries/s ({batch_ok} routes found)",
+            reqs.len(),
+            reqs.len() as f64 / dt,
+        );
+    }
+}
+
+/// The query set's sources and amounts, each sent instead to one of the nodes that
+/// `testing::do_not_use` makes reachable only over "do not use" directions (in turn).
+fn trapped_queries(s: &Setup) -> Vec<Query> {
+    let g = &s.g;
+    let trapped: Vec<NodeId> = (0..g.node_count() as u32)
+        .filter(|&u| do_not_use_traps(u) && g.in_edges(u).iter().any(|&e| g.edge_enabled(e)))
+        .map(|u| g.node(u).id)
+        .collect();
+    s.queries
+        .iter()
+        .zip(trapped.iter().cycle())
+        .filter(|(q, d)| q.0 != **d)
+        .map(|(q, &d)| (q.0, d, q.2))
+        .collect()
+}
+
+/// Median, p99 and mean of work counts.
+fn counts(mut v: Vec<u64>) -> (u64, u64, u64) {
+    v.sort_unstable();
+    let p = |q: f64| v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1)));
+    (
+        p(0.5).copied().unwrap_or(0),
+        p(0.99).copied().unwrap_or(0),
+        v.iter().sum::<u64>() / v.len().max(1) as u64,
+    )
+}
+
+fn matrix_mpp(s: &Setup) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("thread pool");
+    pool.install(|| {
         let nodes: Vec<NodeId> = s.queries.iter().map(|q| q.0).take(100).collect();
         let dests: Vec<NodeId> = s.queries.iter().map(|q| q.1).take(100).collect();
         let t = Instant::now();
         let m = s.idx.matrix(&nodes, &dests, 100_000_000, CostModel::Fee);
-        let cells = m.cells.iter().flatten().filter(|c| c.fee_msat.is_some()).count();
+        let cells = m
+            .cells
+            .iter()
+            .flatten()
+            .filter(|c| c.fee_msat.is_some())
+            .count();
         eprintln!(
             "[{}] matrix 100 x 100 (100k sat, fee), 2 threads: {:.3} s ({cells} cells routable)",
             s.name,
@@ -379,8 +475,21 @@ fn criterion_groups(c: &mut Criterion, s: &Setup) {
     } else {
         "4x"
     };
+    let dnu = if s.name.ends_with("-dnu") { "-dnu" } else { "" };
+    for (label, ceiling) in [("fee", false), ("fee_limit", true)] {
+        let mut i = 0;
+        c.bench_function(&format!("route/{label}/{year}{dnu}"), |b| {
+            b.iter(|| {
+                let q = &s.queries[i % s.queries.len()];
+                i += 1;
+                s.idx.find_route(&fee_request(q, ceiling))
+            })
+        });
+    }
+    if !dnu.is_empty() {
+        return;
+    }
     for (label, model) in [
-        ("fee", CostModel::Fee),
         ("prob", CostModel::Probability),
         ("balanced", CostModel::Balanced),
     ] {
@@ -424,19 +533,31 @@ fn criterion_groups(c: &mut Criterion, s: &Setup) {
 }
 
 fn routing(c: &mut Criterion) {
+    let ldk = with_ldk();
     let mut setups = vec![
-        setup("2019-05-14", load_bundled("2019-05-14"), true),
-        setup("2026-02-03", load_bundled("2026-02-03"), true),
+        setup("2019-05-14", load_bundled("2019-05-14"), ldk),
+        setup("2026-02-03", load_bundled("2026-02-03"), ldk),
     ];
     if std::env::var_os("SWITCHYARD_BENCH_NO_4X").is_none() {
         let base = setups[1].g.clone();
         setups.push(setup("4x-2026", synthetic_4x(&base), false));
     }
+    let dnu: Vec<Setup> = [("2019-05-14-dnu", 0), ("2026-02-03-dnu", 1)]
+        .into_iter()
+        .map(|(name, i)| setup(name, do_not_use(&setups[i].g), false))
+        .collect();
     for s in &setups {
         latency_table(s);
-        batch_matrix_mpp(s);
+        fee_load(s);
+        matrix_mpp(s);
     }
-    for s in &setups {
+    for s in &dnu {
+        fee_load(s);
+        // The payments whose only routes cross "do not use" directions, alone.
+        let trapped = trapped_queries(s);
+        fee_load_of(s, &format!("{} to trapped nodes", s.name), &trapped);
+    }
+    for s in setups.iter().chain(&dnu) {
         criterion_groups(c, s);
     }
 }

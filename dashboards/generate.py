@@ -151,9 +151,9 @@ def network():
             target(f"switchyard_graph_channels{{{I}}}", "channels {{instance}}", "B"),
             target(f"switchyard_graph_enabled_directions{{{I}}}", "enabled directions {{instance}}", "C")]),
         timeseries("Capacity", [target(f"switchyard_graph_capacity_sat{{{I}}} / 1e8", "{{instance}}")], unit="BTC"),
-        timeseries("Fee rate percentiles", [target(f"switchyard_graph_fee_rate_ppm{{{I}}}", "p{{quantile}}")],
+        timeseries("Fee rate percentiles", [target(f"switchyard_graph_fee_rate_ppm{{{I}}}", "p{{percentile}}")],
                    unit="none", desc="Parts per million, over enabled channel directions."),
-        timeseries("Base fee percentiles", [target(f"switchyard_graph_base_fee_msat{{{I}}}", "p{{quantile}}")],
+        timeseries("Base fee percentiles", [target(f"switchyard_graph_base_fee_msat{{{I}}}", "p{{percentile}}")],
                    unit="none", desc="Millisatoshis, over enabled channel directions."),
         timeseries("Own node rank over time", [
             target(f"switchyard_own_node_rank_position{{{I}}}", "composite rank {{instance}}", "A"),

@@ -64,4 +64,11 @@ stop_test_cluster
 rm -rf "$SWITCHYARD_TEST_PG_DIR" "$SWITCHYARD_TEST_PG_DIR.lock"
 trap stop_test_cluster EXIT
 
+# Fuzz each parser briefly (fuzz/README.md), failing on a crash or hang; the committed corpus
+# and regression inputs are replayed below as plain tests (fuzz/tests/corpus.rs).
+# FUZZ_SECONDS=0 skips this (e.g. when iterating on one test).
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+  ./fuzz/run.sh "${FUZZ_SECONDS:-20}"
+fi
+
 cargo test --workspace --locked "$@"

@@ -148,11 +148,13 @@ pub async fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             .enumerate()
             .map(|(i, (id, value))| json!({"position": i + 1, "node_id": id, "value": value}))
             .collect();
+        let (name, weight) = switchyard_api::metric_label(metric);
         let body = json!({
             "graph_version": version,
             "computed_at": computed_at,
             "amount_msat": analytics.config.amount_msat,
-            "metric": format!("{metric:?}"),
+            "metric": name,
+            "weight": weight,
             "total": all.len(),
             "nodes": nodes,
             "next_cursor": (page.len() < all.len()).then_some(page.len()),
@@ -170,12 +172,15 @@ pub async fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
             .take(24)
             .collect::<String>()
     };
-    println!(
-        "{:>5}  {:>16}  {:<24}  node_id",
-        "#",
-        format!("{metric:?}").to_lowercase(),
-        "alias"
-    );
+    let (name, weight) = switchyard_api::metric_label(metric);
+    let heading = match weight {
+        Some(w) => format!(
+            "{name}({})",
+            serde_json::to_value(w)?.as_str().unwrap_or("")
+        ),
+        None => name.to_owned(),
+    };
+    println!("{:>5}  {:>16}  {:<24}  node_id", "#", heading, "alias");
     for (i, (id, value)) in page.iter().enumerate() {
         println!("{:>5}  {:>16.6}  {:<24}  {id}", i + 1, value, alias(id));
     }

@@ -93,6 +93,9 @@ pub enum Command {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// The gossip stored from peers: `verify` decodes every stored message, checks its
+    /// signatures over the stored bytes and the stored fields against it.
+    Gossip(GossipArgs),
     /// Print METRICS.md: every metric the registry exports, and the planned ones.
     MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
@@ -107,10 +110,15 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Where switchyard keeps its state (the embedded database lives in DATA_DIR/postgres).
-    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./switchyard-data")]
+    #[arg(
+        long,
+        env = "SWITCHYARD_DATA_DIR",
+        default_value = "./switchyard-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Use this PostgreSQL server instead of the embedded cluster.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 }
 
@@ -253,6 +261,24 @@ pub enum Model {
     Balanced,
 }
 
+#[derive(Debug, Args)]
+pub struct GossipArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub action: GossipAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GossipAction {
+    /// Re-check every stored gossip message that kept its wire bytes; exits 1 when one fails.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DbAction {
     /// Start the embedded cluster (if not running) and print its connection URL.
@@ -365,10 +391,20 @@ pub enum AnalyzeWeight {
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
     /// The node's API address.
-    #[arg(long, env = "SWITCHYARD_API", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "SWITCHYARD_API",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub api: String,
     /// The node's data directory (for the api_token file).
-    #[arg(long, env = "SWITCHYARD_DATA_DIR", default_value = "./switchyard-data")]
+    #[arg(
+        long,
+        env = "SWITCHYARD_DATA_DIR",
+        default_value = "./switchyard-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -427,4 +463,44 @@ pub enum WalletAction {
         #[arg(long)]
         amount_sat: Option<u64>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_options_are_accepted_after_the_action_too() {
+        let cli = Cli::try_parse_from(["switchyard", "db", "stop", "--data-dir", "/tmp/d"])
+            .expect("db stop --data-dir");
+        let Command::Db { db, action } = cli.command else {
+            panic!("not db");
+        };
+        assert!(matches!(action, DbAction::Stop));
+        assert_eq!(db.data_dir, PathBuf::from("/tmp/d"));
+
+        let cli = Cli::try_parse_from([
+            "switchyard",
+            "channel",
+            "list",
+            "--api",
+            "127.0.0.1:9999",
+            "--data-dir",
+            "/tmp/e",
+        ])
+        .expect("channel list --api --data-dir");
+        let Command::Channel { api, .. } = cli.command else {
+            panic!("not channel");
+        };
+        assert_eq!(api.api, "127.0.0.1:9999");
+        assert_eq!(api.data_dir, PathBuf::from("/tmp/e"));
+
+        // The old place keeps working.
+        let cli = Cli::try_parse_from(["switchyard", "db", "--data-dir", "/tmp/f", "status"])
+            .expect("db --data-dir status");
+        let Command::Db { db, .. } = cli.command else {
+            panic!("not db");
+        };
+        assert_eq!(db.data_dir, PathBuf::from("/tmp/f"));
+    }
 }

@@ -77,6 +77,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             to,
         } => crate::operator::earnings(&api, &group_by, from, to).await,
         Command::Db { db, action } => db_command(db, action).await,
+        Command::Gossip(args) => crate::gossip::gossip(args).await,
         Command::MetricsDoc => {
             print!("{}", new_metrics().markdown());
             Ok(ExitCode::SUCCESS)
@@ -227,7 +228,7 @@ async fn serve_on(
             let node = switchyard_node::Node::start(cfg, db.store.clone(), metrics.node.clone())
                 .await
                 .context("starting the Lightning node")?;
-            state.node = Some(node.clone());
+            state.node = Some(node.handle());
             Some(node)
         }
         None => None,

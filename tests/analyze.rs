@@ -67,7 +67,8 @@ fn analyze_files_ranks_like_the_engine() {
     }
     // The shape of GET /v1/analytics/centrality.
     assert_eq!(body["total"], engine.nodes.len());
-    assert_eq!(body["metric"], "Betweenness(Hops)");
+    assert_eq!(body["metric"], "betweenness");
+    assert_eq!(body["weight"], "hops");
     assert_eq!(body["amount_msat"], 100_000_000);
     assert_eq!(body["next_cursor"], 5);
     assert!(

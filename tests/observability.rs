@@ -439,6 +439,38 @@ where
     }
 }
 
+/// `promtool check metrics` on a live `/metrics` page: Prometheus's own linter for the
+/// exposition conventions (counter suffixes, units, help text, reserved labels such as
+/// `quantile` on a gauge). Any complaint fails the test with promtool's words.
+async fn promtool_lints_the_exposition(api: SocketAddr) {
+    let page = http::get(api, "/metrics").await;
+    assert_eq!(page.status, 200, "/metrics: {}", page.body);
+    let mut child = Command::new(tool("promtool"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("promtool stdin");
+        stdin
+            .write_all(page.body.as_bytes())
+            .expect("feeding promtool");
+    }
+    let out = child.wait_with_output().expect("promtool output");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics on /metrics:\n{said}"
+    );
+}
+
 async fn tcp_get_status(addr: SocketAddr, path: &str) -> Option<u16> {
     tokio::net::TcpStream::connect(addr).await.ok()?;
     Some(http::get(addr, path).await.status)
@@ -487,6 +519,7 @@ async fn dashboards_and_alert_rules_evaluate_on_a_real_prometheus() {
     }
     let ready_after = started.elapsed();
     traffic(api).await;
+    promtool_lints_the_exposition(api).await;
 
     // Prometheus scraping it every second, with the shipped alert rules.
     let prom_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();

@@ -37,6 +37,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::ApiError;
+pub use routes::analytics::metric_label;
 pub use state::{AnalyticsView, AppState, GraphView};
 
 /// The OpenAPI 3.1 document describing every route below.
@@ -164,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/earnings", get(routes::own::earnings))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::map_response(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .with_state(state)
 }
@@ -203,6 +205,35 @@ async fn method_not_allowed() -> Response {
         "error": {"code": "method_not_allowed", "message": "method not allowed on this route"}
     }));
     (StatusCode::METHOD_NOT_ALLOWED, body).into_response()
+}
+
+/// The most of a rejection's text kept in its JSON error.
+const MAX_REJECTION_TEXT: usize = 4096;
+
+/// axum's own rejections (a path segment that is not UTF-8, a body that is not JSON where a
+/// JSON body is optional, ...) answer in plain text: give them the API's JSON error object,
+/// keeping their status (fuzz/regressions/api_request).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), MAX_REJECTION_TEXT)
+        .await
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "invalid_request",
+    };
+    let body = axum::Json(serde_json::json!({
+        "error": {"code": code, "message": String::from_utf8_lossy(&text)}
+    }));
+    (status, body).into_response()
 }
 
 /// Counts requests and their latency per route template (bounded label values).

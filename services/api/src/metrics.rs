@@ -48,9 +48,9 @@ pub struct Metrics {
     /// Entries and heap bytes of the caches of past graphs and analytics (`kind` label).
     pub asof_cache_entries: IntGaugeVec,
     pub asof_cache_bytes: IntGaugeVec,
-    /// Fee rate percentiles of the enabled directions of the served graph (`quantile` label).
+    /// Fee rate percentiles of the enabled directions of the served graph (`percentile` label).
     pub graph_fee_rate_ppm: IntGaugeVec,
-    /// Base fee percentiles of the enabled directions of the served graph (`quantile` label).
+    /// Base fee percentiles of the enabled directions of the served graph (`percentile` label).
     pub graph_base_fee_msat: IntGaugeVec,
     /// Database connections by state (`idle`, `in_use`), refreshed on each scrape.
     pub db_pool_connections: IntGaugeVec,
@@ -115,7 +115,9 @@ pub const PLANNED: &[(&str, MetricKind, &[&str], &str)] = &[];
 /// node has a channel, so dashboards may show "no data" for them on a fresh node.
 pub const SERIES_PER_OWN_CHANNEL: &[&str] = &["switchyard_channel_balance_msat"];
 
-/// Percentiles exported for graph-wide distributions, as `quantile` label values.
+/// Percentiles exported for graph-wide distributions, as `percentile` label values. (Not
+/// `quantile`: Prometheus reserves that label for summaries, and `promtool check metrics` flags
+/// a gauge that carries it.)
 const QUANTILES: [&str; 6] = ["0.1", "0.25", "0.5", "0.75", "0.9", "0.99"];
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -264,14 +266,14 @@ impl Metrics {
                 "switchyard_graph_fee_rate_ppm",
                 "Fee rate percentiles (parts per million) over the enabled channel directions of the served graph",
             ),
-            &["quantile"],
+            &["percentile"],
         ));
         let graph_base_fee_msat = must(IntGaugeVec::new(
             Opts::new(
                 "switchyard_graph_base_fee_msat",
                 "Base fee percentiles (millisatoshis) over the enabled channel directions of the served graph",
             ),
-            &["quantile"],
+            &["percentile"],
         ));
         let db_pool_connections = must(IntGaugeVec::new(
             Opts::new(
@@ -571,7 +573,7 @@ mod tests {
         }
         assert!(text.contains("switchyard_build_info{commit=\"abc\",version=\"1.2.3\"} 1"));
         assert!(text.contains("switchyard_db_pool_connections{state=\"in_use\"} 2"));
-        assert!(text.contains("switchyard_graph_fee_rate_ppm{quantile=\"0.99\"} 0"));
+        assert!(text.contains("switchyard_graph_fee_rate_ppm{percentile=\"0.99\"} 0"));
         let doc = m.markdown();
         for name in catalog
             .iter()

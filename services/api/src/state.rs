@@ -120,8 +120,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The operator's own node, whose betweenness rank is exported as a metric.
     pub own_node: Option<NodeId>,
-    /// The Lightning node, when this process runs one.
-    pub node: Option<Arc<switchyard_node::Node>>,
+    /// The Lightning node, when this process runs one: the API's one handle to it.
+    pub node: Option<switchyard_node::NodeHandle>,
     /// Bearer token for endpoints that change the node; `None` refuses them all.
     pub api_token: Option<Arc<str>>,
     /// Past views and analytics (`at`).

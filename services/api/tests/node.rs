@@ -87,7 +87,7 @@ pub(crate) async fn start_node(db: &TestDb, cfg: NodeConfig) -> Running {
     let mut state = AppState::new(db.store.clone(), metrics.clone());
     let token = "t".repeat(64);
     state.api_token = Some(token.clone().into());
-    state.node = Some(node.clone());
+    state.node = Some(node.handle());
     state.refresh_graph().await.unwrap();
     let _refresher = state.spawn_graph_refresher(Duration::from_millis(200));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

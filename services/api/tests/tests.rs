@@ -363,6 +363,9 @@ async fn endpoints_on_the_2019_graph() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let page = r.json();
+    // Stable names, as the query spells them (not a Debug rendering).
+    assert_eq!(page["metric"], "betweenness");
+    assert_eq!(page["weight"], "fee");
     let values: Vec<f64> = page["nodes"]
         .as_array()
         .unwrap()

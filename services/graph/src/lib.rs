@@ -1,11 +1,13 @@
 //! # switchyard-graph: the pure graph engine
 //!
 //! Owns the in-memory channel graph ([`Snapshot`]), the readers that turn graph files into
-//! [`Record`]s ([`load`]), and every computation on the graph: network statistics
-//! ([`stats`]), and (in their own modules) pathfinding, analytics and fee strategies.
+//! [`Record`]s ([`load`]), and the computations on the graph: network statistics
+//! ([`stats`]), pathfinding ([`route`]) and network analytics ([`analytics`]). Fee strategies
+//! are not here: they live in their own crate, over this one's public API.
 //!
 //! It must not touch a database or the network, must not be `async`, and must not log in hot
-//! loops: that keeps it fast to test and to benchmark. Parallel work uses rayon.
+//! loops: that keeps it fast to test and to benchmark. Parallel work uses rayon. `unsafe`
+//! code is denied everywhere but the one prefetch-hint module.
 //!
 //! # Brief overview
 //! ```
@@ -22,8 +24,13 @@
 //! assert_eq!(NetworkStats::compute(&graph).enabled_directions, 1);
 //! ```
 
+#![deny(unsafe_code)]
+
 pub mod analytics;
 pub mod load;
+#[allow(unsafe_code)]
+mod prefetch;
+mod radix;
 pub mod route;
 pub mod snapshot;
 pub mod stats;
@@ -32,6 +39,8 @@ pub mod testing;
 pub mod types;
 
 pub use load::{LoadError, Record};
-pub use snapshot::{Channel, ChannelIdx, EdgeIdx, GraphBuilder, Node, NodeIdx, Policy, Snapshot};
+pub use snapshot::{
+    Channel, ChannelIdx, EdgeIdx, GraphBuilder, Node, NodeIdx, PatchError, Policy, Snapshot,
+};
 pub use stats::NetworkStats;
 pub use types::{IdError, NodeId, Scid};

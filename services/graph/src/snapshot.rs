@@ -7,6 +7,9 @@
 
 use std::collections::HashMap;
 
+mod patch;
+pub use patch::PatchError;
+
 use crate::load::{ChannelRecord, NodeRecord, Record, UpdateRecord};
 use crate::types::{NodeId, Scid};
 
@@ -31,11 +34,24 @@ pub struct Policy {
     pub timestamp: u32,
 }
 
+/// `base + floor(amount x ppm / 10^6)`, saturating at `u64::MAX` (a base and a rate near
+/// `u32::MAX` on a large amount exceed it): u64 arithmetic (a multiply-shift) in the common
+/// case, u128 only when the product overflows.
+#[inline]
+pub(crate) fn policy_fee(base: u32, ppm: u32, amount: u64) -> u64 {
+    let ppm = u64::from(ppm);
+    let prop = match amount.checked_mul(ppm) {
+        Some(p) => p / 1_000_000,
+        None => u64::try_from(u128::from(amount) * u128::from(ppm) / 1_000_000).unwrap_or(u64::MAX),
+    };
+    u64::from(base).saturating_add(prop)
+}
+
 impl Policy {
-    /// The fee this hop charges to forward `amount_msat`: base + floor(amount x ppm / 10^6).
+    /// The fee this hop charges to forward `amount_msat`: base + floor(amount x ppm / 10^6),
+    /// saturating at `u64::MAX`.
     pub fn fee_msat(&self, amount_msat: u64) -> u64 {
-        u64::from(self.fee_base_msat)
-            + ((u128::from(amount_msat) * u128::from(self.fee_ppm)) / 1_000_000) as u64
+        policy_fee(self.fee_base_msat, self.fee_ppm, amount_msat)
     }
 
     /// The `channel_update` that announces this policy for `direction` of `scid`.
@@ -384,5 +400,19 @@ mod tests {
         assert_eq!(p.fee_msat(999_999), 1000);
         assert_eq!(p.fee_msat(1_000_000), 1001);
         assert_eq!(p.fee_msat(u64::MAX / 2), 1000 + (u64::MAX / 2) / 1_000_000);
+        // Base u32::MAX and rate u32::MAX ppm on all bitcoin (2.1e18 msat): about 9e21 msat,
+        // past u64: saturates instead of wrapping around (or panicking).
+        let dear = Policy {
+            fee_base_msat: u32::MAX,
+            fee_ppm: u32::MAX,
+            ..p
+        };
+        let all_bitcoin = crate::route::MAX_AMOUNT_MSAT;
+        assert_eq!(dear.fee_msat(all_bitcoin), u64::MAX);
+        assert_eq!(dear.fee_msat(u64::MAX), u64::MAX);
+        // Just below the overflow the fee is exact.
+        let exact =
+            u128::from(u32::MAX) + u128::from(1u64 << 44) * u128::from(u32::MAX) / 1_000_000;
+        assert_eq!(u128::from(dear.fee_msat(1 << 44)), exact);
     }
 }

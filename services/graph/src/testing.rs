@@ -2,7 +2,7 @@
 //! feature). Node `i` has the public key of secret key `i + 1`, so ids are real points.
 
 use crate::load::{ChannelRecord, NodeAnnouncement, NodeRecord, Record, UpdateRecord};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{EdgeIdx, NodeIdx, Snapshot};
 use crate::types::{NodeId, Scid};
 
 /// Builds records for a graph of numbered nodes.
@@ -197,6 +197,68 @@ pub fn scaled_copies(g: &Snapshot, k: u32) -> Snapshot {
                 builder.add_update(p.to_update(scid, (dir as u8) ^ u8::from(flip)));
             }
         }
+    }
+    builder.build()
+}
+
+/// The ppm of the directions [`do_not_use`] reprices: at least this, at most `u32::MAX`.
+pub const DO_NOT_USE_PPM: u32 = u32::MAX - 999;
+
+fn do_not_use_hash(x: u64) -> u64 {
+    (x ^ 0xd0_0de5).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32
+}
+
+/// Whether [`do_not_use`] prices every direction into snapshot node `u` near `u32::MAX` ppm
+/// (a fixed, hash-chosen 2% of the nodes).
+pub fn do_not_use_traps(u: NodeIdx) -> bool {
+    do_not_use_hash(u64::from(u) << 40 | 1) % 100 < 2
+}
+
+/// A builder holding `g`'s channels and, for each direction with a policy, the update
+/// `update(edge, the policy's own update)` returns (`None`: the direction has no policy),
+/// for tests and benches that vary a real graph. Nodes come with their channels only.
+pub fn rebuilt(
+    g: &Snapshot,
+    mut update: impl FnMut(EdgeIdx, UpdateRecord) -> Option<UpdateRecord>,
+) -> crate::GraphBuilder {
+    let mut builder = crate::GraphBuilder::default();
+    for (ci, ch) in g.channels().iter().enumerate() {
+        builder.add_channel(ChannelRecord {
+            scid: ch.scid,
+            node_1: g.node(ch.nodes[0]).id,
+            node_2: g.node(ch.nodes[1]).id,
+            capacity_sat: ch.capacity_sat,
+            funding_outpoint: None,
+        });
+        for (dir, p) in ch.policies.iter().enumerate() {
+            let Some(p) = p else { continue };
+            let e = 2 * ci as EdgeIdx + dir as EdgeIdx;
+            if let Some(u) = update(e, p.to_update(ch.scid, dir as u8)) {
+                builder.add_update(u);
+            }
+        }
+    }
+    builder
+}
+
+/// `g` with some directions priced near `u32::MAX` ppm ([`DO_NOT_USE_PPM`] and up), as LND
+/// nodes price a channel they do not want used: a fixed, hash-chosen 3% of the enabled
+/// directions, and every direction into the nodes [`do_not_use_traps`] names (2%), which are
+/// then reachable only over such directions. Everything else is kept, node numbering
+/// included.
+pub fn do_not_use(g: &Snapshot) -> Snapshot {
+    let mut builder = rebuilt(g, |e, mut u| {
+        let h = do_not_use_hash(u64::from(e));
+        if h % 100 < 3 || do_not_use_traps(g.edge_to(e)) {
+            u.fee_ppm = u32::MAX - (h % 1000) as u32;
+        }
+        Some(u)
+    });
+    for n in g.nodes() {
+        builder.add_node(NodeRecord {
+            node_id: n.id,
+            announcement: None,
+        });
     }
     builder.build()
 }

@@ -138,37 +138,10 @@ fn payer_view(
     z: switchyard_graph::NodeId,
 ) -> Snapshot {
     use switchyard_graph::load::{ChannelRecord, UpdateRecord};
-    use switchyard_graph::{GraphBuilder, Scid};
-    let mut b = GraphBuilder::default();
-    let policy = |scid, direction: u8, p: &switchyard_graph::Policy| UpdateRecord {
-        scid,
-        direction,
-        timestamp: p.timestamp,
-        message_flags: 1,
-        channel_flags: direction | (u8::from(p.disabled) << 1),
-        disabled: p.disabled,
-        cltv_delta: p.cltv_delta,
-        htlc_min_msat: p.htlc_min_msat,
-        htlc_max_msat: Some(p.htlc_max_msat),
-        fee_base_msat: p.fee_base_msat,
-        fee_ppm: p.fee_ppm,
-    };
-    for c in g.channels() {
-        b.add_channel(ChannelRecord {
-            scid: c.scid,
-            node_1: g.node(c.nodes[0]).id,
-            node_2: g.node(c.nodes[1]).id,
-            capacity_sat: c.capacity_sat,
-            funding_outpoint: None,
-        });
-        for (d, p) in c.policies.iter().enumerate() {
-            if let Some(p) = p {
-                if c.nodes[d] != payer {
-                    b.add_update(policy(c.scid, d as u8, p));
-                }
-            }
-        }
-    }
+    use switchyard_graph::Scid;
+    // The payer's public channels go (no policy: unusable); every other direction stays.
+    let mut b =
+        switchyard_graph::testing::rebuilt(g, |e, u| (g.edge_from(e) != payer).then_some(u));
     let mut private = |i: u64,
                        from: switchyard_graph::NodeId,
                        to: switchyard_graph::NodeId,

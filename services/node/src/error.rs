@@ -42,6 +42,9 @@ pub enum NodeError {
     Unavailable(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A fault inside the node (a task that panicked): never the caller's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl NodeError {

@@ -165,13 +165,9 @@ fn peer_id(p: &PublicKey) -> NodeId {
     NodeId::from_bytes_unchecked(p.serialize())
 }
 
-/// The wire message (type, then body), in one allocation of the right size.
+/// The wire message (type, then body): what [`crate::raw_gossip::decode`] reads back.
 fn raw(t: MsgType, body: &impl Writeable) -> Vec<u8> {
-    let mut v = Vec::with_capacity(2 + body.serialized_length());
-    v.extend_from_slice(&t.wire_type().to_be_bytes());
-    // Writing to a Vec cannot fail.
-    let _ = body.write(&mut v);
-    v
+    crate::raw_gossip::wire_bytes(t.wire_type(), body)
 }
 
 /// Addresses in the same JSON shape the file import writes.
@@ -349,43 +345,16 @@ impl RecordingGossip {
     }
 
     fn record_update(&self, peer: Option<PublicKey>, msg: &ChannelUpdate) {
-        let c = &msg.contents;
-        self.enqueue(Record::Update(GossipUpdate {
-            scid: Scid::from_i64(c.short_channel_id as i64),
-            direction: c.channel_flags & 1,
-            timestamp: c.timestamp,
-            message_flags: c.message_flags,
-            channel_flags: c.channel_flags,
-            cltv_delta: c.cltv_expiry_delta,
-            htlc_min_msat: c.htlc_minimum_msat,
-            htlc_max_msat: c.htlc_maximum_msat,
-            fee_base_msat: c.fee_base_msat,
-            fee_ppm: c.fee_proportional_millionths,
-            raw: raw(MsgType::ChannelUpdate, msg),
-            peer: peer.as_ref().map(peer_id),
-            received_at: now_unix(),
-        }));
+        let peer = peer.as_ref().map(peer_id);
+        let row = crate::raw_gossip::update_row(msg, peer, now_unix());
+        self.enqueue(Record::Update(row));
     }
 
     fn record_node(&self, peer: Option<PublicKey>, msg: &NodeAnnouncement) {
-        let c = &msg.contents;
-        let Some(node_id) = our_id(&c.node_id) else {
-            return;
-        };
-        let alias_bytes: Vec<u8> = c.alias.0.iter().copied().take_while(|b| *b != 0).collect();
-        let mut features = c.features.le_flags().to_vec();
-        features.reverse();
-        self.enqueue(Record::Node(GossipNode {
-            node_id,
-            timestamp: c.timestamp,
-            alias: String::from_utf8_lossy(&alias_bytes).into_owned(),
-            color: format!("{:02x}{:02x}{:02x}", c.rgb[0], c.rgb[1], c.rgb[2]),
-            addresses: addresses_json(&c.addresses),
-            features,
-            raw: raw(MsgType::NodeAnnouncement, msg),
-            peer: peer.as_ref().map(peer_id),
-            received_at: now_unix(),
-        }));
+        let peer = peer.as_ref().map(peer_id);
+        if let Some(row) = crate::raw_gossip::node_row(msg, peer, now_unix()) {
+            self.enqueue(Record::Node(row));
+        }
     }
 
     /// Token bucket per channel direction: `update_burst` at once, then one per interval.

@@ -4,33 +4,50 @@
 //! (`lightning-net-tokio`, Noise_XK per BOLT 8) and through a SOCKS5 proxy for Tor, gossip
 //! sync (`P2PGossipSync` with `gossip_queries`) whose channel announcements are checked
 //! against bitcoind's UTXO set, every accepted gossip message recorded in the store's history
-//! tables in batches off the message path, and LDK's state in the store's key-value table.
+//! tables in batches off the message path, LDK's state in the store's key-value table, and
+//! the channel layer (`ln`: channels, forwarding, payments, the wallet, the books).
 //!
 //! Routes for its own payments come from `switchyard-graph`'s engine (`router`). It must not
-//! compute analytics and must not serve HTTP: the API crate reads what
-//! this crate exposes ([`Node::status`], [`Node::peers`]) and what it writes to the store.
+//! compute analytics, must not serve HTTP and must not write SQL (it calls the store). The API
+//! reaches the node only through [`NodeHandle`] (status, peers, channels, policy, invoices,
+//! payments, the wallet; its contract is in [`handle`]), and reads the rest (books, gossip
+//! history) from the store.
+//!
+//! # Brief overview
+//! [`Node::start`] runs the one linear [`builder`] (seed, graph, bitcoind, gossip, channel
+//! layer, peer manager, background [`tasks`], peers) and returns the running [`Node`];
+//! [`Node::stop`] persists and stops it. The LDK types it is made of are named in [`types`].
 //!
 //! ```text
 //!  peers ──TCP/SOCKS5──► PeerManager ──► RecordingGossip ──► P2PGossipSync ──► NetworkGraph
-//!                                            │   ▲                  │ (async UTXO check)
-//!                                            │   └── Broadcast* ◄───┘◄── ChainSource ◄── bitcoind
-//!                                            ▼
-//!                                  batch writer ──► Postgres (history tables, graph_version)
+//!            │                               │   ▲                  │ (async UTXO check)
+//!            │                               │   └── Broadcast* ◄───┘◄── ChainSource ◄── bitcoind
+//!            │                               ▼                                              │
+//!            │                     batch writer ──► Postgres (history tables, graph_version) │
+//!            ▼                                                                              │
+//!     ChannelManager ◄── ln (events, actions, policy, persist) ◄── chain feed (blocks) ◄────┘
+//!            ▲
+//!      NodeHandle ◄── the API
 //! ```
 
+pub mod builder;
 pub mod chain;
 pub mod config;
 pub mod dns;
 mod error;
 pub mod gossip;
+pub mod handle;
 pub mod kv;
 pub mod learn;
 pub mod ln;
 mod logger;
 pub mod metrics;
 pub mod peers;
+pub mod raw_gossip;
 pub mod router;
 pub mod secret;
+mod tasks;
+pub mod types;
 pub mod wallet;
 
 use std::net::SocketAddr;
@@ -40,41 +57,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Network;
-use lightning::ln::msgs::SocketAddress;
-use lightning::ln::peer_handler::{IgnoringMessageHandler, MessageHandler};
-use lightning::routing::gossip::{NetworkGraph, P2PGossipSync};
-use lightning::sign::{EntropySource, KeysManager, NodeSigner, Recipient};
 use lightning::util::persist::{
     NETWORK_GRAPH_PERSISTENCE_KEY, NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
     NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE,
 };
-use lightning::util::ser::{ReadableArgs, Writeable};
+use lightning::util::ser::Writeable;
 use serde::Serialize;
 use switchyard_graph::NodeId;
 use switchyard_store::Store;
 use tokio::sync::watch;
 
+pub use builder::BuildError;
 pub use chain::ChainSource;
 pub use config::{BitcoindConfig, GossipLimits, NodeConfig, PeerSpec, RpcAuth, TorConfig};
 pub use error::NodeError;
 pub use gossip::RecordingGossip;
+pub use handle::NodeHandle;
 pub use logger::LdkLogger;
 pub use metrics::NodeMetrics;
-
-/// LDK's view of the channel graph, fed by gossip.
-pub type Graph = NetworkGraph<Arc<LdkLogger>>;
-
-/// The peer manager: channel messages go to LDK's channel manager, gossip to our recorder.
-pub type PeerManager = lightning::ln::peer_handler::PeerManager<
-    lightning_net_tokio::SocketDescriptor,
-    Arc<ln::ChannelManager>,
-    Arc<RecordingGossip>,
-    Arc<IgnoringMessageHandler>,
-    Arc<LdkLogger>,
-    Arc<IgnoringMessageHandler>,
-    Arc<KeysManager>,
-    Arc<IgnoringMessageHandler>,
->;
+pub use types::{Graph, PeerManager};
 
 /// File name of the node seed in the data directory.
 pub const SEED_FILE: &str = "node_seed";
@@ -99,6 +100,7 @@ pub struct NodeStatus {
     pub sync_state: &'static str,
 }
 
+/// bitcoind's tip as the node last saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainStatus {
     pub height: i64,
@@ -156,203 +158,18 @@ fn network_name(n: Network) -> &'static str {
 
 impl Node {
     /// Starts the node: identity, graph from the store, bitcoind, listener, peers, background
-    /// tasks. Must run inside a multi-threaded tokio runtime.
+    /// tasks (see [`builder`] for the steps). Must run inside a multi-threaded tokio runtime.
     pub async fn start(
         config: NodeConfig,
         store: Store,
         metrics: Arc<NodeMetrics>,
-    ) -> Result<Arc<Node>, NodeError> {
-        let logger = Arc::new(LdkLogger);
+    ) -> Result<Arc<Node>, BuildError> {
+        builder::build(config, store, metrics).await
+    }
 
-        let seed_path = config.data_dir.join(SEED_FILE);
-        let (seed, created) = secret::load_or_create(&seed_path, 32)?;
-        if created {
-            tracing::info!(file = %seed_path.display(), "created a new node seed; back it up");
-        }
-        let mut seed32 = [0u8; 32];
-        seed32.copy_from_slice(&seed);
-        let t = now();
-        let keys = Arc::new(KeysManager::new(
-            &seed32,
-            t.as_secs(),
-            t.subsec_nanos(),
-            true,
-        ));
-        let node_id = keys
-            .get_node_id(Recipient::Node)
-            .map_err(|_| NodeError::Config("cannot derive the node id from the seed".into()))?;
-
-        let kv = kv::PgKvStore::new(store.clone());
-        let graph = Arc::new(load_graph(&kv, config.network, logger.clone()).await);
-
-        let chain = match &config.bitcoind {
-            Some(b) => Some(ChainSource::connect(b, config.network, metrics.clone()).await?),
-            None => {
-                tracing::warn!(
-                    "no bitcoind configured: channel announcements are accepted WITHOUT checking their funding outputs"
-                );
-                None
-            }
-        };
-        let sync = Arc::new(P2PGossipSync::new(
-            graph.clone(),
-            chain.clone(),
-            logger.clone(),
-        ));
-        let (gossip, writer) = RecordingGossip::new(
-            sync,
-            chain.clone(),
-            store.clone(),
-            config.gossip.clone(),
-            metrics.clone(),
-        );
-        if let Some(c) = &chain {
-            c.attach(&gossip, graph.clone());
-        }
-
-        let ln = ln::Lightning::start(ln::LightningParts {
-            seed: seed32,
-            keys: keys.clone(),
-            graph: graph.clone(),
-            logger: logger.clone(),
-            kv: kv.clone(),
-            store: store.clone(),
-            rpc: chain.as_ref().map(|c| c.rpc_client()),
-            network: config.network,
-            policy: config.policy,
-            metrics: metrics.clone(),
-        })
-        .await?;
-
-        let ephemeral = keys.get_secure_random_bytes();
-        let pm: Arc<PeerManager> = Arc::new(PeerManager::new(
-            MessageHandler {
-                chan_handler: ln.manager().clone(),
-                route_handler: gossip.clone(),
-                onion_message_handler: Arc::new(IgnoringMessageHandler {}),
-                custom_message_handler: Arc::new(IgnoringMessageHandler {}),
-                send_only_message_handler: Arc::new(IgnoringMessageHandler {}),
-            },
-            t.as_secs() as u32,
-            &ephemeral,
-            logger.clone(),
-            keys.clone(),
-        ));
-
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(
-            ln.clone()
-                .run_chain_feed(config.chain_poll_interval, shutdown_rx.clone()),
-        ));
-
-        let listening = match config.listen {
-            Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| NodeError::Listen { addr, source })?;
-                let local = listener
-                    .local_addr()
-                    .map_err(|source| NodeError::Listen { addr, source })?;
-                tasks.push(tokio::spawn(accept_loop(
-                    listener,
-                    pm.clone(),
-                    ln.clone(),
-                    shutdown_rx.clone(),
-                )));
-                tracing::info!(%local, "accepting Lightning peers");
-                Some(local)
-            }
-            None => None,
-        };
-
-        let mut addresses = config.announce_addresses.clone();
-        addresses.extend(config.tor.onion_address.clone());
-        tasks.push(tokio::spawn(event_loop(
-            pm.clone(),
-            ln.clone(),
-            chain.as_ref().map(|c| c.events.clone()),
-            metrics.clone(),
-            Announcement {
-                alias: alias_bytes(&config.alias),
-                addresses,
-            },
-            shutdown_rx.clone(),
-        )));
-        if let Some(c) = &chain {
-            tasks.push(tokio::spawn(c.clone().watch(
-                store.clone(),
-                config.chain_poll_interval,
-                shutdown_rx.clone(),
-            )));
-        }
-
-        let supervisor = peers::PeerSupervisor::new(
-            pm.clone(),
-            ln.clone(),
-            store.clone(),
-            config.tor.clone(),
-            shutdown_rx.clone(),
-        );
-        let node = Arc::new(Node {
-            node_id,
-            graph,
-            gossip,
-            pm,
-            chain,
-            ln,
-            kv,
-            store: store.clone(),
-            metrics,
-            supervisor,
-            listening,
-            shutdown,
-            tasks: Mutex::new(tasks),
-            writer: Mutex::new(Some(writer)),
-            stopped: AtomicBool::new(false),
-            config,
-        });
-
-        // Configured peers first, then everyone the store remembers.
-        for p in &node.config.peers {
-            switchyard_store::queries::peers::upsert(
-                store.pool(),
-                &NodeId::from_bytes_unchecked(p.node_id.serialize()),
-                &p.address.to_string(),
-                "config",
-            )
-            .await?;
-        }
-        for row in switchyard_store::queries::peers::list(store.pool()).await? {
-            let spec = format!("{}@{}", row.node_id.to_hex(), row.address);
-            match spec.parse::<PeerSpec>() {
-                Ok(s) => node.supervisor.keep_connected(s),
-                Err(e) => tracing::warn!(error = %e, "skipping unusable stored peer"),
-            }
-        }
-        let known = switchyard_store::queries::peers::list(store.pool())
-            .await?
-            .len();
-        if known == 0 && !node.config.dns_seeds.is_empty() {
-            node.push_task(tokio::spawn(bootstrap_from_dns(node.clone())));
-        }
-        let persister = node.clone();
-        let mut rx = shutdown_rx;
-        let interval = node.config.graph_persist_interval;
-        node.push_task(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = rx.changed() => return,
-                }
-                if let Err(e) = persister.persist_graph().await {
-                    tracing::warn!(error = %e, "persisting the network graph");
-                }
-            }
-        }));
-        node.metrics.running.set(1);
-        tracing::info!(node_id = %node.node_id, network = network_name(node.config.network), "node started");
-        Ok(node)
+    /// The API's handle to this node ([`NodeHandle`]).
+    pub fn handle(self: &Arc<Self>) -> NodeHandle {
+        NodeHandle::new(self.clone())
     }
 
     fn push_task(&self, t: tokio::task::JoinHandle<()>) {
@@ -361,10 +178,12 @@ impl Node {
         }
     }
 
+    /// Our node id.
     pub fn node_id(&self) -> PublicKey {
         self.node_id
     }
 
+    /// The network the node runs on.
     pub fn network(&self) -> Network {
         self.config.network
     }
@@ -380,23 +199,28 @@ impl Node {
         &self.gossip
     }
 
+    /// LDK's gossip graph.
     pub fn graph(&self) -> &Arc<Graph> {
         &self.graph
     }
 
+    /// LDK's peer manager.
     pub fn peer_manager(&self) -> &Arc<PeerManager> {
         &self.pm
     }
 
+    /// bitcoind, when configured.
     pub fn chain(&self) -> Option<&Arc<ChainSource>> {
         self.chain.as_ref()
     }
 
+    /// The node's metrics.
     pub fn metrics(&self) -> &Arc<NodeMetrics> {
         &self.metrics
     }
 
-    /// Channels, payments, the wallet.
+    /// Channels, payments, the wallet: the whole channel layer, for tests and benchmarks.
+    /// The API uses the narrower [`Node::handle`].
     pub fn lightning(&self) -> &Arc<ln::Lightning> {
         &self.ln
     }
@@ -406,6 +230,7 @@ impl Node {
         self.gossip.flush().await
     }
 
+    /// Identity, addresses, peers, gossip and chain state (what `GET /v1/node` shows).
     pub fn status(&self) -> NodeStatus {
         let ro = self.graph.read_only();
         let peers_connected = self.pm.list_peers().len();
@@ -569,180 +394,5 @@ impl Node {
             w.abort();
         }
         tracing::info!("node stopped");
-    }
-}
-
-/// BOLT 10: with no peer known, ask the DNS seeds for some and keep a few connected.
-async fn bootstrap_from_dns(node: Arc<Node>) {
-    const WANT: usize = 8;
-    match dns::bootstrap_peers(&node.config.dns_seeds, node.config.dns_server, WANT).await {
-        Ok(found) => {
-            tracing::info!(peers = found.len(), "DNS bootstrap");
-            for spec in found {
-                let id = NodeId::from_bytes_unchecked(spec.node_id.serialize());
-                if let Err(e) = switchyard_store::queries::peers::upsert(
-                    node.store.pool(),
-                    &id,
-                    &spec.address.to_string(),
-                    "dns",
-                )
-                .await
-                {
-                    tracing::warn!(error = %e, "recording a bootstrap peer");
-                }
-                node.supervisor.keep_connected(spec);
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "DNS bootstrap found no peers; add one with --connect or POST /v1/peers")
-        }
-    }
-}
-
-async fn load_graph(kv: &kv::PgKvStore, network: Network, logger: Arc<LdkLogger>) -> Graph {
-    let fresh = || NetworkGraph::new(network, logger.clone());
-    match kv
-        .read_async(
-            NETWORK_GRAPH_PERSISTENCE_PRIMARY_NAMESPACE,
-            NETWORK_GRAPH_PERSISTENCE_SECONDARY_NAMESPACE,
-            NETWORK_GRAPH_PERSISTENCE_KEY,
-        )
-        .await
-    {
-        Ok(Some(bytes)) => match NetworkGraph::read(&mut &bytes[..], logger.clone()) {
-            Ok(g)
-                if g.get_chain_hash()
-                    == bitcoin::blockdata::constants::ChainHash::using_genesis_block(network) =>
-            {
-                let ro = g.read_only();
-                tracing::info!(
-                    channels = ro.channels().len(),
-                    nodes = ro.nodes().len(),
-                    "network graph restored"
-                );
-                drop(ro);
-                g
-            }
-            Ok(_) => {
-                tracing::warn!("stored network graph is for another network; starting empty");
-                fresh()
-            }
-            Err(e) => {
-                tracing::warn!(error = ?e, "stored network graph unreadable; starting empty");
-                fresh()
-            }
-        },
-        Ok(None) => fresh(),
-        Err(e) => {
-            tracing::warn!(error = %e, "reading the network graph; starting empty");
-            fresh()
-        }
-    }
-}
-
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    pm: Arc<PeerManager>,
-    ln: Arc<ln::Lightning>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    // Until then, connections wait in the listen backlog.
-    if !ln.wait_channels_watched(&mut shutdown).await {
-        return;
-    }
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, from)) => match stream.into_std() {
-                    Ok(s) => {
-                        tracing::debug!(%from, "inbound connection");
-                        tokio::spawn(lightning_net_tokio::setup_inbound(pm.clone(), s));
-                    }
-                    Err(e) => tracing::warn!(error = %e, "inbound socket"),
-                },
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// Drives LDK: message events, timer ticks, and the peer gauge.
-/// What our `node_announcement` says besides the node id.
-struct Announcement {
-    alias: [u8; 32],
-    addresses: Vec<SocketAddress>,
-}
-
-/// The alias as BOLT 7 carries it: 32 bytes, zero-padded, cut at a UTF-8 boundary.
-fn alias_bytes(alias: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let mut end = alias.len().min(32);
-    while !alias.is_char_boundary(end) {
-        end -= 1;
-    }
-    out[..end].copy_from_slice(&alias.as_bytes()[..end]);
-    out
-}
-
-/// How often the node announces itself again once it has a public channel (as LND and
-/// ldk-node do): peers drop nodes whose announcement is older than two weeks.
-const NODE_ANNOUNCEMENT_INTERVAL: Duration = Duration::from_secs(3600);
-
-async fn event_loop(
-    pm: Arc<PeerManager>,
-    ln: Arc<ln::Lightning>,
-    wake: Option<Arc<tokio::sync::Notify>>,
-    metrics: Arc<NodeMetrics>,
-    announcement: Announcement,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    if !ln.wait_channels_watched(&mut shutdown).await {
-        return;
-    }
-    let mut last_announced: Option<std::time::Instant> = None;
-    let wake = wake.unwrap_or_default();
-    let mut tick = tokio::time::interval(Duration::from_secs(10));
-    let mut ldk_timer = tokio::time::interval(Duration::from_secs(60));
-    // Short: pending HTLC forwards wait for this loop, so it bounds our hop's added latency.
-    let mut events = tokio::time::interval(Duration::from_millis(10));
-    events.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = events.tick() => {}
-            _ = wake.notified() => {}
-            _ = ln.manager().get_event_or_persistence_needed_future() => {}
-            _ = tick.tick() => {
-                pm.timer_tick_occurred();
-                // LDK announces a node only once it has a public channel; checking every
-                // tick makes the first announcement follow the first public channel closely.
-                let due = last_announced
-                    .is_none_or(|t| t.elapsed() >= NODE_ANNOUNCEMENT_INTERVAL);
-                if due && ln.has_public_channel() {
-                    pm.broadcast_node_announcement(
-                        [0; 3],
-                        announcement.alias,
-                        announcement.addresses.clone(),
-                    );
-                    last_announced = Some(std::time::Instant::now());
-                    tracing::info!(
-                        addresses = announcement.addresses.len(),
-                        "node announcement broadcast"
-                    );
-                }
-            }
-            _ = ldk_timer.tick() => {
-                ln.timer_tick();
-                ln.persist_learned().await;
-            }
-            _ = shutdown.changed() => return,
-        }
-        ln.process(&pm).await;
-        pm.process_events();
-        metrics.peers_connected.set(pm.list_peers().len() as i64);
     }
 }

@@ -45,12 +45,27 @@ fn must<T>(r: prometheus::Result<T>) -> T {
     r.expect("static metric definition")
 }
 
+fn gauge(name: &str, help: &str) -> IntGauge {
+    must(IntGauge::new(name, help))
+}
+
+fn counter(name: &str, help: &str) -> IntCounter {
+    must(IntCounter::new(name, help))
+}
+
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    must(IntCounterVec::new(Opts::new(name, help), labels))
+}
+
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    must(IntGaugeVec::new(Opts::new(name, help), labels))
+}
+
 impl NodeMetrics {
     /// Creates the metrics; the service registers them (see the API's `Metrics`), so they
     /// are exported (and documented in METRICS.md) whether or not a node runs.
     pub fn new() -> NodeMetrics {
-        let gauge = |n: &str, h: &str| must(IntGauge::new(n, h));
-        let m = NodeMetrics {
+        NodeMetrics {
             running: gauge(
                 "switchyard_node_running",
                 "1 while this process runs the Lightning node, else 0",
@@ -59,20 +74,16 @@ impl NodeMetrics {
                 "switchyard_node_peers_connected",
                 "Lightning peers with a completed handshake",
             ),
-            gossip_messages: must(IntCounterVec::new(
-                Opts::new(
-                    "switchyard_gossip_messages_total",
-                    "Gossip messages received, by type and outcome (accepted, duplicate, rejected, pending)",
-                ),
+            gossip_messages: counter_vec(
+                "switchyard_gossip_messages_total",
+                "Gossip messages received, by type and outcome (accepted, duplicate, rejected, pending)",
                 &["type", "outcome"],
-            )),
-            gossip_rejected: must(IntCounterVec::new(
-                Opts::new(
-                    "switchyard_gossip_rejected_total",
-                    "Gossip messages rejected, by type and reason",
-                ),
+            ),
+            gossip_rejected: counter_vec(
+                "switchyard_gossip_rejected_total",
+                "Gossip messages rejected, by type and reason",
                 &["type", "reason"],
-            )),
+            ),
             store_lag_seconds: must(prometheus::Gauge::new(
                 "switchyard_gossip_store_lag_seconds",
                 "Age of the oldest message in the last batch written to the store",
@@ -88,19 +99,19 @@ impl NodeMetrics {
                 "switchyard_gossip_store_queue",
                 "Accepted gossip messages waiting to be written to the store",
             ),
-            store_write_errors: must(IntCounter::new(
+            store_write_errors: counter(
                 "switchyard_gossip_store_write_errors_total",
                 "Failed gossip batch writes (retried; nothing is dropped)",
-            )),
+            ),
             chain_tip_height: gauge("switchyard_chain_tip_height", "bitcoind's best block height"),
             chain_tip_timestamp: gauge(
                 "switchyard_chain_tip_timestamp_seconds",
                 "Header time of bitcoind's best block",
             ),
-            channels_closed_onchain: must(IntCounter::new(
+            channels_closed_onchain: counter(
                 "switchyard_channels_closed_onchain_total",
                 "Channels marked closed because their funding output was spent",
-            )),
+            ),
             channels_open: gauge(
                 "switchyard_own_channels_open",
                 "Our own channels that are open (funding confirmed)",
@@ -109,46 +120,38 @@ impl NodeMetrics {
                 "switchyard_own_channels_pending",
                 "Our own channels waiting for their funding to confirm",
             ),
-            channel_balance_msat: must(IntGaugeVec::new(
-                Opts::new(
-                    "switchyard_channel_balance_msat",
-                    "Balance of each own channel by side (local, remote), in millisatoshis",
-                ),
+            channel_balance_msat: gauge_vec(
+                "switchyard_channel_balance_msat",
+                "Balance of each own channel by side (local, remote), in millisatoshis",
                 &["channel", "side"],
-            )),
+            ),
             htlcs_in_flight: gauge(
                 "switchyard_htlcs_in_flight",
                 "HTLCs offered or received and not yet resolved",
             ),
-            forwards: must(IntCounterVec::new(
-                Opts::new(
-                    "switchyard_forwards_total",
-                    "HTLC forwards by outcome (settled, failed)",
-                ),
+            forwards: counter_vec(
+                "switchyard_forwards_total",
+                "HTLC forwards by outcome (settled, failed)",
                 &["outcome"],
-            )),
-            forward_fees_earned_msat: must(IntCounter::new(
+            ),
+            forward_fees_earned_msat: counter(
                 "switchyard_forward_fees_earned_msat_total",
                 "Fees earned by settled forwards, in millisatoshis",
-            )),
-            payments_sent: must(IntCounterVec::new(
-                Opts::new(
-                    "switchyard_payments_sent_total",
-                    "Outbound payments by outcome (succeeded, failed)",
-                ),
+            ),
+            payments_sent: counter_vec(
+                "switchyard_payments_sent_total",
+                "Outbound payments by outcome (succeeded, failed)",
                 &["outcome"],
-            )),
-            payments_received: must(IntCounter::new(
+            ),
+            payments_received: counter(
                 "switchyard_payments_received_total",
                 "Inbound payments claimed",
-            )),
-            wallet_balance_sat: must(IntGaugeVec::new(
-                Opts::new(
-                    "switchyard_wallet_balance_sat",
-                    "On-chain wallet balance by state (confirmed, pending, immature), in satoshis",
-                ),
+            ),
+            wallet_balance_sat: gauge_vec(
+                "switchyard_wallet_balance_sat",
+                "On-chain wallet balance by state (confirmed, pending, immature), in satoshis",
                 &["state"],
-            )),
+            ),
             ln_chain_height: gauge(
                 "switchyard_lightning_chain_height",
                 "Block height the channel manager and monitors have processed",
@@ -157,24 +160,28 @@ impl NodeMetrics {
                 "switchyard_router_learned_channels",
                 "Channels with a liquidity estimate learned from our payments",
             ),
-        };
+        }
+        .with_initial_series()
+    }
+
+    /// Series that exist before the first event, so dashboards and alerts have data.
+    fn with_initial_series(self) -> NodeMetrics {
         for o in ["settled", "failed"] {
-            m.forwards.with_label_values(&[o]);
+            self.forwards.with_label_values(&[o]);
         }
         for o in ["succeeded", "failed"] {
-            m.payments_sent.with_label_values(&[o]);
+            self.payments_sent.with_label_values(&[o]);
         }
         for s in ["confirmed", "pending", "immature"] {
-            m.wallet_balance_sat.with_label_values(&[s]);
+            self.wallet_balance_sat.with_label_values(&[s]);
         }
-        // Series that exist before the first message, so dashboards and alerts have data.
         for t in [
             "channel_announcement",
             "channel_update",
             "node_announcement",
         ] {
             for o in ["accepted", "duplicate", "rejected", "pending"] {
-                m.gossip_messages.with_label_values(&[t, o]);
+                self.gossip_messages.with_label_values(&[t, o]);
             }
         }
         for t in [
@@ -183,10 +190,10 @@ impl NodeMetrics {
             "node_announcement",
         ] {
             for r in REJECT_REASONS {
-                m.gossip_rejected.with_label_values(&[t, r]);
+                self.gossip_rejected.with_label_values(&[t, r]);
             }
         }
-        m
+        self
     }
 }
 

@@ -33,4 +33,21 @@ pub enum Error {
     AsOf(#[from] crate::queries::asof::ResolveError),
 }
 
+impl Error {
+    /// The database cannot be reached (no connection could be made, or it broke, or the pool
+    /// is closed): a condition of the deployment that passes, not a fault of the request.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            )
+        )
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -71,6 +71,18 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// A store whose pool opens connections only when a query needs one, and that applies no
+    /// migrations: for a process that must start (and answer what needs no database) while
+    /// the database is down or absent. Queries then fail with an error for which
+    /// [`Error::is_unavailable`] holds.
+    pub fn connect_lazy(options: PgConnectOptions, max_connections: u32) -> Store {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(options);
+        Store { pool }
+    }
+
     /// Connects to a `postgres://` URL and applies pending migrations.
     pub async fn connect_url(url: &str, max_connections: u32) -> Result<Store> {
         Self::connect(PgConnectOptions::from_str(url)?, max_connections).await

@@ -39,6 +39,21 @@ pub enum MetricName {
     Rank,
 }
 
+/// The stable names of a metric in requests and answers: `metric` as the query parameter
+/// spells it (`betweenness`, `closeness`, `closeness_out`, `pagerank`, `pagerank_capacity`,
+/// `rank`) and the weighting for the metrics that have one. Answers carry these, never a
+/// Rust `Debug` rendering, so clients can compare them.
+pub fn metric_label(metric: Metric) -> (&'static str, Option<WeightKind>) {
+    match metric {
+        Metric::Betweenness(w) => ("betweenness", Some(w)),
+        Metric::ClosenessIn(w) => ("closeness", Some(w)),
+        Metric::ClosenessOut(w) => ("closeness_out", Some(w)),
+        Metric::PageRank => ("pagerank", None),
+        Metric::PageRankCapacity => ("pagerank_capacity", None),
+        Metric::Rank => ("rank", None),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct CentralityQuery {
     metric: MetricName,
@@ -95,13 +110,16 @@ pub async fn centrality(
         .take(limit)
         .map(|(i, (id, value))| json!({"position": i + 1, "node_id": id, "value": value}))
         .collect();
-    let next = (start + limit < all.len()).then_some(start + limit);
+    // `cursor` is the caller's, up to usize::MAX (fuzz/regressions/api_request).
+    let next = start.checked_add(limit).filter(|&end| end < all.len());
+    let (name, weight) = metric_label(metric);
     Ok(Json(with_as_of(
         json!({
             "graph_version": v.version,
             "computed_at": v.computed_at,
             "amount_msat": served,
-            "metric": format!("{metric:?}"),
+            "metric": name,
+            "weight": weight,
             "total": all.len(),
             "nodes": page,
             "next_cursor": next,

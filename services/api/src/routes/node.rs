@@ -1,4 +1,5 @@
-//! The node: status, peers, and connecting to a peer (token-protected).
+//! The node: status, peers, and connecting to a peer (token-protected). Every handler here
+//! and in `own` reaches the node through its [`NodeHandle`] only.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
@@ -6,12 +7,15 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use switchyard_node::handle::PeerSpec;
+use switchyard_node::{NodeError, NodeHandle};
 
 use crate::auth::require_token;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-fn node(state: &AppState) -> ApiResult<&std::sync::Arc<switchyard_node::Node>> {
+/// The node's handle, or 503 when this instance runs without a node.
+pub(crate) fn node(state: &AppState) -> ApiResult<&NodeHandle> {
     state.node.as_ref().ok_or_else(|| ApiError::Unavailable {
         code: "node_not_running",
         message: "this instance runs without the Lightning node (start it with `switchyard up` or `switchyard node`)".into(),
@@ -47,17 +51,15 @@ pub async fn connect(
 ) -> ApiResult<Json<Value>> {
     require_token(&state, &headers)?;
     let Json(req) = body?;
-    let spec: switchyard_node::PeerSpec =
-        req.peer.parse().map_err(|e: switchyard_node::NodeError| {
-            ApiError::bad_request("invalid_peer", e.to_string())
-        })?;
+    let spec: PeerSpec = req
+        .peer
+        .parse()
+        .map_err(|e: NodeError| ApiError::bad_request("invalid_peer", e.to_string()))?;
     let n = node(&state)?;
-    match n.add_peer(spec.clone(), "api").await {
+    match n.connect(spec.clone()).await {
         Ok(()) => Ok(Json(json!({"peer": spec.to_string(), "connected": true}))),
-        Err(switchyard_node::NodeError::InvalidPeer(m)) => {
-            Err(ApiError::bad_request("invalid_peer", m))
-        }
-        Err(e @ switchyard_node::NodeError::Connect { .. }) => Err(ApiError::Unprocessable {
+        Err(NodeError::InvalidPeer(m)) => Err(ApiError::bad_request("invalid_peer", m)),
+        Err(e @ NodeError::Connect { .. }) => Err(ApiError::Unprocessable {
             code: "connect_failed",
             message: format!("{e}; the peer is remembered and will be retried"),
         }),

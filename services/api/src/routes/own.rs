@@ -1,8 +1,7 @@
 //! Our own node's money: channels, forwarding policy, the on-chain wallet, invoices, payments,
 //! and the books (forwards, earnings). Everything that moves funds or changes fees needs the
-//! bearer token; listings are read-only.
-
-use std::sync::Arc;
+//! bearer token; listings are read-only. The node is reached through its `NodeHandle` only;
+//! the books are read from the store.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -10,23 +9,16 @@ use axum::http::HeaderMap;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use switchyard_node::ln::{parse_channel_ref, Lightning, PolicyUpdate};
+use switchyard_node::handle::{
+    ChannelRef, InvoiceRequest as NewInvoice, Keysend, OpenChannel, PayInvoice, PeerSpec,
+    PeerTarget, PolicyUpdate, SendOnchain,
+};
 use switchyard_node::NodeError;
 
+use super::node::node;
 use crate::auth::require_token;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn lightning(state: &AppState) -> ApiResult<Arc<Lightning>> {
-    state
-        .node
-        .as_ref()
-        .map(|n| n.lightning().clone())
-        .ok_or_else(|| ApiError::Unavailable {
-            code: "node_not_running",
-            message: "this instance runs without the Lightning node (start it with `switchyard up` or `switchyard node`)".into(),
-        })
-}
 
 fn node_error(e: NodeError) -> ApiError {
     match e {
@@ -56,12 +48,14 @@ fn node_error(e: NodeError) -> ApiError {
     }
 }
 
+fn channel_ref(s: &str) -> ApiResult<ChannelRef> {
+    s.parse()
+        .map_err(|e: NodeError| ApiError::bad_request("invalid_channel", e.to_string()))
+}
+
 /// Our channels with balances, HTLCs in flight and policy.
 pub async fn list_channels(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let ln = lightning(&state)?;
-    Ok(Json(
-        json!({ "channels": ln.channels(), "default_policy": ln.policy() }),
-    ))
+    Ok(Json(json!(node(&state)?.channels())))
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,27 +83,28 @@ pub async fn open_channel(
 ) -> ApiResult<Json<Value>> {
     require_token(&state, &headers)?;
     let Json(req) = body?;
-    let node = state.node.clone().ok_or_else(|| ApiError::Unavailable {
-        code: "node_not_running",
-        message: "this instance runs without the Lightning node".into(),
-    })?;
-    let peer = if req.peer.contains('@') {
-        let spec: switchyard_node::PeerSpec = req
-            .peer
-            .parse()
-            .map_err(|e: NodeError| ApiError::bad_request("invalid_peer", e.to_string()))?;
-        node.add_peer(spec.clone(), "api")
-            .await
-            .map_err(node_error)?;
-        spec.node_id
-    } else {
-        req.peer
-            .parse()
-            .map_err(|e| ApiError::bad_request("invalid_peer", format!("{:?}: {e}", req.peer)))?
-    };
+    let node = node(&state)?;
+    let target =
+        if req.peer.contains('@') {
+            let spec: PeerSpec = req
+                .peer
+                .parse()
+                .map_err(|e: NodeError| ApiError::bad_request("invalid_peer", e.to_string()))?;
+            PeerTarget::Connect(spec)
+        } else {
+            PeerTarget::Connected(req.peer.parse().map_err(|e| {
+                ApiError::bad_request("invalid_peer", format!("{:?}: {e}", req.peer))
+            })?)
+        };
+    let peer = target.node_id();
     let id = node
-        .lightning()
-        .open_channel(peer, req.amount_sat, req.push_msat, req.announce)
+        .open_channel(OpenChannel {
+            peer: target,
+            amount_sat: req.amount_sat,
+            push_msat: req.push_msat,
+            announce: req.announce,
+        })
+        .await
         .map_err(node_error)?;
     Ok(Json(json!({
         "channel_id": id,
@@ -137,10 +132,9 @@ pub async fn close_channel(
 ) -> ApiResult<Json<Value>> {
     require_token(&state, &headers)?;
     let req = body.map(|b| b.0).unwrap_or_default();
-    let ln = lightning(&state)?;
-    let r = parse_channel_ref(&channel)
-        .map_err(|e| ApiError::bad_request("invalid_channel", e.to_string()))?;
-    ln.close_channel(r, req.force).map_err(node_error)?;
+    let node = node(&state)?;
+    node.close_channel(channel_ref(&channel)?, req.force)
+        .map_err(node_error)?;
     Ok(Json(
         json!({"channel": channel, "force": req.force, "state": "closing"}),
     ))
@@ -169,28 +163,15 @@ pub async fn set_policy(
             "give at least one of base_fee_msat, fee_ppm, cltv_expiry_delta, htlc_minimum_msat",
         ));
     }
-    let ln = lightning(&state)?;
-    let target = match &req.channel {
-        Some(c) => Some(
-            parse_channel_ref(c)
-                .map_err(|e| ApiError::bad_request("invalid_channel", e.to_string()))?,
-        ),
-        None => None,
-    };
-    let n = ln.set_policy(target, req.update).map_err(node_error)?;
-    Ok(Json(
-        json!({"channels_updated": n, "default_policy": ln.policy()}),
-    ))
+    let node = node(&state)?;
+    let target = req.channel.as_deref().map(channel_ref).transpose()?;
+    let changed = node.set_policy(target, req.update).map_err(node_error)?;
+    Ok(Json(json!(changed)))
 }
 
 /// On-chain balance.
 pub async fn wallet(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let ln = lightning(&state)?;
-    let w = ln.wallet().map_err(node_error)?.clone();
-    let balance = tokio::task::spawn_blocking(move || w.balance())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(node_error)?;
+    let balance = node(&state)?.wallet_balance().await.map_err(node_error)?;
     Ok(Json(json!(balance)))
 }
 
@@ -200,12 +181,7 @@ pub async fn wallet_address(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     require_token(&state, &headers)?;
-    let ln = lightning(&state)?;
-    let w = ln.wallet().map_err(node_error)?.clone();
-    let address = tokio::task::spawn_blocking(move || w.new_address())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(node_error)?;
+    let address = node(&state)?.new_address().await.map_err(node_error)?;
     Ok(Json(json!({"address": address.to_string()})))
 }
 
@@ -225,16 +201,19 @@ pub async fn wallet_send(
 ) -> ApiResult<Json<Value>> {
     require_token(&state, &headers)?;
     let Json(req) = body?;
-    let ln = lightning(&state)?;
-    let network = ln.wallet().map_err(node_error)?.network();
+    let node = node(&state)?;
+    let network = node.wallet_network().map_err(node_error)?;
     let address = req
         .address
         .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
         .map_err(|e| ApiError::bad_request("invalid_address", e.to_string()))?
         .require_network(network)
         .map_err(|e| ApiError::bad_request("invalid_address", e.to_string()))?;
-    let txid = ln
-        .send_onchain(&address, req.amount_sat)
+    let txid = node
+        .send_onchain(SendOnchain {
+            address,
+            amount_sat: req.amount_sat,
+        })
         .await
         .map_err(node_error)?;
     Ok(Json(json!({"txid": txid.to_string()})))
@@ -274,13 +253,16 @@ pub async fn create_invoice(
             "expiry_secs must be between 1 and 2678400",
         ));
     }
-    let ln = lightning(&state)?;
-    let invoice = ln
-        .create_invoice(req.amount_msat, &req.description, req.expiry_secs)
+    let invoice = node(&state)?
+        .create_invoice(NewInvoice {
+            amount_msat: req.amount_msat,
+            description: req.description,
+            expiry_secs: req.expiry_secs,
+        })
         .map_err(node_error)?;
     Ok(Json(json!({
-        "bolt11": invoice.to_string(),
-        "payment_hash": invoice.payment_hash().to_string(),
+        "bolt11": invoice.bolt11,
+        "payment_hash": invoice.payment_hash,
         "amount_msat": req.amount_msat,
         "expiry_secs": req.expiry_secs,
     })))
@@ -323,15 +305,19 @@ pub async fn pay(
 ) -> ApiResult<Json<Value>> {
     require_token(&state, &headers)?;
     let Json(req) = body?;
-    let ln = lightning(&state)?;
-    let id = match (&req.invoice, &req.destination) {
+    let node = node(&state)?;
+    let started = match (&req.invoice, &req.destination) {
         (Some(inv), None) => {
-            let invoice: lightning_invoice::Bolt11Invoice = inv
+            let invoice = inv
                 .trim()
                 .parse()
                 .map_err(|e| ApiError::bad_request("invalid_invoice", format!("{e}")))?;
-            ln.pay_invoice(&invoice, req.amount_msat, req.max_fee_msat)
-                .map_err(node_error)?
+            node.pay_invoice(PayInvoice {
+                invoice,
+                amount_msat: req.amount_msat,
+                max_fee_msat: req.max_fee_msat,
+            })
+            .map_err(node_error)?
         }
         (None, Some(dest)) => {
             let dest = dest
@@ -340,8 +326,12 @@ pub async fn pay(
             let amount = req.amount_msat.ok_or_else(|| {
                 ApiError::bad_request("missing_amount", "keysend needs amount_msat")
             })?;
-            ln.keysend(dest, amount, req.max_fee_msat)
-                .map_err(node_error)?
+            node.keysend(Keysend {
+                destination: dest,
+                amount_msat: amount,
+                max_fee_msat: req.max_fee_msat,
+            })
+            .map_err(node_error)?
         }
         _ => {
             return Err(ApiError::bad_request(
@@ -350,7 +340,9 @@ pub async fn pay(
             ))
         }
     };
-    Ok(Json(json!({"payment_id": id, "status": "pending"})))
+    Ok(Json(
+        json!({"payment_id": started.payment_id, "status": "pending"}),
+    ))
 }
 
 pub async fn list_payments(
@@ -408,8 +400,9 @@ fn range(q: &RangeQuery) -> ApiResult<(i64, i64)> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let to = q.to.unwrap_or(now + 1);
-    let from = q.from.unwrap_or(to - 30 * 86_400);
+    let to = q.to.unwrap_or(now.saturating_add(1));
+    // Saturating: `to` is the caller's, anywhere in i64 (fuzz/regressions/api_request).
+    let from = q.from.unwrap_or(to.saturating_sub(30 * 86_400));
     if from >= to {
         return Err(ApiError::bad_request(
             "invalid_range",

@@ -283,7 +283,7 @@ pub(crate) trait Cost: Copy + PartialOrd + Send + Sync + std::fmt::Debug + 'stat
 }
 
 impl Cost for u64 {
-    type Queue = super::paths::RadixQueue;
+    type Queue = crate::radix::RadixHeap;
     const INF: u64 = u64::MAX;
     const ZERO: u64 = 0;
     const EXACT: bool = true;

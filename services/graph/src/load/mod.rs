@@ -4,15 +4,26 @@
 //! Parsing streams: entries are converted to [`Record`]s and handed to a sink one at a time,
 //! so a file never has to fit in memory twice. Every error names the file, the entry and the
 //! field. The readers never write anything; what to do with records is the sink's business.
+//!
+//! **Bounded memory, whatever the input.** One entry is parsed into memory at a time, and no
+//! entry (nor a top-level key, nor the text between entries) may take more than
+//! [`MAX_ENTRY_BYTES`] of the decompressed stream: past that the read fails with
+//! [`LoadError::TooLarge`]. So a compressed bomb, or one endless string, costs at most a few
+//! tens of MiB (a parsed entry takes up to ~32 times its text), never the decompressed size.
+//! Values of top-level keys the readers do not use are skipped as a stream, without a bound:
+//! they cost time proportional to their decompressed size, never memory. JSON nesting is
+//! limited to 128 levels (serde_json's recursion limit).
 
 mod cln;
 mod lnd;
 mod value;
 
+use std::cell::Cell;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -145,6 +156,57 @@ pub enum LoadError {
     },
     #[error("{file}: reading stopped by the consumer")]
     Aborted { file: String },
+    /// An entry (or other part of the document) is larger than [`MAX_ENTRY_BYTES`].
+    #[error("{file}: {part} is larger than {limit} bytes, the most one entry may take")]
+    TooLarge {
+        file: String,
+        /// `channels[12]`, or `the document outside the arrays`.
+        part: String,
+        limit: u64,
+    },
+}
+
+/// The most bytes of decompressed JSON one entry may take (with the whitespace before it).
+/// Real entries take under 1 KiB; a maximal `node_announcement` (64 KiB on the wire) fits.
+pub const MAX_ENTRY_BYTES: u64 = 1 << 20;
+
+/// How many more bytes the part being parsed may read; shared by [`Bounded`] and the visitors.
+#[derive(Default)]
+struct Budget {
+    /// `None`: unbounded (a skipped value, streamed without buffering).
+    remaining: Cell<Option<u64>>,
+    exceeded: Cell<bool>,
+}
+
+impl Budget {
+    fn bound(&self, bytes: Option<u64>) {
+        self.remaining.set(bytes);
+    }
+}
+
+/// A reader that fails once the current part of the document outgrows its [`Budget`].
+struct Bounded<R> {
+    inner: R,
+    budget: Rc<Budget>,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(left) = self.budget.remaining.get() else {
+            return self.inner.read(buf);
+        };
+        if left == 0 && !buf.is_empty() {
+            self.budget.exceeded.set(true);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "entry larger than the limit",
+            ));
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.budget.remaining.set(Some(left - n as u64));
+        Ok(n)
+    }
 }
 
 /// Opens a file, undoing xz or gzip compression detected from the magic bytes.
@@ -198,8 +260,15 @@ pub fn read_records<R: Read>(
     file: &str,
     mut sink: impl FnMut(Record) -> bool,
 ) -> Result<ReadSummary, LoadError> {
+    let budget = Rc::new(Budget::default());
+    budget.bound(Some(MAX_ENTRY_BYTES));
+    let reader = Bounded {
+        inner: reader,
+        budget: budget.clone(),
+    };
     let mut state = ReadState {
         file,
+        budget: budget.clone(),
         sink: &mut sink,
         summary: ReadSummary::default(),
         error: None,
@@ -213,6 +282,13 @@ pub fn read_records<R: Read>(
         .and_then(|()| de.end());
     if let Some(err) = state.error.take() {
         return Err(err);
+    }
+    if budget.exceeded.get() {
+        return Err(LoadError::TooLarge {
+            file: file.to_owned(),
+            part: "the document outside the arrays".into(),
+            limit: MAX_ENTRY_BYTES,
+        });
     }
     if let Err(e) = result {
         if e.is_io() {
@@ -243,6 +319,7 @@ pub fn read_records<R: Read>(
 
 struct ReadState<'a> {
     file: &'a str,
+    budget: Rc<Budget>,
     sink: &'a mut dyn FnMut(Record) -> bool,
     summary: ReadSummary,
     /// Set when our own validation fails; serde only carries a marker error.
@@ -313,12 +390,18 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         f.write_str("a JSON object with a `channels`, `nodes` or `edges` array")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<String>()? {
+        loop {
+            self.0.budget.bound(Some(MAX_ENTRY_BYTES));
+            let Some(key) = map.next_key::<String>()? else {
+                break;
+            };
             let collection = match key.as_str() {
                 "channels" => Collection::Channels,
                 "nodes" => Collection::Nodes,
                 "edges" => Collection::Edges,
                 _ => {
+                    // Skipping streams (serde_json keeps nothing of an ignored value).
+                    self.0.budget.bound(None);
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
@@ -352,7 +435,22 @@ impl<'de> Visitor<'de> for Array<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let state = self.state;
         let mut index = 0u64;
-        while let Some(entry) = seq.next_element::<serde_json::Value>()? {
+        loop {
+            state.budget.bound(Some(MAX_ENTRY_BYTES));
+            let entry = match seq.next_element::<serde_json::Value>() {
+                Ok(Some(entry)) => entry,
+                Ok(None) => break,
+                Err(e) => {
+                    if state.budget.exceeded.get() {
+                        state.error = Some(LoadError::TooLarge {
+                            file: state.file.to_owned(),
+                            part: format!("{}[{index}]", self.collection.name()),
+                            limit: MAX_ENTRY_BYTES,
+                        });
+                    }
+                    return Err(e);
+                }
+            };
             let obj = match entry {
                 serde_json::Value::Object(obj) => obj,
                 other => {

@@ -232,3 +232,57 @@ fn compressed_files_are_detected() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `bytes` gzip-compressed, then read back through the magic-byte detection.
+fn read_gzipped(bytes: &[u8]) -> Result<ReadSummary, LoadError> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    let gz = enc.finish().unwrap();
+    let reader = decompress(io::Cursor::new(gz)).unwrap();
+    read_records(reader, "bomb.json.gz", |_| true)
+}
+
+#[test]
+fn compressed_bomb_of_one_huge_entry_is_refused_at_the_entry_limit() {
+    // 64 MiB of one string inside an entry compresses to ~64 KiB; the reader must stop at
+    // MAX_ENTRY_BYTES instead of buffering the string.
+    let mut doc = br#"{"channels":[{"alias":""#.to_vec();
+    doc.resize(doc.len() + (64 << 20), b'a');
+    doc.extend_from_slice(br#""}]}"#);
+    match read_gzipped(&doc) {
+        Err(LoadError::TooLarge { part, limit, .. }) => {
+            assert_eq!((part.as_str(), limit), ("channels[0]", MAX_ENTRY_BYTES));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn compressed_bomb_of_whitespace_is_refused_outside_the_arrays_too() {
+    let mut doc = vec![b' '; 16 << 20];
+    doc.extend_from_slice(br#"{"channels":[]}"#);
+    let err = read_gzipped(&doc).unwrap_err();
+    assert!(matches!(err, LoadError::TooLarge { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("the document outside the arrays"),
+        "{err}"
+    );
+}
+
+#[test]
+fn huge_values_of_unused_keys_are_streamed_not_refused() {
+    let mut doc = br#"{"comment":""#.to_vec();
+    doc.resize(doc.len() + (4 * MAX_ENTRY_BYTES) as usize, b'x');
+    doc.extend_from_slice(format!(r#"","channels":[{}]}}"#, cln_entry(A, B, "")).as_bytes());
+    let summary = read_gzipped(&doc).unwrap();
+    assert_eq!(summary.records, 2);
+}
+
+#[test]
+fn an_entry_just_under_the_limit_is_read() {
+    let pad = MAX_ENTRY_BYTES as usize - 1000;
+    let entry = cln_entry(A, B, &format!(r#","note":"{}""#, "n".repeat(pad)));
+    let json = format!(r#"{{"channels":[{entry}]}}"#);
+    assert_eq!(read(&json).unwrap().1.records, 2);
+}

@@ -39,6 +39,11 @@ const PIECES: [f64; 6] = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0];
 const HEADROOM_PIECE: usize = 4;
 /// Integer cost scale (cost units per msat), so reduced costs are exact.
 const COST_SCALE: f64 = 1000.0;
+/// Most a unit may cost on one arc (scaled: about 10^9 msat), so that sums of reduced costs
+/// and potentials stay within `i64` on any real graph (they saturate beyond). Arcs dearer
+/// than that (fees near `u32::MAX` ppm on large units: "do not use") all look equally
+/// prohibitive to the flow; the parts are priced exactly anyway.
+const MAX_ARC_COST: i64 = 1 << 40;
 /// Rounds of "tighten the offending arcs and solve again".
 const REPAIR_ROUNDS: usize = 4;
 
@@ -93,25 +98,26 @@ impl RoutingIndex {
         let excluded_node = |u: u32| q.exclude_nodes.contains(&u);
         let liquidity: Vec<u32> = (0..self.edge_count())
             .map(|s| {
-                let ch = self.edge[s] >> 1;
-                if excluded_node(self.from[s])
-                    || excluded_node(self.to[s])
+                let ch = self.edges.channel(s);
+                if excluded_node(self.edges.from(s))
+                    || excluded_node(self.edges.to(s))
                     || q.exclude_channels.contains(&ch)
                 {
                     return 0;
                 }
-                let msat = self.htlc_max[s].min(self.cap_msat[s]);
+                let msat = self.edges.hot()[s].htlc_max.min(self.edges.cap_msat(s));
                 u32::try_from(msat / unit).unwrap_or(u32::MAX)
             })
             .collect();
         // No flow exceeds the liquidity out of the source or into the destination.
         let units_over = |s: usize| u64::from(liquidity[s]);
         let out_of_src: u64 = self
+            .edges
             .out_slots(q.src)
             .iter()
             .map(|&s| units_over(s as usize))
             .sum();
-        let into_dst: u64 = self.in_slots(q.dst).map(units_over).sum();
+        let into_dst: u64 = self.edges.in_slots(q.dst).map(units_over).sum();
         if out_of_src.min(into_dst) < units {
             return Err(RouteError::Capacity);
         }
@@ -164,7 +170,7 @@ impl RoutingIndex {
         for p in &parts {
             for h in &p.hops {
                 let e = used.entry(h.scid).or_insert((0, h.capacity_sat));
-                e.0 += h.amount_to_forward_msat;
+                e.0 = e.0.saturating_add(h.amount_to_forward_msat);
             }
         }
         let probability = used
@@ -175,11 +181,13 @@ impl RoutingIndex {
             })
             .product();
         let amount_msat = parts.iter().map(|p| p.amount_msat).sum();
-        let total_fee_msat = parts.iter().map(|p| p.total_fee_msat).sum();
+        let total_fee_msat = parts
+            .iter()
+            .fold(0u64, |t, p| t.saturating_add(p.total_fee_msat));
         MppRoute {
             amount_msat,
             total_fee_msat,
-            total_amount_msat: amount_msat + total_fee_msat,
+            total_amount_msat: u64::saturating_add(amount_msat, total_fee_msat),
             probability,
             parts,
         }
@@ -191,13 +199,13 @@ impl RoutingIndex {
         if x >= limit {
             return None;
         }
-        let fee = if self.from[s] == q.src {
+        let fee = if self.edges.from(s) == q.src {
             0.0
         } else {
-            self.ppm[s] as f64 * unit as f64 / 1e6
+            f64::from(self.edges.hot()[s].ppm) * unit as f64 / 1e6
         };
         // Uncertainty over the piece containing x: secant of -ln(1 - y / c) between breakpoints.
-        let c = self.cap_msat[s] as f64 / unit as f64 + 1.0;
+        let c = self.edges.cap_msat(s) as f64 / unit as f64 + 1.0;
         let b = self.breakpoints(f, s);
         let last = PIECES.len() - 2;
         let i = (0..=last)
@@ -208,7 +216,8 @@ impl RoutingIndex {
             f64::from(b[i + 1]).max(f64::from(b[i]) + 1.0),
         );
         let unc = (-(1.0 - hi / c).ln() + (1.0 - lo / c).ln()) / (hi - lo);
-        Some(((fee + BALANCED_MSAT_PER_NEG_LN_P * unc) * COST_SCALE).round() as i64)
+        let cost = ((fee + BALANCED_MSAT_PER_NEG_LN_P * unc) * COST_SCALE).round();
+        Some(cost.min(MAX_ARC_COST as f64) as i64)
     }
 
     /// Successive shortest paths; returns the units sent.
@@ -254,7 +263,8 @@ impl RoutingIndex {
                         if done[yi] {
                             return;
                         }
-                        let nd = d + (c + pot[xi] - pot[yi]).max(0);
+                        let reduced = c.saturating_add(pot[xi]).saturating_sub(pot[yi]);
+                        let nd = d.saturating_add(reduced.max(0));
                         if nd < dist[yi] {
                             if dist[yi] == i64::MAX {
                                 touched.push(y);
@@ -264,16 +274,16 @@ impl RoutingIndex {
                             heap.push(Reverse((nd, y)));
                         }
                     };
-                for &s in self.out_slots(x) {
+                for &s in self.edges.out_slots(x) {
                     let si = s as usize;
                     if let Some(c) = self.marginal(q, f, si, f.flow[si], unit) {
-                        relax(self.to[si], c, s, true, &mut heap);
+                        relax(self.edges.to(si), c, s, true, &mut heap);
                     }
                 }
-                for si in self.in_slots(x) {
+                for si in self.edges.in_slots(x) {
                     if f.flow[si] > 0 {
                         if let Some(c) = self.marginal(q, f, si, f.flow[si] - 1, unit) {
-                            relax(self.from[si], -c, si as u32, false, &mut heap);
+                            relax(self.edges.from(si), -c, si as u32, false, &mut heap);
                         }
                     }
                 }
@@ -284,7 +294,7 @@ impl RoutingIndex {
             // pi(v) += min(d(v), d(t)) keeps every reduced cost non-negative (early exit).
             let dt = dist[q.dst as usize];
             for (v, p) in pot.iter_mut().enumerate() {
-                *p += if done[v] { dist[v] } else { dt };
+                *p = p.saturating_add(if done[v] { dist[v] } else { dt });
             }
             let mut path = Vec::new();
             let mut y = q.dst;
@@ -292,9 +302,9 @@ impl RoutingIndex {
                 let (s, fwd) = parent[y as usize];
                 path.push((s as usize, fwd));
                 y = if fwd {
-                    self.from[s as usize]
+                    self.edges.from(s as usize)
                 } else {
-                    self.to[s as usize]
+                    self.edges.to(s as usize)
                 };
             }
             let mut push = units - sent;
@@ -350,11 +360,16 @@ impl RoutingIndex {
             let mut x = q.src;
             on_path.insert(x, 0usize);
             while x != q.dst {
-                let Some(&s) = self.out_slots(x).iter().find(|&&s| flow[s as usize] > 0) else {
+                let Some(&s) = self
+                    .edges
+                    .out_slots(x)
+                    .iter()
+                    .find(|&&s| flow[s as usize] > 0)
+                else {
                     break;
                 };
                 path.push(s);
-                x = self.to[s as usize];
+                x = self.edges.to(s as usize);
                 if let Some(&start) = on_path.get(&x) {
                     // A cycle carries no payment: cancel it and restart the walk.
                     let cycle = path.split_off(start);
@@ -415,31 +430,42 @@ impl RoutingIndex {
             let route = self.build_route(path, &pq);
             for (h, &s) in route.hops.iter().zip(path) {
                 let s = s as usize;
-                if h.amount_to_forward_msat < self.htlc_min[s] {
+                let e = &self.edges.hot()[s];
+                if h.amount_to_forward_msat < e.htlc_min {
                     tighten.push((s, 0));
                 }
-                if h.amount_to_forward_msat > self.htlc_max[s] {
-                    tighten.push((s, (self.htlc_max[s] / unit).saturating_sub(1) as u32));
+                if h.amount_to_forward_msat > e.htlc_max {
+                    let units = (e.htlc_max / unit).saturating_sub(1);
+                    tighten.push((s, u32::try_from(units).unwrap_or(u32::MAX)));
                 }
-                *per_channel.entry(self.edge[s] >> 1).or_insert(0) += h.amount_to_forward_msat;
+                let used = per_channel.entry(self.edges.channel(s)).or_insert(0);
+                *used = used.saturating_add(h.amount_to_forward_msat);
             }
             let (cltv, hops) = self.path_cltv_hops(path, &pq);
             if cltv > q.max_cltv || hops > u32::from(q.max_hops) {
                 // Forbid the longest part's most cltv-hungry arc and solve again.
-                if let Some(&s) = path.iter().skip(1).max_by_key(|&&s| self.cltv[s as usize]) {
+                if let Some(&s) = path
+                    .iter()
+                    .skip(1)
+                    .max_by_key(|&&s| self.edges.hot()[s as usize].cltv)
+                {
                     tighten.push((s as usize, 0));
                 }
             }
-            fees += route.total_fee_msat;
+            fees = fees.saturating_add(route.total_fee_msat);
             parts.push(route);
         }
         for (s, _) in paths
             .iter()
             .flat_map(|(p, _)| p.iter().map(|&s| (s as usize, ())))
         {
-            let used = per_channel.get(&(self.edge[s] >> 1)).copied().unwrap_or(0);
-            if used > self.cap_msat[s] {
-                let over = (used - self.cap_msat[s]).div_ceil(unit) + 1;
+            let used = per_channel
+                .get(&self.edges.channel(s))
+                .copied()
+                .unwrap_or(0);
+            let cap = self.edges.cap_msat(s);
+            if used > cap {
+                let over = (used - cap).div_ceil(unit) + 1;
                 let cur = u64::from(limits[s]);
                 tighten.push((s, cur.saturating_sub(over) as u32));
             }

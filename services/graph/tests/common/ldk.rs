@@ -1,10 +1,10 @@
 //! Shared by `tests/route_vs_ldk.rs` and `benches/routing.rs` (via `#[path]`): builds LDK's
 //! `NetworkGraph` from a [`Snapshot`] and runs LDK's `find_route` on the same queries.
 //!
-//! Comparability (see `/work/shared/data/README.md`): timestamps are shifted to now - 1h (LDK
-//! with `std` rejects stale updates), htlc_maximum is clamped to the capacity, LDK may use a
-//! channel's full capacity (`max_channel_saturation_power_of_half = 0`), fees are unlimited
-//! and the cltv limit and final delta are ours.
+//! Comparability (see the README of the shared snapshots, `shared/data/README.md`): timestamps
+//! are shifted to now - 1h (LDK with `std` rejects stale updates), htlc_maximum is clamped to
+//! the capacity, LDK may use a channel's full capacity (`max_channel_saturation_power_of_half =
+//! 0`), fees are unlimited and the cltv limit and final delta are ours.
 #![allow(dead_code)]
 
 use lightning::bitcoin::constants::ChainHash;

@@ -206,22 +206,45 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-type ForwardTuple = (
-    i64,
-    i64,
-    String,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-    Option<i64>,
-    Option<i64>,
-    Option<Vec<u8>>,
-    Option<Vec<u8>>,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    Option<String>,
-    Option<i64>,
-);
+/// A `forwards` row as stored (ids as bytes).
+#[derive(sqlx::FromRow)]
+struct StoredForward {
+    id: i64,
+    resolved_at_ms: i64,
+    outcome: String,
+    in_channel_id: Option<Vec<u8>>,
+    out_channel_id: Option<Vec<u8>>,
+    in_scid: Option<i64>,
+    out_scid: Option<i64>,
+    in_peer: Option<Vec<u8>>,
+    out_peer: Option<Vec<u8>>,
+    amount_in_msat: Option<i64>,
+    amount_out_msat: Option<i64>,
+    fee_msat: i64,
+    failure_reason: Option<String>,
+    duration_ms: Option<i64>,
+}
+
+impl From<StoredForward> for ForwardRow {
+    fn from(r: StoredForward) -> Self {
+        ForwardRow {
+            id: r.id,
+            resolved_at_ms: r.resolved_at_ms,
+            outcome: r.outcome,
+            in_channel_id: r.in_channel_id.as_deref().map(hex),
+            out_channel_id: r.out_channel_id.as_deref().map(hex),
+            in_scid: r.in_scid,
+            out_scid: r.out_scid,
+            in_peer: r.in_peer.as_deref().map(hex),
+            out_peer: r.out_peer.as_deref().map(hex),
+            amount_in_msat: r.amount_in_msat,
+            amount_out_msat: r.amount_out_msat,
+            fee_msat: r.fee_msat,
+            failure_reason: r.failure_reason,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
 
 /// Forwards resolved in `[from, to)` (unix seconds), oldest first, at most `limit`.
 pub async fn forwards(
@@ -230,10 +253,10 @@ pub async fn forwards(
     to: i64,
     limit: i64,
 ) -> Result<Vec<ForwardRow>> {
-    let rows: Vec<ForwardTuple> = sqlx::query_as(
-        "SELECT id, (extract(epoch FROM resolved_at) * 1000)::bigint, outcome, in_channel_id, \
-         out_channel_id, in_scid, out_scid, in_peer, out_peer, amount_in_msat, amount_out_msat, \
-         fee_msat, failure_reason, duration_ms FROM forwards \
+    let rows: Vec<StoredForward> = sqlx::query_as(
+        "SELECT id, (extract(epoch FROM resolved_at) * 1000)::bigint AS resolved_at_ms, outcome, \
+         in_channel_id, out_channel_id, in_scid, out_scid, in_peer, out_peer, amount_in_msat, \
+         amount_out_msat, fee_msat, failure_reason, duration_ms FROM forwards \
          WHERE resolved_at >= to_timestamp($1) AND resolved_at < to_timestamp($2) \
          ORDER BY resolved_at, id LIMIT $3",
     )
@@ -242,25 +265,7 @@ pub async fn forwards(
     .bind(limit)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ForwardRow {
-            id: r.0,
-            resolved_at_ms: r.1,
-            outcome: r.2,
-            in_channel_id: r.3.as_deref().map(hex),
-            out_channel_id: r.4.as_deref().map(hex),
-            in_scid: r.5,
-            out_scid: r.6,
-            in_peer: r.7.as_deref().map(hex),
-            out_peer: r.8.as_deref().map(hex),
-            amount_in_msat: r.9,
-            amount_out_msat: r.10,
-            fee_msat: r.11,
-            failure_reason: r.12,
-            duration_ms: r.13,
-        })
-        .collect())
+    Ok(rows.into_iter().map(ForwardRow::from).collect())
 }
 
 /// How to group earnings.
@@ -356,64 +361,70 @@ pub struct PaymentRow {
     pub updated_at: i64,
 }
 
-type PaymentTuple = (
-    Vec<u8>,
-    Vec<u8>,
-    String,
-    Option<Vec<u8>>,
-    i64,
-    Option<i64>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<Vec<u8>>,
-    Option<i32>,
-    i64,
-    i64,
-);
+/// A `payments` row as stored (ids and hashes as bytes).
+#[derive(sqlx::FromRow)]
+struct StoredPayment {
+    payment_id: Vec<u8>,
+    payment_hash: Vec<u8>,
+    kind: String,
+    destination: Option<Vec<u8>>,
+    amount_msat: i64,
+    fee_msat: Option<i64>,
+    status: String,
+    failure_reason: Option<String>,
+    bolt11: Option<String>,
+    preimage: Option<Vec<u8>>,
+    parts: Option<i32>,
+    created_at: i64,
+    updated_at: i64,
+}
 
 const PAYMENT_COLUMNS: &str =
     "payment_id, payment_hash, kind, destination, amount_msat, fee_msat, \
-     status, failure_reason, bolt11, preimage, parts, extract(epoch FROM created_at)::bigint, \
-     extract(epoch FROM updated_at)::bigint";
+     status, failure_reason, bolt11, preimage, parts, \
+     extract(epoch FROM created_at)::bigint AS created_at, \
+     extract(epoch FROM updated_at)::bigint AS updated_at";
 
-fn payment_row(r: PaymentTuple) -> PaymentRow {
-    PaymentRow {
-        payment_id: hex(&r.0),
-        payment_hash: hex(&r.1),
-        kind: r.2,
-        destination: r.3.as_deref().map(hex),
-        amount_msat: r.4,
-        fee_msat: r.5,
-        status: r.6,
-        failure_reason: r.7,
-        bolt11: r.8,
-        preimage: r.9.as_deref().map(hex),
-        parts: r.10,
-        created_at: r.11,
-        updated_at: r.12,
+impl From<StoredPayment> for PaymentRow {
+    fn from(r: StoredPayment) -> Self {
+        PaymentRow {
+            payment_id: hex(&r.payment_id),
+            payment_hash: hex(&r.payment_hash),
+            kind: r.kind,
+            destination: r.destination.as_deref().map(hex),
+            amount_msat: r.amount_msat,
+            fee_msat: r.fee_msat,
+            status: r.status,
+            failure_reason: r.failure_reason,
+            bolt11: r.bolt11,
+            preimage: r.preimage.as_deref().map(hex),
+            parts: r.parts,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
     }
 }
 
 pub async fn payment(db: impl PgExecutor<'_>, payment_id: &[u8; 32]) -> Result<Option<PaymentRow>> {
-    let row: Option<PaymentTuple> = sqlx::query_as(&format!(
+    let row: Option<StoredPayment> = sqlx::query_as(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"
     ))
     .bind(payment_id.as_slice())
     .fetch_optional(db)
     .await?;
-    Ok(row.map(payment_row))
+    Ok(row.map(PaymentRow::from))
 }
 
 /// The newest payments first.
 pub async fn payments(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<PaymentRow>> {
-    let rows: Vec<PaymentTuple> = sqlx::query_as(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at DESC, payment_id LIMIT $1"
+    let rows: Vec<StoredPayment> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments \
+         ORDER BY payments.created_at DESC, payment_id LIMIT $1"
     ))
     .bind(limit)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(payment_row).collect())
+    Ok(rows.into_iter().map(PaymentRow::from).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -429,40 +440,47 @@ pub struct InvoiceRow {
     pub paid_at: Option<i64>,
 }
 
-type InvoiceTuple = (
-    Vec<u8>,
-    String,
-    Option<i64>,
-    String,
-    String,
-    Option<i64>,
-    i64,
-    i64,
-    Option<i64>,
-);
+/// An `invoices` row as stored (the hash as bytes).
+#[derive(sqlx::FromRow)]
+struct StoredInvoice {
+    payment_hash: Vec<u8>,
+    bolt11: String,
+    amount_msat: Option<i64>,
+    description: String,
+    status: String,
+    received_msat: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    paid_at: Option<i64>,
+}
+
+impl From<StoredInvoice> for InvoiceRow {
+    fn from(r: StoredInvoice) -> Self {
+        InvoiceRow {
+            payment_hash: hex(&r.payment_hash),
+            bolt11: r.bolt11,
+            amount_msat: r.amount_msat,
+            description: r.description,
+            status: r.status,
+            received_msat: r.received_msat,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            paid_at: r.paid_at,
+        }
+    }
+}
 
 /// The newest invoices first.
 pub async fn invoices(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<InvoiceRow>> {
-    let rows: Vec<InvoiceTuple> = sqlx::query_as(
+    let rows: Vec<StoredInvoice> = sqlx::query_as(
         "SELECT payment_hash, bolt11, amount_msat, description, status, received_msat, \
-         extract(epoch FROM created_at)::bigint, extract(epoch FROM expires_at)::bigint, \
-         extract(epoch FROM paid_at)::bigint FROM invoices ORDER BY created_at DESC, payment_hash LIMIT $1",
+         extract(epoch FROM created_at)::bigint AS created_at, \
+         extract(epoch FROM expires_at)::bigint AS expires_at, \
+         extract(epoch FROM paid_at)::bigint AS paid_at \
+         FROM invoices ORDER BY invoices.created_at DESC, payment_hash LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| InvoiceRow {
-            payment_hash: hex(&r.0),
-            bolt11: r.1,
-            amount_msat: r.2,
-            description: r.3,
-            status: r.4,
-            received_msat: r.5,
-            created_at: r.6,
-            expires_at: r.7,
-            paid_at: r.8,
-        })
-        .collect())
+    Ok(rows.into_iter().map(InvoiceRow::from).collect())
 }

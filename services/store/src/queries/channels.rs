@@ -20,17 +20,37 @@ pub struct ChannelRow {
     pub close_height: Option<i32>,
 }
 
-type ChannelTuple = (
-    i64,
-    Vec<u8>,
-    Vec<u8>,
-    i64,
-    Option<String>,
-    i64,
-    i64,
-    Option<i64>,
-    Option<i32>,
-);
+/// A `channels` row as stored (node ids as bytes, times as unix seconds).
+#[derive(sqlx::FromRow)]
+struct StoredChannel {
+    scid: i64,
+    node_1: Vec<u8>,
+    node_2: Vec<u8>,
+    capacity_sat: i64,
+    funding_outpoint: Option<String>,
+    first_seen: i64,
+    last_seen: i64,
+    closed_at: Option<i64>,
+    close_height: Option<i32>,
+}
+
+impl TryFrom<StoredChannel> for ChannelRow {
+    type Error = Error;
+
+    fn try_from(r: StoredChannel) -> Result<Self> {
+        Ok(ChannelRow {
+            scid: Scid::from_i64(r.scid),
+            node_1: node_id("channels", &r.node_1)?,
+            node_2: node_id("channels", &r.node_2)?,
+            capacity_sat: r.capacity_sat,
+            funding_outpoint: r.funding_outpoint,
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            closed_at: r.closed_at,
+            close_height: r.close_height,
+        })
+    }
+}
 
 pub(crate) fn node_id(table: &'static str, bytes: &[u8]) -> Result<NodeId> {
     <[u8; 33]>::try_from(bytes)
@@ -42,28 +62,17 @@ pub(crate) fn node_id(table: &'static str, bytes: &[u8]) -> Result<NodeId> {
 }
 
 pub async fn get(db: impl PgExecutor<'_>, scid: Scid) -> Result<Option<ChannelRow>> {
-    let row: Option<ChannelTuple> = sqlx::query_as(
+    let row: Option<StoredChannel> = sqlx::query_as(
         "SELECT scid, node_1, node_2, capacity_sat, funding_outpoint, \
-         extract(epoch FROM first_seen)::bigint, extract(epoch FROM last_seen)::bigint, \
-         extract(epoch FROM closed_at)::bigint, close_height FROM channels WHERE scid = $1",
+         extract(epoch FROM first_seen)::bigint AS first_seen, \
+         extract(epoch FROM last_seen)::bigint AS last_seen, \
+         extract(epoch FROM closed_at)::bigint AS closed_at, close_height \
+         FROM channels WHERE scid = $1",
     )
     .bind(scid.to_i64())
     .fetch_optional(db)
     .await?;
-    row.map(|r| {
-        Ok(ChannelRow {
-            scid: Scid::from_i64(r.0),
-            node_1: node_id("channels", &r.1)?,
-            node_2: node_id("channels", &r.2)?,
-            capacity_sat: r.3,
-            funding_outpoint: r.4,
-            first_seen: r.5,
-            last_seen: r.6,
-            closed_at: r.7,
-            close_height: r.8,
-        })
-    })
-    .transpose()
+    row.map(ChannelRow::try_from).transpose()
 }
 
 /// One version of one direction's policy.

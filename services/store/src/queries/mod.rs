@@ -1,5 +1,10 @@
-//! Every SQL statement of switchyard, by table. Functions take any executor so they work
-//! on the pool and inside transactions alike.
+//! Typed queries, by table. Functions take any executor so they work on the pool and inside
+//! transactions alike.
+//!
+//! The store crate holds every SQL statement of switchyard. Most are here; the pipelines that
+//! own a transaction's worth of statements keep theirs next to their logic: [`crate::import`]
+//! (staging tables and the set-based merge), [`crate::gossip`] (the batched `COPY` writer),
+//! [`crate::graph`] (the snapshot load) and [`crate::embedded`] (cluster administration).
 
 pub mod analytics;
 pub mod asof;
@@ -12,6 +17,7 @@ pub mod kv;
 pub mod meta;
 pub mod nodes;
 pub mod peers;
+pub mod raw_gossip;
 
 use sqlx::{PgPool, Postgres, Transaction};
 

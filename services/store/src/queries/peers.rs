@@ -37,24 +37,34 @@ pub async fn upsert(
     Ok(())
 }
 
-type PeerTuple = (Vec<u8>, String, String, i64, Option<i64>, Option<String>);
+/// A `peers` row as stored (the node id as bytes, times as unix seconds).
+#[derive(sqlx::FromRow)]
+struct StoredPeer {
+    node_id: Vec<u8>,
+    address: String,
+    source: String,
+    added_at: i64,
+    last_connected_at: Option<i64>,
+    last_error: Option<String>,
+}
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PeerRow>> {
-    let rows: Vec<PeerTuple> = sqlx::query_as(
-        "SELECT node_id, address, source, extract(epoch FROM added_at)::bigint, \
-         extract(epoch FROM last_connected_at)::bigint, last_error FROM peers ORDER BY added_at, node_id",
+    let rows: Vec<StoredPeer> = sqlx::query_as(
+        "SELECT node_id, address, source, extract(epoch FROM added_at)::bigint AS added_at, \
+         extract(epoch FROM last_connected_at)::bigint AS last_connected_at, last_error \
+         FROM peers ORDER BY peers.added_at, node_id",
     )
     .fetch_all(db)
     .await?;
     rows.into_iter()
         .map(|r| {
             Ok(PeerRow {
-                node_id: node_id("peers", &r.0)?,
-                address: r.1,
-                source: r.2,
-                added_at: r.3,
-                last_connected_at: r.4,
-                last_error: r.5,
+                node_id: node_id("peers", &r.node_id)?,
+                address: r.address,
+                source: r.source,
+                added_at: r.added_at,
+                last_connected_at: r.last_connected_at,
+                last_error: r.last_error,
             })
         })
         .collect()

@@ -1,9 +1,11 @@
-//! A monotone priority queue (radix heap) for the searches' integer keys.
+//! A monotone priority queue (radix heap) for integer keys, shared by the routing searches
+//! (`route`) and the analytics' weighted shortest paths (`analytics`).
 //!
-//! The fee search pushes a heap entry for nearly every in-edge it scans but pops only a few
-//! of them, and its keys never go below the last key popped (A* with a consistent bound).
-//! A radix heap makes that push a bucket index and a `Vec` push, and moves each entry only
-//! when its bucket is the lowest non-empty one, a few times at most.
+//! Both are Dijkstra or A\* with a consistent bound, so keys never go below the last key
+//! popped. The fee search pushes a heap entry for nearly every in-edge it scans but pops only
+//! a few of them; Brandes' searches push one per improving relaxation. A radix heap makes a
+//! push a bucket index and a `Vec` push, and moves each entry only when its bucket is the
+//! lowest non-empty one, a few times at most (at most 64 in all).
 
 /// Entries `(key, value)`, popped in non-decreasing key order (ties in no set order).
 #[derive(Debug)]

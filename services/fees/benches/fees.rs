@@ -1,0 +1,428 @@
+//! Fee-strategy benchmarks on the 2026 graph (`cargo bench -p switchyard-fees --bench fees`),
+//! with about 3% of the directions (chosen by a fixed hash) priced near u32::MAX ppm, as LND
+//! nodes say "do not use", and every payment carrying a wallet's fee ceiling.
+//!
+//! * routing load: every payment of the demand routed one by one (mean, median, p99, the
+//!   slowest, refusals) and as a batch (rate);
+//! * simulate: the what-if of `sim::simulate` (a scenario derived with one override, its
+//!   index, 10,000 payments routed and accounted), criterion, with the base scenario's build
+//!   timed apart;
+//! * curves: the fast revenue curves (20 candidates, 10,000 payments) for nodes with about 50,
+//!   200 and 1,000 channels, and the naive oracle in the same run, timed once with `Instant`
+//!   (it is slow): on every channel of the 50-channel node, on a few channels of the others
+//!   (its time per channel is nearly constant, so the full oracle is extrapolated from it
+//!   and printed as such); the 50-channel curves also under criterion;
+//! * plan: `plan()` with the `flow` strategy (its default 3 rounds) for the 50-channel node;
+//! * quality: for the 10 best-connected nodes, N's revenue on a held-out demand (another seed
+//!   and amount range) under the `flow` plan, the current fees and `proportional`
+//!   (half-balance assumption), as a table.
+//!
+//! Times are wall clock and CPU seconds of this process (the host is shared and noisy:
+//! CPU seconds say what the work costs), next to the work counts.
+//! `SWITCHYARD_BENCH_SHORT=1`: 1,000 payments, the oracle on 3 channels, 3 quality nodes.
+//! `SWITCHYARD_BENCH_PARTS=routing,simulate,curves,plan,quality` runs only those parts.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use switchyard_fees::curves::{self, Curves};
+use switchyard_fees::demand::{AmountDistribution, Demand, DemandSpec, RandomDemand};
+use switchyard_fees::plan::{plan, Plan, PlanRequest};
+use switchyard_fees::rules::{FlowParams, Rules, Strategy};
+use switchyard_fees::scenario::{request, Balances, FeePolicy, PolicyOverride, Scenario};
+use switchyard_fees::sim::{self, account, route_all, SimulateRequest};
+use switchyard_fees::strategy;
+use switchyard_graph::testing::load_bundled;
+use switchyard_graph::{EdgeIdx, NodeId, NodeIdx, Snapshot};
+
+fn short() -> bool {
+    std::env::var_os("SWITCHYARD_BENCH_SHORT").is_some()
+}
+
+/// Whether to run `part` (`SWITCHYARD_BENCH_PARTS`, comma-separated; all when unset).
+fn part(name: &str) -> bool {
+    std::env::var("SWITCHYARD_BENCH_PARTS").map_or(true, |v| v.split(',').any(|x| x == name))
+}
+
+/// CPU seconds of this process so far (user + system; 0 where /proc is missing).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): utime and stime are 12 and 13.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Wall and CPU time of `f`.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, f64) {
+    let (t, c) = (Instant::now(), cpu_seconds());
+    let out = f();
+    (out, t.elapsed(), cpu_seconds() - c)
+}
+
+/// The 2026 graph with about 3% of its enabled directions at `u32::MAX - h % 1000` ppm, the
+/// directions chosen by a fixed hash of (scid, direction).
+fn do_not_use_graph() -> Snapshot {
+    let g = load_bundled("2026-02-03");
+    let mut changes = Vec::new();
+    for e in 0..g.edge_slot_count() as EdgeIdx {
+        let Some(p) = g.edge_policy(e).filter(|p| !p.disabled) else {
+            continue;
+        };
+        let scid = g.channel(Snapshot::edge_channel(e)).scid.0;
+        let h = (scid ^ u64::from(e & 1))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+        if h % 100 < 3 {
+            let mut q = *p;
+            q.fee_ppm = u32::MAX - (h >> 40) as u32 % 1000;
+            changes.push((e, q));
+        }
+    }
+    println!(
+        "graph: {} nodes, {} channels, {} directions priced near u32::MAX ppm",
+        g.node_count(),
+        g.channel_count(),
+        changes.len()
+    );
+    g.with_policies(&changes).expect("existing policies")
+}
+
+fn enabled_out(g: &Snapshot, u: NodeIdx) -> usize {
+    g.out_edges(u)
+        .iter()
+        .filter(|&&e| g.edge_enabled(e))
+        .count()
+}
+
+/// Among the nodes with about `n` enabled outgoing directions (within 10%, or the closest
+/// count), the one with the most capacity: a node that routes.
+fn node_with(g: &Snapshot, n: usize) -> NodeId {
+    let nodes = 0..g.node_count() as NodeIdx;
+    let closest = nodes
+        .clone()
+        .map(|u| enabled_out(g, u).abs_diff(n))
+        .min()
+        .unwrap_or(0);
+    let slack = closest.max(n / 10);
+    let best = nodes
+        .filter(|&u| enabled_out(g, u).abs_diff(n) <= slack)
+        .max_by_key(|&u| (g.node_capacity_sat(u), u))
+        .unwrap_or(0);
+    g.node(best).id
+}
+
+fn demand(g: &Snapshot, n: usize, seed: u64, amounts: AmountDistribution) -> Demand {
+    let spec = DemandSpec::Random(RandomDemand {
+        amounts,
+        ..RandomDemand::new(n, seed)
+    });
+    Demand::generate(g, &spec).expect("demand")
+}
+
+fn flow_params(rounds: u32) -> FlowParams {
+    FlowParams {
+        base_fee_msat: 0,
+        min_fee_ppm: 0,
+        max_fee_ppm: 2_000,
+        max_step_ppm: 500,
+        max_step_percent: 50,
+        candidates: 20,
+        rounds,
+    }
+}
+
+/// Every payment routed one by one (latencies) and as a batch (rate).
+fn routing_load(sc: &Scenario, d: &Demand) {
+    let mut times: Vec<Duration> = Vec::with_capacity(d.payments.len());
+    let mut refused: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    for p in &d.payments {
+        let t = Instant::now();
+        let r = sc.find_route(&request(p));
+        times.push(t.elapsed());
+        if let Err(e) = r {
+            *refused.entry(e.code()).or_default() += 1;
+        }
+    }
+    times.sort_unstable();
+    let n = times.len().max(1);
+    let mean = times.iter().sum::<Duration>() / n as u32;
+    let at = |q: f64| times[((n as f64 * q) as usize).min(n - 1)];
+    let (routes, wall, cpu) = timed(|| route_all(sc, d));
+    println!(
+        "routing {} payments with fee ceilings: one by one mean {mean:?}, p50 {:?}, p99 {:?}, \
+         max {:?}; batch {wall:?} ({cpu:.2} s CPU), {:.0} routes/s; {} routed, refused {refused:?}",
+        d.payments.len(),
+        at(0.5),
+        at(0.99),
+        times[n - 1],
+        routes.len() as f64 / wall.as_secs_f64(),
+        routes.iter().filter(|r| r.is_ok()).count(),
+    );
+}
+
+/// One line of curve work.
+fn work_line(c: &Curves) -> String {
+    let w = &c.work;
+    format!(
+        "routes {} (baseline {}, around {}, prefix {}, suffix {}), suffix searches {} settling {}, \
+         skipped {}, fallbacks {} (htlc_min {}, not simple {}, limits {}, budget {}, not unique {}), \
+         indexes {}",
+        w.routes(),
+        w.baseline_routes,
+        w.avoid_routes,
+        w.prefix_routes,
+        w.suffix_routes,
+        w.suffix_searches,
+        w.settled_nodes,
+        w.payments_skipped,
+        w.fallbacks(),
+        w.fallback_htlc_min,
+        w.fallback_not_simple,
+        w.fallback_limits,
+        w.fallback_search_budget,
+        w.fallback_not_unique,
+        w.indexes_built,
+    )
+}
+
+/// Fast curves for a node, the oracle on `oracle_channels` of its channels, the speed-up.
+fn curves_vs_oracle(
+    sc: &Scenario,
+    d: &Demand,
+    grid: &[FeePolicy],
+    oracle_channels: usize,
+) -> Duration {
+    let edges = sc.out_edges();
+    let (fast, wall, cpu) = timed(|| curves::compute(sc, d, grid, &edges));
+    println!(
+        "curves {} channels x {} candidates x {} payments: fast {wall:?} ({cpu:.2} s CPU); {}",
+        edges.len(),
+        grid.len(),
+        d.payments.len(),
+        work_line(&fast)
+    );
+    let some = &edges[..oracle_channels.min(edges.len())];
+    let (naive, nwall, ncpu) = timed(|| curves::naive(sc, d, grid, some));
+    let (part, pwall, pcpu) = if some.len() == edges.len() {
+        (fast.clone(), wall, cpu)
+    } else {
+        timed(|| curves::compute(sc, d, grid, some))
+    };
+    let equal =
+        part.curves == naive.curves && part.baseline_revenue_msat == naive.baseline_revenue_msat;
+    let scale = edges.len() as f64 / some.len().max(1) as f64;
+    println!(
+        "  oracle on {} channels: {nwall:?} ({ncpu:.2} s CPU, {} indexes, {} routes); fast on the \
+         same {pwall:?} ({pcpu:.2} s CPU): {:.0}x wall, {:.0}x CPU; every point equal: {equal}",
+        some.len(),
+        naive.work.indexes_built,
+        naive.work.patched_routes,
+        nwall.as_secs_f64() / pwall.as_secs_f64(),
+        ncpu / pcpu.max(1e-9),
+    );
+    if some.len() < edges.len() {
+        println!(
+            "  oracle on all {} channels, extrapolated: {:.0} s wall ({:.0} s CPU): {:.0}x the \
+             fast curves (wall), {:.0}x (CPU)",
+            edges.len(),
+            nwall.as_secs_f64() * scale,
+            ncpu * scale,
+            nwall.as_secs_f64() * scale / wall.as_secs_f64(),
+            ncpu * scale / cpu.max(1e-9),
+        );
+    }
+    wall
+}
+
+fn plan_request(node: NodeId, strategy: Strategy, payments: usize, seed: u64) -> PlanRequest {
+    PlanRequest {
+        node,
+        // Every channel under `strategy` (the rules' own strategy is replaced).
+        rules: Rules::parse("[default]\nstrategy = \"static\"\nbase_fee_msat = 0\nfee_ppm = 0\n")
+            .expect("rules"),
+        strategy: Some(strategy),
+        channels: vec![],
+        balances: Balances::HalfCapacity,
+        demand: DemandSpec::Random(RandomDemand::new(payments, seed)),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let g = do_not_use_graph();
+    let payments = if short() { 1_000 } else { 10_000 };
+    let d = demand(&g, payments, 1, AmountDistribution::default());
+    let n50 = node_with(&g, 50);
+
+    let (base, wall, cpu) =
+        timed(|| Scenario::new(&g, &n50, &Balances::HalfCapacity, &[]).expect("scenario"));
+    println!("scenario (split graph, floor and index): {wall:?} ({cpu:.2} s CPU)");
+    if part("routing") {
+        routing_load(&base, &d);
+    }
+    let mut grp = c.benchmark_group("fees");
+    grp.sample_size(10);
+    if part("simulate") {
+        let e = base.out_edges()[0];
+        let ov = [PolicyOverride {
+            scid: g.channel(Snapshot::edge_channel(e)).scid,
+            from: n50,
+            base_fee_msat: 0,
+            fee_ppm: 1,
+        }];
+        let what_if = || {
+            let s = base.with_fees(&base.override_changes(&ov).expect("override"));
+            account(&s, &route_all(&s, &d))
+        };
+        let (_, wall, cpu) = timed(what_if);
+        println!(
+            "simulate {payments} payments, one what-if (its index included): {wall:?} ({cpu:.2} s CPU)"
+        );
+        let req = SimulateRequest {
+            node: n50,
+            overrides: ov.to_vec(),
+            demand: DemandSpec::Random(RandomDemand::new(payments, 1)),
+            return_routes: false,
+        };
+        let (r, wall, cpu) =
+            timed(|| sim::simulate(&g, &req, &Balances::HalfCapacity).expect("simulate"));
+        println!(
+            "sim::simulate end to end (base scenario, demand, what-if and baseline routed for \
+             changed_routes): {wall:?} ({cpu:.2} s CPU); {} succeeded, {} changed",
+            r.succeeded, r.changed_routes
+        );
+        grp.bench_function("simulate_what_if", |b| b.iter(what_if));
+    }
+    let grid = strategy::grid(&flow_params(1));
+    if part("curves") {
+        let oracle = if short() { 3 } else { usize::MAX };
+        curves_vs_oracle(&base, &d, &grid, oracle);
+        let edges = base.out_edges();
+        grp.bench_function("curves_50_channels", |b| {
+            b.iter(|| curves::compute(&base, &d, &grid, &edges))
+        });
+    }
+    grp.finish();
+    if part("curves") {
+        for n in [200, 1_000] {
+            let node = node_with(&g, n);
+            let sc = Scenario::new(&g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
+            curves_vs_oracle(&sc, &d, &grid, if short() { 1 } else { 2 });
+        }
+    }
+    if part("plan") {
+        let req = plan_request(n50, Strategy::Flow(flow_params(3)), payments, 1);
+        let (p, wall, cpu) = timed(|| plan(&g, &req).expect("plan"));
+        println!(
+            "plan (flow, {} channels, 20 candidates, up to 3 rounds, {payments} payments): {wall:?} \
+             ({cpu:.2} s CPU); revenue {} -> {} msat; {}",
+            p.channels.len(),
+            p.current_revenue_msat,
+            p.expected_revenue_msat,
+            work_line(&Curves {
+                curves: vec![],
+                baseline_revenue_msat: 0,
+                work: p.work
+            })
+        );
+    }
+    if part("quality") {
+        quality(&g);
+    }
+}
+
+/// N's revenue on `held_out` under `plan`'s proposals.
+fn revenue_under(g: &Snapshot, node: NodeId, p: &Plan, held_out: &Demand) -> u64 {
+    let ov: Vec<PolicyOverride> = p
+        .channels
+        .iter()
+        .filter(|c| c.proposed != c.current)
+        .map(|c| PolicyOverride {
+            scid: c.scid,
+            from: node,
+            base_fee_msat: c.proposed.base_fee_msat,
+            fee_ppm: c.proposed.fee_ppm,
+        })
+        .collect();
+    let s = Scenario::new(g, &node, &Balances::HalfCapacity, &ov).expect("scenario");
+    account(&s, &route_all(&s, held_out)).0.revenue_msat
+}
+
+/// Revenue under flow, current fees and proportional, on a held-out demand.
+fn quality(g: &Snapshot) {
+    let nodes = if short() { 3 } else { 10 };
+    let n_pay = if short() { 1_000 } else { 10_000 };
+    let mut ranked: Vec<(usize, NodeIdx)> = (0..g.node_count() as NodeIdx)
+        .map(|u| (enabled_out(g, u), u))
+        .collect();
+    ranked.sort_unstable_by(|a, b| b.cmp(a));
+    let held_out = demand(
+        g,
+        n_pay,
+        99,
+        AmountDistribution::LogUniform {
+            min_sat: 5_000,
+            max_sat: 2_000_000,
+        },
+    );
+    println!(
+        "quality: plans on {n_pay} payments (seed 7, 1k..1M sat), revenue on {n_pay} held-out \
+         payments (seed 99, 5k..2M sat)"
+    );
+    println!(
+        "{:<18} {:>8} {:>14} {:>14} {:>14} {:>10} {:>8}   in-sample current -> flow",
+        "node", "channels", "current msat", "flow msat", "proportional", "flow plan", "rounds",
+    );
+    let (mut cur_sum, mut flow_sum, mut prop_sum) = (0u64, 0u64, 0u64);
+    for &(k, u) in ranked.iter().take(nodes) {
+        let node = g.node(u).id;
+        let flow = plan_request(node, Strategy::Flow(flow_params(3)), n_pay, 7);
+        let (flow, time, _) = timed(|| plan(g, &flow));
+        let prop = plan_request(
+            node,
+            Strategy::Proportional {
+                base_fee_msat: 0,
+                min_fee_ppm: 10,
+                max_fee_ppm: 1_000,
+            },
+            n_pay,
+            7,
+        );
+        let cur = Scenario::new(g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
+        let current = account(&cur, &route_all(&cur, &held_out)).0.revenue_msat;
+        match (flow, plan(g, &prop)) {
+            (Ok(f), Ok(p)) => {
+                let (fr, pr) = (
+                    revenue_under(g, node, &f, &held_out),
+                    revenue_under(g, node, &p, &held_out),
+                );
+                let rounds = f
+                    .channels
+                    .iter()
+                    .find_map(|c| c.reason.rsplit('(').next())
+                    .unwrap_or("")
+                    .trim_end_matches(')')
+                    .to_string();
+                (cur_sum, flow_sum, prop_sum) = (cur_sum + current, flow_sum + fr, prop_sum + pr);
+                println!(
+                    "{:<18} {k:>8} {current:>14} {fr:>14} {pr:>14} {:>10.1?} {rounds:>8}   {} -> {}",
+                    &node.to_string()[..16],
+                    time,
+                    f.current_revenue_msat,
+                    f.expected_revenue_msat,
+                );
+            }
+            (a, b) => println!("{node}: plan failed {:?} {:?}", a.err(), b.err()),
+        }
+    }
+    println!(
+        "{:<18} {:>8} {cur_sum:>14} {flow_sum:>14} {prop_sum:>14}",
+        "total", ""
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
