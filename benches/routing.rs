@@ -76,14 +76,7 @@ fn pct(mut v: Vec<Duration>) -> (Duration, Duration) {
 /// This thread's CPU time. The bench machine is shared, so wall-clock latencies include
 /// time spent preempted; CPU time does not (it still includes cache and SMT contention).
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is always supported
-    // on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    cpu_time::ThreadTime::now().as_duration()
 }
 
 /// Latency percentiles of one query set: wall clock and thread CPU time, all queries and

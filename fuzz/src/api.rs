@@ -88,6 +88,7 @@ impl Default for Harness {
 }
 
 impl Harness {
+    /// The API router over the committed graph (with analytics), and a runtime to drive it.
     pub fn new() -> Harness {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -13,6 +13,8 @@
 //! | [`gossip_raw`] | `switchyard_node::raw_gossip` (stored wire bytes back to messages) |
 //! | [`api::Harness::request`] | the real axum router, one request per input |
 
+#![warn(missing_docs)]
+
 pub mod api;
 
 use std::sync::OnceLock;

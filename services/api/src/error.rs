@@ -7,49 +7,82 @@ use axum::Json;
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
+/// Why a request failed; each variant maps to one HTTP status (see
+/// [`ApiError::status_and_code`]).
 pub enum ApiError {
     /// The request is malformed: 400 with a machine-readable code.
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest {
+        /// Machine-readable code (`error.code` in the body).
+        code: &'static str,
+        /// Human-readable message (`error.message` in the body).
+        message: String,
+    },
     /// The thing asked for does not exist: 404.
     #[error("{message}")]
-    NotFound { code: &'static str, message: String },
+    NotFound {
+        /// Machine-readable code (`error.code` in the body).
+        code: &'static str,
+        /// Human-readable message (`error.message` in the body).
+        message: String,
+    },
     /// Well-formed but cannot be done: 422.
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable {
+        /// Machine-readable code (`error.code` in the body).
+        code: &'static str,
+        /// Human-readable message (`error.message` in the body).
+        message: String,
+    },
     /// An instant before the store's first graph data: 404 `before_first_data`, with the
     /// first available time in the error object (`first_available`, unix seconds, and
     /// `first_available_time`, RFC 3339).
     #[error("{message}")]
     BeforeData {
+        /// Human-readable message (`error.message` in the body).
         message: String,
+        /// The first instant with graph data.
         first_available: switchyard_store::time::Time,
     },
     /// Temporarily unavailable (e.g. still computing): 503 with a code.
     #[error("{message}")]
-    Unavailable { code: &'static str, message: String },
+    Unavailable {
+        /// Machine-readable code (`error.code` in the body).
+        code: &'static str,
+        /// Human-readable message (`error.message` in the body).
+        message: String,
+    },
     /// Missing or wrong bearer token: 401.
     #[error("{0}")]
     Unauthorized(String),
     /// The action is refused whatever the credentials: 403.
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden {
+        /// Machine-readable code (`error.code` in the body).
+        code: &'static str,
+        /// Human-readable message (`error.message` in the body).
+        message: String,
+    },
     /// No graph is loaded yet: 503.
     #[error("the graph is not loaded yet")]
     NotReady,
     #[error(transparent)]
+    /// A store failure: 503 when the database is unreachable, else 500.
     Store(#[from] switchyard_store::Error),
     #[error("{0}")]
+    /// A fault inside the service: 500 (the message is logged, not returned).
     Internal(String),
 }
 
 impl ApiError {
+    /// A 400 with `code` and `message`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
         }
     }
+    /// A 404 with `code` and `message`.
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::NotFound {
             code,
@@ -57,6 +90,7 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status and the machine-readable code of the error body.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
@@ -114,4 +148,5 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;

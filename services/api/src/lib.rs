@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod asof;
 mod auth;
 pub mod backfill;

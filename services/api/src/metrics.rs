@@ -20,22 +20,40 @@ pub use process::ProcessCollector;
 
 /// Metrics of the service. Labels stay bounded: routes are matched templates, never raw paths.
 pub struct Metrics {
+    /// The registry every metric is in (what `/metrics` exports).
     pub registry: Registry,
+    /// HTTP requests by method, route template and status.
     pub http_requests: IntCounterVec,
+    /// HTTP request latency (seconds) by method and route template.
     pub http_duration: HistogramVec,
+    /// Nodes in the served graph snapshot.
     pub graph_nodes: IntGauge,
+    /// Channels in the served graph snapshot.
     pub graph_channels: IntGauge,
+    /// Total capacity (sat) of the served graph.
     pub graph_capacity_sat: IntGauge,
+    /// Channel directions with an enabled policy in the served graph.
     pub graph_enabled_directions: IntGauge,
+    /// Store graph version the served snapshot was built from.
     pub graph_version: IntGauge,
+    /// Unix time (seconds) the served snapshot was built.
     pub graph_loaded_timestamp: IntGauge,
+    /// Time (seconds) to build a snapshot from the store.
     pub graph_load_duration: Histogram,
+    /// File imports by outcome (imported, skipped, failed).
     pub import_runs: IntCounterVec,
+    /// History rows added by imports, by kind.
     pub import_rows: IntCounterVec,
+    /// Route queries by cost model and outcome (found, no_route, invalid).
     pub route_queries: IntCounterVec,
+    /// Route computation time (seconds) by cost model (a batch counts as a whole).
     pub route_duration: HistogramVec,
+    /// Time (seconds) the last network analytics computation took.
     pub analytics_duration: prometheus::Gauge,
+    /// Graph version the served analytics were computed from.
     pub analytics_version: IntGauge,
+    /// Position of the own node by fee-weighted betweenness (1 = most central, 0 = not in
+    /// the analysed graph).
     pub own_node_betweenness_rank: IntGauge,
     /// Composite rank position of the own node (1 = best, 0 = not in the analysed graph).
     pub own_node_rank_position: IntGauge,
@@ -54,6 +72,7 @@ pub struct Metrics {
     pub graph_base_fee_msat: IntGaugeVec,
     /// Database connections by state (`idle`, `in_use`), refreshed on each scrape.
     pub db_pool_connections: IntGaugeVec,
+    /// Largest number of connections the database pool opens.
     pub db_pool_max_connections: IntGauge,
     /// The Lightning node's metrics (peers, gossip, store writer, chain), exported whether or
     /// not this process runs a node.
@@ -64,12 +83,16 @@ pub struct Metrics {
 /// The type of a metric, as Prometheus names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricKind {
+    /// A monotonically increasing count.
     Counter,
+    /// A value that goes up and down.
     Gauge,
+    /// Observations counted in buckets.
     Histogram,
 }
 
 impl MetricKind {
+    /// The type's name in the Prometheus exposition format.
     pub fn as_str(self) -> &'static str {
         match self {
             MetricKind::Counter => "counter",
@@ -82,14 +105,19 @@ impl MetricKind {
 /// One entry of the catalog: what `METRICS.md` says about a metric.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricDoc {
+    /// The metric's name.
     pub name: String,
+    /// Its Prometheus type.
     pub kind: MetricKind,
+    /// Its help text.
     pub help: String,
+    /// Its label names, in order.
     pub labels: Vec<String>,
 }
 
 /// Collectors that know the Prometheus type of each metric they describe, in `desc()` order.
 pub trait Typed: Collector {
+    /// The type of each metric `desc()` returns, in the same order.
     fn kinds(&self) -> Vec<MetricKind>;
 }
 
@@ -126,6 +154,7 @@ fn must<T>(r: prometheus::Result<T>) -> T {
 }
 
 impl Metrics {
+    /// Every metric, registered into a fresh registry.
     pub fn new() -> Metrics {
         let registry = Registry::new();
         let http_requests = must(IntCounterVec::new(

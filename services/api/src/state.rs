@@ -21,11 +21,13 @@ pub const DEFAULT_ANALYTICS_VERSIONS_KEPT: u32 = 48;
 
 /// A graph snapshot plus what the handlers derive from it once, not per request.
 pub struct GraphView {
+    /// The graph.
     pub snapshot: Arc<Snapshot>,
     /// The store's graph version it was built from.
     pub version: i64,
     /// Unix seconds.
     pub loaded_at: u64,
+    /// Network statistics of the graph.
     pub stats: NetworkStats,
     /// `GET /v1/network/stats`, serialized once.
     pub stats_json: Bytes,
@@ -42,7 +44,8 @@ pub struct GraphView {
 }
 
 impl GraphView {
-    /// The view of the current graph.
+    /// Derives everything from `snapshot` (statistics, orderings, routing index) for graph
+    /// version `version`: the view of the current graph.
     pub fn new(snapshot: Snapshot, version: i64) -> GraphView {
         GraphView::new_at(snapshot, version, None)
     }
@@ -103,7 +106,9 @@ pub struct AnalyticsView {
     pub version: i64,
     /// Unix seconds.
     pub computed_at: u64,
+    /// Wall time (seconds) the computation took.
     pub seconds: f64,
+    /// The results.
     pub analytics: NetworkAnalytics,
     /// The instant of the graph analysed, for analytics of a past graph; `None`: current.
     pub as_of: Option<Time>,
@@ -112,11 +117,15 @@ pub struct AnalyticsView {
 /// Handler state. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// The database.
     pub store: Store,
+    /// The graph being served; `None` until the first load.
     pub graph: Arc<ArcSwapOption<GraphView>>,
+    /// The analytics of the served graph; `None` until the first computation finishes.
     pub analytics: Arc<ArcSwapOption<AnalyticsView>>,
     /// Wakes the analytics worker when a new snapshot is swapped in.
     analytics_wanted: Arc<tokio::sync::Notify>,
+    /// The service's metrics.
     pub metrics: Arc<Metrics>,
     /// The operator's own node, whose betweenness rank is exported as a metric.
     pub own_node: Option<NodeId>,
@@ -134,6 +143,7 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// State with no graph, no analytics, no node and no API token yet.
     pub fn new(store: Store, metrics: Arc<Metrics>) -> AppState {
         AppState {
             store,

@@ -34,14 +34,19 @@ pub const MAX_PAYMENTS: usize = 100_000;
 /// One payment of a demand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
+    /// The paying node.
     pub source: NodeId,
+    /// The receiving node.
     pub destination: NodeId,
     /// Amount delivered to the destination.
     pub amount_msat: u64,
     /// Most the payer pays in fees; a route costing more does not exist for it.
     pub max_fee_msat: u64,
+    /// Most hops a route may have.
     pub max_hops: u8,
+    /// Most total cltv (blocks, final delta included) a route may need.
     pub max_cltv: u32,
+    /// The destination's final cltv delta (blocks).
     pub final_cltv_delta: u16,
 }
 
@@ -70,8 +75,13 @@ pub fn default_max_fee_msat(amount_msat: u64) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EndpointWeights {
+    /// Weight of the `uniform` scheme: every eligible node equally likely.
     pub uniform: u32,
+    /// Weight of the `capacity` scheme: a node in proportion to the summed capacity of its
+    /// channels that have an enabled direction.
     pub capacity: u32,
+    /// Weight of the `degree` scheme: a node in proportion to the number of its channels
+    /// that have an enabled direction.
     pub degree: u32,
 }
 
@@ -91,15 +101,21 @@ impl Default for EndpointWeights {
 pub enum AmountDistribution {
     /// `exp(uniform(ln min, ln max))`, rounded down to whole sat.
     LogUniform {
+        /// Smallest amount (sat, > 0).
         min_sat: u64,
+        /// Largest amount (sat, at least `min_sat`).
         max_sat: u64,
     },
     /// Every whole sat in `min..=max` equally likely.
     Uniform {
+        /// Smallest amount (sat, > 0).
         min_sat: u64,
+        /// Largest amount (sat, at least `min_sat`).
         max_sat: u64,
     },
+    /// Every payment is `sat` sat.
     Fixed {
+        /// The amount (sat, > 0).
         sat: u64,
     },
 }
@@ -117,7 +133,12 @@ impl Default for AmountDistribution {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DemandSpec {
-    List { list: Vec<Payment> },
+    /// An explicit list of payments (`{"list": [...]}`), used as given.
+    List {
+        /// The payments, in order.
+        list: Vec<Payment>,
+    },
+    /// Payments drawn from a seeded generator.
     Random(RandomDemand),
 }
 
@@ -125,12 +146,17 @@ pub enum DemandSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RandomDemand {
+    /// Number of payments (at most [`MAX_PAYMENTS`]).
     pub payments: usize,
     #[serde(default)]
+    /// Seed of the generator: the same seed over the same graph gives the same payments.
+    /// Default 0.
     pub seed: u64,
     #[serde(default)]
+    /// How amounts are drawn (default log-uniform over 1,000..=1,000,000 sat).
     pub amounts: AmountDistribution,
     #[serde(default)]
+    /// How endpoints are drawn (default: the three schemes equally).
     pub endpoints: EndpointWeights,
 }
 
@@ -149,6 +175,7 @@ impl RandomDemand {
 /// A list of payments.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Demand {
+    /// The payments, in order.
     pub payments: Vec<Payment>,
 }
 
@@ -187,9 +214,11 @@ fn check_size(n: usize) -> Result<(), FeesError> {
 pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
+    /// The next 64 pseudo-random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

@@ -14,16 +14,31 @@ pub enum FeesError {
     /// An override or balance names a direction that does not leave the node under study,
     /// or a channel that is not the node's (HTTP 400).
     #[error("override: channel {scid} has no direction from {from} that belongs to the node under study")]
-    NotNodeDirection { scid: Scid, from: NodeId },
+    NotNodeDirection {
+        /// The channel named.
+        scid: Scid,
+        /// The node named as the direction's sender.
+        from: NodeId,
+    },
     /// An override names a direction without any announced policy (HTTP 400).
     #[error("override: channel {scid} has no policy in the direction from {from}")]
-    NoPolicy { scid: Scid, from: NodeId },
+    NoPolicy {
+        /// The channel named.
+        scid: Scid,
+        /// The node named as the direction's sender.
+        from: NodeId,
+    },
     /// A balance larger than the channel, or other inconsistent input (HTTP 400).
     #[error("invalid input: {0}")]
     Invalid(String),
     /// The demand asks for more payments than allowed (HTTP 413).
     #[error("demand of {requested} payments exceeds the limit of {limit}")]
-    DemandTooLarge { requested: usize, limit: usize },
+    DemandTooLarge {
+        /// Payments asked for.
+        requested: usize,
+        /// The most allowed ([`crate::demand::MAX_PAYMENTS`]).
+        limit: usize,
+    },
 }
 
 impl FeesError {

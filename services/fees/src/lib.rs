@@ -23,6 +23,8 @@
 //! controller, the API, the CLI) bring the snapshot, the balances and the books, and store
 //! or serve the results; every result struct is serde-serializable.
 
+#![warn(missing_docs)]
+
 pub mod curves;
 pub mod demand;
 mod error;

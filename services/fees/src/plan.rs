@@ -27,43 +27,61 @@ use crate::FeesError;
 /// What to plan.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
+    /// The node under study N.
     pub node: NodeId,
+    /// Which strategy prices which channel.
     pub rules: Rules,
     /// Replaces every section's strategy (pinning still holds), e.g. `?strategy=flow`.
     pub strategy: Option<Strategy>,
     /// States of the node's channels; a channel not listed gets half its capacity each side,
     /// age 0, no activity, public.
     pub channels: Vec<ChannelState>,
+    /// What N's channels can forward (htlc_max caps in the simulations).
     pub balances: Balances,
+    /// The payments the `flow` strategy and the revenue figures are simulated over.
     pub demand: DemandSpec,
 }
 
 /// One channel of a plan (`GET /v1/fees/plan`'s `channels[]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelPlan {
+    /// The channel.
     pub scid: Scid,
+    /// The node under study N (the direction priced leaves it).
     pub from: NodeId,
+    /// The peer.
     pub to: NodeId,
+    /// Name of the rules section that decided this channel.
     pub rule: String,
+    /// Name of the strategy used, or `pinned`.
     pub strategy: String,
+    /// Whether the section pins the channel (its fee is kept).
     pub pinned: bool,
+    /// The fee the direction charges now.
     pub current: FeePolicy,
+    /// The proposed fee (equal to `current` when kept).
     pub proposed: FeePolicy,
+    /// Why this fee (the strategy's reasoning, or why the current one is kept).
     pub reason: String,
+    /// N's revenue (msat) on this direction over the demand under the whole plan.
     pub expected_revenue_msat: u64,
 }
 
 /// `GET /v1/fees/plan`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    /// The node under study N.
     pub node: NodeId,
     /// The strategy forced on every channel, or `rules`.
     pub strategy: String,
+    /// One row per outgoing direction of N that has a policy.
     pub channels: Vec<ChannelPlan>,
     /// N's revenue over the demand at the current fees and under the plan.
     pub current_revenue_msat: u64,
+    /// N's revenue (msat) over the demand under the plan.
     pub expected_revenue_msat: u64,
     #[serde(skip)]
+    /// Work done by the `flow` strategy's curve computations (not serialized).
     pub work: Work,
 }
 

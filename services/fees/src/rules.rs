@@ -53,15 +53,23 @@ use crate::scenario::FeePolicy;
 /// What the caller knows of one of the node's channels (for matching and strategies).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelState {
+    /// The channel.
     pub scid: Scid,
+    /// The node at the other end.
     pub peer: NodeId,
+    /// Funding amount (sat).
     pub capacity_sat: u64,
+    /// Our balance (msat).
     pub local_msat: u64,
+    /// The peer's balance (msat).
     pub remote_msat: u64,
+    /// Days since the channel opened.
     pub age_days: u32,
     /// Forwards out of this channel over the caller's activity window.
     pub forwards: u64,
+    /// Amount (msat) forwarded out of this channel over the caller's activity window.
     pub forward_volume_msat: u64,
+    /// Whether the channel is announced.
     pub public: bool,
 }
 
@@ -80,23 +88,36 @@ impl ChannelState {
 /// A strategy and its parameters (see [`crate::strategy`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Strategy {
+    /// `static`: always this fee.
     Static(FeePolicy),
+    /// `proportional`: ppm linear in the local balance ratio, from `max_fee_ppm` (nothing local)
+    /// down to `min_fee_ppm` (everything local).
     Proportional {
+        /// Base fee (msat) of every proposal.
         base_fee_msat: u32,
+        /// Ppm when the whole balance is local.
         min_fee_ppm: u32,
+        /// Ppm when nothing is local.
         max_fee_ppm: u32,
     },
+    /// `competitive`: a percentile of what the other channels into the same peer charge.
     Competitive {
+        /// The percentile, 0..=100 (nearest rank).
         percentile: f64,
+        /// Base fee (msat); `None`: the same percentile of the alternatives' base fees.
         base_fee_msat: Option<u32>,
     },
+    /// `cost_floor`: the ppm of refilling the channel (cheapest circular route).
     CostFloor {
+        /// The amount (sat) whose refill cost is priced.
         amount_sat: u64,
     },
+    /// `flow`: the candidate fee that maximises N's simulated revenue over the demand.
     Flow(FlowParams),
 }
 
 impl Strategy {
+    /// The strategy's name as written in the rules file (`static`, `proportional`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             Strategy::Static(_) => "static",
@@ -111,19 +132,28 @@ impl Strategy {
 /// The `flow` strategy's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowParams {
+    /// Base fee (msat) of every candidate.
     pub base_fee_msat: u32,
+    /// Lowest candidate ppm.
     pub min_fee_ppm: u32,
+    /// Highest candidate ppm.
     pub max_fee_ppm: u32,
+    /// Most ppm a channel moves in one round.
     pub max_step_ppm: u32,
+    /// Most percent of a non-zero current ppm a channel moves in one round (at least 1 ppm).
     pub max_step_percent: u32,
+    /// Number of candidate ppm values, evenly spaced over `min_fee_ppm..=max_fee_ppm`.
     pub candidates: u32,
+    /// Most rounds (all channels move together each round; stops early when none moves).
     pub rounds: u32,
 }
 
 /// An inclusive range; `None` ends are open.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Range<T> {
+    /// Inclusive lower bound; `None`: unbounded.
     pub min: Option<T>,
+    /// Inclusive upper bound; `None`: unbounded.
     pub max: Option<T>,
 }
 
@@ -150,13 +180,21 @@ impl<T: PartialOrd + Copy> Range<T> {
 /// A rule's conditions.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Conditions {
+    /// The channel's peer is one of these (`peer = [...]`).
     pub peers: Option<Vec<NodeId>>,
+    /// The channel is one of these (`channel = [...]`).
     pub channels: Option<Vec<Scid>>,
+    /// Capacity (sat) bounds.
     pub capacity_sat: Range<u64>,
+    /// Local balance ratio bounds (`local / (local + remote)`, 0..=1).
     pub ratio: Range<f64>,
+    /// Channel age bounds (days).
     pub age_days: Range<u64>,
+    /// Bounds on forwards out of the channel over the activity window.
     pub forwards: Range<u64>,
+    /// Bounds on the forwarded volume (sat, the msat volume rounded down).
     pub forward_volume_sat: Range<u64>,
+    /// The channel is (or is not) public.
     pub public: Option<bool>,
 }
 
@@ -169,6 +207,7 @@ fn set_covers<T: PartialEq>(a: &Option<Vec<T>>, b: &Option<Vec<T>>) -> bool {
 }
 
 impl Conditions {
+    /// Whether every condition holds for `c` (absent conditions hold for every channel).
     pub fn matches(&self, c: &ChannelState) -> bool {
         self.peers.as_ref().is_none_or(|v| v.contains(&c.peer))
             && self.channels.as_ref().is_none_or(|v| v.contains(&c.scid))
@@ -196,10 +235,13 @@ impl Conditions {
 /// One section of the file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
+    /// The rule's name (`name = ...`, default `rule #i`; `default` for `[default]`).
     pub name: String,
+    /// When the section applies (ignored for `[default]`).
     pub conditions: Conditions,
     /// `None` only for pinned sections.
     pub strategy: Option<Strategy>,
+    /// Whether matching channels keep their fee (`pin = true`).
     pub pin: bool,
     /// `floor = "cost_floor"`: the amount (sat) whose refill cost the fee never goes below.
     pub floor_amount_sat: Option<u64>,
@@ -208,7 +250,9 @@ pub struct Section {
 /// A parsed rules file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
+    /// The `[[rule]]` sections, in file order.
     pub rules: Vec<Section>,
+    /// The `[default]` section, for channels no rule matches.
     pub default: Section,
 }
 
@@ -273,8 +317,11 @@ impl Rules {
 /// A rules file error: the section, the key when one is at fault, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct RulesError {
+    /// The section at fault (its name, or the top-level key); empty for a syntax error.
     pub section: String,
+    /// The key at fault, when one is.
     pub key: Option<String>,
+    /// What is wrong.
     pub kind: ErrorKind,
 }
 
@@ -292,29 +339,41 @@ impl fmt::Display for RulesError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ErrorKind {
     #[error("syntax: {0}")]
+    /// The file is not valid TOML.
     Syntax(String),
     #[error("unknown section (expected [[rule]] or [default])")]
+    /// A top-level table other than `[[rule]]` and `[default]`.
     UnknownSection,
     #[error("unknown key")]
+    /// A key the section does not take.
     UnknownKey,
     #[error("expected {0}")]
+    /// A value of the wrong type (what was expected is given).
     BadType(&'static str),
     #[error("bad range: {0}")]
+    /// A bound or range is out of its domain, or min exceeds max.
     BadRange(String),
     #[error("unknown strategy `{0}` (static, proportional, competitive, cost_floor, flow)")]
+    /// A strategy name that is not one of the five.
     UnknownStrategy(String),
     #[error("strategy `{strategy}` needs `{parameter}`")]
+    /// A strategy lacks one of its required parameters.
     MissingParameter {
+        /// The strategy's name.
         strategy: &'static str,
+        /// The missing parameter's key.
         parameter: &'static str,
     },
     #[error(
         "no channel can reach this rule: rule [{0}] before it matches every channel it matches"
     )]
+    /// An earlier rule (named) matches every channel this one matches.
     Unreachable(String),
     #[error("no [default] section")]
+    /// The file has no `[default]` section.
     NoDefault,
     #[error("two rules have this name")]
+    /// Two rules share a name.
     Duplicate,
 }
 

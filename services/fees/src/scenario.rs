@@ -29,11 +29,14 @@ use crate::FeesError;
 /// A direction's fee: `base_fee_msat + floor(amount x fee_ppm / 10^6)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FeePolicy {
+    /// Fixed fee (msat) per forwarded HTLC.
     pub base_fee_msat: u32,
+    /// Proportional fee in millionths (ppm) of the forwarded amount.
     pub fee_ppm: u32,
 }
 
 impl FeePolicy {
+    /// The fee `base_fee_msat` msat plus `fee_ppm` ppm.
     pub fn new(base_fee_msat: u32, fee_ppm: u32) -> Self {
         FeePolicy {
             base_fee_msat,
@@ -71,17 +74,24 @@ impl FeePolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyOverride {
+    /// The channel.
     pub scid: Scid,
+    /// The endpoint whose outgoing direction gets the fee (must be the node under study).
     pub from: NodeId,
+    /// Fixed fee (msat) to charge.
     pub base_fee_msat: u32,
+    /// Proportional fee (ppm) to charge.
     pub fee_ppm: u32,
 }
 
 /// One of our channels' balance (msat on each side).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelBalance {
+    /// The channel (one of the node under study's).
     pub scid: Scid,
+    /// Our balance (msat): caps what the channel forwards outward.
     pub local_msat: u64,
+    /// The peer's balance (msat): caps what the channel forwards inward.
     pub remote_msat: u64,
 }
 
@@ -106,8 +116,11 @@ pub enum Balances {
 /// costs a patched copy and an index without landmark computation.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// The graph with the overrides and balance caps applied (real scids).
     pub snapshot: Arc<Snapshot>,
+    /// The node under study's index in `snapshot`.
     pub node: NodeIdx,
+    /// The node under study's id.
     pub node_id: NodeId,
     split_graph: Arc<Snapshot>,
     split: Arc<Split>,

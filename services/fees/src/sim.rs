@@ -32,22 +32,28 @@ pub const MAX_RETURNED_ROUTES: usize = 1_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimulateRequest {
+    /// The node under study N.
     pub node: NodeId,
     #[serde(default)]
+    /// Fees to charge on N's directions instead of the announced ones.
     pub overrides: Vec<PolicyOverride>,
+    /// The payments to route.
     pub demand: DemandSpec,
     #[serde(default)]
+    /// Whether to return the payments' routes (the first [`MAX_RETURNED_ROUTES`]).
     pub return_routes: bool,
 }
 
 /// N's totals over the demand.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeFlow {
+    /// N's node id (hex).
     pub id: String,
     /// Payments N forwarded (neither payer nor payee).
     pub forwarded: u64,
     /// Their amount leaving N.
     pub volume_msat: u64,
+    /// N's fees (msat) on those payments.
     pub revenue_msat: u64,
 }
 
@@ -55,19 +61,26 @@ pub struct NodeFlow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Way {
+    /// The direction leaves N.
     Out,
+    /// The direction enters N.
     In,
 }
 
 /// One direction of one of N's channels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelFlow {
+    /// The channel.
     pub scid: Scid,
+    /// The node the direction leaves.
     pub from: NodeId,
+    /// The node the direction enters.
     pub to: NodeId,
+    /// Whether the direction leaves or enters N.
     pub direction: Way,
     /// Payments whose route crosses this direction.
     pub payments: u64,
+    /// Amount (msat) carried over this direction by those payments.
     pub volume_msat: u64,
     /// N's fees on it (always 0 inbound).
     pub revenue_msat: u64,
@@ -76,8 +89,11 @@ pub struct ChannelFlow {
 /// `POST /v1/fees/simulate`'s answer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimulationResult {
+    /// Payments in the demand.
     pub payments: u64,
+    /// Payments a route was found for.
     pub succeeded: u64,
+    /// N's totals.
     pub node: NodeFlow,
     /// Every direction of N's channels that has a policy, out before in, by scid.
     pub channels: Vec<ChannelFlow>,

@@ -31,7 +31,9 @@ use crate::scenario::{FeePolicy, Scenario};
 /// A strategy's answer for one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proposal {
+    /// The fee to charge.
     pub fee: FeePolicy,
+    /// Why, in words (shown in plans).
     pub reason: String,
 }
 
@@ -138,7 +140,9 @@ pub fn cost_floor(sc: &Scenario, edge: EdgeIdx, amount_msat: u64) -> Option<(u32
 /// One channel priced by `flow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowChannel {
+    /// The direction N -> peer to price.
     pub edge: EdgeIdx,
+    /// The `flow` parameters of its section.
     pub params: FlowParams,
     /// The least ppm allowed (a `cost_floor`), if any.
     pub floor_ppm: Option<u32>,
@@ -147,8 +151,11 @@ pub struct FlowChannel {
 /// What `flow` proposes: per channel a fee and a reason, the rounds it took, its work.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowOutcome {
+    /// One proposal per channel, in the order given.
     pub proposals: Vec<Proposal>,
+    /// Rounds run.
     pub rounds: u32,
+    /// Counts of the curve computations' work.
     pub work: Work,
 }
 

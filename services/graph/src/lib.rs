@@ -24,7 +24,7 @@
 //! assert_eq!(NetworkStats::compute(&graph).enabled_directions, 1);
 //! ```
 
-#![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod analytics;
 pub mod load;

@@ -23,12 +23,17 @@ pub type EdgeIdx = u32;
 /// One direction's forwarding policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Policy {
+    /// Fixed fee (msat) per forwarded HTLC.
     pub fee_base_msat: u32,
+    /// Proportional fee in millionths (ppm) of the forwarded amount.
     pub fee_ppm: u32,
+    /// Cltv delta (blocks) added when forwarding.
     pub cltv_delta: u16,
+    /// Smallest HTLC (msat) forwarded.
     pub htlc_min_msat: u64,
     /// The announced maximum, or the capacity when none was announced.
     pub htlc_max_msat: u64,
+    /// Whether the direction is disabled (it stays in the adjacency arrays; searches skip it).
     pub disabled: bool,
     /// The `channel_update` timestamp this policy comes from.
     pub timestamp: u32,
@@ -73,18 +78,24 @@ impl Policy {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A channel: its endpoints, capacity and the policy of each direction.
 pub struct Channel {
+    /// The channel's short channel id.
     pub scid: Scid,
     /// `[node_1, node_2]` in BOLT 7 order.
     pub nodes: [NodeIdx; 2],
+    /// Funding amount (sat).
     pub capacity_sat: u64,
     /// Policy per direction; `None` when no `channel_update` is known.
     pub policies: [Option<Policy>; 2],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// A node: its id and what its newest announcement said.
 pub struct Node {
+    /// The node's public key.
     pub id: NodeId,
+    /// The announced alias; `None` when the node never announced itself.
     pub alias: Option<Box<str>>,
     /// Timestamp of the newest announcement, if any.
     pub announced_at: Option<u32>,
@@ -106,6 +117,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Builds a snapshot from records in any order (see [`GraphBuilder`]).
     pub fn from_records(records: impl IntoIterator<Item = Record>) -> Snapshot {
         let mut b = GraphBuilder::default();
         for r in records {
@@ -114,9 +126,11 @@ impl Snapshot {
         b.build()
     }
 
+    /// Number of nodes (announced or known only from a channel).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
+    /// Number of channels.
     pub fn channel_count(&self) -> usize {
         self.channels.len()
     }
@@ -124,21 +138,27 @@ impl Snapshot {
     pub fn edge_slot_count(&self) -> usize {
         self.channels.len() * 2
     }
+    /// All nodes, sorted by id (a [`NodeIdx`] indexes this).
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
+    /// All channels, sorted by scid (a [`ChannelIdx`] indexes this).
     pub fn channels(&self) -> &[Channel] {
         &self.channels
     }
+    /// Node `n`. Panics when `n` is out of range.
     pub fn node(&self, n: NodeIdx) -> &Node {
         &self.nodes[n as usize]
     }
+    /// Channel `c`. Panics when `c` is out of range.
     pub fn channel(&self, c: ChannelIdx) -> &Channel {
         &self.channels[c as usize]
     }
+    /// The index of node `id`; `None` when it is not in the graph.
     pub fn node_idx(&self, id: &NodeId) -> Option<NodeIdx> {
         self.node_index.get(id).copied()
     }
+    /// The index of channel `scid`; `None` when it is not in the graph.
     pub fn channel_idx(&self, scid: Scid) -> Option<ChannelIdx> {
         self.scid_index.get(&scid).copied()
     }
@@ -147,15 +167,20 @@ impl Snapshot {
     pub fn edge_channel(e: EdgeIdx) -> ChannelIdx {
         e >> 1
     }
+    /// The direction of an edge: 0 from `node_1` to `node_2`, 1 the other way.
     pub fn edge_direction(e: EdgeIdx) -> usize {
         (e & 1) as usize
     }
+    /// The node an edge leaves. Panics when `e` is out of range.
     pub fn edge_from(&self, e: EdgeIdx) -> NodeIdx {
         self.channels[(e >> 1) as usize].nodes[(e & 1) as usize]
     }
+    /// The node an edge enters. Panics when `e` is out of range.
     pub fn edge_to(&self, e: EdgeIdx) -> NodeIdx {
         self.channels[(e >> 1) as usize].nodes[1 - (e & 1) as usize]
     }
+    /// The edge's policy; `None` when no `channel_update` is known for that direction.
+    /// Panics when `e` is out of range.
     pub fn edge_policy(&self, e: EdgeIdx) -> Option<&Policy> {
         self.channels[(e >> 1) as usize].policies[(e & 1) as usize].as_ref()
     }
@@ -219,6 +244,7 @@ pub struct GraphBuilder {
 }
 
 impl GraphBuilder {
+    /// Adds one record of any kind.
     pub fn add(&mut self, record: Record) {
         match record {
             Record::Channel(c) => self.add_channel(c),
@@ -227,10 +253,13 @@ impl GraphBuilder {
         }
     }
 
+    /// Adds (or replaces) a channel announcement.
     pub fn add_channel(&mut self, c: ChannelRecord) {
         self.channels.insert(c.scid, c);
     }
 
+    /// Adds a direction's update; an older one (by timestamp) than the one held is ignored, an
+    /// equal or newer one replaces it.
     pub fn add_update(&mut self, u: UpdateRecord) {
         let key = (u.scid, u.direction & 1);
         match self.updates.get(&key) {
@@ -241,6 +270,7 @@ impl GraphBuilder {
         }
     }
 
+    /// Adds a node; its announcement replaces the one held unless that one is newer.
     pub fn add_node(&mut self, n: NodeRecord) {
         let entry = self.nodes.entry(n.node_id).or_insert(None);
         if let Some(a) = n.announcement {
@@ -250,6 +280,8 @@ impl GraphBuilder {
         }
     }
 
+    /// Builds the snapshot. Nodes named only by a channel appear without announcement; an
+    /// update whose channel was never announced is dropped.
     pub fn build(mut self) -> Snapshot {
         for c in self.channels.values() {
             self.nodes.entry(c.node_1).or_insert(None);

@@ -7,15 +7,25 @@ use crate::snapshot::Snapshot;
 /// Percentiles of a distribution (nearest rank on the sorted values).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Distribution {
+    /// Number of values.
     pub count: u64,
+    /// Smallest value.
     pub min: u64,
+    /// 10th percentile.
     pub p10: u64,
+    /// 25th percentile.
     pub p25: u64,
+    /// Median.
     pub p50: u64,
+    /// 75th percentile.
     pub p75: u64,
+    /// 90th percentile.
     pub p90: u64,
+    /// 99th percentile.
     pub p99: u64,
+    /// Largest value.
     pub max: u64,
+    /// Arithmetic mean (0 when there are no values).
     pub mean: f64,
 }
 
@@ -58,28 +68,38 @@ pub struct Components {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Network-wide counts and distributions of one snapshot.
 pub struct NetworkStats {
+    /// Number of nodes.
     pub nodes: u64,
     /// Nodes that announced themselves.
     pub nodes_announced: u64,
+    /// Number of channels.
     pub channels: u64,
+    /// Total capacity (sat) of all channels.
     pub capacity_sat: u64,
     /// Directions with a policy that is not disabled.
     pub enabled_directions: u64,
+    /// Directions with a policy that is disabled.
     pub disabled_directions: u64,
     /// Directions with no known `channel_update`.
     pub directions_without_policy: u64,
     /// Channels per node, over nodes with at least one channel.
     pub degree: Distribution,
+    /// Capacity (sat) per channel, over all channels.
     pub channel_capacity_sat: Distribution,
     /// Over enabled directions.
     pub fee_base_msat: Distribution,
+    /// Proportional fee (ppm), over enabled directions.
     pub fee_ppm: Distribution,
+    /// Cltv delta (blocks), over enabled directions.
     pub cltv_delta: Distribution,
+    /// Connected components over channels with an enabled direction.
     pub components: Components,
 }
 
 impl NetworkStats {
+    /// Computes every statistic of `g` in one pass over the channels.
     pub fn compute(g: &Snapshot) -> NetworkStats {
         let mut s = NetworkStats {
             nodes: g.node_count() as u64,

@@ -46,6 +46,7 @@ impl TestGraph {
         NodeId(secp256k1::PublicKey::from_secret_key(&secp, &sk).serialize())
     }
 
+    /// Number of test nodes (ids `0..node_count`).
     pub fn node_count(&self) -> u32 {
         self.nodes
     }
@@ -120,10 +121,12 @@ impl TestGraph {
         panic!("unknown channel {scid}");
     }
 
+    /// The records added so far, in order.
     pub fn records(&self) -> &[Record] {
         &self.records
     }
 
+    /// Builds a snapshot from the records added so far.
     pub fn build(&self) -> Snapshot {
         Snapshot::from_records(self.records.iter().cloned())
     }

@@ -9,15 +9,23 @@ pub enum IdError {
     #[error(
         "node id must be 66 hex characters (a 33-byte compressed public key), got {0} characters"
     )]
+    /// The text is not 66 bytes long (the length found is given).
     NodeIdLength(usize),
     #[error("node id is not valid hex")]
+    /// The text has a character that is not a hex digit.
     NodeIdHex,
     #[error("node id is not a valid secp256k1 public key")]
+    /// The 33 bytes are not a valid compressed secp256k1 point.
     NodeIdCurve,
     #[error("short channel id must be BLOCKxTXxOUTPUT (e.g. 505149x622x0) or a decimal u64")]
+    /// The text is neither `BLOCKxTXxOUTPUT` (`:` also accepted) nor a decimal u64.
     ScidSyntax,
     #[error("short channel id part {part} is out of range (block and tx < 2^24, output < 2^16)")]
-    ScidRange { part: &'static str },
+    /// A part is out of range (`block`, `tx` or `output`, as named).
+    ScidRange {
+        /// `block`, `tx` or `output`.
+        part: &'static str,
+    },
 }
 
 /// A Lightning node's identity: its 33-byte compressed secp256k1 public key.
@@ -44,10 +52,12 @@ impl NodeId {
         NodeId(bytes)
     }
 
+    /// The 33 raw bytes.
     pub fn as_bytes(&self) -> &[u8; 33] {
         &self.0
     }
 
+    /// The lowercase hex form (66 characters).
     pub fn to_hex(&self) -> String {
         let mut out = String::with_capacity(66);
         for b in self.0 {
@@ -143,6 +153,7 @@ impl<'de> serde::Deserialize<'de> for NodeId {
 pub struct Scid(pub u64);
 
 impl Scid {
+    /// Packs the three parts; fails when `block` or `tx_index` is 2^24 or more.
     pub fn new(block: u32, tx_index: u32, output_index: u16) -> Result<Self, IdError> {
         if block >= 1 << 24 {
             return Err(IdError::ScidRange { part: "block" });
@@ -154,12 +165,15 @@ impl Scid {
             (u64::from(block) << 40) | (u64::from(tx_index) << 16) | u64::from(output_index),
         ))
     }
+    /// Funding block height.
     pub fn block(self) -> u32 {
         (self.0 >> 40) as u32
     }
+    /// Index of the funding transaction in its block.
     pub fn tx_index(self) -> u32 {
         ((self.0 >> 16) & 0xff_ffff) as u32
     }
+    /// Index of the funding output in its transaction.
     pub fn output_index(self) -> u16 {
         (self.0 & 0xffff) as u16
     }
@@ -167,6 +181,7 @@ impl Scid {
     pub fn to_i64(self) -> i64 {
         self.0 as i64
     }
+    /// The inverse of [`Scid::to_i64`].
     pub fn from_i64(v: i64) -> Self {
         Scid(v as u64)
     }

@@ -106,6 +106,7 @@ pub enum BuildError {
         /// The configured address.
         addr: SocketAddr,
         #[source]
+        /// Why binding failed.
         source: std::io::Error,
     },
     /// The configured or remembered peers could not be read or recorded.

@@ -52,8 +52,11 @@ fn base64(input: &[u8]) -> String {
 /// What happened to a funding lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FundingCheck {
+    /// The output exists and is unspent.
     Unspent {
+        /// The funding outpoint.
         outpoint: OutPoint,
+        /// The output (its value is the channel's capacity).
         txout: TxOut,
     },
     /// No block at that height, or no transaction/output at that position.
@@ -165,6 +168,8 @@ impl ChainSource {
         self.rpc.clone()
     }
 
+    /// Calls a bitcoind RPC `method` with `params`; errors carry the method and bitcoind's
+    /// message.
     pub async fn call(&self, method: &str, params: &[Value]) -> Result<Value, NodeError> {
         self.rpc
             .call_method::<Value>(method, params)

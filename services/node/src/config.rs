@@ -14,7 +14,9 @@ use crate::error::NodeError;
 /// `pubkey@host:port`: a peer to connect to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerSpec {
+    /// The peer's node id.
     pub node_id: PublicKey,
+    /// Where to reach it (IP, onion or DNS name, and port).
     pub address: SocketAddress,
 }
 
@@ -46,13 +48,18 @@ impl std::fmt::Display for PeerSpec {
 pub struct BitcoindConfig {
     /// `host:port` of the RPC server.
     pub rpc_address: String,
+    /// How to authenticate.
     pub auth: RpcAuth,
 }
 
 #[derive(Clone)]
+/// How the node authenticates to bitcoind's JSON-RPC.
 pub enum RpcAuth {
+    /// `rpcuser` / `rpcpassword`.
     UserPass {
+        /// The RPC user.
         user: String,
+        /// The RPC password.
         password: String,
     },
     /// bitcoind's `.cookie` file, read at connect time.
@@ -102,7 +109,9 @@ impl Default for GossipLimits {
 }
 
 #[derive(Debug, Clone)]
+/// Everything the node needs to start.
 pub struct NodeConfig {
+    /// The Bitcoin network (mainnet, testnet, signet, regtest).
     pub network: Network,
     /// Where the seed lives.
     pub data_dir: PathBuf,
@@ -112,15 +121,19 @@ pub struct NodeConfig {
     pub peers: Vec<PeerSpec>,
     /// `None`: channel announcements are accepted without a funding check (logged loudly).
     pub bitcoind: Option<BitcoindConfig>,
+    /// How to reach onion peers (and whether to offer an onion service).
     pub tor: TorConfig,
     /// DNS seeds for BOLT 10 bootstrap when no peer is known; empty disables it.
     pub dns_seeds: Vec<String>,
     /// DNS server for bootstrap queries; `None` reads /etc/resolv.conf.
     pub dns_server: Option<SocketAddr>,
+    /// The alias in our node_announcement (at most 32 bytes).
     pub alias: String,
     /// Addresses announced in our node_announcement (besides the onion address).
     pub announce_addresses: Vec<SocketAddress>,
+    /// Limits on gossip processing.
     pub gossip: GossipLimits,
+    /// How often bitcoind is polled for new blocks (default 10 s, 1 s on regtest).
     pub chain_poll_interval: Duration,
     /// How often LDK's graph is written to the store.
     pub graph_persist_interval: Duration,
@@ -154,6 +167,7 @@ impl NodeConfig {
     }
 }
 
+/// The Lightning port conventional for `network` (9735 on mainnet).
 pub fn default_port(network: Network) -> u16 {
     match network {
         Network::Bitcoin => 9735,

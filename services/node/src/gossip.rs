@@ -33,17 +33,22 @@ use crate::logger::LdkLogger;
 use crate::metrics::NodeMetrics;
 use crate::Graph;
 
+/// LDK's gossip handler over our graph, with the chain as UTXO lookup.
 pub type GossipSync = P2PGossipSync<Arc<Graph>, Arc<ChainSource>, Arc<LdkLogger>>;
 
 /// The three gossip message types, as metric labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MsgType {
+    /// `channel_announcement` (type 256).
     ChannelAnnouncement,
+    /// `channel_update` (type 258).
     ChannelUpdate,
+    /// `node_announcement` (type 257).
     NodeAnnouncement,
 }
 
 impl MsgType {
+    /// The metric label (`channel_announcement`, `channel_update`, `node_announcement`).
     pub fn label(self) -> &'static str {
         match self {
             MsgType::ChannelAnnouncement => "channel_announcement",
@@ -74,6 +79,7 @@ pub enum Verdict {
     Pending,
     /// Already known (same or older timestamp, same channel).
     Duplicate,
+    /// Refused for the given (bounded) reason.
     Rejected(&'static str),
 }
 
@@ -233,6 +239,7 @@ impl RecordingGossip {
         (g, writer)
     }
 
+    /// LDK's gossip handler, for the peer manager.
     pub fn inner(&self) -> &Arc<GossipSync> {
         &self.inner
     }

@@ -76,6 +76,7 @@ impl PeerTarget {
 /// A channel to open, funded from the wallet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenChannel {
+    /// The peer: already connected, or to connect to first.
     pub peer: PeerTarget,
     /// At least 20,000 sat, and no more than the wallet can spend.
     pub amount_sat: u64,
@@ -90,12 +91,14 @@ pub struct OpenChannel {
 pub struct OwnChannels {
     /// Ordered by channel id.
     pub channels: Vec<OwnChannel>,
+    /// The policy new channels get.
     pub default_policy: ForwardingPolicy,
 }
 
 /// What a policy change did.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyChanged {
+    /// Open channels whose policy was changed.
     pub channels_updated: usize,
     /// The default for new channels, after the change.
     pub default_policy: ForwardingPolicy,
@@ -106,7 +109,9 @@ pub struct PolicyChanged {
 pub struct InvoiceRequest {
     /// `None`: the payer chooses the amount.
     pub amount_msat: Option<u64>,
+    /// The invoice's description.
     pub description: String,
+    /// Seconds until the invoice expires.
     pub expiry_secs: u32,
 }
 
@@ -122,6 +127,7 @@ pub struct CreatedInvoice {
 /// A BOLT 11 invoice to pay.
 #[derive(Debug, Clone)]
 pub struct PayInvoice {
+    /// The invoice.
     pub invoice: Bolt11Invoice,
     /// Required when the invoice names no amount; refused when it names another.
     pub amount_msat: Option<u64>,
@@ -132,9 +138,11 @@ pub struct PayInvoice {
 /// A spontaneous payment (keysend).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keysend {
+    /// The payee.
     pub destination: PublicKey,
     /// Positive.
     pub amount_msat: u64,
+    /// Most the route may charge in fees (msat); `None`: the router's default.
     pub max_fee_msat: Option<u64>,
 }
 

@@ -68,6 +68,7 @@ fn to_io(e: switchyard_store::Error) -> io::Error {
 }
 
 impl PgKvStore {
+    /// A key-value store over `store`'s `kv_store` table.
     pub fn new(store: Store) -> PgKvStore {
         PgKvStore {
             store,
@@ -119,10 +120,12 @@ impl PgKvStore {
         Ok(())
     }
 
+    /// Reads the value under (primary, secondary, key) without blocking; `None` when absent.
     pub async fn read_async(&self, p: &str, s: &str, k: &str) -> io::Result<Option<Vec<u8>>> {
         kv::read(self.store.pool(), p, s, k).await.map_err(to_io)
     }
 
+    /// Writes (or replaces) the value under (primary, secondary, key) without blocking.
     pub async fn write_async(&self, p: &str, s: &str, k: &str, v: &[u8]) -> io::Result<()> {
         kv::write(self.store.pool(), p, s, k, v)
             .await

@@ -23,6 +23,7 @@ use lightning::util::ser::{ReadableArgs, Writeable};
 use crate::router::{LearnedLimit, LiquidityLimits};
 use crate::{Graph, LdkLogger};
 
+/// LDK's probabilistic scorer over our graph: the liquidity estimates learned from payments.
 pub type Scorer = ProbabilisticScorer<Arc<Graph>, Arc<LdkLogger>>;
 
 fn since_epoch() -> Duration {
@@ -175,6 +176,7 @@ impl LearnedLiquidity {
         Some(scorer.encode())
     }
 
+    /// Marks the scorer changed, so the next persist writes it.
     pub fn mark_dirty(&self) {
         self.dirty.store(true, Ordering::Release);
     }

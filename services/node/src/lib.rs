@@ -30,6 +30,8 @@
 //!      NodeHandle ◄── the API
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod builder;
 pub mod chain;
 pub mod config;
@@ -83,17 +85,25 @@ pub const SEED_FILE: &str = "node_seed";
 /// What `GET /v1/node` shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeStatus {
+    /// Our node id (hex).
     pub node_id: String,
+    /// The Bitcoin network (`bitcoin`, `testnet`, `signet`, `regtest`, ...).
     pub network: String,
+    /// The address the Lightning listener is bound to; `None` when not listening.
     pub listening: Option<String>,
+    /// Addresses in our node_announcement (an onion address included when we offer one).
     pub announced_addresses: Vec<String>,
+    /// Peers with a completed handshake.
     pub peers_connected: usize,
+    /// Peers the supervisor keeps connected.
     pub peers_configured: usize,
     /// LDK's graph (what gossip has accepted so far).
     pub gossip_channels: usize,
+    /// Nodes in LDK's graph.
     pub gossip_nodes: usize,
     /// Accepted messages not yet committed to the store.
     pub store_queue: usize,
+    /// bitcoind's tip; `None` without bitcoind.
     pub chain: Option<ChainStatus>,
     /// `no_peers`, `syncing` (gossip arrived in the last 10 s or is waiting for the store),
     /// or `synced`.
@@ -103,20 +113,29 @@ pub struct NodeStatus {
 /// bitcoind's tip as the node last saw it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainStatus {
+    /// Block height of the tip.
     pub height: i64,
+    /// Header time of the tip (unix seconds).
     pub tip_time: i64,
 }
 
 /// One peer in `GET /v1/peers`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerStatus {
+    /// The peer's node id (hex).
     pub node_id: String,
+    /// The stored address, or the remote address of a connected peer not in the store;
+    /// `None` when unknown.
     pub address: Option<String>,
+    /// Whether it is connected now.
     pub connected: bool,
+    /// Whether the connection is inbound; `None` when not connected.
     pub inbound: Option<bool>,
     /// `config`, `api`, `dns`, or `inbound` for peers that dialled us.
     pub source: String,
+    /// Last successful connection (unix seconds); `None` if never.
     pub last_connected_at: Option<i64>,
+    /// The last connection error; cleared by a successful connection.
     pub last_error: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 use lightning::util::logger::{Level, Logger, Record};
 
 #[derive(Debug, Default, Clone, Copy)]
+/// Forwards LDK's log records to `tracing` (target `ldk`).
 pub struct LdkLogger;
 
 impl Logger for LdkLogger {

@@ -5,32 +5,45 @@ use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
 };
 
+/// The node's Prometheus metrics (see METRICS.md for names and help texts).
 pub struct NodeMetrics {
     /// 1 while this process runs a Lightning node (alert rules about peers key on it).
     pub running: IntGauge,
+    /// Lightning peers with a completed handshake.
     pub peers_connected: IntGauge,
     /// `{type, outcome}`: outcome is accepted, duplicate, rejected or pending.
     pub gossip_messages: IntCounterVec,
     /// `{type, reason}`.
     pub gossip_rejected: IntCounterVec,
+    /// Age of the oldest message in the last gossip batch written to the store (seconds).
     pub store_lag_seconds: prometheus::Gauge,
+    /// Gossip messages per store transaction.
     pub store_batch_size: Histogram,
+    /// Accepted gossip messages waiting to be written to the store.
     pub store_queue: IntGauge,
+    /// Failed gossip batch writes (retried; nothing is dropped).
     pub store_write_errors: IntCounter,
+    /// bitcoind's best block height.
     pub chain_tip_height: IntGauge,
+    /// Header time of bitcoind's best block (unix seconds).
     pub chain_tip_timestamp: IntGauge,
+    /// Channels marked closed because their funding output was spent.
     pub channels_closed_onchain: IntCounter,
     /// Our own channels: bounded by what the operator opens.
     pub channels_open: IntGauge,
+    /// Our own channels waiting for their funding to confirm.
     pub channels_pending: IntGauge,
     /// `{channel, side}` for our own channels only.
     pub channel_balance_msat: IntGaugeVec,
+    /// HTLCs offered or received and not yet resolved.
     pub htlcs_in_flight: IntGauge,
     /// `{outcome}`: settled or failed.
     pub forwards: IntCounterVec,
+    /// Fees earned by settled forwards (msat).
     pub forward_fees_earned_msat: IntCounter,
     /// `{outcome}`: succeeded or failed.
     pub payments_sent: IntCounterVec,
+    /// Inbound payments claimed.
     pub payments_received: IntCounter,
     /// `{state}`: confirmed, pending, immature.
     pub wallet_balance_sat: IntGaugeVec,

@@ -166,6 +166,7 @@ fn store_id(p: &PublicKey) -> NodeId {
 }
 
 impl PeerSupervisor {
+    /// A supervisor that keeps no peer yet; it stops when `shutdown` turns true.
     pub fn new(
         pm: Arc<PeerManager>,
         ln: Arc<crate::ln::Lightning>,
@@ -195,6 +196,7 @@ impl PeerSupervisor {
         }
     }
 
+    /// Number of peers it keeps connected.
     pub fn wanted(&self) -> usize {
         self.wanted.lock().map(|w| w.len()).unwrap_or(0)
     }
@@ -255,6 +257,7 @@ impl PeerSupervisor {
         }
     }
 
+    /// Stops keeping every peer connected (aborts the reconnect tasks).
     pub fn stop(&self) {
         if let Ok(mut w) = self.wanted.lock() {
             for (_, t) in w.drain() {

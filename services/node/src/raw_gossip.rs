@@ -34,8 +34,11 @@ pub const CHANNEL_UPDATE: u16 = 258;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GossipMessage {
+    /// A `channel_announcement` (type 256).
     ChannelAnnouncement(ChannelAnnouncement),
+    /// A `node_announcement` (type 257).
     NodeAnnouncement(NodeAnnouncement),
+    /// A `channel_update` (type 258).
     ChannelUpdate(ChannelUpdate),
 }
 
@@ -63,11 +66,19 @@ impl GossipMessage {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RawGossipError {
     #[error("{0} bytes: too short to hold a message type")]
+    /// Fewer than two bytes (the length is given).
     TooShort(usize),
     #[error("message type {0} is not a gossip message (256, 257 or 258)")]
+    /// The message type is not a gossip type.
     NotGossip(u16),
     #[error("malformed {kind}: {reason}")]
-    Malformed { kind: &'static str, reason: String },
+    /// The bytes do not decode as the message type says.
+    Malformed {
+        /// The message type the bytes claim.
+        kind: &'static str,
+        /// Why they do not decode.
+        reason: String,
+    },
 }
 
 /// The wire message (type, then body), in one allocation of the right size.
@@ -129,6 +140,7 @@ pub struct NodeFields {
 }
 
 impl NodeFields {
+    /// The fields of `c` as the store keeps them.
     pub fn of(c: &UnsignedNodeAnnouncement) -> NodeFields {
         let alias: Vec<u8> = c.alias.0.iter().copied().take_while(|b| *b != 0).collect();
         let mut features = c.features.le_flags().to_vec();
@@ -187,8 +199,11 @@ pub fn node_row(
 /// A stored field that disagrees with the message its row holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
+    /// The field's name.
     pub field: &'static str,
+    /// What the row stores.
     pub stored: String,
+    /// What the message says.
     pub decoded: String,
 }
 
@@ -346,8 +361,11 @@ pub struct KindReport {
     pub rows: u64,
     /// Rows whose bytes decode, whose signatures verify and whose fields agree.
     pub ok: u64,
+    /// Rows whose bytes do not decode.
     pub undecodable: u64,
+    /// Rows whose signature does not verify.
     pub bad_signature: u64,
+    /// Rows whose stored fields disagree with the decoded message.
     pub mismatched: u64,
     /// `channel_update`s whose channel is not in the store (no key to verify against).
     pub unverifiable: u64,
@@ -356,17 +374,22 @@ pub struct KindReport {
 /// One row that failed a check.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
+    /// `channel_announcement`, `channel_update` or `node_announcement`.
     pub kind: &'static str,
     /// The row's key: scid, `scid/direction/timestamp` or `node_id/timestamp`.
     pub row: String,
+    /// What is wrong.
     pub problem: String,
 }
 
 /// The outcome of [`verify_store`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
+    /// The channel announcements checked.
     pub channel_announcements: KindReport,
+    /// The channel updates checked.
     pub channel_updates: KindReport,
+    /// The node announcements checked.
     pub node_announcements: KindReport,
     /// The first problems found (at most [`MAX_PROBLEMS`]); the counts are complete.
     pub problems: Vec<Problem>,

@@ -36,6 +36,7 @@ pub struct WalletBalance {
     pub untrusted_pending_sat: u64,
     /// Coinbase outputs not yet 100 blocks deep.
     pub immature_sat: u64,
+    /// Sum of the four.
     pub total_sat: u64,
 }
 
@@ -153,6 +154,7 @@ impl OnchainWallet {
         Ok(out)
     }
 
+    /// The network the wallet's addresses are for.
     pub fn network(&self) -> Network {
         self.network
     }
@@ -170,6 +172,7 @@ impl OnchainWallet {
         Some(balance_of(&inner.wallet))
     }
 
+    /// The balance (waits while the wallet is busy).
     pub fn balance(&self) -> Result<WalletBalance, NodeError> {
         self.with(|w| Ok(balance_of(w)))
     }
@@ -232,6 +235,7 @@ impl OnchainWallet {
         }
     }
 
+    /// Whether the wallet knows transaction `txid` (ours, or paying us).
     pub fn is_mine(&self, txid: &Txid) -> bool {
         self.inner
             .lock()

@@ -81,10 +81,12 @@ impl EmbeddedPostgres {
         })
     }
 
+    /// The cluster's data directory (`<cluster>/data`).
     pub fn data_dir(&self) -> PathBuf {
         self.cluster_dir.join("data")
     }
 
+    /// The directory holding the server's Unix socket (connections go through it, no TCP).
     pub fn socket_dir(&self) -> &Path {
         &self.socket_dir
     }

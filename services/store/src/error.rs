@@ -7,23 +7,36 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     #[error("database error: {0}")]
+    /// A query failed, or the database could not be reached ([`Error::is_unavailable`]).
     Database(#[from] sqlx::Error),
     #[error("applying migrations: {0}")]
+    /// Applying the embedded migrations failed.
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
+    /// A graph file could not be read or parsed.
     Load(#[from] switchyard_graph::LoadError),
     #[error("{}: {source}", path.display())]
+    /// Reading or writing a file failed.
     Io {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// The underlying I/O error.
         source: std::io::Error,
     },
     #[error("embedded PostgreSQL: {0}")]
+    /// Setting up, starting or stopping the embedded PostgreSQL cluster failed.
     Embedded(String),
     /// A value read from the database does not fit the type it stands for.
     #[error("corrupt row in {table}: {detail}")]
-    CorruptRow { table: &'static str, detail: String },
+    CorruptRow {
+        /// The table the row is in.
+        table: &'static str,
+        /// What does not fit.
+        detail: String,
+    },
     #[error("import interrupted: {0}")]
+    /// An import stopped before it finished (nothing of it was written).
     Interrupted(String),
     /// A caller-supplied parameter the store cannot use.
     #[error("{0}")]
@@ -50,4 +63,5 @@ impl Error {
     }
 }
 
+/// The store's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

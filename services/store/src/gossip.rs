@@ -18,14 +18,19 @@ use crate::Store;
 /// An accepted `channel_announcement`.
 #[derive(Debug, Clone)]
 pub struct GossipChannel {
+    /// The channel's short channel id.
     pub scid: Scid,
     /// BOLT 7 order: `node_1 < node_2`.
     pub node_1: NodeId,
+    /// The greater endpoint.
     pub node_2: NodeId,
+    /// Funding amount (sat).
     pub capacity_sat: u64,
     /// `txid:vout`, when the chain lookup found it.
     pub funding_outpoint: Option<String>,
+    /// The message's wire bytes.
     pub raw: Vec<u8>,
+    /// The peer that sent it; `None` when not from a peer.
     pub peer: Option<NodeId>,
     /// Unix seconds.
     pub received_at: i64,
@@ -34,50 +39,75 @@ pub struct GossipChannel {
 /// An accepted `channel_update`.
 #[derive(Debug, Clone)]
 pub struct GossipUpdate {
+    /// The channel the update is for.
     pub scid: Scid,
+    /// 0: from `node_1` to `node_2`; 1: the other way.
     pub direction: u8,
+    /// The update's own timestamp (unix seconds).
     pub timestamp: u32,
+    /// BOLT 7 `message_flags`.
     pub message_flags: u8,
+    /// BOLT 7 `channel_flags` (bit 0: direction, bit 1: disabled).
     pub channel_flags: u8,
+    /// Cltv delta (blocks) added when forwarding.
     pub cltv_delta: u16,
+    /// Smallest HTLC (msat) forwarded.
     pub htlc_min_msat: u64,
+    /// Largest HTLC (msat) forwarded.
     pub htlc_max_msat: u64,
+    /// Fixed fee (msat) per forwarded HTLC.
     pub fee_base_msat: u32,
+    /// Proportional fee (ppm).
     pub fee_ppm: u32,
+    /// The message's wire bytes.
     pub raw: Vec<u8>,
+    /// The peer that sent it; `None` when not from a peer.
     pub peer: Option<NodeId>,
+    /// When it was received (unix seconds).
     pub received_at: i64,
 }
 
 /// An accepted `node_announcement`.
 #[derive(Debug, Clone)]
 pub struct GossipNode {
+    /// The announcing node.
     pub node_id: NodeId,
+    /// The announcement's own timestamp (unix seconds).
     pub timestamp: u32,
+    /// The alias (may be empty).
     pub alias: String,
     /// `rrggbb`.
     pub color: String,
     /// Same shape as imports: `[{"type": "ipv4", "address": "1.2.3.4", "port": 9735}]`.
     pub addresses: serde_json::Value,
+    /// Feature bits as they travel in the message.
     pub features: Vec<u8>,
+    /// The message's wire bytes.
     pub raw: Vec<u8>,
+    /// The peer that sent it; `None` when not from a peer.
     pub peer: Option<NodeId>,
+    /// When it was received (unix seconds).
     pub received_at: i64,
 }
 
 /// Messages to write together.
 #[derive(Debug, Clone, Default)]
 pub struct GossipBatch {
+    /// Channel announcements (written first, so updates find their channel).
     pub channels: Vec<GossipChannel>,
+    /// Channel updates.
     pub updates: Vec<GossipUpdate>,
+    /// Node announcements.
     pub nodes: Vec<GossipNode>,
 }
 
 impl GossipBatch {
+    /// Number of messages in the batch.
     pub fn len(&self) -> usize {
         self.channels.len() + self.updates.len() + self.nodes.len()
     }
 
+    /// Whether the batch holds no message.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -86,12 +116,16 @@ impl GossipBatch {
 /// What a batch added (rows already present are not counted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GossipWriteReport {
+    /// Channels not stored before.
     pub channels_new: u64,
+    /// Update versions not stored before.
     pub updates_new: u64,
+    /// Announcement versions not stored before.
     pub announcements_new: u64,
     /// Updates whose channel is not in the store (cannot happen through the node, which
     /// records an announcement before its updates); skipped rather than left dangling.
     pub updates_orphaned: u64,
+    /// The graph version after the batch (bumped by every write).
     pub graph_version: i64,
 }
 

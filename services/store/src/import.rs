@@ -33,15 +33,19 @@ const BATCH: usize = 5_000;
 /// Something to import.
 #[derive(Debug, Clone)]
 pub enum ImportSource {
+    /// A graph file on disk (plain, xz or gzip).
     File(PathBuf),
     /// In-memory bytes, e.g. the snapshot bundled into the binary.
     Bytes {
+        /// How the source is named in reports and errors.
         name: String,
+        /// The file's content.
         data: &'static [u8],
     },
 }
 
 impl ImportSource {
+    /// How the source is named in reports and errors (the path for a file).
     pub fn name(&self) -> String {
         match self {
             ImportSource::File(p) => p.display().to_string(),
@@ -95,6 +99,7 @@ impl ImportSource {
 }
 
 #[derive(Debug, Clone, Copy, Default)]
+/// How to import.
 pub struct ImportOptions {
     /// Import even if a file with the same checksum was imported before.
     pub force: bool,
@@ -103,32 +108,50 @@ pub struct ImportOptions {
 /// Progress of one file: compressed bytes consumed out of the total.
 #[derive(Debug, Clone)]
 pub struct Progress {
+    /// The file being imported.
     pub file: String,
+    /// Compressed bytes consumed so far.
     pub bytes_done: u64,
+    /// The file's size in bytes.
     pub bytes_total: u64,
+    /// Records parsed so far.
     pub records: u64,
 }
 
 /// What one file's import did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportReport {
+    /// The file, as named by its source.
     pub file: String,
+    /// SHA-256 of the file's bytes (hex).
     pub sha256: String,
+    /// The detected format (e.g. `LND describegraph`).
     pub format: String,
     /// The file's checksum had been imported before, so nothing was done.
     pub skipped: bool,
+    /// The `import_runs` row of this import; `None` when skipped.
     pub run_id: Option<i64>,
     /// Newest gossip timestamp in the file (unix seconds).
     pub snapshot_time: i64,
+    /// Entries in the file's `channels` / `edges` arrays.
     pub channel_entries: u64,
+    /// Entries in the file's `nodes` array.
     pub node_entries: u64,
+    /// Nodes not stored before.
     pub nodes_new: u64,
+    /// Channels not stored before.
     pub channels_new: u64,
+    /// Open channels the (channel) file no longer lists, marked closed.
     pub channels_closed: u64,
+    /// Closed channels the file lists again, reopened.
     pub channels_reopened: u64,
+    /// Update versions not stored before.
     pub updates_new: u64,
+    /// Directions whose newest update in the file changed the fee of the newest one stored.
     pub fee_changes: u64,
+    /// Announcement versions not stored before.
     pub announcements_new: u64,
+    /// Wall time of the import (seconds).
     pub seconds: f64,
 }
 

@@ -22,6 +22,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod embedded;
 mod error;
 pub mod gossip;
@@ -48,6 +50,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 pub struct PoolStatus {
     /// Open connections, idle or in use.
     pub size: u32,
+    /// Open connections not in use.
     pub idle: u32,
     /// The most connections the pool opens.
     pub max: u32,
@@ -88,6 +91,7 @@ impl Store {
         Self::connect(PgConnectOptions::from_str(url)?, max_connections).await
     }
 
+    /// The connection pool, for running queries.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -21,8 +21,11 @@ pub fn test_cluster_dir() -> PathBuf {
 
 /// A fresh, migrated database.
 pub struct TestDb {
+    /// A store connected to this database (migrations applied).
     pub store: Store,
+    /// The database's name (unique per test).
     pub name: String,
+    /// Connection options for it.
     pub options: PgConnectOptions,
 }
 
@@ -83,6 +86,7 @@ pub async fn server_options() -> PgConnectOptions {
 }
 
 impl TestDb {
+    /// Creates a fresh, migrated database in the shared test cluster (started on first use).
     pub async fn new() -> TestDb {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let server = server_options().await;

@@ -63,6 +63,7 @@ impl Day {
         self.start() + DAY_SECS
     }
 
+    /// The day `days` later (earlier when negative), saturating.
     pub fn plus(self, days: i32) -> Day {
         Day(self.0.saturating_add(days))
     }

@@ -31,6 +31,7 @@ fn must<T>(r: prometheus::Result<T>) -> T {
 }
 
 impl ProcessCollector {
+    /// A collector of this process's metrics, read from `/proc/self` on each scrape.
     pub fn new() -> ProcessCollector {
         let cpu = must(Counter::new(
             "switchyard_process_cpu_seconds_total",

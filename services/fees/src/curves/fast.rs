@@ -299,6 +299,7 @@ impl Ctx<'_> {
 }
 
 impl<'d> Session<'d> {
+    /// A session over `demand` that has computed nothing yet.
     pub fn new(demand: &'d Demand) -> Session<'d> {
         Session {
             demand,

@@ -46,6 +46,7 @@ pub use oracle::naive;
 /// One candidate fee of a curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CurvePoint {
+    /// The candidate fee (base msat and ppm) charged on c.
     pub fee: FeePolicy,
     /// Payments N forwards over c at this fee (every cheapest route uses c).
     pub payments: u64,
@@ -58,11 +59,16 @@ pub struct CurvePoint {
 /// The curve of one direction N -> peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RevenueCurve {
+    /// The channel c.
     pub scid: Scid,
+    /// The node under study N (the direction leaves it).
     pub from: NodeId,
+    /// The peer at the other end.
     pub to: NodeId,
     #[serde(skip)]
+    /// The direction's edge in the snapshot (not serialized).
     pub edge: EdgeIdx,
+    /// The fee c charges now.
     pub current: FeePolicy,
     /// One point per candidate, in the grid's order.
     pub points: Vec<CurvePoint>,
@@ -103,6 +109,7 @@ macro_rules! work_counters {
 }
 
 work_counters! {
+    /// Payments in the demand.
     payments,
     /// Payments left out (see the module documentation).
     payments_undecided,
@@ -110,6 +117,7 @@ work_counters! {
     payments_skipped,
     /// Skipped payments decided in an earlier round of a [`Session`], not routed again.
     payments_reused,
+    /// Routes of the baseline (every payment at the current fees).
     baseline_routes,
     /// Best routes around the channel the baseline route crosses (and around two).
     avoid_routes,
@@ -117,6 +125,8 @@ work_counters! {
     prefix_routes,
     /// Exact suffixes through one channel (N as payer, its other directions excluded).
     suffix_routes,
+    /// Suffix-label searches (N's peers -> payee, A*), one per payment not answered from an
+    /// earlier round.
     suffix_searches,
     /// Nodes the suffix searches settled.
     settled_nodes,
@@ -126,10 +136,15 @@ work_counters! {
     indexes_built,
     /// Routes on patched indexes (fallbacks, or every route of the oracle).
     patched_routes,
+    /// Fallbacks: an htlc_minimum within the amounts in play could change the prefix.
     fallback_htlc_min,
+    /// Fallbacks: the cheapest prefix and the suffix share a node.
     fallback_not_simple,
+    /// Fallbacks: prefix and suffix together may break the hop or cltv limit.
     fallback_limits,
+    /// Fallbacks: a router query gave up at its label budget.
     fallback_search_budget,
+    /// Fallbacks: several cheapest routes may earn N different fees.
     fallback_not_unique,
 }
 
@@ -166,9 +181,11 @@ impl Work {
 /// Curves of several channels, with the work that computed them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Curves {
+    /// One curve per channel asked for, in the order asked.
     pub curves: Vec<RevenueCurve>,
     /// N's revenue at the current fees (under the tie rule).
     pub baseline_revenue_msat: u64,
+    /// Counts of the work done (routes, searches, fallbacks).
     pub work: Work,
 }
 

@@ -215,11 +215,17 @@ pub enum Weighting {
     /// The fee the hop charges to forward `amount_msat`: `max(base + floor(amount x ppm /
     /// 10^6), 1)` msat. Integer, so equal-cost ties are exact. The floor of 1 msat keeps
     /// zero-fee hops from making zero-cost cycles (and matches the reference graph).
-    Fee { amount_msat: u64 },
+    Fee {
+        /// Payment amount (msat) the fee is computed for.
+        amount_msat: u64,
+    },
     /// The router's probability cost for sending `amount_msat` through a channel of capacity
     /// `c` msat: `-ln((c + 1 - amount) / (c + 1))`. Channels smaller than the amount are
     /// unusable. Floating point: two paths tie only when their sums are bit-identical.
-    Probability { amount_msat: u64 },
+    Probability {
+        /// Payment amount (msat) the probability is computed for.
+        amount_msat: u64,
+    },
 }
 
 impl Weighting {

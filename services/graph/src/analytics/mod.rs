@@ -71,16 +71,22 @@ use graph::{fee_weight, probability_weight, Weights};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnalyticsError {
     #[error("amount_msat must be at least 1 msat")]
+    /// `amount_msat` (of the configuration or of a weighting) is 0.
     ZeroAmount,
     #[error("PageRank damping must be in (0, 1), got {0}")]
+    /// The PageRank damping factor is not strictly between 0 and 1 (or is NaN).
     BadDamping(f64),
     #[error("PageRank tolerance must be positive and finite, got {0}")]
+    /// The PageRank tolerance is zero, negative, NaN or infinite.
     BadTolerance(f64),
     #[error("rank weights must be finite, non-negative, and not all zero")]
+    /// A rank weight is negative or not finite, or the four weights other than uptime sum to 0.
     BadRankWeights,
     #[error("weighting {0} is listed twice")]
+    /// The configuration lists a weighting kind (its label) more than once.
     DuplicateWeighting(&'static str),
     #[error("metric {0} was not computed with this configuration")]
+    /// A metric was asked for a weighting kind (its label) that the configuration did not include.
     NotComputed(String),
 }
 
@@ -167,8 +173,11 @@ impl Weighting {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightKind {
+    /// Every hop costs 1.
     Hops,
+    /// The hop's fee for the configuration's amount.
     Fee,
+    /// The hop's probability cost for the configuration's amount.
     Probability,
 }
 
@@ -195,6 +204,7 @@ pub enum PageRankWeight {
 /// Betweenness of one weighting, indexed like the [`ActiveGraph`] it came from.
 #[derive(Debug, Clone)]
 pub struct Betweenness {
+    /// The weighting the shortest paths were computed under.
     pub weighting: Weighting,
     /// Unnormalized node betweenness per active node.
     pub node: Vec<f64>,
@@ -209,7 +219,9 @@ pub struct Betweenness {
 /// PageRank per active node.
 #[derive(Debug, Clone)]
 pub struct PageRank {
+    /// Score per active node; the scores sum to 1.
     pub rank: Vec<f64>,
+    /// Sweeps run (at most the configured cap).
     pub iterations: u32,
     /// False when the iteration cap was hit before the tolerance.
     pub converged: bool,
@@ -219,7 +231,9 @@ pub struct PageRank {
 /// numbered in order of their lowest active index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComponentLabels {
+    /// Component label of each active node.
     pub label: Vec<u32>,
+    /// Number of active nodes in each component, indexed by label.
     pub sizes: Vec<u32>,
 }
 

@@ -22,10 +22,15 @@ use super::AnalyticsError;
 /// Weights of the rank components (any non-negative scale; they are normalized).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RankWeights {
+    /// Weight of the betweenness percentile.
     pub centrality: f64,
+    /// Weight of the enabled-capacity percentile.
     pub capacity: f64,
+    /// Weight of the enabled-channel-count percentile.
     pub channels: f64,
+    /// Weight of the (negated) median fee percentile.
     pub fees: f64,
+    /// Weight of the uptime fraction; ignored for nodes without uptime history.
     pub uptime: f64,
 }
 
@@ -62,9 +67,14 @@ impl RankWeights {
 /// Each component of a node's rank, in `[0, 1]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RankComponents {
+    /// Percentile of fee-weighted betweenness (the first weighting when fee is not configured).
     pub centrality: f64,
+    /// Percentile of the capacity (sat) of the node's enabled channels.
     pub capacity: f64,
+    /// Percentile of the number of the node's enabled channels.
     pub channels: f64,
+    /// Percentile of the negated median fee (cheaper is higher); 0 when the node has no enabled
+    /// outgoing direction.
     pub fees: f64,
     /// `None` without uptime history for this node.
     pub uptime: Option<f64>,
@@ -79,6 +89,7 @@ pub struct RankEntry {
     pub position: u32,
     /// Percentile of `score` among active nodes.
     pub percentile: f64,
+    /// The per-component scores the `score` is the weighted mean of.
     pub components: RankComponents,
 }
 

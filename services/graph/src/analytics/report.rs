@@ -17,7 +17,9 @@ use crate::types::{NodeId, Scid};
 /// Percentiles and a log2 histogram of one quantity.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DistributionReport {
+    /// Nearest-rank percentiles, min, max and mean.
     pub summary: Distribution,
+    /// Counts per power-of-two bucket.
     pub histogram: Histogram,
 }
 
@@ -40,19 +42,26 @@ pub struct Distributions {
     pub capacity_sat: DistributionReport,
     /// Over enabled directions.
     pub fee_base_msat: DistributionReport,
+    /// Proportional fee (ppm) over enabled directions.
     pub fee_ppm: DistributionReport,
+    /// Cltv delta (blocks) over enabled directions.
     pub cltv_delta: DistributionReport,
 }
 
 /// Betweenness and closeness of one weighting, per node (sorted by node id) and per channel.
 #[derive(Debug, Clone, Serialize)]
 pub struct WeightedMetrics {
+    /// The weighting these metrics were computed under.
     pub weighting: Weighting,
     /// Ordered reachable pairs (the denominator of the share of routes).
     pub reachable_pairs: u64,
     /// Unnormalized node betweenness, aligned with [`NetworkAnalytics::nodes`].
     pub betweenness: Vec<f64>,
+    /// Closeness (Wasserman-Faust scaled) over distances *to* each node, aligned with
+    /// [`NetworkAnalytics::nodes`]; 0 when nothing else reaches it.
     pub closeness_in: Vec<f64>,
+    /// Closeness (Wasserman-Faust scaled) over distances *from* each node, aligned with
+    /// [`NetworkAnalytics::nodes`]; 0 when it reaches nothing else.
     pub closeness_out: Vec<f64>,
     /// Unnormalized edge betweenness per channel direction, aligned with
     /// [`NetworkAnalytics::channels`]: `[direction 0, direction 1]`.
@@ -64,23 +73,35 @@ pub struct WeightedMetrics {
 /// an enabled direction, sorted by scid).
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkAnalytics {
+    /// The configuration the metrics were computed with.
     pub config: AnalyticsConfig,
+    /// Active nodes (with at least one enabled direction), sorted by id.
     pub nodes: Vec<NodeId>,
+    /// Channels with at least one enabled direction, sorted by scid.
     pub channels: Vec<Scid>,
     /// Collapsed directed edges (ordered node pairs with an enabled direction).
     pub directed_pairs: u64,
+    /// Betweenness and closeness, one entry per configured weighting, in configuration order.
     pub weighted: Vec<WeightedMetrics>,
+    /// Unweighted PageRank per node (sums to 1 over active nodes).
     pub pagerank: Vec<f64>,
+    /// Capacity-weighted PageRank per node (sums to 1 over active nodes).
     pub pagerank_capacity: Vec<f64>,
+    /// Whether both PageRank runs met the tolerance before the iteration cap.
     pub pagerank_converged: bool,
+    /// Weakly connected component label per node (labels index `weak_component_sizes`).
     pub weak_component: Vec<u32>,
+    /// Number of nodes in each weakly connected component, indexed by label.
     pub weak_component_sizes: Vec<u32>,
+    /// Strongly connected component label per node (labels index `strong_component_sizes`).
     pub strong_component: Vec<u32>,
+    /// Number of nodes in each strongly connected component, indexed by label.
     pub strong_component_sizes: Vec<u32>,
     /// Label of the largest strongly connected component.
     pub largest_scc: Option<u32>,
     /// Hop diameter of the largest strongly connected component.
     pub largest_scc_diameter: u64,
+    /// k-core number per node, on the undirected graph of enabled channels.
     pub core_number: Vec<u32>,
     /// Capacity (sat) of each node's channels with an enabled direction.
     pub node_capacity_sat: Vec<u64>,
@@ -88,7 +109,9 @@ pub struct NetworkAnalytics {
     pub node_channels: Vec<u32>,
     /// Median fee (msat, for `amount_msat`) over each node's enabled outgoing directions.
     pub node_median_fee_msat: Vec<Option<u64>>,
+    /// Composite rank per node.
     pub rank: Vec<RankEntry>,
+    /// Distributions of degree, capacity and fees over the active graph.
     pub distributions: Distributions,
 }
 
@@ -96,10 +119,15 @@ pub struct NetworkAnalytics {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
+    /// Unnormalized betweenness under the configured weighting of that kind.
     Betweenness(WeightKind),
+    /// Closeness over distances to the node, under the configured weighting of that kind.
     ClosenessIn(WeightKind),
+    /// Closeness over distances from the node, under the configured weighting of that kind.
     ClosenessOut(WeightKind),
+    /// Unweighted PageRank.
     PageRank,
+    /// Capacity-weighted PageRank.
     PageRankCapacity,
     /// The composite rank score.
     Rank,
@@ -109,42 +137,61 @@ pub enum Metric {
 /// smaller value plus half the share of ties, so in `[0, 1]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Valued {
+    /// The metric's value.
     pub value: f64,
+    /// Its percentile among active nodes, in `[0, 1]`.
     pub percentile: f64,
 }
 
 /// Betweenness and closeness of a node under one weighting.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeWeighted {
+    /// The weighting these values were computed under.
     pub weighting: Weighting,
     /// Unnormalized.
     pub betweenness: Valued,
     /// `betweenness / ((n - 1)(n - 2))`.
     pub betweenness_normalized: f64,
+    /// Closeness over distances to the node (Wasserman-Faust scaled).
     pub closeness_in: Valued,
+    /// Closeness over distances from the node (Wasserman-Faust scaled).
     pub closeness_out: Valued,
 }
 
 /// All metrics of one node.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeReport {
+    /// The node this report is about.
     pub node_id: NodeId,
+    /// Betweenness and closeness per configured weighting, in configuration order.
     pub weighted: Vec<NodeWeighted>,
+    /// Unweighted PageRank.
     pub pagerank: Valued,
+    /// Capacity-weighted PageRank.
     pub pagerank_capacity: Valued,
+    /// Label of the node's weakly connected component.
     pub weak_component: u32,
+    /// Label of the node's strongly connected component.
     pub strong_component: u32,
+    /// Whether the node is in the largest strongly connected component.
     pub in_largest_scc: bool,
+    /// k-core number on the undirected graph of enabled channels.
     pub core_number: u32,
+    /// Summed capacity (sat) of the node's channels with an enabled direction.
     pub capacity_sat: u64,
+    /// Number of the node's channels with an enabled direction.
     pub channels: u32,
+    /// Median fee (msat, for the configured amount) over its enabled outgoing directions;
+    /// `None` when it has none.
     pub median_fee_msat: Option<u64>,
+    /// The node's composite rank.
     pub rank: RankEntry,
 }
 
 /// Edge betweenness and share of routes of one channel direction under one weighting.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelWeighted {
+    /// The weighting these values were computed under.
     pub weighting: Weighting,
     /// `[direction 0, direction 1]`, unnormalized.
     pub betweenness: [f64; 2],
@@ -155,7 +202,9 @@ pub struct ChannelWeighted {
 /// Metrics of one channel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChannelReport {
+    /// The channel this report is about.
     pub scid: Scid,
+    /// Betweenness and share of routes per configured weighting, in configuration order.
     pub weighted: Vec<ChannelWeighted>,
 }
 

@@ -32,10 +32,13 @@ use crate::types::{NodeId, Scid};
 /// A channel's existence: its endpoints (BOLT 7 order) and capacity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelRecord {
+    /// The channel's short channel id.
     pub scid: Scid,
     /// The lexicographically lesser endpoint (`node_id_1`).
     pub node_1: NodeId,
+    /// The lexicographically greater endpoint (`node_id_2`).
     pub node_2: NodeId,
+    /// Funding amount (sat).
     pub capacity_sat: u64,
     /// `txid:vout`, when the source knows it (LND does).
     pub funding_outpoint: Option<String>,
@@ -44,19 +47,28 @@ pub struct ChannelRecord {
 /// One direction's policy as announced in a `channel_update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateRecord {
+    /// The channel the update is for.
     pub scid: Scid,
     /// 0: from `node_1` to `node_2`; 1: the other way.
     pub direction: u8,
     /// The update's own timestamp (unix seconds).
     pub timestamp: u32,
+    /// BOLT 7 `message_flags` as received (bit 0: `htlc_maximum_msat` present).
     pub message_flags: u8,
+    /// BOLT 7 `channel_flags` as received (bit 0: direction, bit 1: disabled).
     pub channel_flags: u8,
+    /// Whether this direction is disabled (`channel_flags` bit 1; for Core Lightning also
+    /// when `active` is false).
     pub disabled: bool,
+    /// Cltv delta (blocks) the sender adds when forwarding.
     pub cltv_delta: u16,
+    /// Smallest HTLC (msat) the sender forwards.
     pub htlc_min_msat: u64,
     /// `None` when the source did not say (old gossip); readers assume the capacity.
     pub htlc_max_msat: Option<u64>,
+    /// Fixed fee (msat) per forwarded HTLC.
     pub fee_base_msat: u32,
+    /// Proportional fee in millionths (ppm) of the forwarded amount.
     pub fee_ppm: u32,
 }
 
@@ -66,14 +78,18 @@ pub struct NetAddress {
     /// `ipv4`, `ipv6`, `torv2`, `torv3` or `dns`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Host: IP address, onion address or DNS name.
     pub address: String,
+    /// TCP port.
     pub port: u16,
 }
 
 /// A node, with its announcement when one is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRecord {
+    /// The node's public key.
     pub node_id: NodeId,
+    /// `None` when the node never announced itself (known only from its channels).
     pub announcement: Option<NodeAnnouncement>,
 }
 
@@ -82,9 +98,11 @@ pub struct NodeRecord {
 pub struct NodeAnnouncement {
     /// Unix seconds; 0 when the source has an alias but no timestamp.
     pub timestamp: u32,
+    /// The alias (up to 32 bytes in the message; may be empty).
     pub alias: String,
     /// `rrggbb`.
     pub color: String,
+    /// The advertised addresses, in message order.
     pub addresses: Vec<NetAddress>,
     /// Feature bits as hex, as they travel in the message.
     pub features_hex: String,
@@ -93,8 +111,11 @@ pub struct NodeAnnouncement {
 /// One unit of graph data read from a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
+    /// A channel announcement (endpoints and capacity).
     Channel(ChannelRecord),
+    /// One direction's `channel_update`.
     Update(UpdateRecord),
+    /// A node (with its announcement, if any).
     Node(NodeRecord),
 }
 
@@ -102,9 +123,13 @@ pub enum Record {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
+    /// Core Lightning `listchannels` output (`channels` array).
     ClnChannels,
+    /// Core Lightning `listnodes` output (`nodes` array).
     ClnNodes,
+    /// A document with both Core Lightning `channels` and `nodes` arrays.
     ClnChannelsAndNodes,
+    /// LND `lncli describegraph` output (`nodes` and `edges` arrays).
     LndDescribeGraph,
 }
 
@@ -122,10 +147,13 @@ impl fmt::Display for Format {
 /// What a read produced.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadSummary {
+    /// The detected format; `None` only in the default value (a successful read always sets it).
     pub format: Option<Format>,
     /// Entries in the file's `channels` / `edges` arrays.
     pub channel_entries: u64,
+    /// Entries in the file's `nodes` array.
     pub node_entries: u64,
+    /// Records handed to the sink (a Core Lightning channel entry gives two: channel and update).
     pub records: u64,
 }
 
@@ -133,17 +161,34 @@ pub struct ReadSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{file}: {source}")]
+    /// Reading (or decompressing) the file failed.
     Io {
+        /// The file, as named by the caller.
         file: String,
         #[source]
+        /// The underlying I/O error.
         source: io::Error,
     },
     #[error("{file}: not valid JSON: {message}")]
-    Json { file: String, message: String },
+    /// The document is not well-formed JSON (or not a JSON object at the top).
+    Json {
+        /// The file, as named by the caller.
+        file: String,
+        /// The parser's message (with line and column).
+        message: String,
+    },
     #[error("{file}: unknown format: {reason}")]
-    UnknownFormat { file: String, reason: String },
+    /// The JSON is valid but has none of the arrays the readers know.
+    UnknownFormat {
+        /// The file, as named by the caller.
+        file: String,
+        /// What was expected.
+        reason: String,
+    },
     #[error("{file}: {collection}[{index}]{}: field `{field}`: {message}", .entry_id.as_ref().map(|id| format!(" ({id})")).unwrap_or_default())]
+    /// One entry of an array has a missing or invalid field.
     Entry {
+        /// The file, as named by the caller.
         file: String,
         /// `channels`, `nodes` or `edges`.
         collection: &'static str,
@@ -151,17 +196,25 @@ pub enum LoadError {
         index: u64,
         /// The entry's id (scid or node id) when it could be read.
         entry_id: Option<String>,
+        /// The field that is missing or invalid.
         field: String,
+        /// What is wrong with it.
         message: String,
     },
     #[error("{file}: reading stopped by the consumer")]
-    Aborted { file: String },
+    /// The sink returned `false`.
+    Aborted {
+        /// The file, as named by the caller.
+        file: String,
+    },
     /// An entry (or other part of the document) is larger than [`MAX_ENTRY_BYTES`].
     #[error("{file}: {part} is larger than {limit} bytes, the most one entry may take")]
     TooLarge {
+        /// The file, as named by the caller.
         file: String,
         /// `channels[12]`, or `the document outside the arrays`.
         part: String,
+        /// The limit in bytes ([`MAX_ENTRY_BYTES`]).
         limit: u64,
     },
 }

@@ -12,8 +12,11 @@ use crate::types::NodeId;
 /// One cell of a [`Matrix`]: a route's fee and probability, or why there is none.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MatrixCell {
+    /// Total fee (msat) of the route; `None` when there is none.
     pub fee_msat: Option<u64>,
+    /// Success probability of the route; `None` when there is none.
     pub probability: Option<f64>,
+    /// Number of hops of the route; `None` when there is none.
     pub hops: Option<u8>,
     /// [`RouteError::code`] when there is no route.
     pub error: Option<&'static str>,
@@ -22,10 +25,15 @@ pub struct MatrixCell {
 /// Sources x destinations: `cells[i][j]` is the route from `sources[i]` to `destinations[j]`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Matrix {
+    /// Route sources (rows), in request order.
     pub sources: Vec<NodeId>,
+    /// Route destinations (columns), in request order.
     pub destinations: Vec<NodeId>,
+    /// Amount (msat) delivered to each destination.
     pub amount_msat: u64,
+    /// The model every cell's route was chosen under.
     pub cost_model: CostModel,
+    /// `cells[i][j]`: the route from `sources[i]` to `destinations[j]`.
     pub cells: Vec<Vec<MatrixCell>>,
 }
 

@@ -52,6 +52,7 @@ const REPAIR_ROUNDS: usize = 4;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct MppRequest {
     #[serde(flatten)]
+    /// Endpoints, amount, limits and exclusions (limits apply to each part).
     pub request: RouteRequest,
     /// Split by flow even if a single path carries the amount.
     #[serde(default)]
@@ -63,9 +64,11 @@ pub struct MppRequest {
 pub struct MppRoute {
     /// Each part is a complete route; their `amount_msat` sum to the requested amount.
     pub parts: Vec<Route>,
+    /// Amount (msat) delivered to the destination: the sum of the parts' amounts.
     pub amount_msat: u64,
     /// Sum of the parts' fees.
     pub total_fee_msat: u64,
+    /// What the sender sends in all: `amount_msat + total_fee_msat` (saturating).
     pub total_amount_msat: u64,
     /// Probability that all parts succeed under the uniform prior, with parts that share a
     /// channel counted together: product over channels of `(c + 1 - sum) / (c + 1)`.

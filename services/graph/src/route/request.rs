@@ -21,11 +21,14 @@ pub enum CostModel {
 /// One payment route query. Omitted optional fields take the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct RouteRequest {
+    /// The paying node (its first hop charges no fee).
     pub source: NodeId,
+    /// The receiving node.
     pub destination: NodeId,
     /// Amount delivered to the destination (> 0).
     pub amount_msat: u64,
     #[serde(default)]
+    /// What the search minimises (default `fee`).
     pub cost_model: CostModel,
     /// Limit on `total_fee_msat`; none by default.
     #[serde(default)]
@@ -74,8 +77,11 @@ impl RouteRequest {
 /// One hop of a [`Route`]; see the module documentation for the exact semantics.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Hop {
+    /// The channel used.
     pub scid: Scid,
+    /// The node that forwards over this channel (the payer on the first hop).
     pub from: NodeId,
+    /// The node that receives over this channel.
     pub to: NodeId,
     /// HTLC amount carried over this hop's channel.
     pub amount_to_forward_msat: u64,
@@ -83,6 +89,7 @@ pub struct Hop {
     pub fee_msat: u64,
     /// Cltv delta added by `from` (0 on the payer's first hop).
     pub cltv_delta: u16,
+    /// The channel's capacity (sat).
     pub capacity_sat: u64,
     /// `(capacity + 1 - amount) / (capacity + 1)`, msat.
     pub probability: f64,
@@ -91,6 +98,7 @@ pub struct Hop {
 /// A single-path route.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Route {
+    /// The hops from source to destination, in order.
     pub hops: Vec<Hop>,
     /// Amount delivered to the destination.
     pub amount_msat: u64,
@@ -100,12 +108,15 @@ pub struct Route {
     pub total_amount_msat: u64,
     /// Final cltv delta plus every hop's `cltv_delta`.
     pub total_cltv: u32,
+    /// The destination's final cltv delta (blocks) used.
     pub final_cltv_delta: u16,
     /// Product of the hops' probabilities.
     pub probability: f64,
     /// The model this route was chosen under, and its cost there: msat for `fee` and
     /// `balanced`, `-ln probability` for `probability`.
     pub cost_model: CostModel,
+    /// The route's cost under `cost_model`: msat for `fee` and `balanced`, `-ln probability`
+    /// for `probability`.
     pub cost: f64,
 }
 
@@ -113,28 +124,40 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     #[error("invalid request: {0}")]
+    /// Malformed request (amount, limits, excluded endpoints); the reason is given.
     InvalidRequest(String),
     #[error("unknown source node {0}")]
+    /// The source is not in the graph.
     UnknownSource(NodeId),
     #[error("unknown destination node {0}")]
+    /// The destination is not in the graph.
     UnknownDestination(NodeId),
     #[error("source and destination are the same node")]
+    /// Source and destination are the same node.
     SameNode,
     #[error("the source cannot reach the destination over enabled channels")]
+    /// No path of enabled channels joins source and destination.
     Disconnected,
     #[error("no path can carry the amount (capacity, htlc limits or exclusions)")]
+    /// Paths exist, but none can carry the amount.
     Capacity,
     #[error("every path that can carry the amount costs more than the fee limit")]
+    /// Routes exist, but each costs more than `max_fee_msat`.
     FeeLimit,
     #[error("every path that can carry the amount exceeds the cltv limit")]
+    /// Routes exist, but each needs more than `max_cltv` blocks.
     CltvLimit,
     #[error("every path that can carry the amount needs more hops than allowed")]
+    /// Routes exist, but each needs more than `max_hops` hops.
     HopLimit,
     /// The cheapest path breaks the cltv or hop limit, and the exact search among the paths
     /// within them gave up at its budget ([`RoutingIndex::label_budget`]) before it could
     /// find the cheapest one or prove there is none. Looser limits usually avoid it.
     #[error("the exact search within the cltv and hop limits gave up after {labels} labels (its budget) without deciding")]
-    SearchBudget { labels: usize },
+    SearchBudget {
+        /// The label budget that was used up.
+        labels: usize,
+    },
 }
 
 impl RouteError {

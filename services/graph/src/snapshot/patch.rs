@@ -8,8 +8,10 @@ use super::{EdgeIdx, Policy, Snapshot};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchError {
     #[error("edge {0} does not exist in this snapshot")]
+    /// The edge index is past `2 * channel_count`.
     UnknownEdge(EdgeIdx),
     #[error("edge {0} has no policy to replace")]
+    /// The edge has no policy (no `channel_update` is known for that direction).
     NoPolicy(EdgeIdx),
 }
 

@@ -14,36 +14,62 @@ use crate::error::NodeError;
 /// A channel as `GET /v1/channels/own` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct OwnChannel {
+    /// LDK's channel id (hex, 64 digits).
     pub channel_id: String,
+    /// `BLOCKxTXxOUT`; `None` until the funding confirms.
     pub short_channel_id: Option<String>,
+    /// The peer's node id (hex).
     pub counterparty: String,
+    /// The funding outpoint (`txid:vout`), once known.
     pub funding_txo: Option<String>,
+    /// Funding amount (sat).
     pub capacity_sat: u64,
+    /// Our balance (msat), our channel reserve included.
     pub local_balance_msat: u64,
+    /// The peer's balance (msat), HTLCs in flight excluded.
     pub remote_balance_msat: u64,
+    /// What we can send now (msat).
     pub outbound_capacity_msat: u64,
+    /// What we can receive now (msat).
     pub inbound_capacity_msat: u64,
     /// What we must keep on our side (the counterparty's reserve requirement for us).
     pub reserve_sat: Option<u64>,
+    /// HTLCs offered to us and not yet resolved.
     pub pending_htlcs_in: usize,
+    /// HTLCs we offered and not yet resolved.
     pub pending_htlcs_out: usize,
+    /// Amount (msat) of the HTLCs in flight, both ways.
     pub in_flight_msat: u64,
+    /// Whether we opened the channel.
     pub is_outbound: bool,
+    /// Whether the channel is announced to the network.
     pub is_announced: bool,
+    /// Whether both sides consider the funding locked.
     pub is_ready: bool,
+    /// Whether it is ready and the peer is connected (payments can use it).
     pub is_usable: bool,
+    /// Confirmations of the funding transaction, when known.
     pub confirmations: Option<u32>,
+    /// Confirmations needed before it is ready, when known.
     pub confirmations_required: Option<u32>,
+    /// Our forwarding policy on it; `None` when LDK has no config for it yet.
     pub policy: Option<ChannelPolicyView>,
+    /// `pending`, `active`, `inactive` (ready, peer offline) or `closing`.
     pub state: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// Our forwarding policy on one channel.
 pub struct ChannelPolicyView {
+    /// Fixed fee (msat) per forwarded HTLC.
     pub base_fee_msat: u32,
+    /// Proportional fee (ppm).
     pub fee_ppm: u32,
+    /// Cltv delta (blocks) we add when forwarding.
     pub cltv_expiry_delta: u16,
+    /// Smallest HTLC (msat) we accept on it, when known.
     pub htlc_minimum_msat: Option<u64>,
+    /// Largest HTLC (msat) we accept on it, when known.
     pub htlc_maximum_msat: Option<u64>,
 }
 

@@ -51,6 +51,7 @@ const TARGETS: [(u16, u32); 8] = [
 ];
 
 impl FeeEstimates {
+    /// Estimates at their built-in defaults until bitcoind is asked.
     pub fn new() -> FeeEstimates {
         let rates =
             std::array::from_fn(|i| AtomicU32::new(TARGETS.get(i).map_or(MIN_FEERATE, |t| t.1)));
@@ -79,6 +80,7 @@ impl FeeEstimates {
         }
     }
 
+    /// The fee rate (sat per 1000 weight units) for `t`.
     pub fn rate(&self, t: ConfirmationTarget) -> u32 {
         self.rates[target_slot(t)]
             .load(Ordering::Relaxed)
@@ -105,6 +107,8 @@ pub struct Broadcaster {
 }
 
 impl Broadcaster {
+    /// A broadcaster over bitcoind's RPC, spawning on `runtime`; without RPC (`None`) a
+    /// broadcast is only logged as impossible.
     pub fn new(rpc: Option<Arc<RpcClient>>, runtime: tokio::runtime::Handle) -> Broadcaster {
         Broadcaster { rpc, runtime }
     }

@@ -17,8 +17,11 @@ use crate::error::NodeError;
 /// open ones (LDK then gossips a fresh `channel_update`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ForwardingPolicy {
+    /// Fixed fee (msat) per forwarded HTLC.
     pub base_fee_msat: u32,
+    /// Proportional fee (ppm).
     pub fee_ppm: u32,
+    /// Cltv delta (blocks) we add when forwarding.
     pub cltv_expiry_delta: u16,
     /// Smallest HTLC we accept on a new channel (fixed at open by the protocol).
     pub htlc_minimum_msat: u64,
@@ -65,9 +68,13 @@ fn channel_config(policy: &ForwardingPolicy, base: &ChannelConfig) -> ChannelCon
 /// A change to the forwarding policy; absent fields stay as they are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
 pub struct PolicyUpdate {
+    /// New fixed fee (msat).
     pub base_fee_msat: Option<u32>,
+    /// New proportional fee (ppm).
     pub fee_ppm: Option<u32>,
+    /// New cltv delta (blocks).
     pub cltv_expiry_delta: Option<u16>,
+    /// New smallest HTLC (msat) for channels opened later (fixed at open by the protocol).
     pub htlc_minimum_msat: Option<u64>,
 }
 

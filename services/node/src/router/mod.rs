@@ -128,6 +128,7 @@ where
 /// An upper bound on what a channel direction can carry, learned from earlier payments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LearnedLimit {
+    /// The channel's short channel id (as u64).
     pub scid: u64,
     /// The node the direction leads to.
     pub towards: LdkNodeId,
@@ -138,6 +139,7 @@ pub struct LearnedLimit {
 
 /// Where the router gets [`LearnedLimit`]s (the node's payment history, see `learn`).
 pub trait LiquidityLimits: Send + Sync {
+    /// Every limit currently known.
     fn known_max_liquidity(&self) -> Vec<LearnedLimit>;
 }
 

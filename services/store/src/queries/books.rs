@@ -10,55 +10,92 @@ use crate::error::{Error, Result};
 pub struct ForwardRecord {
     /// Unix milliseconds.
     pub resolved_at_ms: i64,
+    /// Whether the HTLC was settled (else it failed).
     pub settled: bool,
+    /// Channel id (LDK's 32-byte id) the HTLC came in on, when known.
     pub in_channel_id: Option<[u8; 32]>,
+    /// Channel id the HTLC went out on, when known.
     pub out_channel_id: Option<[u8; 32]>,
+    /// Short channel id (as i64) it came in on, when known.
     pub in_scid: Option<i64>,
+    /// Short channel id (as i64) it went out on, when known.
     pub out_scid: Option<i64>,
+    /// The peer it came from, when known.
     pub in_peer: Option<[u8; 33]>,
+    /// The peer it went to, when known.
     pub out_peer: Option<[u8; 33]>,
+    /// Amount received (msat), when known.
     pub amount_in_msat: Option<i64>,
+    /// Amount forwarded (msat), when known.
     pub amount_out_msat: Option<i64>,
+    /// Fee earned (msat); 0 for a failed forward.
     pub fee_msat: i64,
+    /// Why it failed; `None` when settled.
     pub failure_reason: Option<String>,
+    /// How long the HTLC was held (ms), when measured.
     pub duration_ms: Option<i64>,
 }
 
 /// A change to the books, in the order the node saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BookEntry {
+    /// A forward resolved (settled or failed).
     Forward(ForwardRecord),
+    /// We started paying.
     PaymentStarted {
+        /// Our id of the payment.
         payment_id: [u8; 32],
+        /// The payment hash.
         payment_hash: [u8; 32],
+        /// `bolt11` or `keysend`.
         kind: &'static str,
+        /// The payee, when known.
         destination: Option<[u8; 33]>,
+        /// Amount (msat) to deliver.
         amount_msat: i64,
+        /// The invoice paid, for `bolt11`.
         bolt11: Option<String>,
     },
+    /// A payment succeeded.
     PaymentSucceeded {
+        /// Our id of the payment.
         payment_id: [u8; 32],
+        /// Total fee paid (msat), when known.
         fee_msat: Option<i64>,
+        /// The preimage that proves payment.
         preimage: [u8; 32],
     },
     /// One path (part) of a payment arrived; `parts` counts them. Paths resolve after the
     /// payment is known to have succeeded, so this is an entry of its own.
     PathSucceeded {
+        /// Our id of the payment.
         payment_id: [u8; 32],
     },
+    /// A payment failed (a succeeded one stays succeeded).
     PaymentFailed {
+        /// Our id of the payment.
         payment_id: [u8; 32],
+        /// Why it failed.
         reason: String,
     },
+    /// We issued an invoice.
     InvoiceCreated {
+        /// The invoice's payment hash.
         payment_hash: [u8; 32],
+        /// The encoded invoice.
         bolt11: String,
+        /// Amount asked (msat); `None` for an open amount.
         amount_msat: Option<i64>,
+        /// The invoice's description.
         description: String,
+        /// When it expires (unix seconds).
         expires_at: i64,
     },
+    /// An invoice was paid.
     InvoicePaid {
+        /// The invoice's payment hash.
         payment_hash: [u8; 32],
+        /// Amount received (msat).
         received_msat: i64,
     },
 }
@@ -185,20 +222,33 @@ pub async fn record(tx: &mut Transaction<'_, Postgres>, entries: &[BookEntry]) -
 /// A forward as the API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForwardRow {
+    /// Row id (order of recording).
     pub id: i64,
     /// Unix milliseconds.
     pub resolved_at_ms: i64,
+    /// `settled` or `failed`.
     pub outcome: String,
+    /// Incoming channel id (hex), when known.
     pub in_channel_id: Option<String>,
+    /// Outgoing channel id (hex), when known.
     pub out_channel_id: Option<String>,
+    /// Incoming short channel id (as i64), when known.
     pub in_scid: Option<i64>,
+    /// Outgoing short channel id (as i64), when known.
     pub out_scid: Option<i64>,
+    /// Incoming peer (hex), when known.
     pub in_peer: Option<String>,
+    /// Outgoing peer (hex), when known.
     pub out_peer: Option<String>,
+    /// Amount received (msat), when known.
     pub amount_in_msat: Option<i64>,
+    /// Amount forwarded (msat), when known.
     pub amount_out_msat: Option<i64>,
+    /// Fee earned (msat); 0 for a failed forward.
     pub fee_msat: i64,
+    /// Why it failed; `None` when settled.
     pub failure_reason: Option<String>,
+    /// How long the HTLC was held (ms), when measured.
     pub duration_ms: Option<i64>,
 }
 
@@ -294,12 +344,17 @@ impl std::str::FromStr for EarningsGroup {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Forwards of one group (channel, peer or day) over a time window.
 pub struct EarningsRow {
     /// Channel id (hex), peer id (hex) or day (YYYY-MM-DD); `unknown` when not recorded.
     pub key: String,
+    /// Settled forwards.
     pub forwards_settled: i64,
+    /// Failed forwards.
     pub forwards_failed: i64,
+    /// Fees (msat) of the settled forwards.
     pub fees_earned_msat: i64,
+    /// Amount (msat) forwarded out by the settled forwards.
     pub volume_out_msat: i64,
 }
 
@@ -345,19 +400,33 @@ pub async fn earnings(
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A payment as the API lists it.
 pub struct PaymentRow {
+    /// Our id of the payment (hex).
     pub payment_id: String,
+    /// The payment hash (hex).
     pub payment_hash: String,
+    /// `bolt11` or `keysend`.
     pub kind: String,
+    /// The payee (hex), when known.
     pub destination: Option<String>,
+    /// Amount (msat) to deliver.
     pub amount_msat: i64,
+    /// Total fee paid (msat); `None` until it succeeded.
     pub fee_msat: Option<i64>,
+    /// `pending`, `succeeded` or `failed`.
     pub status: String,
+    /// Why it failed; `None` unless failed.
     pub failure_reason: Option<String>,
+    /// The invoice paid, for `bolt11`.
     pub bolt11: Option<String>,
+    /// The preimage (hex), once it succeeded.
     pub preimage: Option<String>,
+    /// Paths (parts) that arrived; `None` before the first.
     pub parts: Option<i32>,
+    /// When it started (unix seconds).
     pub created_at: i64,
+    /// Last change (unix seconds).
     pub updated_at: i64,
 }
 
@@ -405,6 +474,7 @@ impl From<StoredPayment> for PaymentRow {
     }
 }
 
+/// The payment with our id `payment_id`; `None` when unknown.
 pub async fn payment(db: impl PgExecutor<'_>, payment_id: &[u8; 32]) -> Result<Option<PaymentRow>> {
     let row: Option<StoredPayment> = sqlx::query_as(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = $1"
@@ -428,15 +498,25 @@ pub async fn payments(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<Payment
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An invoice we issued, as the API lists it.
 pub struct InvoiceRow {
+    /// The payment hash (hex).
     pub payment_hash: String,
+    /// The encoded invoice.
     pub bolt11: String,
+    /// Amount asked (msat); `None` for an open amount.
     pub amount_msat: Option<i64>,
+    /// The invoice's description.
     pub description: String,
+    /// `open` or `paid`.
     pub status: String,
+    /// Amount received (msat); `None` until paid.
     pub received_msat: Option<i64>,
+    /// When it was issued (unix seconds).
     pub created_at: i64,
+    /// When it expires (unix seconds).
     pub expires_at: i64,
+    /// When it was paid (unix seconds); `None` until paid.
     pub paid_at: Option<i64>,
 }
 

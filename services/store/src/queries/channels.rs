@@ -7,16 +7,25 @@ use switchyard_graph::{NodeId, Scid};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A channel as stored: endpoints, capacity and when it was seen.
 pub struct ChannelRow {
+    /// The channel's short channel id.
     pub scid: Scid,
+    /// The lesser endpoint (BOLT 7 `node_id_1`).
     pub node_1: NodeId,
+    /// The greater endpoint (`node_id_2`).
     pub node_2: NodeId,
+    /// Funding amount (sat).
     pub capacity_sat: i64,
+    /// `txid:vout`, when known.
     pub funding_outpoint: Option<String>,
     /// Unix seconds.
     pub first_seen: i64,
+    /// Last time a snapshot or gossip showed it (unix seconds).
     pub last_seen: i64,
+    /// When it was marked closed (unix seconds); `None` while open.
     pub closed_at: Option<i64>,
+    /// Block height of the spend that closed it, when known.
     pub close_height: Option<i32>,
 }
 
@@ -61,6 +70,7 @@ pub(crate) fn node_id(table: &'static str, bytes: &[u8]) -> Result<NodeId> {
         })
 }
 
+/// The channel `scid`; `None` when the store never saw it.
 pub async fn get(db: impl PgExecutor<'_>, scid: Scid) -> Result<Option<ChannelRow>> {
     let row: Option<StoredChannel> = sqlx::query_as(
         "SELECT scid, node_1, node_2, capacity_sat, funding_outpoint, \
@@ -78,19 +88,29 @@ pub async fn get(db: impl PgExecutor<'_>, scid: Scid) -> Result<Option<ChannelRo
 /// One version of one direction's policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct UpdateRow {
+    /// 0: from `node_1` to `node_2`; 1: the other way.
     pub direction: i16,
     /// The update's own timestamp (unix seconds).
     pub timestamp: i64,
+    /// BOLT 7 `message_flags`.
     pub message_flags: i16,
+    /// BOLT 7 `channel_flags` (bit 0: direction, bit 1: disabled).
     pub channel_flags: i16,
+    /// Whether the direction is disabled.
     pub disabled: bool,
+    /// Cltv delta (blocks) added when forwarding.
     pub cltv_delta: i32,
+    /// Smallest HTLC (msat) forwarded.
     pub htlc_min_msat: i64,
+    /// Largest HTLC (msat) forwarded; `None` when not announced.
     pub htlc_max_msat: Option<i64>,
+    /// Fixed fee (msat) per forwarded HTLC.
     pub fee_base_msat: i64,
+    /// Proportional fee (ppm).
     pub fee_ppm: i64,
     /// When switchyard stored it (unix seconds).
     pub received_at: i64,
+    /// `import` or `gossip`.
     pub source: String,
 }
 

@@ -30,11 +30,14 @@ pub const MAX_STEPS: usize = 366;
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     #[default]
+    /// One point per day.
     Day,
+    /// One point per seven days.
     Week,
 }
 
 impl Step {
+    /// Days between two points (1 or 7).
     pub fn days(self) -> i32 {
         match self {
             Step::Day => 1,
@@ -47,16 +50,27 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RangeError {
     #[error("from ({from}) is after to ({to})")]
-    Reversed { from: Day, to: Day },
+    /// `from` is after `to`.
+    Reversed {
+        /// The first day asked.
+        from: Day,
+        /// The last day asked.
+        to: Day,
+    },
     #[error(
         "{from}..{to} by {step:?} has {steps} points; at most {max} are served \
          (narrow the range or use step=week)",
         max = MAX_STEPS
     )]
+    /// The range has more than [`MAX_STEPS`] points.
     TooManySteps {
+        /// The first day asked.
         from: Day,
+        /// The last day asked.
         to: Day,
+        /// The step asked.
         step: Step,
+        /// Points the range would have.
         steps: usize,
     },
 }
@@ -64,12 +78,16 @@ pub enum RangeError {
 /// A checked series range: `from`, `from + step`, ... up to `to`, at most [`MAX_STEPS`] points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeriesRange {
+    /// First day (inclusive).
     pub from: Day,
+    /// Last day (inclusive; the last point may fall before it).
     pub to: Day,
+    /// Spacing of the points.
     pub step: Step,
 }
 
 impl SeriesRange {
+    /// Checks a range: `from <= to` and at most [`MAX_STEPS`] points.
     pub fn new(from: Day, to: Day, step: Step) -> Result<SeriesRange, RangeError> {
         if from > to {
             return Err(RangeError::Reversed { from, to });
@@ -172,6 +190,7 @@ async fn timeline_rows(
 /// The network at the end of one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkPoint {
+    /// The day (the state at its end, 24:00 UTC).
     pub date: Day,
     /// Nodes with at least one open channel.
     pub nodes: u64,
@@ -183,9 +202,11 @@ pub struct NetworkPoint {
     pub enabled_directions: u64,
     /// Nearest-rank medians over those enabled directions' policies (`null` with none).
     pub median_fee_base_msat: Option<i64>,
+    /// Nearest-rank median ppm over the enabled directions (`null` with none).
     pub median_fee_ppm: Option<i64>,
     /// Channels first seen / closed during the step ending with this day.
     pub channels_opened: u64,
+    /// Channels closed during the step ending with this day.
     pub channels_closed: u64,
     /// Whether an imported snapshot was taken on this day (the other days carry the last
     /// observed state forward, or reflect gossip received that day).
@@ -195,12 +216,17 @@ pub struct NetworkPoint {
 /// A network series.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkSeries {
+    /// First day asked.
     pub from: Day,
+    /// Last day asked.
     pub to: Day,
+    /// Spacing of the points.
     pub step: Step,
     /// The days the store has data for ([`data_range`]); points outside it are left out.
     pub data_from: Option<Day>,
+    /// Last day with data; `None` when the store is empty.
     pub data_to: Option<Day>,
+    /// One point per step within both the range and the data.
     pub points: Vec<NetworkPoint>,
 }
 
@@ -256,7 +282,9 @@ pub async fn network_series(db: &PgPool, range: &SeriesRange) -> Result<NetworkS
 /// Fees of one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Fees {
+    /// Fixed fee (msat).
     pub fee_base_msat: i64,
+    /// Proportional fee (ppm).
     pub fee_ppm: i64,
 }
 
@@ -267,51 +295,69 @@ pub enum ChannelEventKind {
     /// First seen by the store (in a snapshot or in gossip). Its first policies may carry
     /// earlier timestamps: they were signed before the store saw the channel.
     Opened {
+        /// Funding amount (sat).
         capacity_sat: i64,
     },
     /// The first stored policy of a direction (all its fields, `direction` included).
     Policy(UpdateRow),
+    /// A direction's fee (base or ppm) changed.
     FeeChanged {
+        /// 0: from `node_1`; 1: from `node_2`.
         direction: i16,
+        /// The fees before.
         from: Fees,
+        /// The fees after.
         to: Fees,
     },
+    /// A direction became disabled.
     Disabled {
+        /// 0: from `node_1`; 1: from `node_2`.
         direction: i16,
     },
+    /// A direction became enabled again.
     Enabled {
+        /// 0: from `node_1`; 1: from `node_2`.
         direction: i16,
     },
     /// cltv delta or HTLC limits changed (the new values).
     PolicyChanged {
+        /// 0: from `node_1`; 1: from `node_2`.
         direction: i16,
+        /// Cltv delta (blocks).
         cltv_delta: i32,
+        /// Smallest HTLC (msat).
         htlc_min_msat: i64,
+        /// Largest HTLC (msat); `None` when not announced.
         htlc_max_msat: Option<i64>,
     },
     /// Left the graph: no longer listed by a newer snapshot, or its funding output was spent.
     Closed {
+        /// Block height of the spend, when known.
         close_height: Option<i32>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One event in a channel's history.
 pub struct ChannelEvent {
     /// Unix seconds: an update's own timestamp, or the time the channel was first seen /
     /// closed.
     pub time: i64,
     #[serde(flatten)]
+    /// What happened.
     pub kind: ChannelEventKind,
 }
 
 /// A channel with its history of state and policy changes, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChannelHistory {
+    /// The channel's row.
     pub channel: ChannelRow,
     /// Stored `channel_update` versions, both directions.
     pub updates: usize,
     /// Versions that changed nothing but the timestamp (keep-alive re-signing).
     pub refreshes: usize,
+    /// The events, oldest first.
     pub events: Vec<ChannelEvent>,
 }
 
@@ -423,7 +469,9 @@ pub async fn channel_history(db: &PgPool, scid: Scid) -> Result<Option<ChannelHi
 /// An announcement field that changed: `[before, after]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change<T> {
+    /// The value before.
     pub from: T,
+    /// The value after.
     pub to: T,
 }
 
@@ -431,66 +479,96 @@ pub struct Change<T> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NodeEventKind {
+    /// A channel of the node was first seen.
     ChannelOpened {
+        /// The channel.
         scid: Scid,
+        /// The node at the other end.
         peer: NodeId,
+        /// Funding amount (sat).
         capacity_sat: i64,
     },
+    /// A channel of the node was closed.
     ChannelClosed {
+        /// The channel.
         scid: Scid,
+        /// The node at the other end.
         peer: NodeId,
+        /// Funding amount (sat).
         capacity_sat: i64,
+        /// Block height of the spend, when known.
         close_height: Option<i32>,
     },
     /// The first stored announcement.
     Announced {
+        /// The alias.
         alias: String,
+        /// `rrggbb`.
         color: String,
+        /// Addresses, as `[{"type", "address", "port"}]`.
         addresses: serde_json::Value,
+        /// Feature bits (hex).
         features: String,
     },
     /// A later announcement that changed something; only the changed fields are present.
     AnnouncementChanged {
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// When the alias changed.
         alias: Option<Change<String>>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// When the color changed.
         color: Option<Change<String>>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// When the addresses changed.
         addresses: Option<Change<serde_json::Value>>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        /// When the feature bits (hex) changed.
         features: Option<Change<String>>,
     },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+/// One event in a node's history.
 pub struct NodeEvent {
     /// Unix seconds: when the channel was first seen / closed, or the announcement's own
     /// timestamp (its `received_at` when the source gave none).
     pub time: i64,
     #[serde(flatten)]
+    /// What happened.
     pub kind: NodeEventKind,
 }
 
 /// A node's history: channels opened and closed, announcement changes, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeHistory {
+    /// The node's row.
     pub node: NodeRow,
+    /// Its channels open now.
     pub channels_open: u64,
+    /// Its channels ever first seen (open or since closed).
     pub channels_opened: u64,
+    /// Its channels closed.
     pub channels_closed: u64,
     /// Stored announcement versions.
     pub announcements: usize,
+    /// The events, oldest first.
     pub events: Vec<NodeEvent>,
 }
 
 /// A channel of a node, for [`node_events`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeChannel {
+    /// The channel.
     pub scid: Scid,
+    /// The node at the other end.
     pub peer: NodeId,
+    /// Funding amount (sat).
     pub capacity_sat: i64,
+    /// When the store first saw it (unix seconds).
     pub first_seen: i64,
+    /// When it was marked closed (unix seconds); `None` while open.
     pub closed_at: Option<i64>,
+    /// Block height of the spend that closed it, when known.
     pub close_height: Option<i32>,
 }
 

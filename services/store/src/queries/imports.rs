@@ -37,21 +37,37 @@ pub async fn finish(db: impl PgExecutor<'_>, r: &ImportReport) -> Result<()> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+/// One finished import, as `import_runs` records it.
 pub struct ImportRunRow {
+    /// Run id.
     pub id: i64,
+    /// The file, as named by its source.
     pub file: String,
+    /// SHA-256 of the file's bytes (hex).
     pub sha256: String,
+    /// The detected format.
     pub format: String,
+    /// Newest gossip timestamp in the file (unix seconds).
     pub snapshot_time: i64,
+    /// When the run finished (unix seconds).
     pub finished_at: i64,
+    /// Entries in the file's `channels` / `edges` arrays.
     pub channel_entries: i64,
+    /// Entries in the file's `nodes` array.
     pub node_entries: i64,
+    /// Nodes not stored before.
     pub nodes_new: i64,
+    /// Channels not stored before.
     pub channels_new: i64,
+    /// Open channels the file no longer lists, marked closed.
     pub channels_closed: i64,
+    /// Closed channels the file lists again, reopened.
     pub channels_reopened: i64,
+    /// Update versions not stored before.
     pub updates_new: i64,
+    /// Directions whose newest update in the file changed the fee.
     pub fee_changes: i64,
+    /// Announcement versions not stored before.
     pub announcements_new: i64,
 }
 

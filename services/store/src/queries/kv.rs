@@ -4,6 +4,7 @@ use sqlx::PgExecutor;
 
 use crate::error::Result;
 
+/// The value stored under (`primary`, `secondary`, `key`); `None` when absent.
 pub async fn read(
     db: impl PgExecutor<'_>,
     primary: &str,

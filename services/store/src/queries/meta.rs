@@ -24,14 +24,21 @@ pub async fn graph_version(db: impl PgExecutor<'_>) -> Result<i64> {
 /// Row counts of the history tables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Nodes ever seen.
     pub nodes: i64,
+    /// Stored node announcement versions.
     pub node_announcements: i64,
+    /// Channels ever seen (open or closed).
     pub channels: i64,
+    /// Channels not marked closed.
     pub channels_open: i64,
+    /// Stored channel update versions.
     pub channel_updates: i64,
+    /// Import runs.
     pub import_runs: i64,
 }
 
+/// Row counts of the history tables, read in one query.
 pub async fn counts(db: impl PgExecutor<'_>) -> Result<Counts> {
     let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM nodes), (SELECT count(*) FROM node_announcements), \

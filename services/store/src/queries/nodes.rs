@@ -7,13 +7,17 @@ use switchyard_graph::NodeId;
 use crate::error::Result;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A node as stored: when it was seen.
 pub struct NodeRow {
+    /// The node id (hex).
     pub node_id: String,
     /// Unix seconds.
     pub first_seen: i64,
+    /// Last time a snapshot or gossip showed it (unix seconds).
     pub last_seen: i64,
 }
 
+/// The node `id`; `None` when the store never saw it.
 pub async fn get(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Option<NodeRow>> {
     let row: Option<(i64, i64)> = sqlx::query_as(
         "SELECT extract(epoch FROM first_seen)::bigint, extract(epoch FROM last_seen)::bigint \
@@ -34,9 +38,13 @@ pub async fn get(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Option<NodeRow>
 pub struct AnnouncementRow {
     /// The announcement's own timestamp (unix seconds; 0 when the source gave none).
     pub timestamp: i64,
+    /// The alias (may be empty).
     pub alias: String,
+    /// `rrggbb`.
     pub color: String,
+    /// Addresses, as `[{"type", "address", "port"}]`.
     pub addresses: serde_json::Value,
+    /// Feature bits (hex).
     pub features: String,
     /// When switchyard stored it (unix seconds).
     pub received_at: i64,

@@ -8,13 +8,19 @@ use crate::error::Result;
 use crate::queries::channels::node_id;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A peer the node connects to.
 pub struct PeerRow {
+    /// The peer's node id.
     pub node_id: NodeId,
+    /// Its network address (`host:port`).
     pub address: String,
+    /// Where it came from (`config`, `dns`, or the caller's label).
     pub source: String,
     /// Unix seconds.
     pub added_at: i64,
+    /// Last successful connection (unix seconds); `None` if never.
     pub last_connected_at: Option<i64>,
+    /// The last connection error; cleared by a successful connection.
     pub last_error: Option<String>,
 }
 
@@ -48,6 +54,7 @@ struct StoredPeer {
     last_error: Option<String>,
 }
 
+/// Every peer, oldest first.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PeerRow>> {
     let rows: Vec<StoredPeer> = sqlx::query_as(
         "SELECT node_id, address, source, extract(epoch FROM added_at)::bigint AS added_at, \
@@ -70,6 +77,7 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<PeerRow>> {
         .collect()
 }
 
+/// Records a successful connection now (clears the last error).
 pub async fn mark_connected(db: impl PgExecutor<'_>, id: &NodeId) -> Result<()> {
     sqlx::query("UPDATE peers SET last_connected_at = now(), last_error = NULL WHERE node_id = $1")
         .bind(id.as_bytes().as_slice())
@@ -78,6 +86,7 @@ pub async fn mark_connected(db: impl PgExecutor<'_>, id: &NodeId) -> Result<()> 
     Ok(())
 }
 
+/// Records a failed connection attempt and its error.
 pub async fn mark_failed(db: impl PgExecutor<'_>, id: &NodeId, error: &str) -> Result<()> {
     sqlx::query("UPDATE peers SET last_error = $2, last_error_at = now() WHERE node_id = $1")
         .bind(id.as_bytes().as_slice())

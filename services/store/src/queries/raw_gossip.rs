@@ -13,9 +13,13 @@ use crate::error::{Error, Result};
 /// A `channels` row with its `raw_announcement`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawChannel {
+    /// The channel's short channel id.
     pub scid: Scid,
+    /// The lesser endpoint.
     pub node_1: NodeId,
+    /// The greater endpoint.
     pub node_2: NodeId,
+    /// The `channel_announcement` wire bytes.
     pub raw: Vec<u8>,
 }
 
@@ -23,30 +27,50 @@ pub struct RawChannel {
 /// has the channel (the signer of direction 0 is `node_1`, of direction 1 `node_2`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawUpdate {
+    /// The channel.
     pub scid: Scid,
+    /// 0: signed by `node_1`; 1: by `node_2`.
     pub direction: i16,
+    /// The update's own timestamp (unix seconds).
     pub timestamp: i64,
+    /// BOLT 7 `message_flags`, as stored.
     pub message_flags: i16,
+    /// BOLT 7 `channel_flags`, as stored.
     pub channel_flags: i16,
+    /// Disabled flag, as stored.
     pub disabled: bool,
+    /// Cltv delta (blocks), as stored.
     pub cltv_delta: i32,
+    /// Smallest HTLC (msat), as stored.
     pub htlc_min_msat: i64,
+    /// Largest HTLC (msat), as stored.
     pub htlc_max_msat: Option<i64>,
+    /// Fixed fee (msat), as stored.
     pub fee_base_msat: i64,
+    /// Proportional fee (ppm), as stored.
     pub fee_ppm: i64,
+    /// The `channel_update` wire bytes.
     pub raw: Vec<u8>,
+    /// `(node_1, node_2)` of the channel; `None` when the store lacks the channel.
     pub endpoints: Option<(NodeId, NodeId)>,
 }
 
 /// A `node_announcements` row with its `raw` bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawNode {
+    /// The announcing node.
     pub node_id: NodeId,
+    /// The announcement's own timestamp (unix seconds).
     pub timestamp: i64,
+    /// Alias, as stored.
     pub alias: String,
+    /// `rrggbb`, as stored.
     pub color: String,
+    /// Addresses, as stored.
     pub addresses: serde_json::Value,
+    /// Feature bits, as stored.
     pub features: Vec<u8>,
+    /// The `node_announcement` wire bytes.
     pub raw: Vec<u8>,
 }
 
