@@ -252,8 +252,16 @@ fn report_split(rt: &tokio::runtime::Runtime, state: &AppState, at: Time) {
 fn backfill_2019(rt: &tokio::runtime::Runtime) {
     rt.block_on(async {
         let db = TestDb::new().await;
-        import_files(&db.store, &["channels-2019-01-18.json.xz", "nodes-2019-01-18.json.xz"]).await;
-        let may = import_files(&db.store, &["channels-2019-05-14.json.xz", "nodes-2019-05-14.json.xz"]).await;
+        import_files(
+            &db.store,
+            &["channels-2019-01-18.json.xz", "nodes-2019-01-18.json.xz"],
+        )
+        .await;
+        let may = import_files(
+            &db.store,
+            &["channels-2019-05-14.json.xz", "nodes-2019-05-14.json.xz"],
+        )
+        .await;
         let last = Day::from_unix(may);
         let config = AnalyticsConfig::for_amount(100_000_000);
         let days = std::sync::Mutex::new(Vec::new());

@@ -77,10 +77,9 @@ pub async fn analyze(args: AnalyzeArgs) -> Result<ExitCode> {
         let db = Database::open(&args.db).await?;
         let loaded = async {
             let (snapshot, version) = crate::run::load_graph(&db, at).await?;
-            let uptime =
-                switchyard_store::queries::history::node_uptime_until(db.store.pool(), at)
-                    .await
-                    .context("reading node uptime from the gossip history")?;
+            let uptime = switchyard_store::queries::history::node_uptime_until(db.store.pool(), at)
+                .await
+                .context("reading node uptime from the gossip history")?;
             anyhow::Ok((snapshot, version, uptime))
         }
         .await;

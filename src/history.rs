@@ -33,15 +33,9 @@ pub async fn backfill(args: &AnalyzeArgs, config: AnalyticsConfig) -> Result<Exi
             d.done, d.total, d.day, d.active_nodes, d.load_seconds, d.compute_seconds
         );
     };
-    let result = switchyard_api::backfill::backfill(
-        &db.store,
-        &config,
-        from,
-        to,
-        unix_now(),
-        progress,
-    )
-    .await;
+    let result =
+        switchyard_api::backfill::backfill(&db.store, &config, from, to, unix_now(), progress)
+            .await;
     db.close().await;
     let report = result.context("backfill stopped (the days stored so far stay stored)")?;
     match (report.from, report.to) {
@@ -56,7 +50,9 @@ pub async fn backfill(args: &AnalyzeArgs, config: AnalyticsConfig) -> Result<Exi
 
 /// `switchyard analyze --history NODE`: the node's stored metrics, oldest first.
 pub async fn node_history(args: &AnalyzeArgs, node: &str, amount_msat: u64) -> Result<ExitCode> {
-    let id: switchyard_graph::NodeId = node.parse().with_context(|| format!("--history {node:?}"))?;
+    let id: switchyard_graph::NodeId = node
+        .parse()
+        .with_context(|| format!("--history {node:?}"))?;
     let kind = match args.kind {
         HistoryKind::Day => SeriesKind::Day,
         HistoryKind::Version => SeriesKind::Version,
@@ -69,10 +65,12 @@ pub async fn node_history(args: &AnalyzeArgs, node: &str, amount_msat: u64) -> R
     let result = async {
         let to = match to {
             Some(t) => t,
-            None => switchyard_store::queries::analytics::newest_run(db.store.pool(), kind, amount_msat)
-                .await?
-                .map(Day::from_unix)
-                .unwrap_or_else(|| Day::from_unix(unix_now())),
+            None => {
+                switchyard_store::queries::analytics::newest_run(db.store.pool(), kind, amount_msat)
+                    .await?
+                    .map(Day::from_unix)
+                    .unwrap_or_else(|| Day::from_unix(unix_now()))
+            }
         };
         let from = from.unwrap_or(to.plus(-29));
         SeriesRange::new(from, to, Step::Day)?;
@@ -135,8 +133,16 @@ fn policy_line(p: &PolicyChange) -> String {
 
 /// `switchyard diff`: the network as of `--to` compared with the network as of `--from`.
 pub async fn diff(args: DiffArgs) -> Result<ExitCode> {
-    let from = args.from.as_deref().map(|s| parse_time("--from", s)).transpose()?;
-    let to = args.to.as_deref().map(|s| parse_time("--to", s)).transpose()?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|s| parse_time("--from", s))
+        .transpose()?;
+    let to = args
+        .to
+        .as_deref()
+        .map(|s| parse_time("--to", s))
+        .transpose()?;
     let db = Database::open(&args.db).await?;
     let result = async {
         let bounds = switchyard_store::queries::asof::bounds(db.store.pool()).await?;

@@ -375,7 +375,9 @@ pub(crate) async fn load_graph(
             .await
             .with_context(|| format!("loading the graph as of {at}"))?;
     match resolution {
-        Resolution::Current => tracing::info!(%at, "at or after the newest data: the current graph"),
+        Resolution::Current => {
+            tracing::info!(%at, "at or after the newest data: the current graph")
+        }
         Resolution::At(t) => tracing::info!(at = %t, "the graph as of a past instant"),
     }
     Ok((snapshot, version))
@@ -405,7 +407,11 @@ async fn route(args: RouteArgs) -> Result<ExitCode> {
         .parse()
         .with_context(|| format!("--to {:?}", args.to))?;
     let amount_msat = parse_amount_msat(&args.amount)?;
-    let at = args.at.as_deref().map(|s| parse_time("--at", s)).transpose()?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| parse_time("--at", s))
+        .transpose()?;
     let snapshot = if args.graph.is_empty() {
         let db = Database::open(&args.db).await?;
         let loaded = load_graph(&db, at).await;

@@ -34,6 +34,7 @@ pub const ANALYTICS_CACHE_ENTRIES: usize = 4;
 /// The `at` query parameter.
 #[derive(Debug, Default, Deserialize)]
 pub struct AtQuery {
+    /// The instant (unix seconds or RFC 3339).
     pub at: Option<String>,
 }
 
@@ -71,6 +72,7 @@ pub struct ViewCache<V> {
 }
 
 impl<V> ViewCache<V> {
+    /// An empty cache of at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         ViewCache {
             capacity: capacity.max(1),
@@ -121,7 +123,9 @@ impl<V> ViewCache<V> {
 /// The as-of state of [`AppState`]: caches, the store's bounds per graph version, and the
 /// analytics computation under way.
 pub struct AsOf {
+    /// Past graph views.
     pub views: ViewCache<GraphView>,
+    /// Analytics of past graphs.
     pub analytics: ViewCache<AnalyticsView>,
     bounds: Mutex<Option<(i64, Option<Bounds>)>>,
     /// Serializes builds of past views: two requests for one instant build it once, and past
@@ -185,12 +189,16 @@ impl AppState {
             self.metrics.asof_requests.with_label_values(&["hit"]).inc();
             return Ok(v);
         }
-        self.metrics.asof_requests.with_label_values(&["miss"]).inc();
+        self.metrics
+            .asof_requests
+            .with_label_values(&["miss"])
+            .inc();
         let started = std::time::Instant::now();
         let (snapshot, _) = switchyard_store::graph::load_snapshot_at(&self.store, at).await?;
-        let view = tokio::task::spawn_blocking(move || GraphView::new_at(snapshot, version, Some(at)))
-            .await
-            .map_err(|e| ApiError::Internal(format!("view builder: {e}")))?;
+        let view =
+            tokio::task::spawn_blocking(move || GraphView::new_at(snapshot, version, Some(at)))
+                .await
+                .map_err(|e| ApiError::Internal(format!("view builder: {e}")))?;
         let view = Arc::new(view);
         cache.insert(at, version, view.clone(), view.heap_bytes());
         let seconds = started.elapsed().as_secs_f64();
@@ -204,10 +212,18 @@ impl AppState {
         let (entries, bytes) = self.asof.views.usage();
         let (a_entries, a_bytes) = self.asof.analytics.usage();
         let m = &self.metrics;
-        m.asof_cache_entries.with_label_values(&["graph"]).set(entries as i64);
-        m.asof_cache_entries.with_label_values(&["analytics"]).set(a_entries as i64);
-        m.asof_cache_bytes.with_label_values(&["graph"]).set(bytes as i64);
-        m.asof_cache_bytes.with_label_values(&["analytics"]).set(a_bytes as i64);
+        m.asof_cache_entries
+            .with_label_values(&["graph"])
+            .set(entries as i64);
+        m.asof_cache_entries
+            .with_label_values(&["analytics"])
+            .set(a_entries as i64);
+        m.asof_cache_bytes
+            .with_label_values(&["graph"])
+            .set(bytes as i64);
+        m.asof_cache_bytes
+            .with_label_values(&["analytics"])
+            .set(a_bytes as i64);
     }
 
     /// The analytics to answer with: the served ones without `at` (or when `at` is the current
@@ -230,7 +246,11 @@ impl AppState {
             return Ok(a);
         }
         let busy = {
-            let mut computing = self.asof.computing.lock().unwrap_or_else(|e| e.into_inner());
+            let mut computing = self
+                .asof
+                .computing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             match *computing {
                 Some(other) => Some(other),
                 None => {

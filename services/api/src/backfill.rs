@@ -36,15 +36,18 @@ pub enum BackfillError {
 /// One day done.
 #[derive(Debug, Clone, Copy)]
 pub struct DayDone {
+    /// The day computed.
     pub day: Day,
     /// Reading the day's graph and uptime from the store (overlapped with the previous
     /// day's computation).
     pub load_seconds: f64,
     /// The analytics computation.
     pub compute_seconds: f64,
+    /// Active nodes of the day's graph.
     pub active_nodes: usize,
     /// Days computed so far in this backfill, and how many it computes in all.
     pub done: usize,
+    /// Days to compute in all.
     pub total: usize,
 }
 
@@ -53,10 +56,13 @@ pub struct DayDone {
 pub struct BackfillReport {
     /// The days asked for, cut to the days with data that are over (yesterday at the latest).
     pub from: Option<Day>,
+    /// The last day backfilled (`None`: no day has ended with data).
     pub to: Option<Day>,
+    /// Days computed.
     pub days_computed: usize,
     /// Days already stored (an earlier, interrupted or overlapping backfill).
     pub days_skipped: usize,
+    /// Wall time (seconds) of the whole backfill.
     pub seconds: f64,
 }
 
@@ -113,10 +119,11 @@ pub async fn backfill(
         return Ok(report);
     }
     (report.from, report.to) = (Some(first), Some(last));
-    let stored: HashSet<Day> = analytics::stored_days(store.pool(), config.amount_msat, first, last)
-        .await?
-        .into_iter()
-        .collect();
+    let stored: HashSet<Day> =
+        analytics::stored_days(store.pool(), config.amount_msat, first, last)
+            .await?
+            .into_iter()
+            .collect();
     let todo: Vec<Day> = (first.0..=last.0)
         .map(Day)
         .filter(|d| !stored.contains(d))
@@ -131,8 +138,16 @@ pub async fn backfill(
         let config = config.clone();
         let job = tokio::task::spawn_blocking(move || {
             let computing = Instant::now();
-            NetworkAnalytics::compute_with_uptime(&day.snapshot, &config, day.uptime.as_ref())
-                .map(|a| (a, day.day, day.load_seconds, computing.elapsed().as_secs_f64()))
+            NetworkAnalytics::compute_with_uptime(&day.snapshot, &config, day.uptime.as_ref()).map(
+                |a| {
+                    (
+                        a,
+                        day.day,
+                        day.load_seconds,
+                        computing.elapsed().as_secs_f64(),
+                    )
+                },
+            )
         });
         // Read the next day while this one computes.
         let following = async {

@@ -65,6 +65,7 @@ pub struct Metrics {
     pub asof_build_duration: Histogram,
     /// Entries and heap bytes of the caches of past graphs and analytics (`kind` label).
     pub asof_cache_entries: IntGaugeVec,
+    /// Bytes held by the cache of past graph views.
     pub asof_cache_bytes: IntGaugeVec,
     /// Fee rate percentiles of the enabled directions of the served graph (`percentile` label).
     pub graph_fee_rate_ppm: IntGaugeVec,

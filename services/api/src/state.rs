@@ -293,7 +293,11 @@ impl AppState {
         .await;
         let outcome = match stored {
             Ok(pruned) => {
-                tracing::debug!(version = view.version, pruned, "analytics kept in the store");
+                tracing::debug!(
+                    version = view.version,
+                    pruned,
+                    "analytics kept in the store"
+                );
                 "stored"
             }
             Err(e) => {

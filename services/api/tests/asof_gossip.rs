@@ -104,7 +104,11 @@ async fn a_gossiped_policy_change_appears_as_of_its_time_and_not_before() {
     assert_eq!(fee_ppm(&before), Some(100), "as of T1: {before}");
     assert_eq!(before["as_of"], t1, "answered from history");
     let after_change = get(addr, &at(t3)).await.json();
-    assert_eq!(fee_ppm(&after_change), Some(777), "as of T3: {after_change}");
+    assert_eq!(
+        fee_ppm(&after_change),
+        Some(777),
+        "as of T3: {after_change}"
+    );
     assert_eq!(after_change["as_of"], t3, "answered from history");
     // The channel is not there before it was first seen.
     assert_eq!(get(addr, &at(i64::from(ts0) - 3600)).await.status, 404);
@@ -121,10 +125,20 @@ async fn a_gossiped_policy_change_appears_as_of_its_time_and_not_before() {
             .map(|c| c["outgoing"]["fee_ppm"].clone())
     };
     let node_t1 = get(addr, &format!("/v1/nodes/{a}?at={t1}")).await.json();
-    assert_eq!(outgoing(&node_t1), Some(serde_json::json!(100)), "{node_t1}");
+    assert_eq!(
+        outgoing(&node_t1),
+        Some(serde_json::json!(100)),
+        "{node_t1}"
+    );
     let node_t3 = get(addr, &format!("/v1/nodes/{a}?at={t3}")).await.json();
-    assert_eq!(outgoing(&node_t3), Some(serde_json::json!(777)), "{node_t3}");
-    let d = get(addr, &format!("/v1/network/diff?from={t1}&to={t3}")).await.json();
+    assert_eq!(
+        outgoing(&node_t3),
+        Some(serde_json::json!(777)),
+        "{node_t3}"
+    );
+    let d = get(addr, &format!("/v1/network/diff?from={t1}&to={t3}"))
+        .await
+        .json();
     assert_eq!(d["policies"]["changed"], 1, "{d}");
     assert_eq!(d["policies"]["fee_increased"], 1);
     assert_eq!(d["policies"]["largest"][0]["to"]["fee_ppm"], 777);

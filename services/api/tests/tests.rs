@@ -528,7 +528,10 @@ async fn openapi_document_lists_exactly_the_routes() {
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             let params = op["parameters"].as_array().cloned().unwrap_or_default();
-            if params.iter().any(|p| p["name"] == "at" && p["in"] == "query") {
+            if params
+                .iter()
+                .any(|p| p["name"] == "at" && p["in"] == "query")
+            {
                 with_at.push((method.clone(), path.clone()));
             }
         }

@@ -94,7 +94,6 @@ fn add_nodes(b: &mut GraphBuilder, rows: Vec<NodeTuple>) -> Result<()> {
     Ok(())
 }
 
-
 /// Reads the current graph. Runs in one repeatable-read transaction so the three reads agree.
 pub async fn load_snapshot(store: &Store) -> Result<(Snapshot, i64)> {
     let mut tx = read_only(store.pool()).await?;
@@ -181,7 +180,11 @@ pub async fn load_snapshot_at(store: &Store, at: Time) -> Result<(Snapshot, i64)
 /// clock `now` (unix seconds; see [`crate::queries::asof::resolve`]): the current graph when
 /// `at` is at or after the newest data, else the graph as of `at`. Errors with
 /// [`Error::AsOf`] before the first data.
-pub async fn load_resolved(store: &Store, at: Time, now: i64) -> Result<(Snapshot, i64, Resolution)> {
+pub async fn load_resolved(
+    store: &Store,
+    at: Time,
+    now: i64,
+) -> Result<(Snapshot, i64, Resolution)> {
     let bounds = crate::queries::asof::bounds(store.pool()).await?;
     let resolution = crate::queries::asof::resolve(at, now, bounds)?;
     let (snapshot, version) = match resolution {

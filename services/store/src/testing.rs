@@ -129,7 +129,9 @@ pub fn snapshot_time(file: &str) -> i64 {
         .iter()
         .filter_map(|r| match r {
             switchyard_graph::Record::Update(u) => Some(i64::from(u.timestamp)),
-            switchyard_graph::Record::Node(n) => n.announcement.as_ref().map(|a| i64::from(a.timestamp)),
+            switchyard_graph::Record::Node(n) => {
+                n.announcement.as_ref().map(|a| i64::from(a.timestamp))
+            }
             switchyard_graph::Record::Channel(_) => None,
         })
         .max()
@@ -150,12 +152,13 @@ pub fn announcements_differing(
     let newest = |files: &[&str]| {
         let mut m: HashMap<NodeId, Option<(u32, String)>> = HashMap::new();
         for f in files {
-            let records = switchyard_graph::load::read_file_to_vec(
-                &switchyard_graph::testing::data_file(f),
-            )
-            .expect("read nodes file");
+            let records =
+                switchyard_graph::load::read_file_to_vec(&switchyard_graph::testing::data_file(f))
+                    .expect("read nodes file");
             for r in records {
-                let switchyard_graph::Record::Node(n) = r else { continue };
+                let switchyard_graph::Record::Node(n) = r else {
+                    continue;
+                };
                 let slot = m.entry(n.node_id).or_insert(None);
                 if let Some(a) = n.announcement.filter(|a| i64::from(a.timestamp) <= at) {
                     if slot.as_ref().is_none_or(|(ts, _)| *ts <= a.timestamp) {

@@ -23,7 +23,7 @@ const MAX_SECS: i64 = 253_402_300_799;
     "invalid time {0:?}: expected unix seconds (e.g. 1547874178) or RFC 3339 \
      (e.g. 2019-01-19T05:02:58Z), between 1970 and 9999"
 )]
-pub struct TimeParseError(pub String);
+pub struct TimeParseError(/** The text given. */ pub String);
 
 impl Time {
     /// The UTC day this instant falls on.

@@ -77,7 +77,11 @@ fn directions_dropped(older: &Facts, newer: &Facts) -> HashSet<(Scid, u8)> {
         .collect();
     for u in &older.updates {
         if dropped.contains(&(u.scid, u.direction)) {
-            assert!(i64::from(u.timestamp) < newer.time - 14 * 86_400, "{}", u.scid);
+            assert!(
+                i64::from(u.timestamp) < newer.time - 14 * 86_400,
+                "{}",
+                u.scid
+            );
         }
     }
     dropped
@@ -88,10 +92,7 @@ async fn the_graph_as_of_a_snapshot_equals_that_snapshot_alone() {
     let both = db_of(&[&JAN, &MAY]).await;
     let jan_db = db_of(&[&JAN]).await;
     let may_db = db_of(&[&MAY]).await;
-    let (jan, may) = (
-        Facts::read(JAN[0]),
-        Facts::read(MAY[0]),
-    );
+    let (jan, may) = (Facts::read(JAN[0]), Facts::read(MAY[0]));
 
     // January: the history of the combined store, as of January's snapshot time, is the
     // January-only store's current graph, field for field; only a few nodes show an
@@ -102,7 +103,13 @@ async fn the_graph_as_of_a_snapshot_equals_that_snapshot_alone() {
     assert_eq!(jan_alone.channel_count(), jan.capacity.len());
     let differing = announcements_differing(&[JAN[1], MAY[1]], JAN[1], jan.time);
     assert!(differing.len() < 10, "{} nodes", differing.len());
-    assert_same_graph(&at_jan, &jan_alone, &differing, &HashSet::new(), "as of January");
+    assert_same_graph(
+        &at_jan,
+        &jan_alone,
+        &differing,
+        &HashSet::new(),
+        "as of January",
+    );
 
     // May (the newest data: the current graph) and now: the May-only store's graph, except
     // where May's snapshot is silent and January's is not: nodes it lists without an
@@ -120,7 +127,9 @@ async fn the_graph_as_of_a_snapshot_equals_that_snapshot_alone() {
         assert_same_graph(&g, &may_alone, &differing, &kept, &format!("as of {at}"));
     }
     // A second before May's snapshot: January's channels and policies, and none of May's.
-    let (before_may, _) = load_snapshot_at(&both.store, Time(may.time - 1)).await.unwrap();
+    let (before_may, _) = load_snapshot_at(&both.store, Time(may.time - 1))
+        .await
+        .unwrap();
     assert_eq!(before_may.channel_count(), jan_alone.channel_count());
     assert!(before_may
         .channels()
@@ -130,11 +139,16 @@ async fn the_graph_as_of_a_snapshot_equals_that_snapshot_alone() {
 
     // Before the first data: refused with the first available time.
     match load_resolved(&both.store, Time(jan.time - 1), NOW).await {
-        Err(Error::AsOf(ResolveError::BeforeData { first, .. })) => assert_eq!(first, Time(jan.time)),
+        Err(Error::AsOf(ResolveError::BeforeData { first, .. })) => {
+            assert_eq!(first, Time(jan.time))
+        }
         other => panic!("expected BeforeData, got {:?}", other.map(|r| r.2)),
     }
     assert_eq!(
-        asof::bounds(both.store.pool()).await.unwrap().map(|b| b.first),
+        asof::bounds(both.store.pool())
+            .await
+            .unwrap()
+            .map(|b| b.first),
         Some(jan.time)
     );
 }
@@ -152,12 +166,17 @@ async fn the_graph_as_of_a_day_agrees_with_the_history_series_and_forgets_stale_
     .await
     .unwrap();
     for day in days {
-        let (g, _) = load_snapshot_at(&db.store, Time(day.end() - 1)).await.unwrap();
+        let (g, _) = load_snapshot_at(&db.store, Time(day.end() - 1))
+            .await
+            .unwrap();
         let stats = NetworkStats::compute(&g);
         let point = series.points.iter().find(|p| p.date == day).unwrap();
         assert_eq!(stats.channels as u64, point.channels, "{day}");
         assert_eq!(stats.capacity_sat as i64, point.capacity_sat, "{day}");
-        assert_eq!(stats.enabled_directions as u64, point.enabled_directions, "{day}");
+        assert_eq!(
+            stats.enabled_directions as u64, point.enabled_directions,
+            "{day}"
+        );
         assert_eq!(
             Some(stats.fee_ppm.p50 as i64),
             point.median_fee_ppm,
@@ -166,14 +185,16 @@ async fn the_graph_as_of_a_day_agrees_with_the_history_series_and_forgets_stale_
     }
     // In March, January's nodes without a channel were last seen over 14 days before: gone;
     // every node left is an end of an open channel.
-    let (g, _) = load_snapshot_at(&db.store, Time(march.end() - 1)).await.unwrap();
+    let (g, _) = load_snapshot_at(&db.store, Time(march.end() - 1))
+        .await
+        .unwrap();
     let ends: HashSet<NodeId> = jan.nodes();
-    assert_eq!(
-        g.nodes().iter().map(|n| n.id).collect::<HashSet<_>>(),
-        ends
-    );
+    assert_eq!(g.nodes().iter().map(|n| n.id).collect::<HashSet<_>>(), ends);
     let (g, _) = load_snapshot_at(&db.store, Time(jan.time)).await.unwrap();
-    assert!(g.node_count() > ends.len(), "January's lone nodes count in January");
+    assert!(
+        g.node_count() > ends.len(),
+        "January's lone nodes count in January"
+    );
 }
 
 #[tokio::test]
@@ -200,10 +221,19 @@ async fn a_channel_and_a_node_as_of_an_instant() {
     assert_eq!((row.closed_at, row.last_seen), (None, jan.time));
     assert!(!updates.is_empty());
     assert!(updates.iter().all(|u| u.timestamp <= jan.time));
-    let (row, _) = asof::channel_at(pool, closed, Time(may.time)).await.unwrap().unwrap();
+    let (row, _) = asof::channel_at(pool, closed, Time(may.time))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.closed_at, Some(may.time));
-    assert!(asof::channel_at(pool, opened, Time(jan.time)).await.unwrap().is_none());
-    let (row, updates) = asof::channel_at(pool, opened, Time(may.time)).await.unwrap().unwrap();
+    assert!(asof::channel_at(pool, opened, Time(jan.time))
+        .await
+        .unwrap()
+        .is_none());
+    let (row, updates) = asof::channel_at(pool, opened, Time(may.time))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.first_seen, may.time);
     assert_eq!(
         updates.len(),
@@ -212,12 +242,18 @@ async fn a_channel_and_a_node_as_of_an_instant() {
 
     // A node of both snapshots: as of January, last seen then, only January's announcements.
     let [a, _] = jan.ends[&closed];
-    let (node, anns) = asof::node_at(pool, &a, Time(jan.time)).await.unwrap().unwrap();
+    let (node, anns) = asof::node_at(pool, &a, Time(jan.time))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(node.last_seen <= jan.time && node.first_seen <= jan.time);
     assert!(anns.iter().all(|x| x.timestamp <= jan.time));
     let [b, _] = may.ends[&opened];
     if !jan.nodes().contains(&b) {
-        assert!(asof::node_at(pool, &b, Time(jan.time)).await.unwrap().is_none());
+        assert!(asof::node_at(pool, &b, Time(jan.time))
+            .await
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -230,11 +266,16 @@ async fn a_diff_between_the_snapshots_is_the_difference_of_the_files() {
         .await
         .unwrap();
     // The channel and node part is churn's between the snapshots' days.
-    let churn = history::churn(pool, jan.day(), may.day(), 100_000).await.unwrap();
+    let churn = history::churn(pool, jan.day(), may.day(), 100_000)
+        .await
+        .unwrap();
     assert_eq!(d.changes, churn.changes);
     assert_eq!(
         d.changes.channels_opened as usize,
-        may.capacity.keys().filter(|s| !jan.capacity.contains_key(s)).count()
+        may.capacity
+            .keys()
+            .filter(|s| !jan.capacity.contains_key(s))
+            .count()
     );
 
     // Policies: directions of channels in both files whose policy differs in anything but
@@ -251,7 +292,14 @@ async fn a_diff_between_the_snapshots_is_the_difference_of_the_files() {
     }
     let (j, m) = (latest(&jan), latest(&may));
     let fields = |u: &load::UpdateRecord| {
-        (u.disabled, u.fee_base_msat, u.fee_ppm, u.cltv_delta, u.htlc_min_msat, u.htlc_max_msat)
+        (
+            u.disabled,
+            u.fee_base_msat,
+            u.fee_ppm,
+            u.cltv_delta,
+            u.htlc_min_msat,
+            u.htlc_max_msat,
+        )
     };
     let mut changed = 0u64;
     let mut first = 0u64;
@@ -293,6 +341,9 @@ async fn a_diff_between_the_snapshots_is_the_difference_of_the_files() {
     )
     .await
     .unwrap();
-    assert_eq!(quiet.changes.channels_opened + quiet.changes.channels_closed, 0);
+    assert_eq!(
+        quiet.changes.channels_opened + quiet.changes.channels_closed,
+        0
+    );
     assert_eq!(quiet.policies.changed, 0);
 }

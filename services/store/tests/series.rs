@@ -211,11 +211,21 @@ async fn history_of_january_then_may_matches_the_files() {
     assert_eq!(churn.changes.channels_opened, opened.len() as u64);
     assert_eq!(churn.changes.channels_closed, closed.len() as u64);
     assert_eq!(
-        churn.changes.opened.iter().map(|c| c.scid).collect::<HashSet<_>>(),
+        churn
+            .changes
+            .opened
+            .iter()
+            .map(|c| c.scid)
+            .collect::<HashSet<_>>(),
         opened
     );
     assert_eq!(
-        churn.changes.closed.iter().map(|c| c.scid).collect::<HashSet<_>>(),
+        churn
+            .changes
+            .closed
+            .iter()
+            .map(|c| c.scid)
+            .collect::<HashSet<_>>(),
         closed
     );
     assert_eq!(
@@ -231,22 +241,38 @@ async fn history_of_january_then_may_matches_the_files() {
         (jan_scids.len() as u64, may_scids.len() as u64)
     );
     assert_eq!(
-        (churn.changes.capacity_at_from_sat, churn.changes.capacity_at_to_sat),
+        (
+            churn.changes.capacity_at_from_sat,
+            churn.changes.capacity_at_to_sat
+        ),
         (jan.capacity_sat(), may.capacity_sat())
     );
     let (jan_nodes, may_nodes) = (jan.nodes(), may.nodes());
     let appeared: HashSet<NodeId> = may_nodes.difference(&jan_nodes).copied().collect();
     let gone: HashSet<NodeId> = jan_nodes.difference(&may_nodes).copied().collect();
     assert_eq!(
-        (churn.changes.nodes_appeared, churn.changes.nodes_disappeared),
+        (
+            churn.changes.nodes_appeared,
+            churn.changes.nodes_disappeared
+        ),
         (appeared.len() as u64, gone.len() as u64)
     );
     assert_eq!(
-        churn.changes.appeared.iter().copied().collect::<HashSet<_>>(),
+        churn
+            .changes
+            .appeared
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>(),
         appeared
     );
     assert_eq!(
-        churn.changes.disappeared.iter().copied().collect::<HashSet<_>>(),
+        churn
+            .changes
+            .disappeared
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>(),
         gone
     );
     assert!(churn

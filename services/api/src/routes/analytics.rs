@@ -195,7 +195,10 @@ pub async fn node_history(
         .amount_msat
         .unwrap_or_else(|| state.analytics_config().amount_msat);
     let pool = state.store.pool();
-    let (from, to) = (parse_day("from", q.from.as_deref())?, parse_day("to", q.to.as_deref())?);
+    let (from, to) = (
+        parse_day("from", q.from.as_deref())?,
+        parse_day("to", q.to.as_deref())?,
+    );
     let to = match to {
         Some(t) => t,
         None => {
@@ -208,8 +211,14 @@ pub async fn node_history(
     };
     let from = from.unwrap_or(to.plus(1 - DEFAULT_HISTORY_DAYS));
     SeriesRange::new(from, to, Step::Day)?;
-    if switchyard_store::queries::nodes::get(pool, &id).await?.is_none() {
-        return Err(ApiError::not_found("node_not_found", format!("no node {id}")));
+    if switchyard_store::queries::nodes::get(pool, &id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found(
+            "node_not_found",
+            format!("no node {id}"),
+        ));
     }
     Ok(Json(
         analytics::node_series(pool, &id, q.kind, amount, from, to).await?,

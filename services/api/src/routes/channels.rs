@@ -29,7 +29,10 @@ pub async fn get(
     };
     let found = match at {
         None => match switchyard_store::queries::channels::get(pool, scid).await? {
-            Some(row) => Some((row, switchyard_store::queries::channels::updates(pool, scid).await?)),
+            Some(row) => Some((
+                row,
+                switchyard_store::queries::channels::updates(pool, scid).await?,
+            )),
             None => None,
         },
         Some(t) => switchyard_store::queries::asof::channel_at(pool, scid, t).await?,

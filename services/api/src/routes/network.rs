@@ -48,7 +48,11 @@ pub async fn diff(
             format!("limit must be at most {MAX_DIFF_LIMIT}"),
         ));
     }
-    let from = q.from.as_deref().map(|s| parse_time("from", s)).transpose()?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|s| parse_time("from", s))
+        .transpose()?;
     let to = q.to.as_deref().map(|s| parse_time("to", s)).transpose()?;
     let bounds = switchyard_store::queries::asof::bounds(state.store.pool()).await?;
     let (from, to) = match diff_range(from, to, unix_now() as i64, bounds) {

@@ -18,9 +18,15 @@ use crate::timeline::Day;
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum RunKind {
     /// The served graph of this store graph version.
-    Version { graph_version: i64 },
+    Version {
+        /// The store's graph version.
+        graph_version: i64,
+    },
     /// The graph as of the last second of this day.
-    Day { day: Day },
+    Day {
+        /// The day.
+        day: Day,
+    },
 }
 
 /// Which runs a series reads.
@@ -46,6 +52,7 @@ impl SeriesKind {
 /// One computation to store.
 #[derive(Debug, Clone, Copy)]
 pub struct RunInfo {
+    /// Which graph was analysed.
     pub kind: RunKind,
     /// The instant the graph describes (unix seconds).
     pub as_of: i64,
@@ -194,17 +201,22 @@ pub async fn newest_run(db: &PgPool, kind: SeriesKind, amount_msat: u64) -> Resu
 /// A metric under each weighting (`null` where the run did not compute it).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ByWeighting {
+    /// Hop-count weighting.
     pub hops: Option<f64>,
+    /// Fee weighting.
     pub fee: Option<f64>,
+    /// Success-probability weighting.
     pub probability: Option<f64>,
 }
 
 /// The composite rank of a node in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RankPoint {
+    /// Weighted mean of the components, in `[0, 1]`.
     pub score: f64,
     /// 1 = best.
     pub position: i32,
+    /// Percentile of the score among active nodes.
     pub percentile: f64,
 }
 
@@ -212,6 +224,7 @@ pub struct RankPoint {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodePoint {
     #[serde(flatten)]
+    /// Which graph the point is of.
     pub kind: RunKind,
     /// Unix seconds: the instant the analysed graph describes.
     pub as_of: i64,
@@ -223,20 +236,30 @@ pub struct NodePoint {
     pub betweenness: ByWeighting,
     /// Incoming closeness.
     pub closeness: ByWeighting,
+    /// PageRank.
     pub pagerank: f64,
+    /// Capacity-weighted PageRank.
     pub pagerank_capacity: f64,
+    /// The composite rank.
     pub rank: RankPoint,
+    /// Capacity (sat) of its enabled channels.
     pub capacity_sat: i64,
+    /// Its enabled channels.
     pub channels: i32,
 }
 
 /// A node's series.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeSeries {
+    /// The node.
     pub node_id: NodeId,
+    /// Day or version points.
     pub kind: SeriesKind,
+    /// The payment amount (msat) of the runs read.
     pub amount_msat: u64,
+    /// The first day (or version time) included.
     pub from: Day,
+    /// The last day (or version time) included.
     pub to: Day,
     /// Runs of this kind and amount in the range; a run without a point for the node did not
     /// have it as an active node.

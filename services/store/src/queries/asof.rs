@@ -36,11 +36,11 @@ use sqlx::PgExecutor;
 use switchyard_graph::{NodeId, Scid};
 
 use crate::error::Result;
-use crate::queries::read_only;
 use crate::queries::channels::{ChannelRow, UpdateRow, UPDATE_COLUMNS};
 use crate::queries::nodes::{
     announcement_row, AnnouncementRow, AnnouncementTuple, NodeRow, ANNOUNCEMENT_COLUMNS,
 };
+use crate::queries::read_only;
 use crate::time::Time;
 
 /// `channels` row open as of `$1` (= `e`, unix seconds).
@@ -84,8 +84,15 @@ pub enum Resolution {
 /// Why the store cannot answer as of T.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// `at` is before the first graph data, `first`.
     #[error("{at} is before the first graph data; the first available time is {first}")]
-    BeforeData { at: Time, first: Time },
+    BeforeData {
+        /// The instant asked for.
+        at: Time,
+        /// The first available instant.
+        first: Time,
+    },
+    /// The store holds no graph data.
     #[error("the store holds no graph data yet")]
     NoData,
 }
@@ -110,7 +117,6 @@ pub fn resolve(at: Time, now: i64, bounds: Option<Bounds>) -> Result<Resolution,
         Resolution::At(at)
     })
 }
-
 
 /// A channel as of `at`: its row as it stood then (not closed yet if it closed later,
 /// `last_seen` at most `at`) and its policy versions signed by then, newest first.

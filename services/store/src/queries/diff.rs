@@ -24,48 +24,67 @@ use crate::timeline::{Day, DAY_SECS};
 /// One channel, as churn lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChurnChannel {
+    /// The channel.
     pub scid: Scid,
+    /// Its lesser endpoint.
     pub node_1: NodeId,
+    /// Its greater endpoint.
     pub node_2: NodeId,
+    /// Funding amount (sat).
     pub capacity_sat: i64,
     /// Unix seconds.
     pub first_seen: i64,
+    /// When it was closed (unix seconds); `None` while open.
     pub closed_at: Option<i64>,
 }
 
 /// How the channels and nodes of the network changed between two instants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkChanges {
+    /// Open channels at `from`.
     pub channels_at_from: u64,
+    /// Open channels at `to`.
     pub channels_at_to: u64,
+    /// Capacity (sat) open at `from`.
     pub capacity_at_from_sat: i64,
+    /// Capacity (sat) open at `to`.
     pub capacity_at_to_sat: i64,
     /// Nodes with an open channel.
     pub nodes_at_from: u64,
+    /// Nodes with an open channel at `to`.
     pub nodes_at_to: u64,
     /// Channels first seen in the interval (`channels_at_to - channels_at_from =
     /// channels_opened - channels_closed`; a channel opened and closed inside counts in both).
     pub channels_opened: u64,
+    /// Channels closed in the interval.
     pub channels_closed: u64,
+    /// Capacity (sat) of the channels opened in the interval.
     pub capacity_added_sat: i64,
+    /// Capacity (sat) of the channels closed in the interval.
     pub capacity_removed_sat: i64,
     /// Nodes with an open channel at `to` but none at `from`, and the reverse.
     pub nodes_appeared: u64,
+    /// Nodes with an open channel at `from` but none at `to`.
     pub nodes_disappeared: u64,
     /// The largest channels opened / closed (capacity descending, then scid), at most `limit`.
     pub opened: Vec<ChurnChannel>,
+    /// The largest channels closed, at most `limit`.
     pub closed: Vec<ChurnChannel>,
     /// Node ids in id order, at most `limit` each.
     pub appeared: Vec<NodeId>,
+    /// Nodes gone, in id order, at most `limit`.
     pub disappeared: Vec<NodeId>,
 }
 
 /// How the network changed from the end of day `from` to the end of day `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Churn {
+    /// The first day (state at its end).
     pub from: Day,
+    /// The last day (state at its end).
     pub to: Day,
     #[serde(flatten)]
+    /// What changed.
     pub changes: NetworkChanges,
 }
 
@@ -74,22 +93,32 @@ pub struct Churn {
 pub struct PolicyState {
     /// The `channel_update` timestamp (unix seconds).
     pub timestamp: i64,
+    /// Whether the direction is disabled.
     pub disabled: bool,
+    /// Base fee (msat).
     pub fee_base_msat: i64,
+    /// Proportional fee (ppm).
     pub fee_ppm: i64,
+    /// CLTV expiry delta.
     pub cltv_delta: i32,
+    /// Smallest HTLC (msat).
     pub htlc_min_msat: i64,
+    /// Largest HTLC (msat), if set.
     pub htlc_max_msat: Option<i64>,
 }
 
 /// One direction whose policy in force changed; `from` is `null` when it had none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyChange {
+    /// The channel.
     pub scid: Scid,
     /// 0: node_1 -> node_2, 1: node_2 -> node_1.
     pub direction: i16,
+    /// The channel's capacity (sat).
     pub capacity_sat: i64,
+    /// The policy in force at `from`.
     pub from: Option<PolicyState>,
+    /// The policy in force at `to`.
     pub to: PolicyState,
 }
 
@@ -104,8 +133,11 @@ pub struct PolicyChanges {
     pub first_policies: u64,
     /// The fee rate rose (or stayed and the base fee rose), or fell.
     pub fee_increased: u64,
+    /// The fee fell.
     pub fee_decreased: u64,
+    /// Directions disabled.
     pub disabled: u64,
+    /// Directions enabled.
     pub enabled: u64,
     /// cltv delta or HTLC limits changed.
     pub limits_changed: u64,
@@ -117,20 +149,31 @@ pub struct PolicyChanges {
 /// The network as of `to` compared with the network as of `from`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diff {
+    /// The first instant.
     pub from: Time,
+    /// The second instant.
     pub to: Time,
     #[serde(flatten)]
+    /// Channels and nodes.
     pub changes: NetworkChanges,
+    /// Policy changes.
     pub policies: PolicyChanges,
 }
 
 /// A diff range the store cannot answer for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum DiffRangeError {
+    /// An instant the store cannot answer for.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// `from` after `to`.
     #[error("from ({from}) is after to ({to})")]
-    Reversed { from: Time, to: Time },
+    Reversed {
+        /// The first instant given.
+        from: Time,
+        /// The second instant given.
+        to: Time,
+    },
 }
 
 /// The instants a diff compares, from what the user gave: `to` defaults to the newest data,
@@ -392,14 +435,29 @@ async fn policy_rows(tx: &mut Transaction<'_, Postgres>, a: i64, b: i64) -> Resu
         )
     };
     let fields = |t: &str| {
-        ["disabled", "fee_base_msat", "fee_ppm", "cltv_delta", "htlc_min_msat", "htlc_max_msat"]
-            .map(|f| format!("{t}.{f}"))
-            .join(", ")
+        [
+            "disabled",
+            "fee_base_msat",
+            "fee_ppm",
+            "cltv_delta",
+            "htlc_min_msat",
+            "htlc_max_msat",
+        ]
+        .map(|f| format!("{t}.{f}"))
+        .join(", ")
     };
     let columns = |t: &str| {
-        ["timestamp", "disabled", "fee_base_msat", "fee_ppm", "cltv_delta", "htlc_min_msat", "htlc_max_msat"]
-            .map(|f| format!("{t}.{f} AS {t}_{f}"))
-            .join(", ")
+        [
+            "timestamp",
+            "disabled",
+            "fee_base_msat",
+            "fee_ppm",
+            "cltv_delta",
+            "htlc_min_msat",
+            "htlc_max_msat",
+        ]
+        .map(|f| format!("{t}.{f} AS {t}_{f}"))
+        .join(", ")
     };
     let sql = format!(
         "SELECT c.scid, d.direction, c.capacity_sat, {}, {} \
@@ -496,13 +554,25 @@ mod tests {
         });
         let now = 3_000_000;
         let r = |f: Option<i64>, t: Option<i64>| diff_range(f.map(Time), t.map(Time), now, b);
-        assert_eq!(r(None, None), Ok((Time(2_000_000 - DAY_SECS), Time(2_000_000))));
-        assert_eq!(r(None, Some(1_050_000)), Ok((Time(1_000_000), Time(1_050_000))));
-        assert_eq!(r(Some(1_500_000), Some(9_999_999)), Ok((Time(1_500_000), Time(now))));
-        assert_eq!(r(Some(9_000_000), None), Err(DiffRangeError::Reversed {
-            from: Time(now),
-            to: Time(2_000_000)
-        }));
+        assert_eq!(
+            r(None, None),
+            Ok((Time(2_000_000 - DAY_SECS), Time(2_000_000)))
+        );
+        assert_eq!(
+            r(None, Some(1_050_000)),
+            Ok((Time(1_000_000), Time(1_050_000)))
+        );
+        assert_eq!(
+            r(Some(1_500_000), Some(9_999_999)),
+            Ok((Time(1_500_000), Time(now)))
+        );
+        assert_eq!(
+            r(Some(9_000_000), None),
+            Err(DiffRangeError::Reversed {
+                from: Time(now),
+                to: Time(2_000_000)
+            })
+        );
         assert_eq!(
             r(Some(999_999), None),
             Err(DiffRangeError::Resolve(ResolveError::BeforeData {
@@ -542,15 +612,35 @@ mod tests {
     fn policy_changes_are_counted_by_kind_and_listed_largest_first() {
         let mut rows = vec![
             // base fee up only
-            row(1, 10, Some(state(1, false, 1000, 10, 40)), state(2, false, 2000, 10, 40)),
+            row(
+                1,
+                10,
+                Some(state(1, false, 1000, 10, 40)),
+                state(2, false, 2000, 10, 40),
+            ),
             // rate down a lot, and disabled
-            row(2, 10, Some(state(1, false, 0, 500, 40)), state(2, true, 0, 1, 40)),
+            row(
+                2,
+                10,
+                Some(state(1, false, 0, 500, 40)),
+                state(2, true, 0, 1, 40),
+            ),
             // a first policy
             row(3, 99, None, state(2, false, 0, 1, 40)),
             // cltv only, re-enabled
-            row(4, 50, Some(state(1, true, 0, 1, 40)), state(2, false, 0, 1, 144)),
+            row(
+                4,
+                50,
+                Some(state(1, true, 0, 1, 40)),
+                state(2, false, 0, 1, 144),
+            ),
             // rate up a little
-            row(5, 10, Some(state(1, false, 0, 1, 40)), state(2, false, 0, 2, 40)),
+            row(
+                5,
+                10,
+                Some(state(1, false, 0, 1, 40)),
+                state(2, false, 0, 2, 40),
+            ),
         ];
         let c = classify(&mut rows, 4);
         assert_eq!(c.changed, 5);
@@ -561,6 +651,9 @@ mod tests {
         let order: Vec<u64> = c.largest.iter().map(|p| p.scid.0).collect();
         let scid = |i: i64| Scid::from_i64(i).0;
         assert_eq!(order, [scid(2), scid(5), scid(1), scid(4)]);
-        assert_eq!(classify(&mut rows, 100).largest.last().unwrap().scid, Scid::from_i64(3));
+        assert_eq!(
+            classify(&mut rows, 100).largest.last().unwrap().scid,
+            Scid::from_i64(3)
+        );
     }
 }

@@ -15,10 +15,10 @@ use sqlx::{PgPool, Postgres, Transaction};
 use switchyard_graph::{NodeId, Scid};
 
 use crate::error::Result;
-use crate::queries::read_only;
 use crate::queries::channels::{node_id, ChannelRow, UpdateRow};
-use crate::queries::nodes::{AnnouncementRow, NodeRow};
 pub use crate::queries::diff::{churn, Churn, ChurnChannel, NetworkChanges};
+use crate::queries::nodes::{AnnouncementRow, NodeRow};
+use crate::queries::read_only;
 use crate::timeline::{self, ChannelSpan, PolicyVersion, Replay};
 pub use crate::timeline::{Day, DayParseError, DAY_SECS, STALE_AFTER_SECS};
 
@@ -126,7 +126,6 @@ pub async fn data_range(db: &PgPool) -> Result<Option<(Day, Day)>> {
         _ => None,
     })
 }
-
 
 /// Channels open at some instant of `[since, until)`, and the policy versions that can be
 /// in force then, oldest first.
