@@ -288,7 +288,7 @@ def routing_node():
     f = f"switchyard_forwards_total{{{I}}}"
     bal = "switchyard_channel_balance_msat"
     return dashboard("switchyard-routing-node", "switchyard / Routing node",
-                     "Forwarding: HTLCs forwarded by outcome, fees earned, channel balances, HTLCs in flight.", [
+                     "Forwarding: HTLCs forwarded by outcome, fees earned, channel balances, HTLCs in flight, the fee controller.", [
         stat("Forwards/s", [target(f"sum(rate({f}[{RI}]))", "forwards/s")], unit="short"),
         stat("Forward success", [target(
             f'sum(rate(switchyard_forwards_total{{outcome="settled",{I}}}[{RI}])) / sum(rate({f}[{RI}]))', "settled")],
@@ -317,6 +317,19 @@ def routing_node():
         timeseries("Payments", [target(f"sum by (outcome) (rate(switchyard_payments_sent_total{{{I}}}[{RI}]))", "sent {{outcome}}"),
                                 target(f"sum(rate(switchyard_payments_received_total{{{I}}}[{RI}]))", "received", ref="B")],
                    desc="Payments per second."),
+        timeseries("Fee controller decisions", [target(
+            f"sum by (outcome) (increase(switchyard_fee_channel_decisions_total{{{I}}}[1h]))", "{{outcome}}")],
+            stack=True, desc="Per channel direction and run, per hour: applied, planned (dry run), refused, "
+                             "pinned, unchanged, interval (changed less than one interval ago), not_selected."),
+        timeseries("Fee plans", [target(
+            f"sum by (mode, outcome) (increase(switchyard_fee_plans_total{{{I}}}[1h]))", "{{mode}} {{outcome}}")],
+            desc="Fee controller runs per hour by mode and outcome."),
+        timeseries("Fee plan revenue", [
+            target(f"sum(switchyard_fee_expected_revenue_msat{{{I}}}) / 1000", "planned"),
+            target(f"sum(switchyard_fee_current_revenue_msat{{{I}}}) / 1000", "at current fees", ref="B")],
+            unit="none", desc="Satoshis the last plan expects over its simulated demand, and at the current fees."),
+        stat("Last fee plan", [target(f"max(switchyard_fee_last_plan_timestamp_seconds{{{I}}}) * 1000", "last plan")],
+             unit="dateTimeFromNow", desc="When the fee controller last completed a plan (0: never since start)."),
     ])
 
 

@@ -10,15 +10,25 @@ cd "$(dirname "$0")/.."
 # What tests/observability.rs checks the dashboards, alert rules and deploy files with:
 # Prometheus + promtool and systemd-analyze from Debian, and a Python venv with the
 # Kubernetes-schema and compose-spec validators (pinned; created once, reused after).
+# And the daemons the node's network tests start on loopback (services/regtest/src/daemons.rs):
+# dnsmasq as a BOLT 10 DNS seed, microsocks as a SOCKS5 proxy, tor (offline) for its control
+# port. dnsmasq-base and microsocks ship no service; tor's is stopped if the install started it.
 test_apt=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || test_apt+=(prometheus)
 command -v systemd-analyze >/dev/null || test_apt+=(systemd)
+have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
+have dnsmasq || test_apt+=(dnsmasq-base)
+have microsocks || test_apt+=(microsocks)
+have tor || test_apt+=(tor)
 if [ ${#test_apt[@]} -gt 0 ]; then
   echo "test: installing ${test_apt[*]}" >&2
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${test_apt[@]}" >/dev/null
+  if [[ " ${test_apt[*]} " == *" tor "* ]]; then
+    $SUDO service tor stop >/dev/null 2>&1 || true
+  fi
 fi
 export SWITCHYARD_VALIDATE_VENV="${SWITCHYARD_VALIDATE_VENV:-$HOME/.cache/switchyard/venv-validate}"
 validators="kubernetes-validate==1.37.0 check-jsonschema==0.39.0"

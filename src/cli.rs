@@ -93,9 +93,29 @@ pub enum Command {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// Fee strategies: plan, what-if simulation, run the controller now, its history.
+    Fees {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(subcommand)]
+        action: FeesAction,
+    },
     /// The gossip stored from peers: `verify` decodes every stored message, checks its
     /// signatures over the stored bytes and the stored fields against it.
     Gossip(GossipArgs),
+    /// The API's bearer tokens (files in the data directory).
+    Token {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Ask a running API whether it is ready (`/readyz`); exits 0 when it is. For container
+    /// health checks (speaks TLS with `--api https://...`).
+    Ready {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Print METRICS.md: every metric the registry exports, and the planned ones.
     MetricsDoc,
     /// Manage the embedded PostgreSQL cluster.
@@ -143,6 +163,33 @@ pub struct ServeArgs {
     /// always kept.
     #[arg(long, default_value_t = switchyard_api::state::DEFAULT_ANALYTICS_VERSIONS_KEPT)]
     pub analytics_versions_kept: u32,
+    /// Serve TLS with a self-signed certificate generated once into DATA_DIR/tls (its
+    /// SHA-256 fingerprint is logged; `--api https://...` in the CLI trusts it).
+    #[arg(long, env = "SWITCHYARD_TLS")]
+    pub tls: bool,
+    /// Serve TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "SWITCHYARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SWITCHYARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS name or IP address for the generated certificate (repeatable; localhost,
+    /// 127.0.0.1, ::1 and the --listen address are always in it).
+    #[arg(
+        long = "tls-name",
+        value_name = "NAME",
+        env = "SWITCHYARD_TLS_NAMES",
+        value_delimiter = ','
+    )]
+    pub tls_names: Vec<String>,
+    /// Serve plain HTTP beyond loopback anyway (behind a TLS-terminating proxy on a trusted
+    /// network). Without TLS or this flag, a non-loopback --listen is refused.
+    #[arg(long, env = "SWITCHYARD_INSECURE_HTTP")]
+    pub insecure_http: bool,
+    /// Require the read token on the public graph, route, analytics and metrics endpoints too
+    /// (probes and the OpenAPI document stay open).
+    #[arg(long, env = "SWITCHYARD_PRIVATE_READS")]
+    pub private_reads: bool,
     /// With `up`: do not import the bundled 2019-05-14 snapshot into an empty database.
     #[arg(long)]
     pub no_bundle: bool,
@@ -180,12 +227,25 @@ pub struct NodeArgs {
     /// SOCKS5 proxy (Tor) for .onion peers, `host:port`.
     #[arg(long, env = "SWITCHYARD_TOR_PROXY")]
     pub tor_proxy: Option<SocketAddr>,
-    /// Route every outbound connection through --tor-proxy.
+    /// Route every outbound connection through --tor-proxy (and make no DNS queries: no DNS
+    /// bootstrap).
     #[arg(long)]
     pub tor_only: bool,
-    /// Our onion service address to announce, `xyz.onion:9735`.
+    /// Our onion service address to announce, `xyz.onion:9735` (one made elsewhere; with
+    /// --tor-control the node makes its own).
     #[arg(long)]
     pub onion_address: Option<String>,
+    /// tor's control port, `host:port`: the node creates its onion service there (the key is
+    /// kept in the data directory, so the address survives restarts) and announces it.
+    #[arg(long, env = "SWITCHYARD_TOR_CONTROL")]
+    pub tor_control: Option<String>,
+    /// Password for tor's control port (its HashedControlPassword). Default: tor's cookie
+    /// file, or no authentication, as tor offers.
+    #[arg(long, env = "SWITCHYARD_TOR_CONTROL_PASSWORD", hide_env_values = true)]
+    pub tor_control_password: Option<String>,
+    /// tor's control cookie file, when not at the path tor names (e.g. tor in a container).
+    #[arg(long)]
+    pub tor_control_cookie: Option<PathBuf>,
     /// DNS seed for BOLT 10 bootstrap when no peer is known (repeatable; defaults per network).
     #[arg(long = "dns-seed", value_name = "HOST")]
     pub dns_seeds: Vec<String>,
@@ -210,6 +270,20 @@ pub struct NodeArgs {
     /// Smallest HTLC we accept on new channels, msat.
     #[arg(long, default_value_t = 1)]
     pub htlc_minimum_msat: u64,
+    /// The fee controller: `dry-run` plans and logs only; `apply` announces its changes.
+    #[arg(long, env = "SWITCHYARD_FEES_MODE", default_value = "dry-run")]
+    pub fees_mode: String,
+    /// Minutes between the fee controller's runs, and the least time between two changes of
+    /// one channel; 0 runs it only on demand (`switchyard fees apply`).
+    #[arg(long, env = "SWITCHYARD_FEES_INTERVAL", default_value_t = 60)]
+    pub fees_interval: u64,
+    /// The fee rules file (TOML; see README "Fees"). Default: every channel under `flow`,
+    /// 1 to 2,000 ppm.
+    #[arg(long, env = "SWITCHYARD_FEES_RULES")]
+    pub fees_rules: Option<PathBuf>,
+    /// Most one controller change moves a channel's ppm.
+    #[arg(long, default_value_t = 500)]
+    pub fees_max_step_ppm: u32,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +350,20 @@ pub enum GossipAction {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Replace a token with a fresh random one; a running API accepts only the new one from
+    /// its next request on (no restart needed).
+    Rotate {
+        /// The read token (api_read_token).
+        #[arg(long)]
+        read: bool,
+        /// The admin token (api_token).
+        #[arg(long)]
+        admin: bool,
     },
 }
 
@@ -398,7 +486,11 @@ pub struct ApiArgs {
         global = true
     )]
     pub api: String,
-    /// The node's data directory (for the api_token file).
+    /// The certificate to trust for `--api https://...` (default: DATA_DIR/tls/cert.pem, the
+    /// one `up --tls` generates).
+    #[arg(long = "api-cert", env = "SWITCHYARD_API_CERT", global = true)]
+    pub api_cert: Option<PathBuf>,
+    /// The node's data directory (for the api_read_token and api_token files).
     #[arg(
         long,
         env = "SWITCHYARD_DATA_DIR",
@@ -449,6 +541,69 @@ pub enum ChannelAction {
         /// New channels only.
         #[arg(long)]
         htlc_minimum_msat: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeesAction {
+    /// A fee plan for a node (default: ours), per channel direction.
+    Plan {
+        /// Node id (default: the running node's).
+        #[arg(long)]
+        node: Option<String>,
+        /// Force one strategy: proportional, competitive, cost_floor or flow.
+        #[arg(long)]
+        strategy: Option<String>,
+        #[arg(long)]
+        payments: Option<usize>,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What-if: route a random demand with fee overrides on the node's channels.
+    Simulate {
+        #[arg(long)]
+        node: String,
+        /// `SCID:BASE_FEE_MSAT:FEE_PPM` on the direction leaving --node (repeatable).
+        #[arg(long = "override", value_name = "SCID:BASE:PPM")]
+        overrides: Vec<String>,
+        #[arg(long, default_value_t = 10_000)]
+        payments: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Amounts, log-uniform between these (sat).
+        #[arg(long, default_value_t = 1_000)]
+        min_sat: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        max_sat: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the fee controller once now and apply its changes (admin token).
+    Apply {
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Only this channel (repeatable).
+        #[arg(long = "channel", value_name = "SCID")]
+        channels: Vec<String>,
+        /// Plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The controller's changes, newest first.
+    History {
+        #[arg(long)]
+        scid: Option<String>,
+        /// Unix seconds.
+        #[arg(long)]
+        since: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -4,6 +4,7 @@
 mod analyze;
 mod cli;
 mod client;
+mod fees;
 mod gossip;
 mod history;
 mod node;

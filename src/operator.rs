@@ -11,7 +11,7 @@ use crate::cli::{ApiArgs, ChannelAction, WalletAction};
 use crate::client::ApiClient;
 
 fn client(api: &ApiArgs) -> ApiClient {
-    ApiClient::new(&api.api, &api.data_dir)
+    ApiClient::new(&api.api, &api.data_dir, api.api_cert.as_deref())
 }
 
 fn print(v: &Value) {
@@ -184,5 +184,12 @@ pub async fn earnings(
         path.push_str(&format!("&to={t}"));
     }
     print(&client(api).call("GET", &path, None).await?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `GET /readyz`: succeeds when the API answers 2xx.
+pub async fn ready(api: &ApiArgs) -> Result<ExitCode> {
+    let v = client(api).call("GET", "/readyz", None).await?;
+    println!("{v}");
     Ok(ExitCode::SUCCESS)
 }

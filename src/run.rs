@@ -76,8 +76,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             from,
             to,
         } => crate::operator::earnings(&api, &group_by, from, to).await,
+        Command::Fees { api, action } => crate::fees::fees(&api, action).await,
         Command::Db { db, action } => db_command(db, action).await,
         Command::Gossip(args) => crate::gossip::gossip(args).await,
+        Command::Token { db, action } => token_command(&db, action),
+        Command::Ready { api } => crate::operator::ready(&api).await,
         Command::MetricsDoc => {
             print!("{}", new_metrics().markdown());
             Ok(ExitCode::SUCCESS)
@@ -180,8 +183,10 @@ async fn serve(args: ServeArgs, bundle: bool, with_node: bool) -> Result<ExitCod
     let node_config = with_node
         .then(|| crate::node::config(&args.node, &args.db.data_dir))
         .transpose()?;
+    // Refuse an unsafe listen address before touching the database.
+    let tls = api_tls(&args)?;
     let db = Database::open(&args.db).await?;
-    let result = serve_on(&db, &args, bundle, node_config, metrics).await;
+    let result = serve_on(&db, &args, bundle, node_config, metrics, tls).await;
     db.close().await;
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -192,6 +197,7 @@ async fn serve_on(
     bundle: bool,
     node_config: Option<switchyard_node::NodeConfig>,
     metrics: Arc<Metrics>,
+    tls: Option<Arc<switchyard_api::tls::ServerConfig>>,
 ) -> Result<()> {
     if bundle && !args.no_bundle {
         let counts = switchyard_store::queries::meta::counts(db.store.pool()).await?;
@@ -218,13 +224,19 @@ async fn serve_on(
         }
     }
     let mut state = AppState::new(db.store.clone(), metrics.clone());
+    let mut auth = switchyard_api::auth::Auth::from_data_dir(&args.db.data_dir)
+        .context("preparing the API tokens")?;
+    auth.private_reads = args.private_reads;
+    state.auth = Arc::new(auth);
+    tracing::info!(
+        dir = %args.db.data_dir.display(),
+        read = switchyard_api::auth::READ_TOKEN_FILE,
+        admin = switchyard_api::auth::ADMIN_TOKEN_FILE,
+        private_reads = args.private_reads,
+        "API tokens in the data directory (Authorization: Bearer ...; `switchyard token rotate` replaces one)"
+    );
     let node = match node_config {
         Some(cfg) => {
-            let token_path = args.db.data_dir.join("api_token");
-            let token = switchyard_node::secret::load_or_create_token(&token_path)
-                .context("preparing the API token")?;
-            state.api_token = Some(token.into());
-            tracing::info!(file = %token_path.display(), "API token for changes (Authorization: Bearer ...)");
             let node = switchyard_node::Node::start(cfg, db.store.clone(), metrics.node.clone())
                 .await
                 .context("starting the Lightning node")?;
@@ -249,20 +261,54 @@ async fn serve_on(
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding the API to {}", args.listen))?;
-    if !args.listen.ip().is_loopback() {
-        tracing::warn!(listen = %args.listen, "the API listens beyond localhost");
+    if !args.listen.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(listen = %args.listen, "--insecure-http: plain HTTP beyond localhost; tokens cross the network in clear");
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
-        "API on http://{}  (try /v1/network/stats, /metrics, /v1/openapi.json)",
+        "API on {scheme}://{}  (try /v1/network/stats, /metrics, /v1/openapi.json)",
         listener.local_addr().unwrap_or(args.listen)
     );
-    let served = switchyard_api::serve(listener, state, shutdown_signal()).await;
+    let served = switchyard_api::serve_with(listener, state, tls, shutdown_signal()).await;
     refresher.abort();
     analytics.abort();
     if let Some(node) = node {
         node.stop().await;
     }
     served.context("serving the API")
+}
+
+/// The API's TLS configuration: from --tls-cert/--tls-key, or the self-signed pair in the
+/// data directory with --tls; `None` for plain HTTP, which is refused beyond loopback unless
+/// --insecure-http.
+fn api_tls(args: &ServeArgs) -> Result<Option<Arc<switchyard_api::tls::ServerConfig>>> {
+    use switchyard_api::tls;
+    let (cert, key) = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ if args.tls => {
+            let mut names = args.tls_names.clone();
+            if !args.listen.ip().is_unspecified() {
+                names.push(args.listen.ip().to_string());
+            }
+            let (c, k, created) = tls::self_signed(&args.db.data_dir, &names)
+                .context("preparing the self-signed API certificate")?;
+            if created {
+                tracing::info!(cert = %c.display(), "generated a self-signed API certificate");
+            }
+            (c, k)
+        }
+        _ if args.listen.ip().is_loopback() || args.insecure_http => return Ok(None),
+        _ => anyhow::bail!(
+            "refusing to serve the API over plain HTTP on {} (beyond loopback, tokens and balances would cross the network in clear): \
+             pass --tls (a self-signed certificate in the data directory), --tls-cert and --tls-key, \
+             or --insecure-http if a TLS-terminating proxy sits in front; or listen on 127.0.0.1",
+            args.listen
+        ),
+    };
+    let config = tls::server_config(&cert, &key).context("loading the API's TLS certificate")?;
+    let fingerprint = tls::fingerprint(&cert).context("reading the API certificate")?;
+    tracing::info!(cert = %cert.display(), sha256 = %fingerprint, "API served over TLS");
+    Ok(Some(config))
 }
 
 fn log_report(r: &ImportReport) {
@@ -307,6 +353,27 @@ async fn import(args: ImportArgs) -> Result<ExitCode> {
                 "{}: {} in {:.2}s: {} channel entries, {} node entries; new: {} nodes, {} channels, {} updates, {} announcements; {} channels closed, {} reopened, {} fee changes",
                 r.file, r.format, r.seconds, r.channel_entries, r.node_entries, r.nodes_new, r.channels_new,
                 r.updates_new, r.announcements_new, r.channels_closed, r.channels_reopened, r.fee_changes
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token_command(db: &DbArgs, action: crate::cli::TokenAction) -> Result<ExitCode> {
+    use switchyard_api::auth::{ADMIN_TOKEN_FILE, READ_TOKEN_FILE};
+    let crate::cli::TokenAction::Rotate { read, admin } = action;
+    if !read && !admin {
+        anyhow::bail!("say which token to rotate: --read, --admin or both");
+    }
+    for (wanted, file) in [(read, READ_TOKEN_FILE), (admin, ADMIN_TOKEN_FILE)] {
+        if wanted {
+            let path = db.data_dir.join(file);
+            switchyard_api::auth::rotate_token_file(&path)
+                .with_context(|| format!("rotating {}", path.display()))?;
+            // The path only: the token itself is never printed or logged.
+            println!(
+                "rotated {} (a running API uses it from the next request)",
+                path.display()
             );
         }
     }

@@ -118,20 +118,22 @@ impl Forwarder {
             .collect()
     }
 
-    /// S's node id, from its API once it answers.
+    /// S's node id, from its API once it answers (with the read token S writes at start:
+    /// `/v1/node` shows the node's own data).
     fn node_id(&self) -> Option<PublicKey> {
-        let body = http_get(self.api, "/v1/node")?;
+        let token = std::fs::read_to_string(self.data.join("api_read_token")).ok()?;
+        let body = http_get(self.api, "/v1/node", token.trim())?;
         let v: serde_json::Value = serde_json::from_str(&body).ok()?;
         v["node_id"].as_str()?.parse().ok()
     }
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
+fn http_get(port: u16, path: &str, token: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut reply = String::new();

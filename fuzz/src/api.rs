@@ -69,7 +69,7 @@ fn state() -> AppState {
     let analytics = NetworkAnalytics::compute(&view.snapshot, &AnalyticsConfig::default())
         .unwrap_or_else(|e| panic!("analytics of the committed graph: {e}"));
     let mut state = AppState::new(unreachable_store(), Arc::new(Metrics::new()));
-    state.api_token = Some(TOKEN.into());
+    state.auth = Arc::new(switchyard_api::auth::Auth::fixed(Some(TOKEN), Some(TOKEN)));
     state.graph.store(Some(Arc::new(view)));
     state.analytics.store(Some(Arc::new(AnalyticsView {
         version: 1,
@@ -118,7 +118,7 @@ impl Harness {
 /// The request `data` describes, or `None` when it cannot be one (no route byte).
 pub fn build_request(data: &[u8]) -> Option<Request<Body>> {
     let (&pick, rest) = data.split_first()?;
-    let (method, template) = ROUTES[usize::from(pick) % ROUTES.len()];
+    let (method, template, _) = ROUTES[usize::from(pick) % ROUTES.len()];
     let (param, rest) = if template.contains('{') {
         match rest.iter().position(|&b| b == b'\n') {
             Some(i) => (&rest[..i], &rest[i + 1..]),

@@ -23,12 +23,21 @@ use switchyard_store::Store;
 /// Why a backfill stopped. Days stored before the error stay stored.
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
+    /// Reading a day's graph or writing its metrics failed.
     #[error(transparent)]
     Store(#[from] switchyard_store::Error),
+    /// The analytics configuration is invalid.
     #[error("analytics configuration: {0}")]
     Analytics(#[from] AnalyticsError),
+    /// The range is reversed.
     #[error("from ({from}) is after to ({to})")]
-    Reversed { from: Day, to: Day },
+    Reversed {
+        /// The first day asked for.
+        from: Day,
+        /// The last day asked for.
+        to: Day,
+    },
+    /// The blocking computation thread failed (panicked or was cancelled).
     #[error("analytics worker: {0}")]
     Worker(String),
 }

@@ -21,12 +21,13 @@
 #![warn(missing_docs)]
 
 pub mod asof;
-mod auth;
+pub mod auth;
 pub mod backfill;
 pub mod error;
 pub mod metrics;
 mod routes;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::time::Instant;
@@ -38,6 +39,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use auth::Access;
+use auth::Access::{Admin, Open, Public, Read};
 pub use error::ApiError;
 pub use routes::analytics::metric_label;
 pub use state::{AnalyticsView, AppState, GraphView};
@@ -45,47 +48,56 @@ pub use state::{AnalyticsView, AppState, GraphView};
 /// The OpenAPI 3.1 document describing every route below.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
-/// Every route: (method, path template). The OpenAPI document must list exactly these
-/// (a test checks it).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/readyz"),
-    ("get", "/metrics"),
-    ("get", "/v1/openapi.json"),
-    ("get", "/v1/network/stats"),
-    ("get", "/v1/nodes"),
-    ("get", "/v1/nodes/{pubkey}"),
-    ("get", "/v1/channels/{scid}"),
-    ("post", "/v1/routes"),
-    ("post", "/v1/routes/batch"),
-    ("post", "/v1/routes/matrix"),
-    ("post", "/v1/routes/mpp"),
-    ("get", "/v1/analytics/centrality"),
-    ("get", "/v1/analytics/nodes/{pubkey}"),
-    ("get", "/v1/analytics/channels/{scid}"),
-    ("get", "/v1/analytics/nodes/{pubkey}/history"),
-    ("get", "/v1/node"),
-    ("get", "/v1/peers"),
-    ("post", "/v1/peers"),
-    ("get", "/v1/network/history"),
-    ("get", "/v1/network/churn"),
-    ("get", "/v1/network/diff"),
-    ("get", "/v1/channels/{scid}/history"),
-    ("get", "/v1/nodes/{pubkey}/history"),
-    ("get", "/v1/channels/own"),
-    ("post", "/v1/channels/own"),
-    ("post", "/v1/channels/own/{channel}/close"),
-    ("post", "/v1/channels/own/policy"),
-    ("get", "/v1/wallet"),
-    ("post", "/v1/wallet/address"),
-    ("post", "/v1/wallet/send"),
-    ("get", "/v1/invoices"),
-    ("post", "/v1/invoices"),
-    ("get", "/v1/payments"),
-    ("post", "/v1/payments"),
-    ("get", "/v1/payments/{id}"),
-    ("get", "/v1/forwards"),
-    ("get", "/v1/earnings"),
+/// Every route: (method, path template, who may call it). The OpenAPI document must list
+/// exactly these, with a matching `security` (a test checks it); the authorization middleware
+/// reads the class from here, and a route missing from this table needs the admin token.
+///
+/// Classes: [`Access::Open`] probes; [`Access::Public`] network data and computations on it
+/// (graph, routes, analytics); [`Access::Read`] anything showing the node's own data;
+/// [`Access::Admin`] anything that moves money or changes the node or its policy.
+pub const ROUTES: &[(&str, &str, Access)] = &[
+    ("get", "/healthz", Open),
+    ("get", "/readyz", Open),
+    ("get", "/metrics", Public),
+    ("get", "/v1/openapi.json", Open),
+    ("get", "/v1/network/stats", Public),
+    ("get", "/v1/nodes", Public),
+    ("get", "/v1/nodes/{pubkey}", Public),
+    ("get", "/v1/channels/{scid}", Public),
+    ("post", "/v1/routes", Public),
+    ("post", "/v1/routes/batch", Public),
+    ("post", "/v1/routes/matrix", Public),
+    ("post", "/v1/routes/mpp", Public),
+    ("get", "/v1/analytics/centrality", Public),
+    ("get", "/v1/analytics/nodes/{pubkey}", Public),
+    ("get", "/v1/analytics/channels/{scid}", Public),
+    ("get", "/v1/analytics/nodes/{pubkey}/history", Public),
+    ("get", "/v1/node", Read),
+    ("get", "/v1/peers", Read),
+    ("post", "/v1/peers", Admin),
+    ("get", "/v1/network/history", Public),
+    ("get", "/v1/network/churn", Public),
+    ("get", "/v1/network/diff", Public),
+    ("get", "/v1/channels/{scid}/history", Public),
+    ("get", "/v1/nodes/{pubkey}/history", Public),
+    ("get", "/v1/channels/own", Read),
+    ("post", "/v1/channels/own", Admin),
+    ("post", "/v1/channels/own/{channel}/close", Admin),
+    ("post", "/v1/channels/own/policy", Admin),
+    ("get", "/v1/wallet", Read),
+    ("post", "/v1/wallet/address", Admin),
+    ("post", "/v1/wallet/send", Admin),
+    ("get", "/v1/invoices", Read),
+    ("post", "/v1/invoices", Admin),
+    ("get", "/v1/payments", Read),
+    ("post", "/v1/payments", Admin),
+    ("get", "/v1/payments/{id}", Read),
+    ("get", "/v1/forwards", Read),
+    ("get", "/v1/earnings", Read),
+    ("get", "/v1/fees/plan", Read),
+    ("post", "/v1/fees/simulate", Read),
+    ("post", "/v1/fees/apply", Admin),
+    ("get", "/v1/fees/history", Read),
 ];
 
 /// The routes that answer as of an instant with the `at` query parameter (the OpenAPI
@@ -165,6 +177,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/payments/{id}", get(routes::own::get_payment))
         .route("/v1/forwards", get(routes::own::forwards))
         .route("/v1/earnings", get(routes::own::earnings))
+        .route("/v1/fees/plan", get(routes::fees::plan))
+        .route("/v1/fees/simulate", post(routes::fees::simulate))
+        .route("/v1/fees/apply", post(routes::fees::apply))
+        .route("/v1/fees/history", get(routes::fees::history))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::map_response(json_errors))
@@ -172,15 +192,35 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains connections.
+/// Serves `router(state)` on `listener` over plain HTTP until `shutdown` resolves, then
+/// drains connections.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given ([`tls::server_config`]).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    match tls {
+        Some(config) => tls::serve(listener, config, app, shutdown).await,
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {

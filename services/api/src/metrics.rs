@@ -26,6 +26,8 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     /// HTTP request latency (seconds) by method and route template.
     pub http_duration: HistogramVec,
+    /// Requests refused before a handler ran, by reason (an error code from a fixed set).
+    pub http_refused: IntCounterVec,
     /// Nodes in the served graph snapshot.
     pub graph_nodes: IntGauge,
     /// Channels in the served graph snapshot.
@@ -63,9 +65,9 @@ pub struct Metrics {
     pub asof_requests: IntCounterVec,
     /// Time to build the graph as of a past instant (store read and view).
     pub asof_build_duration: Histogram,
-    /// Entries and heap bytes of the caches of past graphs and analytics (`kind` label).
+    /// Past graphs and past analytics held in memory (`kind` label: `graph`, `analytics`).
     pub asof_cache_entries: IntGaugeVec,
-    /// Bytes held by the cache of past graph views.
+    /// Heap bytes of the past graphs and past analytics held in memory (`kind` label).
     pub asof_cache_bytes: IntGaugeVec,
     /// Fee rate percentiles of the enabled directions of the served graph (`percentile` label).
     pub graph_fee_rate_ppm: IntGaugeVec,
@@ -154,28 +156,50 @@ fn must<T>(r: prometheus::Result<T>) -> T {
     r.expect("static metric definition")
 }
 
+/// A labelled counter (definitions are static: see [`must`]).
+fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    must(IntCounterVec::new(Opts::new(name, help), labels))
+}
+
+/// A labelled gauge.
+fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    must(IntGaugeVec::new(Opts::new(name, help), labels))
+}
+
+/// A labelled histogram with the given bucket bounds (seconds).
+fn histogram_vec(name: &str, help: &str, buckets: Vec<f64>, labels: &[&str]) -> HistogramVec {
+    must(HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(buckets),
+        labels,
+    ))
+}
+
+/// A histogram with the given bucket bounds (seconds).
+fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    must(Histogram::with_opts(
+        HistogramOpts::new(name, help).buckets(buckets),
+    ))
+}
+
 impl Metrics {
     /// Every metric, registered into a fresh registry.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let http_requests = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_http_requests_total",
-                "HTTP requests by method, route template and status",
-            ),
+        let http_requests = counter_vec(
+            "switchyard_http_requests_total",
+            "HTTP requests by method, route template and status",
             &["method", "route", "status"],
-        ));
-        let http_duration = must(HistogramVec::new(
-            HistogramOpts::new(
-                "switchyard_http_request_duration_seconds",
-                "HTTP request latency by route template",
-            )
-            .buckets(vec![
+        );
+        let http_duration = histogram_vec(
+            "switchyard_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            vec![
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                 1.0, 2.5, 5.0,
-            ]),
+            ],
             &["method", "route"],
-        ));
+        );
+        let http_refused = counter_vec("switchyard_http_refused_total", "HTTP requests refused before a handler ran, by reason (unauthorized, admin_token_required, auth_not_configured, body_too_large, rate_limited, request_timeout)", &["reason"]);
         let gauge = |name: &str, help: &str| must(IntGauge::new(name, help));
         let graph_nodes = gauge(
             "switchyard_graph_nodes",
@@ -201,45 +225,35 @@ impl Metrics {
             "switchyard_graph_loaded_timestamp_seconds",
             "Unix time the served snapshot was built",
         );
-        let graph_load_duration = must(Histogram::with_opts(
-            HistogramOpts::new(
-                "switchyard_graph_load_duration_seconds",
-                "Time to build a snapshot from the store",
-            )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-        ));
-        let import_runs = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_import_runs_total",
-                "File imports by outcome (imported, skipped, failed)",
-            ),
+        let graph_load_duration = histogram(
+            "switchyard_graph_load_duration_seconds",
+            "Time to build a snapshot from the store",
+            vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+        );
+        let import_runs = counter_vec(
+            "switchyard_import_runs_total",
+            "File imports by outcome (imported, skipped, failed)",
             &["outcome"],
-        ));
-        let import_rows = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_import_rows_total",
-                "History rows added by imports, by kind",
-            ),
+        );
+        let import_rows = counter_vec(
+            "switchyard_import_rows_total",
+            "History rows added by imports, by kind",
             &["kind"],
-        ));
-        let route_queries = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_route_queries_total",
-                "Route queries by cost model and outcome (found, no_route, invalid)",
-            ),
+        );
+        let route_queries = counter_vec(
+            "switchyard_route_queries_total",
+            "Route queries by cost model and outcome (found, no_route, invalid)",
             &["model", "outcome"],
-        ));
-        let route_duration = must(HistogramVec::new(
-            HistogramOpts::new(
-                "switchyard_route_duration_seconds",
-                "Route computation time by cost model (batch: whole batch)",
-            )
-            .buckets(vec![
+        );
+        let route_duration = histogram_vec(
+            "switchyard_route_duration_seconds",
+            "Route computation time by cost model (batch: whole batch)",
+            vec![
                 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                 0.025, 0.1, 0.5, 2.5, 10.0,
-            ]),
+            ],
             &["model"],
-        ));
+        );
         let analytics_duration = must(prometheus::Gauge::new(
             "switchyard_analytics_duration_seconds",
             "Time the last network analytics computation took",
@@ -252,66 +266,19 @@ impl Metrics {
             "switchyard_own_node_betweenness_rank",
             "Position of the configured own node by fee-weighted betweenness (1 = most central, 0 = not in the analysed graph)",
         );
-        let own_node_rank_position = gauge(
-            "switchyard_own_node_rank_position",
-            "Position of the configured own node by the composite rank (1 = best, 0 = not in the analysed graph)",
-        );
-        let analytics_runs_stored = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_analytics_runs_stored_total",
-                "Analytics runs written to the store's analytics history, by kind (version, day) and outcome (stored, failed)",
-            ),
-            &["kind", "outcome"],
-        ));
-        let asof_requests = must(IntCounterVec::new(
-            Opts::new(
-                "switchyard_asof_requests_total",
-                "Requests for the graph as of a past instant, by cache result (hit, miss)",
-            ),
-            &["result"],
-        ));
-        let asof_build_duration = must(Histogram::with_opts(
-            HistogramOpts::new(
-                "switchyard_asof_build_duration_seconds",
-                "Time to build the graph as of a past instant from history (store read and view)",
-            )
-            .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-        ));
-        let asof_cache_entries = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_asof_cache_entries",
-                "Past graphs (kind=graph) and past analytics (kind=analytics) held in memory",
-            ),
-            &["kind"],
-        ));
-        let asof_cache_bytes = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_asof_cache_bytes",
-                "Heap bytes of the past graphs (kind=graph) and past analytics (kind=analytics) held in memory",
-            ),
-            &["kind"],
-        ));
-        let graph_fee_rate_ppm = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_graph_fee_rate_ppm",
-                "Fee rate percentiles (parts per million) over the enabled channel directions of the served graph",
-            ),
-            &["percentile"],
-        ));
-        let graph_base_fee_msat = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_graph_base_fee_msat",
-                "Base fee percentiles (millisatoshis) over the enabled channel directions of the served graph",
-            ),
-            &["percentile"],
-        ));
-        let db_pool_connections = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_db_pool_connections",
-                "Database pool connections by state (idle, in_use)",
-            ),
+        let own_node_rank_position = gauge("switchyard_own_node_rank_position", "Position of the configured own node by the composite rank (1 = best, 0 = not in the analysed graph)");
+        let analytics_runs_stored = counter_vec("switchyard_analytics_runs_stored_total", "Analytics runs written to the store's analytics history, by kind (version, day) and outcome (stored, failed)", &["kind", "outcome"]);
+        let asof_requests = counter_vec("switchyard_asof_requests_total", "Requests for the graph as of a past instant, by cache result (hit, miss)", &["result"]);
+        let asof_build_duration = histogram("switchyard_asof_build_duration_seconds", "Time to build the graph as of a past instant from history (store read and view)", vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
+        let asof_cache_entries = gauge_vec("switchyard_asof_cache_entries", "Past graphs (kind=graph) and past analytics (kind=analytics) held in memory", &["kind"]);
+        let asof_cache_bytes = gauge_vec("switchyard_asof_cache_bytes", "Heap bytes of the past graphs (kind=graph) and past analytics (kind=analytics) held in memory", &["kind"]);
+        let graph_fee_rate_ppm = gauge_vec("switchyard_graph_fee_rate_ppm", "Fee rate percentiles (parts per million) over the enabled channel directions of the served graph", &["percentile"]);
+        let graph_base_fee_msat = gauge_vec("switchyard_graph_base_fee_msat", "Base fee percentiles (millisatoshis) over the enabled channel directions of the served graph", &["percentile"]);
+        let db_pool_connections = gauge_vec(
+            "switchyard_db_pool_connections",
+            "Database pool connections by state (idle, in_use)",
             &["state"],
-        ));
+        );
         let db_pool_max_connections = gauge(
             "switchyard_db_pool_max_connections",
             "Largest number of connections the database pool opens",
@@ -320,6 +287,7 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            http_refused,
             graph_nodes,
             graph_channels,
             graph_capacity_sat,
@@ -347,9 +315,18 @@ impl Metrics {
             node: std::sync::Arc::new(switchyard_node::NodeMetrics::new()),
             catalog: Mutex::new(Vec::new()),
         };
-        let m = &metrics;
+        metrics.register_all();
+        metrics
+    }
+
+    /// Registers every collector built by [`Metrics::new`] (the API's, the process's and the
+    /// node's) in catalog order, and creates the series that must exist before their first
+    /// event.
+    fn register_all(&self) {
+        let m = self;
         must(m.register(&m.http_requests));
         must(m.register(&m.http_duration));
+        must(m.register(&m.http_refused));
         must(m.register(&m.graph_nodes));
         must(m.register(&m.graph_channels));
         must(m.register(&m.graph_capacity_sat));
@@ -390,6 +367,11 @@ impl Metrics {
         must(m.register(&n.channels_open));
         must(m.register(&n.channels_pending));
         must(m.register(&n.learned_channels));
+        must(m.register(&n.fee_plans));
+        must(m.register(&n.fee_changes));
+        must(m.register(&n.fee_last_plan_timestamp));
+        must(m.register(&n.fee_expected_revenue_msat));
+        must(m.register(&n.fee_current_revenue_msat));
         must(m.register(&n.channel_balance_msat));
         must(m.register(&n.htlcs_in_flight));
         must(m.register(&n.forwards));
@@ -409,19 +391,16 @@ impl Metrics {
         for result in ["hit", "miss"] {
             m.asof_requests.with_label_values(&[result]);
         }
-        metrics
     }
 
     /// [`Metrics::new`] plus `switchyard_build_info{version,commit}` (always 1).
     pub fn with_build_info(version: &str, commit: &str) -> Metrics {
         let metrics = Metrics::new();
-        let info = must(IntGaugeVec::new(
-            Opts::new(
-                "switchyard_build_info",
-                "Always 1; the labels name the running build (version, git commit)",
-            ),
+        let info = gauge_vec(
+            "switchyard_build_info",
+            "Always 1; the labels name the running build (version, git commit)",
             &["version", "commit"],
-        ));
+        );
         info.with_label_values(&[version, commit]).set(1);
         must(metrics.register(&info));
         metrics
@@ -467,6 +446,17 @@ impl Metrics {
         let mut docs = self.catalog.lock().map(|c| c.clone()).unwrap_or_default();
         docs.sort_by(|a, b| a.name.cmp(&b.name));
         docs
+    }
+
+    /// Counts a request refused by the API's own layers (auth, limits); `reason` is the error
+    /// code, from a fixed set.
+    pub fn refused(&self, reason: &'static str) {
+        self.http_refused.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts an authorization refusal.
+    pub fn auth_refused(&self, e: &crate::ApiError) {
+        self.refused(e.status_and_code().1);
     }
 
     /// `METRICS.md`: every registered metric, then the planned ones.

@@ -131,8 +131,8 @@ pub struct AppState {
     pub own_node: Option<NodeId>,
     /// The Lightning node, when this process runs one: the API's one handle to it.
     pub node: Option<switchyard_node::NodeHandle>,
-    /// Bearer token for endpoints that change the node; `None` refuses them all.
-    pub api_token: Option<Arc<str>>,
+    /// The read and admin tokens (see [`crate::auth`]); none refuses private routes.
+    pub auth: Arc<crate::auth::Auth>,
     /// Past views and analytics (`at`).
     pub asof: Arc<crate::asof::AsOf>,
     /// What the analytics worker computes (set when it starts).
@@ -153,7 +153,7 @@ impl AppState {
             metrics,
             own_node: None,
             node: None,
-            api_token: None,
+            auth: Arc::new(crate::auth::Auth::none()),
             asof: Arc::new(crate::asof::AsOf::default()),
             analytics_config: Arc::new(OnceLock::new()),
             analytics_versions_kept: DEFAULT_ANALYTICS_VERSIONS_KEPT,

@@ -24,6 +24,12 @@ pub async fn get(addr: std::net::SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path).await
 }
 
+/// `GET` with `Authorization: Bearer <token>`.
+pub async fn get_token(addr: std::net::SocketAddr, path: &str, token: &str) -> Reply {
+    let auth = format!("Bearer {token}");
+    send_with(addr, "GET", path, "", &[("Authorization", auth.as_str())]).await
+}
+
 pub async fn request(addr: std::net::SocketAddr, method: &str, path: &str) -> Reply {
     send(addr, method, path, "").await
 }

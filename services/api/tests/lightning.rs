@@ -12,7 +12,7 @@ use switchyard_regtest::Bitcoind;
 use switchyard_store::queries::books;
 use switchyard_store::testing::TestDb;
 
-use crate::http::{get, send_with};
+use crate::http::{get_token, send_with};
 use crate::line::{address, confirm_channels, confirmed_sat, fund, mine, usable_with};
 use crate::node::{metric, node_config, start_node, wait_for, Running};
 
@@ -95,7 +95,7 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
         confirmed_sat(&a.node) > 0 && confirmed_sat(&s.node) > 0
     })
     .await;
-    let wallet = get(s.addr, "/v1/wallet").await.json();
+    let wallet = get_token(s.addr, "/v1/wallet", &s.read_token).await.json();
     assert!(
         wallet["confirmed_sat"].as_u64().unwrap() >= 1_000_000_000,
         "{wallet}"
@@ -161,7 +161,9 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
             && usable_with(&c.node, &s.node.node_id())
     })
     .await;
-    let listed = get(s.addr, "/v1/channels/own").await.json();
+    let listed = get_token(s.addr, "/v1/channels/own", &s.read_token)
+        .await
+        .json();
     assert_eq!(listed["channels"].as_array().unwrap().len(), 2, "{listed}");
     let sc = listed["channels"]
         .as_array()
@@ -290,24 +292,32 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     assert_eq!(paid.amount_msat, 50_000_000);
 
     wait_for("S to book the forward", 30, async || {
-        get(s.addr, "/v1/forwards").await.json()["forwards"]
+        get_token(s.addr, "/v1/forwards", &s.read_token)
+            .await
+            .json()["forwards"]
             .as_array()
             .is_some_and(|f| !f.is_empty())
     })
     .await;
-    let forwards = get(s.addr, "/v1/forwards").await.json();
+    let forwards = get_token(s.addr, "/v1/forwards", &s.read_token)
+        .await
+        .json();
     let f = &forwards["forwards"][0];
     assert_eq!(f["outcome"], "settled", "{forwards}");
     assert_eq!(f["fee_msat"], 51_000);
     assert_eq!(f["amount_out_msat"], 50_000_000);
     assert_eq!(f["amount_in_msat"], 50_051_000);
     assert_eq!(f["out_peer"], c.node.node_id().to_string());
-    let earnings = get(s.addr, "/v1/earnings?group_by=peer").await.json();
+    let earnings = get_token(s.addr, "/v1/earnings?group_by=peer", &s.read_token)
+        .await
+        .json();
     assert_eq!(earnings["total_fees_earned_msat"], 51_000, "{earnings}");
     assert_eq!(earnings["groups"][0]["key"], c.node.node_id().to_string());
-    let by_day = get(s.addr, "/v1/earnings?group_by=day").await.json();
+    let by_day = get_token(s.addr, "/v1/earnings?group_by=day", &s.read_token)
+        .await
+        .json();
     assert_eq!(by_day["groups"].as_array().unwrap().len(), 1, "{by_day}");
-    let bad = get(s.addr, "/v1/earnings?group_by=moon").await;
+    let bad = get_token(s.addr, "/v1/earnings?group_by=moon", &s.read_token).await;
     assert_eq!(bad.status, 400);
     assert_eq!(
         metric(
@@ -340,7 +350,10 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     assert_eq!(status, 200, "{ks}");
     let ks_id = ks["payment_id"].as_str().unwrap().to_string();
     wait_for("the keysend to succeed", 60, async || {
-        get(s.addr, &format!("/v1/payments/{ks_id}")).await.json()["status"] == "succeeded"
+        get_token(s.addr, &format!("/v1/payments/{ks_id}"), &s.read_token)
+            .await
+            .json()["status"]
+            == "succeeded"
     })
     .await;
 
@@ -364,12 +377,16 @@ async fn a_pays_c_through_s_which_books_the_fee_its_policy_sets() {
     })
     .await;
     wait_for("S to book the failed forward", 30, async || {
-        get(s.addr, "/v1/forwards").await.json()["forwards"]
+        get_token(s.addr, "/v1/forwards", &s.read_token)
+            .await
+            .json()["forwards"]
             .as_array()
             .is_some_and(|f| f.iter().any(|x| x["outcome"] == "failed"))
     })
     .await;
-    let forwards = get(s.addr, "/v1/forwards").await.json();
+    let forwards = get_token(s.addr, "/v1/forwards", &s.read_token)
+        .await
+        .json();
     let failed = forwards["forwards"]
         .as_array()
         .unwrap()
@@ -497,12 +514,16 @@ async fn a_payment_no_single_channel_carries_is_split_over_two() {
     // S's default policy (1000 msat + 100 ppm) on each part: the parts' fees add up.
     let policy = s.node.lightning().policy();
     wait_for("S to book every part", 30, async || {
-        get(s.addr, "/v1/forwards").await.json()["forwards"]
+        get_token(s.addr, "/v1/forwards", &s.read_token)
+            .await
+            .json()["forwards"]
             .as_array()
             .is_some_and(|f| f.len() == parts as usize)
     })
     .await;
-    let forwards = get(s.addr, "/v1/forwards").await.json();
+    let forwards = get_token(s.addr, "/v1/forwards", &s.read_token)
+        .await
+        .json();
     let forwards = forwards["forwards"].as_array().unwrap();
     let out: u64 = forwards
         .iter()
@@ -590,7 +611,7 @@ async fn a_force_close_sweeps_back_to_the_wallet_across_a_bitcoind_outage() {
     let height = tokio::task::block_in_place(|| btc.tip_height()).unwrap();
     tokio::task::block_in_place(|| btc.stop()).unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let status = get(a.addr, "/v1/node").await;
+    let status = get_token(a.addr, "/v1/node", &a.read_token).await;
     assert_eq!(status.status, 200, "{}", status.body);
     tokio::task::block_in_place(|| btc.start_again()).expect("bitcoind restarts");
     assert_eq!(

@@ -2,6 +2,8 @@
 
 mod analytics_history;
 mod asof_gossip;
+mod auth;
+mod fees;
 mod history;
 mod http;
 mod lightning;
@@ -10,6 +12,7 @@ mod line;
 mod node;
 mod prom;
 mod time_travel;
+mod reach;
 
 use std::sync::Arc;
 
@@ -519,7 +522,7 @@ async fn openapi_document_lists_exactly_the_routes() {
     documented.sort();
     let mut routes: Vec<(String, String)> = switchyard_api::ROUTES
         .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
         .collect();
     routes.sort();
     assert_eq!(documented, routes);
@@ -543,8 +546,42 @@ async fn openapi_document_lists_exactly_the_routes() {
         .collect();
     at_routes.sort();
     assert_eq!(with_at, at_routes);
+    // Each operation's security says what the route's class needs (none: the document's
+    // default, public data).
+    for (method, path, access) in switchyard_api::ROUTES {
+        let op = &doc["paths"][path][method];
+        let security = if op.get("security").is_some() {
+            &op["security"]
+        } else {
+            &doc["security"]
+        };
+        let mut schemes: Vec<&str> = security
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_object().unwrap().keys().map(String::as_str))
+            .collect();
+        schemes.sort();
+        let mut expected = access.schemes().to_vec();
+        if *access == switchyard_api::Access::Public {
+            expected = vec!["adminToken", "readToken"];
+            assert!(
+                security
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r.as_object().unwrap().is_empty()),
+                "{method} {path}: public, so a token is optional"
+            );
+        }
+        expected.sort();
+        assert_eq!(schemes, expected, "{method} {path} ({access:?})");
+        for scheme in &schemes {
+            assert!(doc["components"]["securitySchemes"][scheme].is_object());
+        }
+    }
     // Every listed route is served (not the router's fallback).
-    for (_, path) in switchyard_api::ROUTES {
+    for (_, path, _) in switchyard_api::ROUTES {
         let concrete = path
             .replace(
                 "{pubkey}",

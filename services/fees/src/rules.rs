@@ -314,6 +314,55 @@ impl Rules {
     }
 }
 
+impl Default for Rules {
+    /// No rules file: every channel under `flow` between 1 and 2,000 ppm, base fee 0, with
+    /// the flow defaults (steps of at most 500 ppm and 50%, 20 candidates, 3 rounds).
+    fn default() -> Self {
+        Rules {
+            rules: Vec::new(),
+            default: Section {
+                name: "default".to_string(),
+                conditions: Conditions::default(),
+                strategy: Strategy::named("flow"),
+                pin: false,
+                floor_amount_sat: None,
+            },
+        }
+    }
+}
+
+impl Strategy {
+    /// A strategy by name with default parameters (`?strategy=NAME`): `proportional` 1 to
+    /// 2,000 ppm, base 0; `competitive` the median of the alternatives; `cost_floor` for
+    /// 100,000 sat; `flow` as in [`Rules::default`]. `static` has no default fee: `None`.
+    pub fn named(name: &str) -> Option<Strategy> {
+        Some(match name {
+            "proportional" => Strategy::Proportional {
+                base_fee_msat: 0,
+                min_fee_ppm: 1,
+                max_fee_ppm: 2_000,
+            },
+            "competitive" => Strategy::Competitive {
+                percentile: 50.0,
+                base_fee_msat: None,
+            },
+            "cost_floor" => Strategy::CostFloor {
+                amount_sat: 100_000,
+            },
+            "flow" => Strategy::Flow(FlowParams {
+                base_fee_msat: 0,
+                min_fee_ppm: 1,
+                max_fee_ppm: 2_000,
+                max_step_ppm: 500,
+                max_step_percent: 50,
+                candidates: 20,
+                rounds: 3,
+            }),
+            _ => return None,
+        })
+    }
+}
+
 /// A rules file error: the section, the key when one is at fault, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct RulesError {

@@ -52,6 +52,7 @@ use crate::types::{
     ChainMonitor, ChannelManager, Graph, MessageRouter, MonitorPersister, PeerManager, Sweeper,
 };
 use crate::wallet::OnchainWallet;
+use crate::{bootstrap, tor};
 use crate::{
     network_name, now, secret, ChainSource, LdkLogger, Node, NodeConfig, NodeMetrics, PeerSpec,
     RecordingGossip, SEED_FILE,
@@ -109,6 +110,9 @@ pub enum BuildError {
         /// Why binding failed.
         source: std::io::Error,
     },
+    /// The onion service could not be created through tor's control port (`--tor-control`).
+    #[error("the onion service: {0}")]
+    Tor(#[source] NodeError),
     /// The configured or remembered peers could not be read or recorded.
     #[error("the peer list: {0}")]
     Peers(#[source] switchyard_store::Error),
@@ -117,7 +121,7 @@ pub enum BuildError {
 /// Assembles and starts the node from `config`, restoring its state from `store`. Must run
 /// inside a multi-threaded tokio runtime.
 pub(crate) async fn build(
-    config: NodeConfig,
+    mut config: NodeConfig,
     store: Store,
     metrics: Arc<NodeMetrics>,
 ) -> Result<Arc<Node>, BuildError> {
@@ -157,10 +161,19 @@ pub(crate) async fn build(
     let pm = peer_manager(&keys, &ln, &gossip, logger);
 
     // Background tasks: the chain feed first (the others wait until it has caught the
-    // restored channels up), the listener, the event loop, the chain watcher.
+    // restored channels up), the listener, the onion service, the event loop, the chain
+    // watcher.
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let (background, listening) =
-        spawn_background(&config, &store, &pm, &ln, &chain, &metrics, &shutdown_rx).await?;
+    let (background, listening) = spawn_background(
+        &mut config,
+        &store,
+        &pm,
+        &ln,
+        &chain,
+        &metrics,
+        &shutdown_rx,
+    )
+    .await?;
 
     // The node, with the supervisor that keeps peers connected.
     let supervisor = PeerSupervisor::new(
@@ -180,6 +193,7 @@ pub(crate) async fn build(
         kv,
         store,
         metrics,
+        fees: crate::fees_ctl::FeeController::new(config.fees.clone()),
         supervisor,
         listening,
         shutdown,
@@ -190,11 +204,17 @@ pub(crate) async fn build(
     });
 
     // Peers: configured ones first, then everyone the store remembers; DNS seeds (BOLT 10)
-    // when there is no one.
+    // when there is no one (and not Tor-only).
     let known = remember_peers(&node).await?;
-    if known == 0 && !node.config.dns_seeds.is_empty() {
-        node.push_task(tokio::spawn(tasks::bootstrap_from_dns(node.clone())));
+    if bootstrap::wanted(&node, known) {
+        node.push_task(tokio::spawn(bootstrap::from_dns(node.clone())));
     }
+
+    // The fee controller's schedule (module `fees_ctl`).
+    node.push_task(tokio::spawn(crate::fees_ctl::control_loop(
+        node.clone(),
+        shutdown_rx.clone(),
+    )));
 
     // LDK's graph to the store, periodically (and at stop).
     node.push_task(tokio::spawn(tasks::persist_graph_periodically(
@@ -648,10 +668,11 @@ fn peer_manager(
     ))
 }
 
-/// Starts the chain feed, the listener (when configured), the event loop and the chain
-/// watcher; returns their tasks and the bound listening address.
+/// Starts the chain feed, the listener (when configured), the onion service (with
+/// `--tor-control`; its address goes into `config.tor.onion_address`), the event loop and the
+/// chain watcher; returns their tasks and the bound listening address.
 async fn spawn_background(
-    config: &NodeConfig,
+    config: &mut NodeConfig,
     store: &Store,
     pm: &Arc<PeerManager>,
     ln: &Arc<Lightning>,
@@ -671,6 +692,14 @@ async fn spawn_background(
         }
         None => None,
     };
+    if let Some(control) = &config.tor.control {
+        let onion =
+            tor::OnionService::start(control, &config.data_dir, listening, shutdown.clone())
+                .await
+                .map_err(BuildError::Tor)?;
+        config.tor.onion_address = Some(onion.address);
+        background.push(onion.task);
+    }
     let mut addresses = config.announce_addresses.clone();
     addresses.extend(config.tor.onion_address.clone());
     background.push(tokio::spawn(tasks::event_loop(

@@ -76,15 +76,18 @@ impl std::fmt::Debug for RpcAuth {
     }
 }
 
-/// Tor: outbound through a SOCKS5 proxy, an onion address announced for inbound.
+/// Tor: outbound through a SOCKS5 proxy, an onion service for inbound.
 #[derive(Debug, Clone, Default)]
 pub struct TorConfig {
     /// SOCKS5 proxy for `.onion` peers (and for all peers with `only`).
     pub proxy: Option<SocketAddr>,
     /// Route every outbound connection through the proxy, never connect directly.
     pub only: bool,
-    /// Our onion service address (`xyz.onion:9735`), announced to the network.
+    /// Our onion service address (`xyz.onion:9735`), announced to the network; set by the
+    /// node when it creates the service through `control`.
     pub onion_address: Option<SocketAddress>,
+    /// Tor's control port, to create our onion service (see [`crate::tor`]).
+    pub control: Option<crate::tor::TorControl>,
 }
 
 /// Limits on what peers may make us do.
@@ -139,6 +142,8 @@ pub struct NodeConfig {
     pub graph_persist_interval: Duration,
     /// Forwarding fees and limits for our channels.
     pub policy: crate::ln::ForwardingPolicy,
+    /// The fee controller (`crate::fees_ctl`).
+    pub fees: crate::fees_ctl::FeesConfig,
 }
 
 impl NodeConfig {
@@ -163,6 +168,7 @@ impl NodeConfig {
             }),
             graph_persist_interval: Duration::from_secs(600),
             policy: crate::ln::ForwardingPolicy::default(),
+            fees: crate::fees_ctl::FeesConfig::default(),
         }
     }
 }

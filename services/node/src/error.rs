@@ -52,6 +52,9 @@ pub enum NodeError {
     #[error("DNS bootstrap: {0}")]
     /// DNS bootstrap (BOLT 10) failed.
     Dns(String),
+    /// Talking to tor's control port (the onion service).
+    #[error(transparent)]
+    Tor(#[from] crate::tor::TorError),
     #[error("wallet: {0}")]
     /// The on-chain wallet failed (the reason is given).
     Wallet(String),

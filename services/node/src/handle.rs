@@ -2,7 +2,8 @@
 //!
 //! The HTTP API holds the node only through this handle: status and peers, connecting to a
 //! peer, our channels (list, open, close), the forwarding policy (get, set), invoices,
-//! payments (BOLT 11, keysend) and the on-chain wallet (balance, address, send). Requests and
+//! payments (BOLT 11, keysend), the on-chain wallet (balance, address, send) and the fee
+//! controller (its plan inputs, a run now; `crate::fees_ctl`). Requests and
 //! answers are the typed structs below; the API parses what people type into them (a bad
 //! string is the API's 400) and renders the answers as JSON. Nothing else of the node (LDK's
 //! channel manager, the peer manager, the graph) is reachable through it.
@@ -233,6 +234,27 @@ impl NodeHandle {
             channels_updated,
             default_policy: ln.policy(),
         })
+    }
+
+    /// Our node id in the graph's terms.
+    pub fn graph_node_id(&self) -> switchyard_graph::NodeId {
+        switchyard_graph::NodeId::from_bytes_unchecked(self.node.node_id().serialize())
+    }
+
+    /// What a fee plan for our node needs: the rules, our channels' real balances and their
+    /// activity from the books (see `crate::fees_ctl`).
+    pub async fn fee_inputs(&self) -> Result<crate::fees_ctl::OwnInputs, NodeError> {
+        crate::fees_ctl::inputs(&self.node).await
+    }
+
+    /// Runs the fee controller once now on `graph` (`None`: the store's); see
+    /// `crate::fees_ctl` for what a dry run and an applying run do.
+    pub async fn run_fees(
+        &self,
+        graph: Option<Arc<switchyard_graph::Snapshot>>,
+        req: crate::fees_ctl::RunRequest,
+    ) -> Result<crate::fees_ctl::RunReport, NodeError> {
+        crate::fees_ctl::run(&self.node, graph, req).await
     }
 
     /// Creates an invoice (booked with the next write of the channel manager).

@@ -32,11 +32,13 @@
 
 #![warn(missing_docs)]
 
+mod bootstrap;
 pub mod builder;
 pub mod chain;
 pub mod config;
 pub mod dns;
 mod error;
+pub mod fees_ctl;
 pub mod gossip;
 pub mod handle;
 pub mod kv;
@@ -49,6 +51,7 @@ pub mod raw_gossip;
 pub mod router;
 pub mod secret;
 mod tasks;
+pub mod tor;
 pub mod types;
 pub mod wallet;
 
@@ -73,6 +76,7 @@ pub use builder::BuildError;
 pub use chain::ChainSource;
 pub use config::{BitcoindConfig, GossipLimits, NodeConfig, PeerSpec, RpcAuth, TorConfig};
 pub use error::NodeError;
+pub use fees_ctl::FeesConfig;
 pub use gossip::RecordingGossip;
 pub use handle::NodeHandle;
 pub use logger::LdkLogger;
@@ -151,6 +155,7 @@ pub struct Node {
     kv: kv::PgKvStore,
     store: Store,
     metrics: Arc<NodeMetrics>,
+    fees: fees_ctl::FeeController,
     supervisor: Arc<peers::PeerSupervisor>,
     listening: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,

@@ -51,6 +51,16 @@ pub struct NodeMetrics {
     pub ln_chain_height: IntGauge,
     /// Channels the router holds liquidity estimates for (learned from our payments).
     pub learned_channels: IntGauge,
+    /// `{mode, outcome}`: the fee controller's runs (dry-run/apply; ok/failed).
+    pub fee_plans: IntCounterVec,
+    /// `{outcome}`: per channel direction and run (see `fees_ctl::OUTCOMES`).
+    pub fee_changes: IntCounterVec,
+    /// When the fee controller last completed a plan (unix seconds).
+    pub fee_last_plan_timestamp: IntGauge,
+    /// The last plan's expected revenue over its demand, msat.
+    pub fee_expected_revenue_msat: IntGauge,
+    /// Revenue at the current fees over the last plan's demand, msat.
+    pub fee_current_revenue_msat: IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -173,6 +183,28 @@ impl NodeMetrics {
                 "switchyard_router_learned_channels",
                 "Channels with a liquidity estimate learned from our payments",
             ),
+            fee_plans: counter_vec(
+                "switchyard_fee_plans_total",
+                "Fee controller runs by mode (dry-run, apply) and outcome (ok, failed)",
+                &["mode", "outcome"],
+            ),
+            fee_changes: counter_vec(
+                "switchyard_fee_channel_decisions_total",
+                "Fee controller decisions per channel direction and run, by outcome (applied, planned, refused, pinned, unchanged, interval, not_selected)",
+                &["outcome"],
+            ),
+            fee_last_plan_timestamp: gauge(
+                "switchyard_fee_last_plan_timestamp_seconds",
+                "When the fee controller last completed a plan (unix seconds)",
+            ),
+            fee_expected_revenue_msat: gauge(
+                "switchyard_fee_expected_revenue_msat",
+                "Revenue the last fee plan expects over its simulated demand, in millisatoshis",
+            ),
+            fee_current_revenue_msat: gauge(
+                "switchyard_fee_current_revenue_msat",
+                "Revenue at the current fees over the last plan's simulated demand, in millisatoshis",
+            ),
         }
         .with_initial_series()
     }
@@ -184,6 +216,14 @@ impl NodeMetrics {
         }
         for o in ["succeeded", "failed"] {
             self.payments_sent.with_label_values(&[o]);
+        }
+        for m in ["dry-run", "apply"] {
+            for o in ["ok", "failed"] {
+                self.fee_plans.with_label_values(&[m, o]);
+            }
+        }
+        for o in crate::fees_ctl::OUTCOMES {
+            self.fee_changes.with_label_values(&[o]);
         }
         for s in ["confirmed", "pending", "immature"] {
             self.wallet_balance_sat.with_label_values(&[s]);

@@ -1,5 +1,9 @@
-//! Outbound connections: direct TCP or through a SOCKS5 proxy (Tor), kept up with
-//! exponential backoff, outcomes written to the store's peer list.
+//! Outbound connections: direct TCP or through a SOCKS5 proxy (Tor, via `tokio-socks`), kept
+//! up with exponential backoff, outcomes written to the store's peer list.
+//!
+//! `.onion` peers always go through the proxy; with `--tor-only` every peer does, whatever its
+//! source (configured, stored, DNS-bootstrapped, added through the API), and host names are
+//! handed to the proxy unresolved so no DNS query leaves the machine.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,7 +14,6 @@ use bitcoin::secp256k1::PublicKey;
 use lightning::ln::msgs::SocketAddress;
 use switchyard_graph::NodeId;
 use switchyard_store::Store;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -42,48 +45,15 @@ fn socks_target(addr: &SocketAddress) -> Option<(String, u16)> {
     Some((host, port.parse().ok()?))
 }
 
-/// A SOCKS5 CONNECT (RFC 1928, no authentication) by host name, so `.onion` names are
-/// resolved by Tor, never by us.
+/// A SOCKS5 CONNECT (no authentication) by host name, so `.onion` names and other host
+/// names are resolved by the proxy (Tor), never by us; IP literals go as addresses.
 pub async fn socks5_connect(
     proxy: SocketAddr,
     host: &str,
     port: u16,
-) -> std::io::Result<TcpStream> {
-    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-    if host.len() > 255 {
-        return Err(bad("host name longer than 255 bytes"));
-    }
-    let mut s = TcpStream::connect(proxy).await?;
-    s.write_all(&[5, 1, 0]).await?;
-    let mut reply = [0u8; 2];
-    s.read_exact(&mut reply).await?;
-    if reply != [5, 0] {
-        return Err(bad("SOCKS5 proxy refused the no-authentication method"));
-    }
-    let mut req = vec![5, 1, 0, 3, host.len() as u8];
-    req.extend_from_slice(host.as_bytes());
-    req.extend_from_slice(&port.to_be_bytes());
-    s.write_all(&req).await?;
-    let mut head = [0u8; 4];
-    s.read_exact(&mut head).await?;
-    if head[0] != 5 {
-        return Err(bad("not a SOCKS5 reply"));
-    }
-    if head[1] != 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionRefused,
-            format!("SOCKS5 proxy could not connect (reply code {})", head[1]),
-        ));
-    }
-    let skip = match head[3] {
-        1 => 4,
-        4 => 16,
-        3 => s.read_u8().await? as usize,
-        _ => return Err(bad("unknown SOCKS5 address type")),
-    };
-    let mut rest = vec![0u8; skip + 2];
-    s.read_exact(&mut rest).await?;
-    Ok(s)
+) -> Result<TcpStream, tokio_socks::Error> {
+    let stream = tokio_socks::tcp::Socks5Stream::connect(proxy, (host, port)).await?;
+    Ok(stream.into_inner())
 }
 
 /// Opens a TCP stream to the peer, through the proxy when configured for it.

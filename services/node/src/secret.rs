@@ -1,4 +1,4 @@
-//! Secret files in the data directory: the node seed and the API token.
+//! Secret files in the data directory: the node seed, the API token, the onion service key.
 //!
 //! Created once with mode 0600 (never readable by others), read back on every start, and
 //! never logged: errors name the file, not its contents.
@@ -15,6 +15,23 @@ pub fn random_bytes(buf: &mut [u8]) -> Result<(), NodeError> {
     let mut f = fs::File::open("/dev/urandom").map_err(|e| NodeError::io("/dev/urandom", e))?;
     f.read_exact(buf)
         .map_err(|e| NodeError::io("/dev/urandom", e))
+}
+
+/// Writes a new secret file (mode 0600, its directory created if needed); fails if the file
+/// exists, so a secret is never overwritten.
+pub fn create_private(path: &Path, contents: &[u8]) -> Result<(), NodeError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| NodeError::io(path, e))?;
+    f.write_all(contents)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| NodeError::io(path, e))
 }
 
 /// Reads the `len`-byte secret in `path`, creating it (mode 0600, random) when missing.
@@ -37,20 +54,9 @@ pub fn load_or_create(path: &Path, len: usize) -> Result<(Vec<u8>, bool), NodeEr
             Ok((bytes, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
-            }
             let mut bytes = vec![0u8; len];
             random_bytes(&mut bytes)?;
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| NodeError::io(path, e))?;
-            f.write_all(&bytes)
-                .and_then(|_| f.sync_all())
-                .map_err(|e| NodeError::io(path, e))?;
+            create_private(path, &bytes)?;
             Ok((bytes, true))
         }
         Err(e) => Err(NodeError::io(path, e)),
@@ -74,16 +80,7 @@ pub fn load_or_create_token(path: &Path) -> Result<String, NodeError> {
             let mut raw = [0u8; 32];
             random_bytes(&mut raw)?;
             let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, e))?;
-            }
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| NodeError::io(path, e))?;
-            writeln!(f, "{token}").map_err(|e| NodeError::io(path, e))?;
+            create_private(path, format!("{token}\n").as_bytes())?;
             Ok(token)
         }
         Err(e) => Err(NodeError::io(path, e)),

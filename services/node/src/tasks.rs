@@ -1,6 +1,6 @@
 //! The node's long-running tasks, spawned by the builder and aborted by [`Node::stop`]: the
-//! event loop that drives LDK, the Lightning listener, DNS bootstrap (BOLT 10) and the
-//! periodic write of LDK's graph.
+//! event loop that drives LDK, the Lightning listener and the periodic write of LDK's graph
+//! (DNS bootstrap is [`crate::bootstrap`]'s, the onion service [`crate::tor`]'s).
 //!
 //! None of them may drive the channel manager before the restored channels are watched
 //! (`Lightning::wait_channels_watched`); each waits for it first.
@@ -9,38 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lightning::ln::msgs::SocketAddress;
-use switchyard_graph::NodeId;
 use tokio::sync::watch;
 
 use crate::ln::Lightning;
-use crate::{dns, Node, NodeMetrics, PeerManager};
-
-/// BOLT 10: with no peer known, ask the DNS seeds for some and keep a few connected.
-pub(crate) async fn bootstrap_from_dns(node: Arc<Node>) {
-    const WANT: usize = 8;
-    match dns::bootstrap_peers(&node.config.dns_seeds, node.config.dns_server, WANT).await {
-        Ok(found) => {
-            tracing::info!(peers = found.len(), "DNS bootstrap");
-            for spec in found {
-                let id = NodeId::from_bytes_unchecked(spec.node_id.serialize());
-                if let Err(e) = switchyard_store::queries::peers::upsert(
-                    node.store.pool(),
-                    &id,
-                    &spec.address.to_string(),
-                    "dns",
-                )
-                .await
-                {
-                    tracing::warn!(error = %e, "recording a bootstrap peer");
-                }
-                node.supervisor.keep_connected(spec);
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "DNS bootstrap found no peers; add one with --connect or POST /v1/peers")
-        }
-    }
-}
+use crate::{Node, NodeMetrics, PeerManager};
 
 /// Writes LDK's graph to the store every `interval` until `shutdown`.
 pub(crate) async fn persist_graph_periodically(

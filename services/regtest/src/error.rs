@@ -26,6 +26,16 @@ pub enum Error {
         /// The end of its stderr/stdout and `debug.log`.
         log_tail: String,
     },
+    /// A test daemon (dnsmasq, microsocks, tor) exited or did not become ready.
+    #[error("{daemon}: {detail}; its output:\n{output}")]
+    DaemonStartup {
+        /// Which daemon.
+        daemon: &'static str,
+        /// What happened.
+        detail: String,
+        /// Its output and log.
+        output: String,
+    },
     /// bitcoind's RPC server did not become ready in time.
     #[error(
         "bitcoind RPC not ready after {timeout:?} (last error: {last_error}); log tail:\n{log_tail}"

@@ -20,6 +20,8 @@
 //! - [`BitcoindUtxoLookup`]: LDK's `UtxoLookup` over bitcoind RPC, to check messages with
 //!   LDK's own `NetworkGraph` the way the node will.
 //! - [`gossip`]: the signing primitives (no chain needed), e.g. for synthetic networks.
+//! - [`daemons`]: real `dnsmasq`, `microsocks` and offline `tor` on loopback, for the node's
+//!   DNS bootstrap, SOCKS5 and onion service tests.
 //!
 //! ```no_run
 //! use bitcoin::secp256k1::SecretKey;
@@ -53,6 +55,7 @@
 
 mod bitcoind;
 mod channel;
+pub mod daemons;
 mod error;
 pub mod gossip;
 mod peer;

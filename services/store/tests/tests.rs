@@ -2,6 +2,7 @@
 
 mod asof;
 mod embedded;
+mod fees;
 mod gossip;
 mod history;
 mod import;

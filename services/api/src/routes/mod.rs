@@ -2,6 +2,7 @@
 
 pub mod analytics;
 pub mod channels;
+pub mod fees;
 pub mod health;
 pub mod history;
 pub mod network;

@@ -20,7 +20,7 @@ use crate::auth::require_token;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-fn node_error(e: NodeError) -> ApiError {
+pub(crate) fn node_error(e: NodeError) -> ApiError {
     match e {
         NodeError::Rejected(m) => ApiError::Unprocessable {
             code: "rejected",

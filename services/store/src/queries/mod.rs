@@ -11,6 +11,7 @@ pub mod asof;
 pub mod books;
 pub mod channels;
 pub mod diff;
+pub mod fees;
 pub mod history;
 pub mod imports;
 pub mod kv;
