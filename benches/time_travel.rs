@@ -23,6 +23,7 @@ use switchyard_api::metrics::Metrics;
 use switchyard_api::{AppState, GraphView};
 use switchyard_graph::analytics::AnalyticsConfig;
 use switchyard_graph::testing::data_file;
+use switchyard_regtest::synthetic::Rng;
 use switchyard_store::import::{import, ImportOptions, ImportSource};
 use switchyard_store::queries::history::{Day, DAY_SECS};
 use switchyard_store::testing::TestDb;
@@ -47,21 +48,6 @@ async fn import_files(store: &Store, files: &[&str]) -> i64 {
         .await
         .expect("import");
     reports.iter().map(|r| r.snapshot_time).max().unwrap_or(0)
-}
-
-/// xorshift64*: a fixed-seed generator, enough for synthetic history.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 type Current = (i64, i16, i64, bool, i32, i64, Option<i64>, i64, i64);

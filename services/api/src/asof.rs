@@ -181,15 +181,24 @@ impl AppState {
     async fn past_view(&self, at: Time, version: i64) -> ApiResult<Arc<GraphView>> {
         let cache = &self.asof.views;
         if let Some(v) = cache.get(at, version) {
-            self.metrics.asof_requests.with_label_values(&["hit"]).inc();
+            self.metrics
+                .time_travel
+                .asof_requests
+                .with_label_values(&["hit"])
+                .inc();
             return Ok(v);
         }
         let _building = self.asof.building.lock().await;
         if let Some(v) = cache.get(at, version) {
-            self.metrics.asof_requests.with_label_values(&["hit"]).inc();
+            self.metrics
+                .time_travel
+                .asof_requests
+                .with_label_values(&["hit"])
+                .inc();
             return Ok(v);
         }
         self.metrics
+            .time_travel
             .asof_requests
             .with_label_values(&["miss"])
             .inc();
@@ -202,28 +211,28 @@ impl AppState {
         let view = Arc::new(view);
         cache.insert(at, version, view.clone(), view.heap_bytes());
         let seconds = started.elapsed().as_secs_f64();
-        self.metrics.asof_build_duration.observe(seconds);
+        self.metrics
+            .time_travel
+            .asof_build_duration
+            .observe(seconds);
         self.set_asof_gauges();
         tracing::info!(at = %at, channels = view.stats.channels, seconds, "graph as of a past instant built");
         Ok(view)
     }
 
     fn set_asof_gauges(&self) {
-        let (entries, bytes) = self.asof.views.usage();
-        let (a_entries, a_bytes) = self.asof.analytics.usage();
-        let m = &self.metrics;
-        m.asof_cache_entries
-            .with_label_values(&["graph"])
-            .set(entries as i64);
-        m.asof_cache_entries
-            .with_label_values(&["analytics"])
-            .set(a_entries as i64);
-        m.asof_cache_bytes
-            .with_label_values(&["graph"])
-            .set(bytes as i64);
-        m.asof_cache_bytes
-            .with_label_values(&["analytics"])
-            .set(a_bytes as i64);
+        let t = &self.metrics.time_travel;
+        for (kind, (entries, bytes)) in [
+            ("graph", self.asof.views.usage()),
+            ("analytics", self.asof.analytics.usage()),
+        ] {
+            t.asof_cache_entries
+                .with_label_values(&[kind])
+                .set(entries as i64);
+            t.asof_cache_bytes
+                .with_label_values(&[kind])
+                .set(bytes as i64);
+        }
     }
 
     /// The analytics to answer with: the served ones without `at` (or when `at` is the current

@@ -262,7 +262,9 @@ impl AppState {
             m.own_node_betweenness_rank
                 .set(betweenness_rank(a, own).unwrap_or(0) as i64);
             let position = a.node_position(own).map_or(0, |i| a.rank[i].position);
-            m.own_node_rank_position.set(i64::from(position));
+            m.time_travel
+                .own_node_rank_position
+                .set(i64::from(position));
         }
         self.analytics.store(Some(view));
     }
@@ -306,6 +308,7 @@ impl AppState {
             }
         };
         self.metrics
+            .time_travel
             .analytics_runs_stored
             .with_label_values(&["version", outcome])
             .inc();

@@ -115,7 +115,12 @@ async fn a_gossiped_policy_change_appears_as_of_its_time_and_not_before() {
 
     // The graph as of each instant agrees: the node's outgoing policy, and a diff names the
     // change.
-    let a = ab.node_a().to_string();
+    assert_node_and_diff(addr, &ab.node_a().to_string(), &ab_id, t1, t3).await;
+}
+
+/// As of `t1` node `a`'s channel `ab_id` leaves it at 100 ppm, as of `t3` at 777 ppm, and the
+/// diff between them counts that one change.
+async fn assert_node_and_diff(addr: std::net::SocketAddr, a: &str, ab_id: &str, t1: i64, t3: i64) {
     let outgoing = |v: &serde_json::Value| {
         v["channels"]
             .as_array()

@@ -11,8 +11,8 @@ mod lightning;
 mod line;
 mod node;
 mod prom;
-mod time_travel;
 mod reach;
+mod time_travel;
 
 use std::sync::Arc;
 
