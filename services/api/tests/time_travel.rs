@@ -120,12 +120,14 @@ async fn all_nodes(s: &Server, sort: &str, at: &str) -> (u64, Vec<Value>) {
     (total, nodes)
 }
 
-/// 200 route queries between nodes of `nodes` (fixed seed), all cost models and a range of
-/// amounts.
+/// 200 route queries between nodes of `nodes` with at least two channels (fixed seed), all
+/// cost models and amounts from 1,000 to 100,000 sat. (Any node with a channel and up to
+/// 1,000,000 sat found routes for only 74 of 200 queries on January 2019's graph: too few
+/// found routes to compare; the no-route answers are compared too.)
 fn queries(nodes: &[Value]) -> Vec<Value> {
     let ids: Vec<&str> = nodes
         .iter()
-        .filter(|n| n["channels"].as_u64() > Some(0))
+        .filter(|n| n["channels"].as_u64() >= Some(2))
         .map(|n| n["node_id"].as_str().unwrap())
         .collect();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -138,7 +140,7 @@ fn queries(nodes: &[Value]) -> Vec<Value> {
     (0..200)
         .map(|i| {
             let (a, b) = (ids[next(ids.len())], ids[next(ids.len())]);
-            let amount_msat = [1_000_000u64, 100_000_000, 1_000_000_000][i % 3];
+            let amount_msat = [1_000_000u64, 10_000_000, 100_000_000][i % 3];
             let cost_model = ["fee", "probability", "balanced"][(i / 3) % 3];
             json!({
                 "source": a,
@@ -179,6 +181,14 @@ async fn assert_answers_alike(
     history_grows: bool,
 ) {
     let q = at.replace('&', "?");
+    assert_stats_alike(s, &q, alone, diff).await;
+    let sample_nodes = assert_node_lists_alike(s, at, alone, diff).await;
+    assert_details_alike(s, &q, alone, diff, &sample_nodes, history_grows).await;
+    assert_routes_alike(s, &q, alone, diff, &sample_nodes).await;
+}
+
+/// Network statistics as of `q` (`?at=...` or empty) on `s` against `alone`'s current ones.
+async fn assert_stats_alike(s: &Server, q: &str, alone: &Server, diff: &Differences) {
     let stats = ok(get(s.addr, &format!("/v1/network/stats{q}")).await)["stats"].clone();
     let want = ok(get(alone.addr, "/v1/network/stats").await)["stats"].clone();
     if !diff.directions.is_empty() {
@@ -205,7 +215,17 @@ async fn assert_answers_alike(
         want["nodes_announced"] = json!(announced);
         assert_eq!(stats, want, "stats{q}");
     }
+}
 
+/// Both node lists (by capacity, by channels), whole; returns `alone`'s list by channels, the
+/// sample the other checks use.
+async fn assert_node_lists_alike(
+    s: &Server,
+    at: &str,
+    alone: &Server,
+    diff: &Differences,
+) -> Vec<Value> {
+    let q = at.replace('&', "?");
     let mut sample_nodes = Vec::new();
     for sort in ["capacity", "channels"] {
         let (total, mut got) = all_nodes(s, sort, at).await;
@@ -234,6 +254,18 @@ async fn assert_answers_alike(
         assert_eq!(got, strip_alias(&want), "node list by {sort}{q}");
         sample_nodes = want;
     }
+    sample_nodes
+}
+
+/// Node details of every 25th sampled node and channel details of some of their channels.
+async fn assert_details_alike(
+    s: &Server,
+    q: &str,
+    alone: &Server,
+    diff: &Differences,
+    sample_nodes: &[Value],
+    history_grows: bool,
+) {
     // Node details: every 25th node (those whose announcement differs left out).
     for n in sample_nodes.iter().step_by(25) {
         let id = n["node_id"].as_str().unwrap();
@@ -267,11 +299,20 @@ async fn assert_answers_alike(
         }
         assert_same_history(got, want, history_grows, &format!("channel {scid}{q}"));
     }
+}
 
+/// Routes between sampled nodes: 200 single queries, a batch, a matrix and MPPs.
+async fn assert_routes_alike(
+    s: &Server,
+    q: &str,
+    alone: &Server,
+    diff: &Differences,
+    sample_nodes: &[Value],
+) {
     // 200 routes, one by one, then as one batch; a matrix; multi-part payments. Where the
     // networks differ (directions only the combined store has), a different route must
     // cross one of them.
-    let queries = queries(&sample_nodes);
+    let queries = queries(sample_nodes);
     let same_route = |got: &Reply, want: &Reply, what: &str| {
         let (g, w) = (got.json(), want.json());
         if (got.status, &g) != (want.status, &w) {
@@ -376,6 +417,7 @@ async fn the_graph_as_of_each_snapshot_answers_like_that_snapshot_alone() {
     let hits = |s: &Server| {
         s.state
             .metrics
+            .time_travel
             .asof_requests
             .with_label_values(&["hit"])
             .get()
