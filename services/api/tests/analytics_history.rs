@@ -151,13 +151,9 @@ async fn backfilled_days_equal_each_day_computed_from_scratch_and_resume() {
                 );
             }
             let (gpct, wpct) = (g[9], w[9]);
-            // Another node's score can order the other way round only if the two scores are
-            // within both runs' tolerance of each other (each run moves a score by at most
-            // `close`'s 1e-9 relative), so ties are counted within twice that.
-            let near = |a: f64, b: f64| (a - b).abs() <= 2e-9 * a.abs().max(b.abs()).max(1e-12);
             if !close(gpct, wpct) {
                 // Within the span of the nodes whose score ties this one's up to the last bits.
-                let ties = want.values().filter(|(m, _)| near(m[8], w[8])).count();
+                let ties = want.values().filter(|(m, _)| close(m[8], w[8])).count();
                 let span = (ties - 1) as f64 / (want.len() - 1) as f64;
                 assert!(
                     ties > 1 && (gpct - wpct).abs() <= span * (1.0 + 1e-9),
@@ -167,7 +163,7 @@ async fn backfilled_days_equal_each_day_computed_from_scratch_and_resume() {
             if gpos != wpos {
                 let other = want.values().find(|(_, p)| p == gpos).unwrap();
                 assert!(
-                    near(other.0[8], w[8]),
+                    close(other.0[8], w[8]),
                     "{day} {id}: position {gpos} vs {wpos}"
                 );
             }
