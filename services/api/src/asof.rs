@@ -180,28 +180,23 @@ impl AppState {
     /// The view as of `at` (before the newest data), from the cache or built now.
     async fn past_view(&self, at: Time, version: i64) -> ApiResult<Arc<GraphView>> {
         let cache = &self.asof.views;
-        if let Some(v) = cache.get(at, version) {
+        let count = |result: &str| {
             self.metrics
                 .time_travel
                 .asof_requests
-                .with_label_values(&["hit"])
-                .inc();
+                .with_label_values(&[result])
+                .inc()
+        };
+        if let Some(v) = cache.get(at, version) {
+            count("hit");
             return Ok(v);
         }
         let _building = self.asof.building.lock().await;
         if let Some(v) = cache.get(at, version) {
-            self.metrics
-                .time_travel
-                .asof_requests
-                .with_label_values(&["hit"])
-                .inc();
+            count("hit");
             return Ok(v);
         }
-        self.metrics
-            .time_travel
-            .asof_requests
-            .with_label_values(&["miss"])
-            .inc();
+        count("miss");
         let started = std::time::Instant::now();
         let (snapshot, _) = switchyard_store::graph::load_snapshot_at(&self.store, at).await?;
         let view =
