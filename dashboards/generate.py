@@ -142,8 +142,10 @@ def network():
         stat("Channels", [target(f"switchyard_graph_channels{{{I}}}", "{{instance}}")]),
         stat("Capacity", [target(f"switchyard_graph_capacity_sat{{{I}}} / 1e8", "{{instance}}")],
              unit="BTC", decimals=1),
-        stat("Own node betweenness rank", [target(f"switchyard_own_node_betweenness_rank{{{I}}}", "{{instance}}")],
-             desc="Position of --own-node by fee-weighted betweenness (1 = most central; 0 = not configured or not in the graph)."),
+        stat("Own node rank", [
+            target(f"switchyard_own_node_rank_position{{{I}}}", "rank {{instance}}", "A"),
+            target(f"switchyard_own_node_betweenness_rank{{{I}}}", "betweenness {{instance}}", "B")],
+             desc="Position of --own-node by the composite rank and by fee-weighted betweenness (1 = best; 0 = not configured or not in the graph)."),
         timeseries("Nodes and channels", [
             target(f"switchyard_graph_nodes{{{I}}}", "nodes {{instance}}", "A"),
             target(f"switchyard_graph_channels{{{I}}}", "channels {{instance}}", "B"),
@@ -153,8 +155,21 @@ def network():
                    unit="none", desc="Parts per million, over enabled channel directions."),
         timeseries("Base fee percentiles", [target(f"switchyard_graph_base_fee_msat{{{I}}}", "p{{percentile}}")],
                    unit="none", desc="Millisatoshis, over enabled channel directions."),
-        timeseries("Own node betweenness rank", [target(f"switchyard_own_node_betweenness_rank{{{I}}}", "{{instance}}")],
-                   desc="Lower is more central."),
+        timeseries("Own node rank over time", [
+            target(f"switchyard_own_node_rank_position{{{I}}}", "composite rank {{instance}}", "A"),
+            target(f"switchyard_own_node_betweenness_rank{{{I}}}", "fee betweenness {{instance}}", "B")],
+                   desc="Position of --own-node (lower is better), set at each analytics computation of the served "
+                        "graph and kept over time by Prometheus. The series before Prometheus scraped (each past day, "
+                        "backfilled with `switchyard analyze --backfill`) is in the store: "
+                        "GET /v1/analytics/nodes/{id}/history or `switchyard analyze --history <id>`."),
+        timeseries("Graphs as of past instants", [
+            target(f"sum by (kind) (switchyard_asof_cache_bytes{{{I}}})", "cache {{kind}}", "A")],
+                   unit="bytes", desc="Memory of the past graphs (?at=) and their analytics held in the LRU caches."),
+        timeseries("Past graph requests", [
+            target(f"sum by (result) (rate(switchyard_asof_requests_total{{{I}}}[{RI}]))", "{{result}}/s", "A"),
+            target(f"histogram_quantile(0.9, sum by (le) (rate(switchyard_asof_build_duration_seconds_bucket{{{I}}}[{RI}])))",
+                   "build p90 (s)", "B")],
+                   desc="Requests for the graph as of a past instant by cache result, and the time to build one from history."),
         timeseries("Graph updates", [
             target(f"sum by (kind) (rate(switchyard_import_rows_total{{{I}}}[{RI}]))", "{{kind}}/s", "A"),
             target(f"sum by (outcome) (increase(switchyard_import_runs_total{{{I}}}[{RI}]))", "imports {{outcome}}", "B")],

@@ -34,8 +34,13 @@ pub enum Command {
     /// Find a route between two nodes and print it as a table.
     Route(RouteArgs),
     /// Rank nodes by a network metric (betweenness, closeness, PageRank or the composite
-    /// rank), from the database or straight from snapshot files.
+    /// rank), from the database (now or --at a past instant) or straight from snapshot files;
+    /// --backfill keeps the analytics of each past day in the database, --history prints one
+    /// node's stored series.
     Analyze(AnalyzeArgs),
+    /// What changed in the network between two instants: channels opened and closed,
+    /// capacity, nodes appeared and gone, policy changes (largest first).
+    Diff(DiffArgs),
     /// Our channels: list, open, close, set the forwarding policy (talks to a running node).
     Channel {
         #[command(flatten)]
@@ -153,6 +158,11 @@ pub struct ServeArgs {
     /// Payment amount (sat) for the fee- and probability-weighted analytics.
     #[arg(long, default_value_t = 100_000)]
     pub analytics_amount_sat: u64,
+    /// Analytics of this many of the newest graph versions are kept in the database (each
+    /// node's metrics per version; 0: none). Days backfilled with `analyze --backfill` are
+    /// always kept.
+    #[arg(long, default_value_t = switchyard_api::state::DEFAULT_ANALYTICS_VERSIONS_KEPT)]
+    pub analytics_versions_kept: u32,
     /// Serve TLS with a self-signed certificate generated once into DATA_DIR/tls (its
     /// SHA-256 fingerprint is logged; `--api https://...` in the CLI trusts it).
     #[arg(long, env = "SWITCHYARD_TLS")]
@@ -323,6 +333,9 @@ pub struct RouteArgs {
     /// Route on these graph files instead of the database.
     #[arg(long = "graph", value_name = "FILE")]
     pub graph: Vec<PathBuf>,
+    /// Route on the graph as it was at this instant (unix seconds or RFC 3339; database only).
+    #[arg(long, value_name = "TIME", conflicts_with = "graph")]
+    pub at: Option<String>,
     /// Print the route as JSON.
     #[arg(long)]
     pub json: bool,
@@ -400,6 +413,59 @@ pub struct AnalyzeArgs {
     /// instead of the database.
     #[arg(long = "file", value_name = "SNAPSHOT", num_args = 1..)]
     pub files: Vec<PathBuf>,
+    /// Analyse the graph as it was at this instant (unix seconds or RFC 3339; database only).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["files", "backfill", "history"])]
+    pub at: Option<String>,
+    /// Compute and store every metric of each day's graph (as of the day's last second) from
+    /// --from to --to, for --amount-sat; days already stored are skipped (resumable).
+    #[arg(long, conflicts_with_all = ["files", "history"])]
+    pub backfill: bool,
+    /// Print this node's stored metrics over time (from --from to --to).
+    #[arg(long, value_name = "NODE_ID", conflicts_with = "files")]
+    pub history: Option<String>,
+    /// With --history: daily runs (backfilled) or the runs of each served graph version.
+    #[arg(long, value_enum, default_value = "day")]
+    pub kind: HistoryKind,
+    /// First day (YYYY-MM-DD, UTC) for --backfill (default: the first day with data) and
+    /// --history (default: 29 days before --to).
+    #[arg(long, value_name = "DAY")]
+    pub from: Option<String>,
+    /// Last day for --backfill (default and latest: yesterday, or the newest day with data)
+    /// and --history (default: the newest stored run).
+    #[arg(long, value_name = "DAY")]
+    pub to: Option<String>,
+    /// The spacing of --backfill (one day: the only step).
+    #[arg(long, value_enum, default_value = "day")]
+    pub step: BackfillStep,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BackfillStep {
+    Day,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HistoryKind {
+    Day,
+    Version,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The earlier instant (unix seconds or RFC 3339; default: a day before --to).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// The later instant (default: the newest data; the future is now).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Entries per list (largest first).
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Print the API's JSON (`GET /v1/network/diff`) instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod fees;
 mod gossip;
+mod history;
 mod node;
 mod operator;
 mod progress;

@@ -10,6 +10,8 @@ use switchyard_api::metrics::Metrics;
 use switchyard_api::AppState;
 use switchyard_store::embedded::{EmbeddedPostgres, StartOutcome, DEFAULT_DATABASE};
 use switchyard_store::import::{ImportOptions, ImportReport, ImportSource};
+use switchyard_store::queries::asof::Resolution;
+use switchyard_store::time::Time;
 use switchyard_store::Store;
 
 use crate::cli::{Cli, Command, DbAction, DbArgs, ImportArgs, Model, RouteArgs, ServeArgs};
@@ -52,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => import(args).await,
         Command::Route(args) => route(args).await,
         Command::Analyze(args) => crate::analyze::analyze(args).await,
+        Command::Diff(args) => crate::history::diff(args).await,
         Command::Channel { api, action } => crate::operator::channel(&api, action).await,
         Command::Wallet { api, action } => crate::operator::wallet(&api, action).await,
         Command::Invoice {
@@ -245,6 +248,7 @@ async fn serve_on(
     if let Some(own) = &args.own_node {
         state.own_node = Some(own.parse().with_context(|| format!("--own-node {own:?}"))?);
     }
+    state.analytics_versions_kept = args.analytics_versions_kept;
     if args.analytics_amount_sat == 0 {
         anyhow::bail!("--analytics-amount-sat must be at least 1");
     }
@@ -433,6 +437,44 @@ async fn db_command(args: DbArgs, action: DbAction) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Parses an instant given as unix seconds or RFC 3339.
+pub(crate) fn parse_time(flag: &str, s: &str) -> Result<Time> {
+    s.parse::<Time>().with_context(|| format!("{flag} {s:?}"))
+}
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The database's graph: the current one, or the one as of `at` (the current one when `at`
+/// is at or after the newest data, or in the future). Returns it with the store's graph
+/// version.
+pub(crate) async fn load_graph(
+    db: &Database,
+    at: Option<Time>,
+) -> Result<(switchyard_graph::Snapshot, i64)> {
+    let Some(at) = at else {
+        return switchyard_store::graph::load_snapshot(&db.store)
+            .await
+            .context("loading the graph from the database");
+    };
+    let (snapshot, version, resolution) =
+        switchyard_store::graph::load_resolved(&db.store, at, unix_now())
+            .await
+            .with_context(|| format!("loading the graph as of {at}"))?;
+    match resolution {
+        Resolution::Current => {
+            tracing::info!(%at, "at or after the newest data: the current graph")
+        }
+        Resolution::At(t) => tracing::info!(at = %t, "the graph as of a past instant"),
+    }
+    Ok((snapshot, version))
+}
+
 /// Parses `150000`, `150000sat` or `150000000msat` into msat.
 fn parse_amount_msat(s: &str) -> Result<u64> {
     let s = s.trim().replace('_', "");
@@ -457,11 +499,16 @@ async fn route(args: RouteArgs) -> Result<ExitCode> {
         .parse()
         .with_context(|| format!("--to {:?}", args.to))?;
     let amount_msat = parse_amount_msat(&args.amount)?;
+    let at = args
+        .at
+        .as_deref()
+        .map(|s| parse_time("--at", s))
+        .transpose()?;
     let snapshot = if args.graph.is_empty() {
         let db = Database::open(&args.db).await?;
-        let loaded = switchyard_store::graph::load_snapshot(&db.store).await;
+        let loaded = load_graph(&db, at).await;
         db.close().await;
-        loaded.context("loading the graph from the database")?.0
+        loaded?.0
     } else {
         let files = args.graph.clone();
         tokio::task::spawn_blocking(move || -> Result<switchyard_graph::Snapshot> {

@@ -100,6 +100,84 @@ fn analyze_files_ranks_like_the_engine() {
     );
 }
 
+/// `(node id, value)` of every node in `analyze --json` output, in printed order.
+fn ranked_output(out: &Output) -> Vec<(String, f64)> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    body["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| {
+            let id = n["node_id"].as_str().expect("node_id").to_string();
+            (id, n["value"].as_f64().expect("value"))
+        })
+        .collect()
+}
+
+/// A betweenness or closeness runs its one kernel instead of every metric: the whole ranking
+/// (every active node, its value, the order with ties by node id) must be the one the full
+/// computation gives. Betweenness sums per worker, so values are compared to 1e-9 relative
+/// and the order by value, with exact ties (the many zeros) by node id.
+#[test]
+fn analyze_single_kernel_ranks_every_node_like_the_full_computation() {
+    let [channels, nodes] = files();
+    let snapshot = load_bundled("2019-05-14");
+    let config = AnalyticsConfig {
+        weightings: vec![Weighting::Fee {
+            amount_msat: 100_000_000,
+        }],
+        ..AnalyticsConfig::default()
+    };
+    let engine = NetworkAnalytics::compute(&snapshot, &config).unwrap();
+    let cases = [
+        ("betweenness", Metric::Betweenness(WeightKind::Fee)),
+        ("closeness", Metric::ClosenessIn(WeightKind::Fee)),
+        ("closeness_out", Metric::ClosenessOut(WeightKind::Fee)),
+    ];
+    for (name, metric) in cases {
+        let out = ranked_output(&analyze(&[
+            "--metric", name, "--weight", "fee", "--limit", "1000000", "--json", "--file",
+            &channels, &nodes,
+        ]));
+        let expected: std::collections::HashMap<String, f64> = engine
+            .top(metric, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|(id, v)| (id.to_hex(), v))
+            .collect();
+        assert_eq!(out.len(), expected.len(), "{name}: every active node");
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
+        for (id, got) in &out {
+            let want = expected
+                .get(id)
+                .unwrap_or_else(|| panic!("{name}: {id} not active"));
+            assert!(close(*got, *want), "{name} {id}: {got} vs {want}");
+        }
+        for pair in out.windows(2) {
+            let ((a_id, a), (b_id, b)) = (&pair[0], &pair[1]);
+            assert!(a >= b, "{name}: {a_id} {a} before {b_id} {b}");
+            if a == b {
+                assert!(
+                    a_id < b_id,
+                    "{name}: tie {a} not by node id: {a_id}, {b_id}"
+                );
+            }
+        }
+        if name == "betweenness" {
+            let zeros = out.iter().filter(|(_, v)| *v == 0.0).count();
+            assert!(
+                zeros > 1,
+                "betweenness has ties (zeros) whose order is checked"
+            );
+        }
+    }
+}
+
 #[test]
 fn analyze_reports_bad_input_clearly() {
     let out = analyze(&["--file", "/nonexistent/channels.json"]);

@@ -76,6 +76,7 @@ fn state() -> AppState {
         computed_at: 0,
         seconds: 0.0,
         analytics,
+        as_of: None,
     })));
     state
 }

@@ -34,6 +34,16 @@ pub enum ApiError {
         /// Human-readable message (`error.message` in the body).
         message: String,
     },
+    /// An instant before the store's first graph data: 404 `before_first_data`, with the
+    /// first available time in the error object (`first_available`, unix seconds, and
+    /// `first_available_time`, RFC 3339).
+    #[error("{message}")]
+    BeforeData {
+        /// Human-readable message (`error.message` in the body).
+        message: String,
+        /// The first instant with graph data.
+        first_available: switchyard_store::time::Time,
+    },
     /// Temporarily unavailable (e.g. still computing): 503 with a code.
     #[error("{message}")]
     Unavailable {
@@ -88,6 +98,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
+            ApiError::BeforeData { .. } => (StatusCode::NOT_FOUND, "before_first_data"),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
@@ -122,11 +133,15 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        let mut response = (
-            status,
-            Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response();
+        let mut error = json!({"code": code, "message": message});
+        if let ApiError::BeforeData {
+            first_available, ..
+        } = &self
+        {
+            error["first_available"] = json!(first_available.0);
+            error["first_available_time"] = json!(first_available.to_string());
+        }
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

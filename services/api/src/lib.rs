@@ -20,7 +20,9 @@
 
 #![warn(missing_docs)]
 
+pub mod asof;
 pub mod auth;
+pub mod backfill;
 pub mod error;
 pub mod limits;
 pub mod metrics;
@@ -70,11 +72,13 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("get", "/v1/analytics/centrality", Public),
     ("get", "/v1/analytics/nodes/{pubkey}", Public),
     ("get", "/v1/analytics/channels/{scid}", Public),
+    ("get", "/v1/analytics/nodes/{pubkey}/history", Public),
     ("get", "/v1/node", Read),
     ("get", "/v1/peers", Read),
     ("post", "/v1/peers", Admin),
     ("get", "/v1/network/history", Public),
     ("get", "/v1/network/churn", Public),
+    ("get", "/v1/network/diff", Public),
     ("get", "/v1/channels/{scid}/history", Public),
     ("get", "/v1/nodes/{pubkey}/history", Public),
     ("get", "/v1/channels/own", Read),
@@ -95,6 +99,22 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("post", "/v1/fees/simulate", Read),
     ("post", "/v1/fees/apply", Admin),
     ("get", "/v1/fees/history", Read),
+];
+
+/// The routes that answer as of an instant with the `at` query parameter (the OpenAPI
+/// document must list it on exactly these; a test checks it).
+pub const AT_ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/network/stats"),
+    ("get", "/v1/nodes"),
+    ("get", "/v1/nodes/{pubkey}"),
+    ("get", "/v1/channels/{scid}"),
+    ("post", "/v1/routes"),
+    ("post", "/v1/routes/batch"),
+    ("post", "/v1/routes/matrix"),
+    ("post", "/v1/routes/mpp"),
+    ("get", "/v1/analytics/centrality"),
+    ("get", "/v1/analytics/nodes/{pubkey}"),
+    ("get", "/v1/analytics/channels/{scid}"),
 ];
 
 /// The application router.
@@ -118,6 +138,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/analytics/nodes/{pubkey}", get(routes::analytics::node))
         .route(
+            "/v1/analytics/nodes/{pubkey}/history",
+            get(routes::analytics::node_history),
+        )
+        .route(
             "/v1/analytics/channels/{scid}",
             get(routes::analytics::channel),
         )
@@ -128,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/network/history", get(routes::history::network))
         .route("/v1/network/churn", get(routes::history::churn))
+        .route("/v1/network/diff", get(routes::network::diff))
         .route("/v1/channels/{scid}/history", get(routes::history::channel))
         .route("/v1/nodes/{pubkey}/history", get(routes::history::node))
         .route(

@@ -57,6 +57,8 @@ pub struct Metrics {
     /// Position of the own node by fee-weighted betweenness (1 = most central, 0 = not in
     /// the analysed graph).
     pub own_node_betweenness_rank: IntGauge,
+    /// The graph and analytics over time: past views, stored analytics, the own node's rank.
+    pub time_travel: TimeTravelMetrics,
     /// Fee rate percentiles of the enabled directions of the served graph (`percentile` label).
     pub graph_fee_rate_ppm: IntGaugeVec,
     /// Base fee percentiles of the enabled directions of the served graph (`percentile` label).
@@ -167,6 +169,58 @@ fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
     must(Histogram::with_opts(
         HistogramOpts::new(name, help).buckets(buckets),
     ))
+}
+
+/// The graph and analytics over time (`?at=`, the analytics history).
+pub struct TimeTravelMetrics {
+    /// Composite rank position of the own node (1 = best, 0 = not in the analysed graph).
+    pub own_node_rank_position: IntGauge,
+    /// Analytics runs written to the store's analytics history, by kind and outcome.
+    pub analytics_runs_stored: IntCounterVec,
+    /// Requests for the graph as of a past instant, by cache result (`hit`, `miss`).
+    pub asof_requests: IntCounterVec,
+    /// Time to build the graph as of a past instant (store read and view).
+    pub asof_build_duration: Histogram,
+    /// Past graphs and past analytics held in memory (`kind` label: `graph`, `analytics`).
+    pub asof_cache_entries: IntGaugeVec,
+    /// Heap bytes of the past graphs and past analytics held in memory (`kind` label).
+    pub asof_cache_bytes: IntGaugeVec,
+}
+
+impl TimeTravelMetrics {
+    fn new() -> TimeTravelMetrics {
+        TimeTravelMetrics {
+            own_node_rank_position: must(IntGauge::new(
+                "switchyard_own_node_rank_position",
+                "Position of the configured own node by the composite rank (1 = best, 0 = not in the analysed graph)",
+            )),
+            analytics_runs_stored: counter_vec(
+                "switchyard_analytics_runs_stored_total",
+                "Analytics runs written to the store's analytics history, by kind (version, day) and outcome (stored, failed)",
+                &["kind", "outcome"],
+            ),
+            asof_requests: counter_vec(
+                "switchyard_asof_requests_total",
+                "Requests for the graph as of a past instant, by cache result (hit, miss)",
+                &["result"],
+            ),
+            asof_build_duration: histogram(
+                "switchyard_asof_build_duration_seconds",
+                "Time to build the graph as of a past instant from history (store read and view)",
+                vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+            ),
+            asof_cache_entries: gauge_vec(
+                "switchyard_asof_cache_entries",
+                "Past graphs (kind=graph) and past analytics (kind=analytics) held in memory",
+                &["kind"],
+            ),
+            asof_cache_bytes: gauge_vec(
+                "switchyard_asof_cache_bytes",
+                "Heap bytes of the past graphs (kind=graph) and past analytics (kind=analytics) held in memory",
+                &["kind"],
+            ),
+        }
+    }
 }
 
 impl Metrics {
@@ -284,6 +338,7 @@ impl Metrics {
             analytics_duration,
             analytics_version,
             own_node_betweenness_rank,
+            time_travel: TimeTravelMetrics::new(),
             graph_fee_rate_ppm,
             graph_base_fee_msat,
             db_pool_connections,
@@ -319,6 +374,13 @@ impl Metrics {
         must(m.register(&m.analytics_duration));
         must(m.register(&m.analytics_version));
         must(m.register(&m.own_node_betweenness_rank));
+        let t = &m.time_travel;
+        must(m.register(&t.own_node_rank_position));
+        must(m.register(&t.analytics_runs_stored));
+        must(m.register(&t.asof_requests));
+        must(m.register(&t.asof_build_duration));
+        must(m.register(&t.asof_cache_entries));
+        must(m.register(&t.asof_cache_bytes));
         must(m.register(&m.db_pool_connections));
         must(m.register(&m.db_pool_max_connections));
         must(m.register(&ProcessCollector::new()));
@@ -353,6 +415,13 @@ impl Metrics {
         // Make the outcome series exist from the start, so rate() works before the first import.
         for outcome in ["imported", "skipped", "failed"] {
             m.import_runs.with_label_values(&[outcome]);
+        }
+        for kind in ["graph", "analytics"] {
+            t.asof_cache_entries.with_label_values(&[kind]);
+            t.asof_cache_bytes.with_label_values(&[kind]);
+        }
+        for result in ["hit", "miss"] {
+            t.asof_requests.with_label_values(&[result]);
         }
     }
 

@@ -1,7 +1,7 @@
 //! Shared state of the handlers: the store, the served graph (swapped atomically, so readers
 //! never wait for a rebuild) and the metrics.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
@@ -9,9 +9,15 @@ use axum::body::Bytes;
 use switchyard_graph::analytics::{AnalyticsConfig, Metric, NetworkAnalytics, WeightKind};
 use switchyard_graph::route::RoutingIndex;
 use switchyard_graph::{NetworkStats, NodeId, NodeIdx, Snapshot};
+use switchyard_store::queries::analytics::{RunInfo, RunKind};
+use switchyard_store::time::Time;
 use switchyard_store::Store;
 
 use crate::metrics::Metrics;
+
+/// Version runs of the analytics history kept by default (see
+/// [`AppState::analytics_versions_kept`]).
+pub const DEFAULT_ANALYTICS_VERSIONS_KEPT: u32 = 48;
 
 /// A graph snapshot plus what the handlers derive from it once, not per request.
 pub struct GraphView {
@@ -33,21 +39,32 @@ pub struct GraphView {
     pub by_channels: Vec<NodeIdx>,
     /// The pathfinding index over this snapshot.
     pub routing: RoutingIndex,
+    /// The instant a past view describes (the graph as of `at`); `None` for the current graph.
+    pub as_of: Option<Time>,
 }
 
 impl GraphView {
     /// Derives everything from `snapshot` (statistics, orderings, routing index) for graph
-    /// version `version`.
+    /// version `version`: the view of the current graph.
     pub fn new(snapshot: Snapshot, version: i64) -> GraphView {
+        GraphView::new_at(snapshot, version, None)
+    }
+
+    /// The view of `snapshot`, the graph as of `as_of` (`None`: the current graph).
+    pub fn new_at(snapshot: Snapshot, version: i64, as_of: Option<Time>) -> GraphView {
         let stats = NetworkStats::compute(&snapshot);
         let loaded_at = unix_now();
-        let stats_json = serde_json::to_vec(&serde_json::json!({
+        let mut body = serde_json::json!({
             "graph_version": version,
             "loaded_at": loaded_at,
             "stats": &stats,
-        }))
-        .map(Bytes::from)
-        .unwrap_or_default();
+        });
+        if let Some(t) = as_of {
+            body["as_of"] = serde_json::json!(t.0);
+        }
+        let stats_json = serde_json::to_vec(&body)
+            .map(Bytes::from)
+            .unwrap_or_default();
         let n = snapshot.node_count() as NodeIdx;
         let node_capacity_sat: Vec<u64> = (0..n).map(|i| snapshot.node_capacity_sat(i)).collect();
         // Node indices already follow node id order, so a stable sort keeps ties by id.
@@ -68,7 +85,18 @@ impl GraphView {
             node_capacity_sat,
             by_capacity,
             by_channels,
+            as_of,
         }
+    }
+
+    /// Bytes held by the view: snapshot, routing index, sort orders, serialized stats (an
+    /// estimate: allocator overhead excluded).
+    pub fn heap_bytes(&self) -> usize {
+        self.snapshot.heap_bytes()
+            + self.routing.heap_bytes()
+            + self.node_capacity_sat.capacity() * 8
+            + (self.by_capacity.capacity() + self.by_channels.capacity()) * 4
+            + self.stats_json.len()
     }
 }
 
@@ -82,6 +110,8 @@ pub struct AnalyticsView {
     pub seconds: f64,
     /// The results.
     pub analytics: NetworkAnalytics,
+    /// The instant of the graph analysed, for analytics of a past graph; `None`: current.
+    pub as_of: Option<Time>,
 }
 
 /// Handler state. Cheap to clone.
@@ -107,6 +137,13 @@ pub struct AppState {
     pub limits: crate::limits::Limits,
     /// The per-client buckets of [`crate::limits::RATE_LIMITED`] endpoints.
     pub rate_limiter: Arc<crate::limits::RateLimiter>,
+    /// Past views and analytics (`at`).
+    pub asof: Arc<crate::asof::AsOf>,
+    /// What the analytics worker computes (set when it starts).
+    pub(crate) analytics_config: Arc<OnceLock<AnalyticsConfig>>,
+    /// Version runs of the analytics history kept in the store (older ones are pruned);
+    /// 0 keeps none (nothing is written).
+    pub analytics_versions_kept: u32,
 }
 
 impl AppState {
@@ -125,6 +162,9 @@ impl AppState {
             rate_limiter: Arc::new(crate::limits::RateLimiter::new(
                 crate::limits::Limits::default().rate,
             )),
+            asof: Arc::new(crate::asof::AsOf::default()),
+            analytics_config: Arc::new(OnceLock::new()),
+            analytics_versions_kept: DEFAULT_ANALYTICS_VERSIONS_KEPT,
         }
     }
 
@@ -181,8 +221,11 @@ impl AppState {
     }
 
     /// Computes analytics for every new snapshot, one computation at a time, and swaps the
-    /// results in; requests keep reading the previous results meanwhile.
+    /// results in; requests keep reading the previous results meanwhile. Each result is also
+    /// kept in the store's analytics history (a version run; the newest
+    /// [`AppState::analytics_versions_kept`] are kept).
     pub fn spawn_analytics_worker(&self, config: AnalyticsConfig) -> tokio::task::JoinHandle<()> {
+        let _ = self.analytics_config.set(config.clone());
         let state = self.clone();
         tokio::spawn(async move {
             loop {
@@ -197,6 +240,7 @@ impl AppState {
                 let config = config.clone();
                 let started = Instant::now();
                 let uptime = state.uptime().await;
+                let loaded_at = graph.loaded_at;
                 let result = tokio::task::spawn_blocking(move || {
                     NetworkAnalytics::compute_with_uptime(&graph.snapshot, &config, uptime.as_ref())
                         .map(|a| (graph.version, a))
@@ -206,26 +250,83 @@ impl AppState {
                 match result {
                     Ok(Ok((version, analytics))) => {
                         tracing::info!(version, seconds, "network analytics computed");
-                        state.metrics.analytics_duration.set(seconds);
-                        state.metrics.analytics_version.set(version);
-                        if let Some(own) = &state.own_node {
-                            state
-                                .metrics
-                                .own_node_betweenness_rank
-                                .set(betweenness_rank(&analytics, own).unwrap_or(0) as i64);
-                        }
-                        state.analytics.store(Some(Arc::new(AnalyticsView {
+                        let view = Arc::new(AnalyticsView {
                             version,
                             computed_at: unix_now(),
                             seconds,
                             analytics,
-                        })));
+                            as_of: None,
+                        });
+                        state.publish_analytics(view.clone());
+                        state.keep_analytics(&view, loaded_at).await;
                     }
                     Ok(Err(e)) => tracing::error!(error = %e, "analytics configuration rejected"),
                     Err(e) => tracing::error!(error = %e, "analytics computation panicked"),
                 }
             }
         })
+    }
+
+    /// Serves `view` and sets the gauges that mirror it.
+    fn publish_analytics(&self, view: Arc<AnalyticsView>) {
+        let m = &self.metrics;
+        m.analytics_duration.set(view.seconds);
+        m.analytics_version.set(view.version);
+        if let Some(own) = &self.own_node {
+            let a = &view.analytics;
+            m.own_node_betweenness_rank
+                .set(betweenness_rank(a, own).unwrap_or(0) as i64);
+            let position = a.node_position(own).map_or(0, |i| a.rank[i].position);
+            m.time_travel
+                .own_node_rank_position
+                .set(i64::from(position));
+        }
+        self.analytics.store(Some(view));
+    }
+
+    /// Keeps `view` in the store's analytics history as a version run and prunes old ones.
+    async fn keep_analytics(&self, view: &AnalyticsView, loaded_at: u64) {
+        if self.analytics_versions_kept == 0 {
+            return;
+        }
+        let run = RunInfo {
+            kind: RunKind::Version {
+                graph_version: view.version,
+            },
+            as_of: loaded_at as i64,
+            seconds: view.seconds,
+        };
+        let pool = self.store.pool();
+        let stored = async {
+            // A version already stored (computed again after a restart) keeps its run.
+            switchyard_store::queries::analytics::store_run(pool, &run, &view.analytics).await?;
+            switchyard_store::queries::analytics::prune_versions(
+                pool,
+                view.analytics.config.amount_msat,
+                self.analytics_versions_kept,
+            )
+            .await
+        }
+        .await;
+        let outcome = match stored {
+            Ok(pruned) => {
+                tracing::debug!(
+                    version = view.version,
+                    pruned,
+                    "analytics kept in the store"
+                );
+                "stored"
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "keeping analytics in the store failed");
+                "failed"
+            }
+        };
+        self.metrics
+            .time_travel
+            .analytics_runs_stored
+            .with_label_values(&["version", outcome])
+            .inc();
     }
 
     /// Each node's uptime from the store's gossip history (the rank's uptime component; see

@@ -23,16 +23,16 @@ fn secret(b: u8) -> SecretKey {
     SecretKey::from_slice(&[b; 32]).unwrap()
 }
 
-struct Chain {
-    btc: Bitcoind,
-    wallet: Wallet,
-    ab: ChannelFixture,
-    bc: ChannelFixture,
-    ac: ChannelFixture,
+pub(crate) struct Chain {
+    pub btc: Bitcoind,
+    pub wallet: Wallet,
+    pub ab: ChannelFixture,
+    pub bc: ChannelFixture,
+    pub ac: ChannelFixture,
 }
 
 /// Three channels funded and confirmed on a fresh regtest chain.
-async fn chain() -> Chain {
+pub(crate) async fn chain() -> Chain {
     tokio::task::spawn_blocking(|| {
         let btc = Bitcoind::start().expect("regtest bitcoind (scripts/build-bitcoind.sh)");
         let mut wallet = Wallet::new(&btc).unwrap();
@@ -122,7 +122,7 @@ pub(crate) async fn wait_for(what: &str, secs: u64, mut ok: impl AsyncFnMut() ->
     panic!("timed out after {secs}s waiting for {what}");
 }
 
-fn scid_text(scid: u64) -> String {
+pub(crate) fn scid_text(scid: u64) -> String {
     format!(
         "{}x{}x{}",
         scid >> 40,

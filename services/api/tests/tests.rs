@@ -1,5 +1,7 @@
 //! The API over real HTTP, against a real Postgres holding the real 2019 graph.
 
+mod analytics_history;
+mod asof_gossip;
 mod auth;
 mod fees;
 mod fees_regtest;
@@ -12,6 +14,7 @@ mod line;
 mod node;
 mod prom;
 mod reach;
+mod time_travel;
 
 use std::sync::Arc;
 
@@ -535,6 +538,26 @@ async fn openapi_document_lists_exactly_the_routes() {
         .collect();
     routes.sort();
     assert_eq!(documented, routes);
+    // `at` is documented on exactly the routes that take it.
+    let mut with_at: Vec<(String, String)> = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            if params
+                .iter()
+                .any(|p| p["name"] == "at" && p["in"] == "query")
+            {
+                with_at.push((method.clone(), path.clone()));
+            }
+        }
+    }
+    with_at.sort();
+    let mut at_routes: Vec<(String, String)> = switchyard_api::AT_ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    at_routes.sort();
+    assert_eq!(with_at, at_routes);
     // Each operation's security says what the route's class needs (none: the document's
     // default, public data).
     for (method, path, access) in switchyard_api::ROUTES {

@@ -66,14 +66,22 @@ impl SyntheticNetwork {
     }
 }
 
-/// xorshift64*: deterministic, good enough to pick channel endpoints.
-struct Rng(u64);
+/// xorshift64*: deterministic from its seed (not 0), good enough for synthetic data (channel
+/// endpoints here, gossip history in the time-travel bench). Not for anything secret.
+pub struct Rng(pub u64);
+
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`0` for `n == 0`; slightly biased, fine for test data).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
     }
 }
 
@@ -98,7 +106,7 @@ pub fn network(nodes: usize, channels: usize, seed: u64, timestamp: u32) -> Synt
     let mut rng = Rng(seed | 1);
     let pick = |rng: &mut Rng| {
         // Square of a uniform: skewed toward small indices.
-        let u = (rng.next() % 1_000_000) as f64 / 1_000_000.0;
+        let u = (rng.next_u64() % 1_000_000) as f64 / 1_000_000.0;
         ((u * u) * nodes as f64) as usize % nodes
     };
     let sign = |m: &UnsignedChannelAnnouncement, k: &SecretKey| {
@@ -108,7 +116,7 @@ pub fn network(nodes: usize, channels: usize, seed: u64, timestamp: u32) -> Synt
     for c in 0..channels {
         // Every node gets a channel (its announcement needs one), then skewed picks.
         let a = if c < nodes { c } else { pick(&mut rng) };
-        let mut b = rng.next() as usize % nodes;
+        let mut b = rng.next_u64() as usize % nodes;
         if b == a {
             b = (a + 1) % nodes;
         }
@@ -135,7 +143,7 @@ pub fn network(nodes: usize, channels: usize, seed: u64, timestamp: u32) -> Synt
             bitcoin_signature_2: sign(&contents, &btc_keys[n2]),
             contents,
         };
-        let capacity_msat = (100_000 + rng.next() % 10_000_000) * 1000;
+        let capacity_msat = (100_000 + rng.next_u64() % 10_000_000) * 1000;
         let update = |dir: u8, k: &SecretKey, fee: u32| {
             let contents = UnsignedChannelUpdate {
                 chain_hash: regtest_chain_hash(),
@@ -155,8 +163,8 @@ pub fn network(nodes: usize, channels: usize, seed: u64, timestamp: u32) -> Synt
                 contents,
             }
         };
-        let u1 = update(0, &node_keys[n1], (rng.next() % 2000) as u32);
-        let u2 = update(1, &node_keys[n2], (rng.next() % 2000) as u32);
+        let u1 = update(0, &node_keys[n1], (rng.next_u64() % 2000) as u32);
+        let u2 = update(1, &node_keys[n2], (rng.next_u64() % 2000) as u32);
         out.push((ann, u1, u2));
     }
     let nodes_ann = (0..nodes)

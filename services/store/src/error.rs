@@ -41,6 +41,9 @@ pub enum Error {
     /// A caller-supplied parameter the store cannot use.
     #[error("{0}")]
     InvalidInput(String),
+    /// The graph as of an instant the store cannot answer for.
+    #[error(transparent)]
+    AsOf(#[from] crate::queries::asof::ResolveError),
 }
 
 impl Error {

@@ -32,6 +32,7 @@ pub mod import;
 pub mod queries;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod time;
 pub mod timeline;
 
 use std::str::FromStr;

@@ -121,3 +121,56 @@ impl TestDb {
         }
     }
 }
+
+/// A snapshot's time as the import records it: the newest timestamp in its file.
+pub fn snapshot_time(file: &str) -> i64 {
+    switchyard_graph::load::read_file_to_vec(&switchyard_graph::testing::data_file(file))
+        .expect("read snapshot")
+        .iter()
+        .filter_map(|r| match r {
+            switchyard_graph::Record::Update(u) => Some(i64::from(u.timestamp)),
+            switchyard_graph::Record::Node(n) => {
+                n.announcement.as_ref().map(|a| i64::from(a.timestamp))
+            }
+            switchyard_graph::Record::Channel(_) => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The nodes whose newest announcement signed by `at` differs between a store holding all
+/// of `nodes_files` and one holding `alone` only, with the one the former shows (`None`:
+/// none): the history of several snapshots knows announcements one snapshot had not received
+/// yet, and keeps those a later snapshot lists the node without.
+pub fn announcements_differing(
+    nodes_files: &[&str],
+    alone: &str,
+    at: i64,
+) -> std::collections::HashMap<switchyard_graph::NodeId, Option<(u32, String)>> {
+    use std::collections::HashMap;
+    use switchyard_graph::NodeId;
+    let newest = |files: &[&str]| {
+        let mut m: HashMap<NodeId, Option<(u32, String)>> = HashMap::new();
+        for f in files {
+            let records =
+                switchyard_graph::load::read_file_to_vec(&switchyard_graph::testing::data_file(f))
+                    .expect("read nodes file");
+            for r in records {
+                let switchyard_graph::Record::Node(n) = r else {
+                    continue;
+                };
+                let slot = m.entry(n.node_id).or_insert(None);
+                if let Some(a) = n.announcement.filter(|a| i64::from(a.timestamp) <= at) {
+                    if slot.as_ref().is_none_or(|(ts, _)| *ts <= a.timestamp) {
+                        *slot = Some((a.timestamp, a.alias));
+                    }
+                }
+            }
+        }
+        m
+    };
+    let (all, one) = (newest(nodes_files), newest(&[alone]));
+    all.into_iter()
+        .filter(|(id, a)| one.get(id).cloned().flatten() != *a)
+        .collect()
+}

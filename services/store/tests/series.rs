@@ -78,6 +78,106 @@ fn in_force<'a>(
     m
 }
 
+/// Churn between the two snapshot dates is the difference of the files; returns it (complete
+/// lists).
+async fn assert_churn_is_the_difference_of_the_files(
+    pool: &sqlx::PgPool,
+    jan: &Facts,
+    may: &Facts,
+) -> history::Churn {
+    let jan_scids: HashSet<Scid> = jan.ends.keys().copied().collect();
+    let may_scids: HashSet<Scid> = may.ends.keys().copied().collect();
+    let churn = history::churn(pool, jan.day(), may.day(), 100_000)
+        .await
+        .unwrap();
+    let opened: HashSet<Scid> = may_scids.difference(&jan_scids).copied().collect();
+    let closed: HashSet<Scid> = jan_scids.difference(&may_scids).copied().collect();
+    assert_eq!(churn.changes.channels_opened, opened.len() as u64);
+    assert_eq!(churn.changes.channels_closed, closed.len() as u64);
+    assert_eq!(
+        churn
+            .changes
+            .opened
+            .iter()
+            .map(|c| c.scid)
+            .collect::<HashSet<_>>(),
+        opened
+    );
+    assert_eq!(
+        churn
+            .changes
+            .closed
+            .iter()
+            .map(|c| c.scid)
+            .collect::<HashSet<_>>(),
+        closed
+    );
+    assert_eq!(
+        churn.changes.capacity_added_sat,
+        opened.iter().map(|s| may.capacity[s] as i64).sum::<i64>()
+    );
+    assert_eq!(
+        churn.changes.capacity_removed_sat,
+        closed.iter().map(|s| jan.capacity[s] as i64).sum::<i64>()
+    );
+    assert_eq!(
+        (churn.changes.channels_at_from, churn.changes.channels_at_to),
+        (jan_scids.len() as u64, may_scids.len() as u64)
+    );
+    assert_eq!(
+        (
+            churn.changes.capacity_at_from_sat,
+            churn.changes.capacity_at_to_sat
+        ),
+        (jan.capacity_sat(), may.capacity_sat())
+    );
+    let (jan_nodes, may_nodes) = (jan.nodes(), may.nodes());
+    let appeared: HashSet<NodeId> = may_nodes.difference(&jan_nodes).copied().collect();
+    let gone: HashSet<NodeId> = jan_nodes.difference(&may_nodes).copied().collect();
+    assert_eq!(
+        (
+            churn.changes.nodes_appeared,
+            churn.changes.nodes_disappeared
+        ),
+        (appeared.len() as u64, gone.len() as u64)
+    );
+    assert_eq!(
+        churn
+            .changes
+            .appeared
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>(),
+        appeared
+    );
+    assert_eq!(
+        churn
+            .changes
+            .disappeared
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>(),
+        gone
+    );
+    assert!(churn
+        .changes
+        .closed
+        .windows(2)
+        .all(|w| w[0].capacity_sat >= w[1].capacity_sat));
+    let small = history::churn(pool, jan.day(), may.day(), 3).await.unwrap();
+    assert_eq!(small.changes.closed, churn.changes.closed[..3]);
+    assert_eq!(small.changes.channels_closed, churn.changes.channels_closed);
+    // Nothing happens between two days without data.
+    let quiet = history::churn(pool, jan.day().plus(1), may.day().plus(-1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (quiet.changes.channels_opened, quiet.changes.channels_closed),
+        (0, 0)
+    );
+    churn
+}
+
 #[tokio::test]
 async fn history_of_january_then_may_matches_the_files() {
     let db = TestDb::new().await;
@@ -202,68 +302,10 @@ async fn history_of_january_then_may_matches_the_files() {
     .unwrap();
     assert!(after.points.is_empty());
 
-    // Churn between the two snapshot dates is the difference of the files.
-    let churn = history::churn(pool, jan.day(), may.day(), 100_000)
-        .await
-        .unwrap();
-    let opened: HashSet<Scid> = may_scids.difference(&jan_scids).copied().collect();
-    let closed: HashSet<Scid> = jan_scids.difference(&may_scids).copied().collect();
-    assert_eq!(churn.channels_opened, opened.len() as u64);
-    assert_eq!(churn.channels_closed, closed.len() as u64);
-    assert_eq!(
-        churn.opened.iter().map(|c| c.scid).collect::<HashSet<_>>(),
-        opened
-    );
-    assert_eq!(
-        churn.closed.iter().map(|c| c.scid).collect::<HashSet<_>>(),
-        closed
-    );
-    assert_eq!(
-        churn.capacity_added_sat,
-        opened.iter().map(|s| may.capacity[s] as i64).sum::<i64>()
-    );
-    assert_eq!(
-        churn.capacity_removed_sat,
-        closed.iter().map(|s| jan.capacity[s] as i64).sum::<i64>()
-    );
-    assert_eq!(
-        (churn.channels_at_from, churn.channels_at_to),
-        (jan_scids.len() as u64, may_scids.len() as u64)
-    );
-    assert_eq!(
-        (churn.capacity_at_from_sat, churn.capacity_at_to_sat),
-        (jan.capacity_sat(), may.capacity_sat())
-    );
-    let (jan_nodes, may_nodes) = (jan.nodes(), may.nodes());
-    let appeared: HashSet<NodeId> = may_nodes.difference(&jan_nodes).copied().collect();
-    let gone: HashSet<NodeId> = jan_nodes.difference(&may_nodes).copied().collect();
-    assert_eq!(
-        (churn.nodes_appeared, churn.nodes_disappeared),
-        (appeared.len() as u64, gone.len() as u64)
-    );
-    assert_eq!(
-        churn.appeared.iter().copied().collect::<HashSet<_>>(),
-        appeared
-    );
-    assert_eq!(
-        churn.disappeared.iter().copied().collect::<HashSet<_>>(),
-        gone
-    );
-    assert!(churn
-        .closed
-        .windows(2)
-        .all(|w| w[0].capacity_sat >= w[1].capacity_sat));
-    let small = history::churn(pool, jan.day(), may.day(), 3).await.unwrap();
-    assert_eq!(small.closed, churn.closed[..3]);
-    assert_eq!(small.channels_closed, churn.channels_closed);
-    // Nothing happens between two days without data.
-    let quiet = history::churn(pool, jan.day().plus(1), may.day().plus(-1), 10)
-        .await
-        .unwrap();
-    assert_eq!((quiet.channels_opened, quiet.channels_closed), (0, 0));
+    let churn = assert_churn_is_the_difference_of_the_files(pool, &jan, &may).await;
 
     // A channel of January gone in May: closed at the May snapshot time.
-    let gone_scid = churn.closed[0].scid;
+    let gone_scid = churn.changes.closed[0].scid;
     let h = history::channel_history(pool, gone_scid)
         .await
         .unwrap()
@@ -326,7 +368,7 @@ async fn history_of_january_then_may_matches_the_files() {
         .is_none());
 
     // The closed channel's endpoints list it in their history.
-    let node = churn.closed[0].node_1;
+    let node = churn.changes.closed[0].node_1;
     let nh = history::node_history(pool, &node).await.unwrap().unwrap();
     assert!(nh.events.iter().any(|e| matches!(
         &e.kind,

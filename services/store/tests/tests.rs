@@ -1,5 +1,6 @@
 //! Integration tests of the store against a real Postgres (see `switchyard_store::testing`).
 
+mod asof;
 mod embedded;
 mod fees;
 mod gossip;

@@ -1,7 +1,8 @@
 //! Network analytics of the served snapshot, computed in the background per snapshot: a
 //! request never waits for a computation (503 `analytics_pending` until the first is done).
-
-use std::sync::Arc;
+//! With `at`, the same of the graph as of that instant (computed in the background on first
+//! request, see [`crate::asof`]). A node's metrics over time come from the store's analytics
+//! history (`/v1/analytics/nodes/{pubkey}/history`).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -10,16 +11,21 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_graph::analytics::{Metric, WeightKind};
 use switchyard_graph::NodeId;
+use switchyard_store::queries::analytics::{self, NodeSeries, SeriesKind};
+use switchyard_store::queries::history::{Day, SeriesRange, Step};
 
+use super::history::parse_day;
 use super::{parse_node_id, parse_scid};
+use crate::asof::AtQuery;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AnalyticsView, AppState};
 
-fn view(state: &AppState) -> ApiResult<Arc<AnalyticsView>> {
-    state.analytics().ok_or_else(|| ApiError::Unavailable {
-        code: "analytics_pending",
-        message: "analytics are being computed for the current graph; retry shortly".into(),
-    })
+/// Adds `as_of` to an answer computed on the graph as of a past instant.
+fn with_as_of(mut body: Value, v: &AnalyticsView) -> Value {
+    if let Some(t) = v.as_of {
+        body["as_of"] = json!(t.0);
+    }
+    body
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -56,6 +62,8 @@ pub struct CentralityQuery {
     amount_msat: Option<u64>,
     limit: Option<usize>,
     cursor: Option<usize>,
+    /// The graph as of this instant (unix seconds or RFC 3339).
+    at: Option<String>,
 }
 
 /// `GET /v1/analytics/centrality`: nodes by a centrality metric, highest first.
@@ -64,7 +72,7 @@ pub async fn centrality(
     query: Result<Query<CentralityQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = query?;
-    let v = view(&state)?;
+    let v = state.analytics_at(q.at.as_deref()).await?;
     let served = v.analytics.config.amount_msat;
     if q.amount_msat.is_some_and(|a| a != served) {
         return Err(ApiError::bad_request(
@@ -105,50 +113,114 @@ pub async fn centrality(
     // `cursor` is the caller's, up to usize::MAX (fuzz/regressions/api_request).
     let next = start.checked_add(limit).filter(|&end| end < all.len());
     let (name, weight) = metric_label(metric);
-    Ok(Json(json!({
-        "graph_version": v.version,
-        "computed_at": v.computed_at,
-        "amount_msat": served,
-        "metric": name,
-        "weight": weight,
-        "total": all.len(),
-        "nodes": page,
-        "next_cursor": next,
-    })))
+    Ok(Json(with_as_of(
+        json!({
+            "graph_version": v.version,
+            "computed_at": v.computed_at,
+            "amount_msat": served,
+            "metric": name,
+            "weight": weight,
+            "total": all.len(),
+            "nodes": page,
+            "next_cursor": next,
+        }),
+        &v,
+    )))
 }
 
 /// `GET /v1/analytics/nodes/{pubkey}`: every metric of one node, with percentiles and rank.
 pub async fn node(
     State(state): State<AppState>,
     Path(pubkey): Path<String>,
+    query: Result<Query<AtQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Query(q) = query?;
     let id: NodeId = parse_node_id(&pubkey)?;
-    let v = view(&state)?;
+    let v = state.analytics_at(q.at.as_deref()).await?;
     let report = v.analytics.node(&id).ok_or_else(|| {
         ApiError::not_found(
             "node_not_active",
             format!("{id} has no enabled channel in the analysed graph"),
         )
     })?;
-    Ok(Json(
+    Ok(Json(with_as_of(
         json!({"graph_version": v.version, "amount_msat": v.analytics.config.amount_msat, "node": report}),
-    ))
+        &v,
+    )))
 }
 
 /// `GET /v1/analytics/channels/{scid}`: edge betweenness and share of routes per direction.
 pub async fn channel(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<AtQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Query(q) = query?;
     let scid = parse_scid(&id)?;
-    let v = view(&state)?;
+    let v = state.analytics_at(q.at.as_deref()).await?;
     let report = v.analytics.channel(scid).ok_or_else(|| {
         ApiError::not_found(
             "channel_not_active",
             format!("{scid} has no enabled direction in the analysed graph"),
         )
     })?;
-    Ok(Json(
+    Ok(Json(with_as_of(
         json!({"graph_version": v.version, "amount_msat": v.analytics.config.amount_msat, "channel": report}),
+        &v,
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    kind: SeriesKind,
+    amount_msat: Option<u64>,
+}
+
+/// Points of a node's series by default: the last 30 days of stored runs.
+const DEFAULT_HISTORY_DAYS: i32 = 30;
+
+/// `GET /v1/analytics/nodes/{pubkey}/history?from=&to=&kind=day|version&amount_msat=`: one
+/// node's metrics in each stored run (a day of history, or a computed graph version).
+pub async fn node_history(
+    State(state): State<AppState>,
+    Path(pubkey): Path<String>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> ApiResult<Json<NodeSeries>> {
+    let Query(q) = query?;
+    let id = parse_node_id(&pubkey)?;
+    let amount = q
+        .amount_msat
+        .unwrap_or_else(|| state.analytics_config().amount_msat);
+    let pool = state.store.pool();
+    let (from, to) = (
+        parse_day("from", q.from.as_deref())?,
+        parse_day("to", q.to.as_deref())?,
+    );
+    let to = match to {
+        Some(t) => t,
+        None => {
+            let newest = analytics::newest_run(pool, q.kind, amount).await?;
+            let newest = newest
+                .map(Day::from_unix)
+                .unwrap_or_else(|| Day::from_unix(crate::state::unix_now() as i64));
+            from.map_or(newest, |f| newest.max(f))
+        }
+    };
+    let from = from.unwrap_or(to.plus(1 - DEFAULT_HISTORY_DAYS));
+    SeriesRange::new(from, to, Step::Day)?;
+    if switchyard_store::queries::nodes::get(pool, &id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found(
+            "node_not_found",
+            format!("no node {id}"),
+        ));
+    }
+    Ok(Json(
+        analytics::node_series(pool, &id, q.kind, amount, from, to).await?,
     ))
 }

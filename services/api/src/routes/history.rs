@@ -18,7 +18,7 @@ const DEFAULT_DAYS: i32 = 30;
 const DEFAULT_CHURN_LIMIT: usize = 100;
 const MAX_CHURN_LIMIT: usize = 100_000;
 
-fn parse_day(name: &str, s: Option<&str>) -> ApiResult<Option<Day>> {
+pub(crate) fn parse_day(name: &str, s: Option<&str>) -> ApiResult<Option<Day>> {
     s.map(|s| {
         s.parse::<Day>()
             .map_err(|e| ApiError::bad_request("invalid_date", format!("{name}: {e}")))

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use switchyard_graph::{NodeId, NodeIdx, Policy};
 
 use super::parse_node_id;
+use crate::asof::AtQuery;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, GraphView};
 
@@ -26,6 +27,8 @@ pub struct ListQuery {
     sort: NodeSort,
     limit: Option<usize>,
     cursor: Option<String>,
+    /// The graph as of this instant (unix seconds or RFC 3339).
+    at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -57,7 +60,7 @@ pub async fn list(
             format!("limit must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    let g = state.graph().ok_or(ApiError::NotReady)?;
+    let g = state.view_at(q.at.as_deref()).await?;
     let order = match q.sort {
         NodeSort::Capacity => &g.by_capacity,
         NodeSort::Channels => &g.by_channels,
@@ -89,12 +92,16 @@ pub async fn list(
         .then(|| page.last())
         .flatten()
         .map(|&n| format!("{}.{}", sort_key(&g, q.sort, n), g.snapshot.node(n).id));
-    Ok(Json(json!({
+    let mut body = json!({
         "graph_version": g.version,
         "total": order.len(),
         "nodes": nodes,
         "next_cursor": next_cursor,
-    })))
+    });
+    if let Some(t) = g.as_of {
+        body["as_of"] = json!(t.0);
+    }
+    Ok(Json(body))
 }
 
 fn policy_json(p: Option<&Policy>) -> Value {
@@ -104,20 +111,33 @@ fn policy_json(p: Option<&Policy>) -> Value {
     }
 }
 
-/// A node: its announcement, current channels and capacity, and its announcement history.
+/// A node: its announcement, current channels and capacity, and its announcement history;
+/// with `at`, as they stood then.
 pub async fn get(
     State(state): State<AppState>,
     Path(pubkey): Path<String>,
+    query: Result<Query<AtQuery>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Query(q) = query?;
     let id = parse_node_id(&pubkey)?;
-    let g = state.graph().ok_or(ApiError::NotReady)?;
-    let row = switchyard_store::queries::nodes::get(state.store.pool(), &id).await?;
-    let history = switchyard_store::queries::nodes::announcements(state.store.pool(), &id).await?;
+    let g = state.view_at(q.at.as_deref()).await?;
+    let pool = state.store.pool();
+    let (row, history) = match g.as_of {
+        None => (
+            switchyard_store::queries::nodes::get(pool, &id).await?,
+            switchyard_store::queries::nodes::announcements(pool, &id).await?,
+        ),
+        Some(t) => match switchyard_store::queries::asof::node_at(pool, &id, t).await? {
+            Some((row, history)) => (Some(row), history),
+            None => (None, Vec::new()),
+        },
+    };
     let in_graph = g.snapshot.node_idx(&id);
     if row.is_none() && in_graph.is_none() {
+        let when = g.as_of.map(|t| format!(" as of {t}")).unwrap_or_default();
         return Err(ApiError::not_found(
             "node_not_found",
-            format!("no node {id}"),
+            format!("no node {id}{when}"),
         ));
     }
     let mut channels = Vec::new();
@@ -138,7 +158,7 @@ pub async fn get(
             }));
         }
     }
-    Ok(Json(json!({
+    let mut body = json!({
         "node_id": id,
         "in_graph": in_graph.is_some(),
         "announcement": history.first(),
@@ -148,5 +168,9 @@ pub async fn get(
         "channel_count": channels.len(),
         "channels": channels,
         "announcement_history": history,
-    })))
+    });
+    if let Some(t) = g.as_of {
+        body["as_of"] = json!(t.0);
+    }
+    Ok(Json(body))
 }

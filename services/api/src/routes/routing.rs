@@ -1,17 +1,19 @@
-//! Route queries: single, batch, many-to-many matrix and multi-part. The searches are CPU
-//! work, so they run on the blocking pool, never on the async workers.
+//! Route queries: single, batch, many-to-many matrix and multi-part, on the current graph or
+//! (`?at=`) on the graph as of an instant. The searches are CPU work, so they run on the
+//! blocking pool, never on the async workers.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_graph::route::{CostModel, MppRequest, RouteError, RouteRequest};
 use switchyard_graph::NodeId;
 
+use crate::asof::AtQuery;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, GraphView};
 
@@ -52,11 +54,15 @@ fn model_name(m: CostModel) -> &'static str {
     }
 }
 
+/// Runs `work` on the blocking pool over the graph asked for: the current one, or the graph
+/// as of `at`.
 async fn on_graph<T: Send + 'static>(
     state: &AppState,
+    at: Result<Query<AtQuery>, QueryRejection>,
     work: impl FnOnce(&GraphView) -> T + Send + 'static,
 ) -> ApiResult<T> {
-    let g: Arc<GraphView> = state.graph().ok_or(ApiError::NotReady)?;
+    let Query(at) = at?;
+    let g: Arc<GraphView> = state.view_at(at.at.as_deref()).await?;
     tokio::task::spawn_blocking(move || work(&g))
         .await
         .map_err(|e| ApiError::Internal(format!("route worker: {e}")))
@@ -83,12 +89,13 @@ fn outcome(r: &Result<impl Sized, RouteError>) -> &'static str {
 /// `POST /v1/routes`: one route, or 422 with the reason there is none.
 pub async fn route(
     State(state): State<AppState>,
+    at: Result<Query<AtQuery>, QueryRejection>,
     body: Result<Json<RouteRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let Json(req) = body?;
     let started = Instant::now();
     let model = req.cost_model;
-    let result = on_graph(&state, move |g| g.routing.find_route(&req)).await?;
+    let result = on_graph(&state, at, move |g| g.routing.find_route(&req)).await?;
     record(&state, model, outcome(&result), started, 1);
     Ok(Json(json!(result.map_err(route_error)?)))
 }
@@ -101,6 +108,7 @@ pub struct BatchRequest {
 /// `POST /v1/routes/batch`: up to 10,000 queries, answered in parallel, in input order.
 pub async fn batch(
     State(state): State<AppState>,
+    at: Result<Query<AtQuery>, QueryRejection>,
     body: Result<Json<BatchRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let Json(req) = body?;
@@ -112,7 +120,7 @@ pub async fn batch(
     }
     let started = Instant::now();
     let queries = req.queries;
-    let results = on_graph(&state, move |g| {
+    let results = on_graph(&state, at, move |g| {
         let results = g.routing.find_routes(&queries);
         (
             queries
@@ -163,6 +171,7 @@ pub struct MatrixRequest {
 /// `POST /v1/routes/matrix`: fee and probability from every source to every destination.
 pub async fn matrix(
     State(state): State<AppState>,
+    at: Result<Query<AtQuery>, QueryRejection>,
     body: Result<Json<MatrixRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let Json(req) = body?;
@@ -181,7 +190,7 @@ pub async fn matrix(
     }
     let started = Instant::now();
     let model = req.cost_model;
-    let m = on_graph(&state, move |g| {
+    let m = on_graph(&state, at, move |g| {
         g.routing.matrix(
             &req.sources,
             &req.destinations,
@@ -208,12 +217,13 @@ pub async fn matrix(
 /// `POST /v1/routes/mpp`: a payment split across paths by min-cost flow.
 pub async fn mpp(
     State(state): State<AppState>,
+    at: Result<Query<AtQuery>, QueryRejection>,
     body: Result<Json<MppRequest>, JsonRejection>,
 ) -> ApiResult<Json<Value>> {
     let Json(req) = body?;
     let started = Instant::now();
     let model = req.request.cost_model;
-    let result = on_graph(&state, move |g| g.routing.find_mpp(&req)).await?;
+    let result = on_graph(&state, at, move |g| g.routing.find_mpp(&req)).await?;
     record(&state, model, outcome(&result), started, 1);
     Ok(Json(json!(result.map_err(route_error)?)))
 }

@@ -114,14 +114,18 @@ pub struct UpdateRow {
     pub source: String,
 }
 
+/// The columns of an [`UpdateRow`].
+pub(crate) const UPDATE_COLUMNS: &str =
+    "direction, timestamp, message_flags, channel_flags, disabled, cltv_delta, \
+     htlc_min_msat, htlc_max_msat, fee_base_msat, fee_ppm, \
+     extract(epoch FROM received_at)::bigint AS received_at, source";
+
 /// Every stored update of a channel, both directions, newest first.
 pub async fn updates(db: impl PgExecutor<'_>, scid: Scid) -> Result<Vec<UpdateRow>> {
-    Ok(sqlx::query_as(
-        "SELECT direction, timestamp, message_flags, channel_flags, disabled, cltv_delta, \
-         htlc_min_msat, htlc_max_msat, fee_base_msat, fee_ppm, \
-         extract(epoch FROM received_at)::bigint AS received_at, source \
-         FROM channel_updates WHERE scid = $1 ORDER BY timestamp DESC, direction",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {UPDATE_COLUMNS} FROM channel_updates WHERE scid = $1 \
+         ORDER BY timestamp DESC, direction"
+    ))
     .bind(scid.to_i64())
     .fetch_all(db)
     .await?)

@@ -16,7 +16,9 @@ use switchyard_graph::{NodeId, Scid};
 
 use crate::error::Result;
 use crate::queries::channels::{node_id, ChannelRow, UpdateRow};
+pub use crate::queries::diff::{churn, Churn, ChurnChannel, NetworkChanges};
 use crate::queries::nodes::{AnnouncementRow, NodeRow};
+use crate::queries::read_only;
 use crate::timeline::{self, ChannelSpan, PolicyVersion, Replay};
 pub use crate::timeline::{Day, DayParseError, DAY_SECS, STALE_AFTER_SECS};
 
@@ -123,14 +125,6 @@ pub async fn data_range(db: &PgPool) -> Result<Option<(Day, Day)>> {
         (Some(a), Some(b)) => Some((Day::from_unix(a), Day::from_unix(b))),
         _ => None,
     })
-}
-
-async fn read_only(db: &PgPool) -> Result<Transaction<'static, Postgres>> {
-    let mut tx = db.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
 }
 
 /// Channels open at some instant of `[since, until)`, and the policy versions that can be
@@ -282,188 +276,6 @@ pub async fn network_series(db: &PgPool, range: &SeriesRange) -> Result<NetworkS
         });
     }
     Ok(series)
-}
-
-/// One channel, as churn lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChurnChannel {
-    /// The channel's short channel id.
-    pub scid: Scid,
-    /// The lesser endpoint.
-    pub node_1: NodeId,
-    /// The greater endpoint.
-    pub node_2: NodeId,
-    /// Funding amount (sat).
-    pub capacity_sat: i64,
-    /// Unix seconds.
-    pub first_seen: i64,
-    /// When it was marked closed (unix seconds); `None` while open.
-    pub closed_at: Option<i64>,
-}
-
-/// How the network changed from the end of day `from` to the end of day `to`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Churn {
-    /// The first day (state at its end).
-    pub from: Day,
-    /// The last day (state at its end).
-    pub to: Day,
-    /// Open channels at the end of `from`.
-    pub channels_at_from: u64,
-    /// Open channels at the end of `to`.
-    pub channels_at_to: u64,
-    /// Capacity (sat) of the open channels at the end of `from`.
-    pub capacity_at_from_sat: i64,
-    /// Capacity (sat) of the open channels at the end of `to`.
-    pub capacity_at_to_sat: i64,
-    /// Nodes with an open channel at the end of `from`.
-    pub nodes_at_from: u64,
-    /// Nodes with an open channel at the end of `to`.
-    pub nodes_at_to: u64,
-    /// Channels first seen in the interval (`channels_at_to - channels_at_from =
-    /// channels_opened - channels_closed`; a channel opened and closed inside counts in both).
-    pub channels_opened: u64,
-    /// Channels closed in the interval.
-    pub channels_closed: u64,
-    /// Capacity (sat) of the channels opened in the interval.
-    pub capacity_added_sat: i64,
-    /// Capacity (sat) of the channels closed in the interval.
-    pub capacity_removed_sat: i64,
-    /// Nodes with an open channel at `to` but none at `from`, and the reverse.
-    pub nodes_appeared: u64,
-    /// Nodes with an open channel at `from` but none at `to`.
-    pub nodes_disappeared: u64,
-    /// The largest channels opened / closed (capacity descending, then scid), at most `limit`.
-    pub opened: Vec<ChurnChannel>,
-    /// The largest channels closed (capacity descending, then scid), at most `limit`.
-    pub closed: Vec<ChurnChannel>,
-    /// Node ids in id order, at most `limit` each.
-    pub appeared: Vec<NodeId>,
-    /// Nodes that disappeared, in id order, at most `limit`.
-    pub disappeared: Vec<NodeId>,
-}
-
-type ChurnTuple = (i64, Vec<u8>, Vec<u8>, i64, i64, Option<i64>);
-
-fn churn_channel(r: ChurnTuple) -> Result<ChurnChannel> {
-    Ok(ChurnChannel {
-        scid: Scid::from_i64(r.0),
-        node_1: node_id("channels", &r.1)?,
-        node_2: node_id("channels", &r.2)?,
-        capacity_sat: r.3,
-        first_seen: r.4,
-        closed_at: r.5,
-    })
-}
-
-/// Channels opened and closed, capacity added and removed, nodes appeared and disappeared
-/// between the end of day `from` and the end of day `to` (`from <= to`); lists hold at most
-/// `limit` entries each, counts are complete.
-pub async fn churn(db: &PgPool, from: Day, to: Day, limit: usize) -> Result<Churn> {
-    let (a, b) = (from.end(), to.end());
-    let limit = limit as i64;
-    let mut tx = read_only(db).await?;
-    const OPEN_AT: &str =
-        "first_seen < to_timestamp($1) AND (closed_at IS NULL OR closed_at >= to_timestamp($1))";
-    let mut at = [(0i64, 0i64); 2];
-    for (i, e) in [a, b].into_iter().enumerate() {
-        at[i] = sqlx::query_as(&format!(
-            "SELECT count(*), coalesce(sum(capacity_sat), 0)::bigint FROM channels WHERE {OPEN_AT}"
-        ))
-        .bind(e)
-        .fetch_one(&mut *tx)
-        .await?;
-    }
-    const COLUMNS: &str =
-        "scid, node_1, node_2, capacity_sat, extract(epoch FROM first_seen)::bigint, \
-                           extract(epoch FROM closed_at)::bigint";
-    let mut moved = Vec::new();
-    for column in ["first_seen", "closed_at"] {
-        let window = format!("{column} >= to_timestamp($1) AND {column} < to_timestamp($2)");
-        let (count, capacity): (i64, i64) = sqlx::query_as(&format!(
-            "SELECT count(*), coalesce(sum(capacity_sat), 0)::bigint FROM channels WHERE {window}"
-        ))
-        .bind(a)
-        .bind(b)
-        .fetch_one(&mut *tx)
-        .await?;
-        let rows: Vec<ChurnTuple> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM channels WHERE {window} ORDER BY capacity_sat DESC, scid LIMIT $3"
-        ))
-        .bind(a)
-        .bind(b)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let list = rows
-            .into_iter()
-            .map(churn_channel)
-            .collect::<Result<Vec<_>>>()?;
-        moved.push((count, capacity, list));
-    }
-    let nodes_at = |param: &str| {
-        format!(
-            "SELECT node_1 AS id FROM channels WHERE first_seen < to_timestamp({param}) \
-             AND (closed_at IS NULL OR closed_at >= to_timestamp({param})) \
-             UNION SELECT node_2 FROM channels WHERE first_seen < to_timestamp({param}) \
-             AND (closed_at IS NULL OR closed_at >= to_timestamp({param}))"
-        )
-    };
-    let node_sets = format!(
-        "WITH a AS ({}), b AS ({}), appeared AS (SELECT id FROM b EXCEPT SELECT id FROM a), \
-         gone AS (SELECT id FROM a EXCEPT SELECT id FROM b)",
-        nodes_at("$1"),
-        nodes_at("$2")
-    );
-    let counts: (i64, i64, i64, i64) = sqlx::query_as(&format!(
-        "{node_sets} SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM b), \
-         (SELECT count(*) FROM appeared), (SELECT count(*) FROM gone)"
-    ))
-    .bind(a)
-    .bind(b)
-    .fetch_one(&mut *tx)
-    .await?;
-    let mut lists = Vec::new();
-    for set in ["appeared", "gone"] {
-        let ids: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
-            "{node_sets} SELECT id FROM {set} ORDER BY id LIMIT $3"
-        ))
-        .bind(a)
-        .bind(b)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        lists.push(
-            ids.iter()
-                .map(|id| node_id("channels", id))
-                .collect::<Result<Vec<_>>>()?,
-        );
-    }
-    tx.commit().await?;
-    let disappeared = lists.pop().unwrap_or_default();
-    let appeared = lists.pop().unwrap_or_default();
-    let (closed_count, closed_capacity, closed) = moved.pop().unwrap_or_default();
-    let (opened_count, opened_capacity, opened) = moved.pop().unwrap_or_default();
-    Ok(Churn {
-        from,
-        to,
-        channels_at_from: at[0].0 as u64,
-        channels_at_to: at[1].0 as u64,
-        capacity_at_from_sat: at[0].1,
-        capacity_at_to_sat: at[1].1,
-        nodes_at_from: counts.0 as u64,
-        nodes_at_to: counts.1 as u64,
-        channels_opened: opened_count as u64,
-        channels_closed: closed_count as u64,
-        capacity_added_sat: opened_capacity,
-        capacity_removed_sat: closed_capacity,
-        nodes_appeared: counts.2 as u64,
-        nodes_disappeared: counts.3 as u64,
-        opened,
-        closed,
-        appeared,
-        disappeared,
-    })
 }
 
 /// Fees of one direction.
@@ -880,6 +692,9 @@ pub async fn node_history(db: &PgPool, id: &NodeId) -> Result<Option<NodeHistory
     Ok(Some(node_events(node, &channels, &announcements)))
 }
 
+/// An instant after any data (10000-01-01): "no limit" for queries bounded by an instant.
+const FAR_FUTURE: i64 = 253_402_300_800;
+
 /// How far back uptime looks from the newest observation.
 pub const UPTIME_WINDOW_SECS: i64 = 180 * DAY_SECS;
 
@@ -907,18 +722,28 @@ pub struct NodeUptime {
 /// disabled flags count against it. Nodes never observed with an open channel are absent (the
 /// rank then leaves the component out).
 pub async fn node_uptime(db: &PgPool) -> Result<NodeUptime> {
+    node_uptime_until(db, None).await
+}
+
+/// [`node_uptime`] as of `at`: only the observations made by then (imports of snapshots
+/// taken by `at`, gossip received by `at`), so the rank of the graph as of `at` uses what
+/// was known then.
+pub async fn node_uptime_until(db: &PgPool, at: Option<crate::time::Time>) -> Result<NodeUptime> {
+    // Observations at instants up to `e` (the as-of rules' end of second `at`).
+    let e = at.map_or(FAR_FUTURE, |t| t.0 + 1);
     let mut tx = read_only(db).await?;
     let mut points: Vec<i64> = sqlx::query_scalar(
         "WITH g AS (SELECT extract(epoch FROM max(received_at))::bigint AS newest \
-           FROM channel_updates WHERE source = 'gossip') \
+           FROM channel_updates WHERE source = 'gossip' AND received_at < to_timestamp($1)) \
          SELECT DISTINCT t FROM ( \
            SELECT extract(epoch FROM snapshot_time)::bigint + 1 AS t FROM import_runs \
-             WHERE channel_entries > 0 \
+             WHERE channel_entries > 0 AND snapshot_time < to_timestamp($1) \
            UNION ALL \
            SELECT least((extract(epoch FROM u.received_at)::bigint / 86400 + 1) * 86400, g.newest + 1) \
-             FROM channel_updates u, g WHERE u.source = 'gossip' \
+             FROM channel_updates u, g WHERE u.source = 'gossip' AND u.received_at < to_timestamp($1) \
          ) p ORDER BY t",
     )
+    .bind(e)
     .fetch_all(&mut *tx)
     .await?;
     let Some(&newest) = points.last() else {

@@ -6,8 +6,11 @@
 //! (staging tables and the set-based merge), [`crate::gossip`] (the batched `COPY` writer),
 //! [`crate::graph`] (the snapshot load) and [`crate::embedded`] (cluster administration).
 
+pub mod analytics;
+pub mod asof;
 pub mod books;
 pub mod channels;
+pub mod diff;
 pub mod fees;
 pub mod history;
 pub mod imports;
@@ -16,3 +19,15 @@ pub mod meta;
 pub mod nodes;
 pub mod peers;
 pub mod raw_gossip;
+
+use sqlx::{PgPool, Postgres, Transaction};
+
+/// A read-only repeatable-read transaction: every read in it sees one state of the store
+/// (and it writes nothing, so it runs on a hot standby too).
+pub(crate) async fn read_only(db: &PgPool) -> crate::Result<Transaction<'static, Postgres>> {
+    let mut tx = db.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}

@@ -52,38 +52,34 @@ pub struct AnnouncementRow {
     pub source: String,
 }
 
-/// A `node_announcements` row as stored (features as bytes).
-#[derive(sqlx::FromRow)]
-struct StoredAnnouncement {
-    timestamp: i64,
-    alias: String,
-    color: String,
-    addresses: serde_json::Value,
-    features: Vec<u8>,
-    received_at: i64,
-    source: String,
+/// The columns of an [`AnnouncementRow`], in [`announcement_row`]'s order.
+pub(crate) const ANNOUNCEMENT_COLUMNS: &str = "timestamp, alias, color, addresses, features, \
+     extract(epoch FROM received_at)::bigint, source";
+
+pub(crate) type AnnouncementTuple = (i64, String, String, serde_json::Value, Vec<u8>, i64, String);
+
+pub(crate) fn announcement_row(
+    (timestamp, alias, color, addresses, features, received_at, source): AnnouncementTuple,
+) -> AnnouncementRow {
+    AnnouncementRow {
+        timestamp,
+        alias,
+        color,
+        addresses,
+        features: switchyard_graph::types::encode_hex(&features),
+        received_at,
+        source,
+    }
 }
 
 /// Every stored announcement of a node, newest first.
 pub async fn announcements(db: impl PgExecutor<'_>, id: &NodeId) -> Result<Vec<AnnouncementRow>> {
-    let rows: Vec<StoredAnnouncement> = sqlx::query_as(
-        "SELECT timestamp, alias, color, addresses, features, \
-         extract(epoch FROM received_at)::bigint AS received_at, source \
-         FROM node_announcements WHERE node_id = $1 ORDER BY timestamp DESC",
-    )
+    let rows: Vec<AnnouncementTuple> = sqlx::query_as(&format!(
+        "SELECT {ANNOUNCEMENT_COLUMNS} FROM node_announcements WHERE node_id = $1 \
+         ORDER BY timestamp DESC"
+    ))
     .bind(&id.0[..])
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AnnouncementRow {
-            timestamp: r.timestamp,
-            alias: r.alias,
-            color: r.color,
-            addresses: r.addresses,
-            features: switchyard_graph::types::encode_hex(&r.features),
-            received_at: r.received_at,
-            source: r.source,
-        })
-        .collect())
+    Ok(rows.into_iter().map(announcement_row).collect())
 }
