@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 
 use lightning::bitcoin::secp256k1::PublicKey;
 use lightning::ln::channel_state::ChannelDetails;
-use lightning::routing::gossip::NodeId as LdkNodeId;
+use lightning::routing::gossip::{ChannelInfo, ChannelUpdateInfo, NodeId as LdkNodeId};
 use lightning::routing::router::{
-    find_route, InFlightHtlcs, Payee, Route, RouteParameters, Router,
+    find_route, InFlightHtlcs, Payee, Route, RouteHop, RouteParameters, Router,
 };
 use lightning::routing::scoring::FixedPenaltyScorer;
 use lightning::types::features::Bolt11InvoiceFeatures;
@@ -45,6 +45,64 @@ fn route_ours(
 
 fn pk(id: &switchyard_graph::NodeId) -> PublicKey {
     PublicKey::from_slice(id.as_bytes()).expect("valid key")
+}
+
+/// What each hop's channel carries, from the end of the path (the last hop's `fee_msat` is
+/// the amount delivered).
+fn amounts_carried(hops: &[RouteHop]) -> Result<Vec<u64>, String> {
+    let mut amounts = vec![0u64; hops.len()];
+    let mut carried = hops[hops.len() - 1].fee_msat;
+    for i in (0..hops.len()).rev() {
+        if i + 1 < hops.len() {
+            carried = carried
+                .checked_add(hops[i].fee_msat)
+                .ok_or("amount overflow")?;
+        }
+        amounts[i] = carried;
+    }
+    Ok(amounts)
+}
+
+/// The policy of `ch` in the direction `from` -> `to`.
+fn direction(
+    ch: &ChannelInfo,
+    from: LdkNodeId,
+    to: LdkNodeId,
+) -> Result<&ChannelUpdateInfo, String> {
+    let dir = if ch.node_one == from && ch.node_two == to {
+        ch.one_to_two.as_ref()
+    } else if ch.node_two == from && ch.node_one == to {
+        ch.two_to_one.as_ref()
+    } else {
+        return Err("channel does not join the nodes".into());
+    };
+    dir.ok_or_else(|| "no policy".into())
+}
+
+/// The fee and cltv delta `hop` names for forwarding `amt` over a channel with policy `p`:
+/// equal to the policy (`exact`) or at least it.
+fn check_forward(
+    p: &ChannelUpdateInfo,
+    hop: &RouteHop,
+    amt: u64,
+    exact: bool,
+) -> Result<(), String> {
+    let fee =
+        u64::from(p.fees.base_msat) + amt * u64::from(p.fees.proportional_millionths) / 1_000_000;
+    let (got_fee, got_cltv) = (hop.fee_msat, hop.cltv_expiry_delta);
+    let want_cltv = u32::from(p.cltv_expiry_delta);
+    let ok = if exact {
+        got_fee == fee && got_cltv == want_cltv
+    } else {
+        got_fee >= fee && got_cltv >= want_cltv
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "fee {got_fee} / cltv {got_cltv}, policy wants {fee} / {want_cltv}"
+        ))
+    }
 }
 
 /// LDK's rules, checked on `route` for a payment by `payer` without first hops or hints
@@ -86,17 +144,7 @@ fn check(
         if hops[hops.len() - 1].pubkey != payee {
             return Err(format!("path {pi} does not end at the payee"));
         }
-        // Amount carried over each hop's channel, from the end.
-        let mut amounts = vec![0u64; hops.len()];
-        let mut carried = hops[hops.len() - 1].fee_msat;
-        for i in (0..hops.len()).rev() {
-            if i + 1 < hops.len() {
-                carried = carried
-                    .checked_add(hops[i].fee_msat)
-                    .ok_or("amount overflow")?;
-            }
-            amounts[i] = carried;
-        }
+        let amounts = amounts_carried(hops)?;
         let mut cltv_total = 0u32;
         for (i, h) in hops.iter().enumerate() {
             let from = if i == 0 { *payer } else { hops[i - 1].pubkey };
@@ -116,16 +164,7 @@ fn check(
                 LdkNodeId::from_pubkey(&from),
                 LdkNodeId::from_pubkey(&h.pubkey),
             );
-            let dir = if ch.node_one == f && ch.node_two == t {
-                ch.one_to_two.as_ref()
-            } else if ch.node_two == f && ch.node_one == t {
-                ch.two_to_one.as_ref()
-            } else {
-                return Err(format!(
-                    "path {pi} hop {i}: channel does not join the nodes"
-                ));
-            };
-            let p = dir.ok_or(format!("path {pi} hop {i}: no policy"))?;
+            let p = direction(ch, f, t).map_err(|e| format!("path {pi} hop {i}: {e}"))?;
             if !p.enabled {
                 return Err(format!("path {pi} hop {i}: disabled"));
             }
@@ -144,21 +183,8 @@ fn check(
             }
             if i > 0 {
                 // Node i - 1 forwards over this channel: its fee and delta are on hop i - 1.
-                let fee = u64::from(p.fees.base_msat)
-                    + amt * u64::from(p.fees.proportional_millionths) / 1_000_000;
-                let (got_fee, got_cltv) = (hops[i - 1].fee_msat, hops[i - 1].cltv_expiry_delta);
-                let want_cltv = u32::from(p.cltv_expiry_delta);
-                let ok = if exact {
-                    got_fee == fee && got_cltv == want_cltv
-                } else {
-                    got_fee >= fee && got_cltv >= want_cltv
-                };
-                if !ok {
-                    return Err(format!(
-                        "path {pi} hop {}: fee {got_fee} / cltv {got_cltv}, policy wants {fee} / {want_cltv}",
-                        i - 1
-                    ));
-                }
+                check_forward(p, &hops[i - 1], amt, exact)
+                    .map_err(|e| format!("path {pi} hop {}: {e}", i - 1))?;
             }
             cltv_total += h.cltv_expiry_delta;
         }
@@ -223,6 +249,31 @@ fn first_hops_from_graph(graph: &ldk::Graph, payer: &PublicKey) -> Vec<ChannelDe
         }));
     }
     out
+}
+
+/// The payer's public channels given as first hops: the route must cost what `without`
+/// costs and pass the checker.
+fn same_with_first_hops(
+    router: &SwitchyardRouter<&'static ldk::NoLog>,
+    graph: &ldk::Graph,
+    payer: &PublicKey,
+    rp: &RouteParameters,
+    without: &Route,
+) -> Result<(), String> {
+    let details = first_hops_from_graph(graph, payer);
+    let first: Vec<&ChannelDetails> = details.iter().collect();
+    let with = router
+        .find_route(payer, rp, Some(&first), InFlightHtlcs::new())
+        .map_err(|e| format!("no route with first hops: {e}"))?;
+    if with.get_total_fees() != without.get_total_fees() {
+        return Err(format!(
+            "fee {} with first hops, {} without",
+            with.get_total_fees(),
+            without.get_total_fees()
+        ));
+    }
+    check(graph, payer, rp, &with, true)
+        .map_err(|e| format!("first-hop route breaks LDK's rules: {e}"))
 }
 
 #[test]
@@ -294,25 +345,12 @@ fn router_is_never_worse_than_ldk_and_its_routes_pass_ldks_rules() {
         // queries; each builds a private index).
         if first_hop_runs < 20 {
             if let Ok(r) = &ours {
-                let details = first_hops_from_graph(&graph, &payer);
-                let first: Vec<&ChannelDetails> = details.iter().collect();
                 let t = Instant::now();
-                let with = fee_router.find_route(&payer, &rp, Some(&first), InFlightHtlcs::new());
+                if let Err(e) = same_with_first_hops(&fee_router, &graph, &payer, &rp, r) {
+                    problems.push(format!("{q}: {e}"));
+                }
                 first_hop_time += t.elapsed();
                 first_hop_runs += 1;
-                match with {
-                    Ok(w) if w.get_total_fees() != r.get_total_fees() => problems.push(format!(
-                        "{q}: fee {} with first hops, {} without",
-                        w.get_total_fees(),
-                        r.get_total_fees()
-                    )),
-                    Ok(w) => {
-                        if let Err(e) = check(&graph, &payer, &rp, &w, true) {
-                            problems.push(format!("{q}: first-hop route breaks LDK's rules: {e}"));
-                        }
-                    }
-                    Err(e) => problems.push(format!("{q}: no route with first hops: {e}")),
-                }
             }
         }
         if let Ok(r) = route_ours(&balanced_router, &payer, &rp) {
