@@ -49,7 +49,8 @@ pub use state::{AnalyticsView, AppState, GraphView};
 /// The OpenAPI 3.1 document describing every route below.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
-/// Every route: (method, path template, who may call it). The OpenAPI document must list
+/// Every route: (method, path template, who may call it). New routes go at the end: the
+/// fuzz corpus (`fuzz/corpus/api_request`) picks a route by its index here. The OpenAPI document must list
 /// exactly these, with a matching `security` (a test checks it); the authorization middleware
 /// reads the class from here, and a route missing from this table needs the admin token.
 ///
@@ -72,13 +73,11 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("get", "/v1/analytics/centrality", Public),
     ("get", "/v1/analytics/nodes/{pubkey}", Public),
     ("get", "/v1/analytics/channels/{scid}", Public),
-    ("get", "/v1/analytics/nodes/{pubkey}/history", Public),
     ("get", "/v1/node", Read),
     ("get", "/v1/peers", Read),
     ("post", "/v1/peers", Admin),
     ("get", "/v1/network/history", Public),
     ("get", "/v1/network/churn", Public),
-    ("get", "/v1/network/diff", Public),
     ("get", "/v1/channels/{scid}/history", Public),
     ("get", "/v1/nodes/{pubkey}/history", Public),
     ("get", "/v1/channels/own", Read),
@@ -99,6 +98,8 @@ pub const ROUTES: &[(&str, &str, Access)] = &[
     ("post", "/v1/fees/simulate", Read),
     ("post", "/v1/fees/apply", Admin),
     ("get", "/v1/fees/history", Read),
+    ("get", "/v1/analytics/nodes/{pubkey}/history", Public),
+    ("get", "/v1/network/diff", Public),
 ];
 
 /// The routes that answer as of an instant with the `at` query parameter (the OpenAPI
