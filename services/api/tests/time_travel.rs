@@ -360,7 +360,9 @@ async fn assert_routes_alike(
             .any(|p| diff.crosses(p));
         assert!(
             (got.status, &g) == (want.status, &w) || crosses,
-            "mpp {mpp}{q}"
+            "mpp {mpp}{q}: {} {g}\n vs alone: {} {w}",
+            got.status,
+            want.status
         );
     }
 }
