@@ -394,7 +394,6 @@ fn assert_same_history(mut got: Value, mut want: Value, history_grows: bool, wha
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure (issue 19): stats, nodes, channels, 200 routes and the batch agree; one forced-split MPP (probability model) splits differently as of January on the combined store; cause not found yet"]
 async fn the_graph_as_of_each_snapshot_answers_like_that_snapshot_alone() {
     let both = start_runs(&[JAN, MAY]).await;
     let jan = start_runs(&[JAN]).await;

@@ -169,7 +169,10 @@ impl RoutingIndex {
     }
 
     fn combine(&self, parts: Vec<Route>) -> MppRoute {
-        let mut used: HashMap<crate::types::Scid, (u64, u64)> = HashMap::new();
+        // Ordered by scid: the product's rounding must not depend on a hash seed (the same
+        // parts gave answers differing in the last bit from one process to the next).
+        let mut used: std::collections::BTreeMap<crate::types::Scid, (u64, u64)> =
+            std::collections::BTreeMap::new();
         for p in &parts {
             for h in &p.hops {
                 let e = used.entry(h.scid).or_insert((0, h.capacity_sat));
