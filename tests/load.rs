@@ -21,46 +21,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lightning::ln::msgs::MessageSendEvent;
-use process::{free_port, spawn_logged, wait_ready};
+use process::{call, free_port, spawn_logged, wait_ready};
 use serde_json::{json, Value};
 use switchyard_regtest::gossip::{corrupt_signature, sign_channel_update};
 use switchyard_regtest::synthetic::network;
 use switchyard_regtest::GossipPeer;
 use switchyard_store::testing::TestDb;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 const CONNECTIONS: u32 = 64;
-
-/// A plain HTTP/1.1 request with an optional bearer token: (status, body).
-async fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: &str,
-    body: &str,
-) -> (u16, String) {
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-        return (0, String::new());
-    };
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut raw = Vec::new();
-    if s.write_all(req.as_bytes()).await.is_err() || s.read_to_end(&mut raw).await.is_err() {
-        return (0, String::new());
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (status, body.to_owned())
-}
 
 /// A Prometheus counter's value summed over series whose labels contain all of `labels`.
 fn counter(metrics: &str, name: &str, labels: &[&str]) -> f64 {

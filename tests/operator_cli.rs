@@ -15,12 +15,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use process::{free_port, spawn_logged, wait_ready};
+use process::{call, free_port, spawn_logged, wait_ready};
 use serde_json::Value;
 use switchyard_node::PeerSpec;
 use switchyard_regtest::Bitcoind;
 use switchyard_store::testing::TestDb;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 const CAPACITY_SAT: u64 = 1_000_000;
@@ -75,20 +74,12 @@ impl Cli {
 /// O's node id from `GET /v1/node` with the read token O wrote at start.
 async fn node_id(api: SocketAddr, data: &Path) -> Option<String> {
     let token = std::fs::read_to_string(data.join("api_read_token")).ok()?;
-    let mut s = tokio::net::TcpStream::connect(api).await.ok()?;
-    let req = format!(
-        "GET /v1/node HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        token.trim()
-    );
-    s.write_all(req.as_bytes()).await.ok()?;
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).await.ok()?;
-    let (head, body) = reply.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
+    let (status, body) = call(api, "GET", "/v1/node", token.trim(), "").await;
+    if status != 200 {
         return None;
     }
     Some(
-        serde_json::from_str::<Value>(body).ok()?["node_id"]
+        serde_json::from_str::<Value>(&body).ok()?["node_id"]
             .as_str()?
             .to_owned(),
     )
