@@ -89,13 +89,12 @@ fn metrics_of(a: &NetworkAnalytics) -> HashMap<NodeId, (Vec<f64>, i32)> {
         .collect()
 }
 
-/// Equal up to the last bits of floating-point sums, which rayon adds in varying order.
+/// Equal up to a parse of the JSON number (serde_json may round the last bit).
 fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12)
+    (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1e-12)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure (issue 19): on 2019-05-12 one node's stored rank percentile is 0.70591 where the from-scratch day gives 0.70630; cause not found yet"]
 async fn backfilled_days_equal_each_day_computed_from_scratch_and_resume() {
     let s = start_runs(&[JAN, MAY]).await;
     let store = &s.state.store;
@@ -138,36 +137,10 @@ async fn backfilled_days_equal_each_day_computed_from_scratch_and_resume() {
         let want = metrics_of(&a);
         let got = stored(store.pool(), day).await;
         assert_eq!(got.len(), want.len(), "{day}: active nodes");
-        for (id, (w, wpos)) in &want {
-            let (g, gpos) = &got[id];
-            // Scores (and every metric they come from) agree up to the last bits of rayon's
-            // sums; the score's percentile and position are ranks among the scores, so where
-            // two scores tie up to those bits they may order the other way round (or tie
-            // exactly in one run only): the stored rank must then be that of a node whose
-            // score is the same up to the last bits.
-            for (k, (x, y)) in g.iter().zip(w).enumerate().take(9) {
-                assert!(
-                    close(*x, *y),
-                    "{day} {id} metric {k}: stored {x}, from scratch {y}"
-                );
-            }
-            let (gpct, wpct) = (g[9], w[9]);
-            if !close(gpct, wpct) {
-                // Within the span of the nodes whose score ties this one's up to the last bits.
-                let ties = want.values().filter(|(m, _)| close(m[8], w[8])).count();
-                let span = (ties - 1) as f64 / (want.len() - 1) as f64;
-                assert!(
-                    ties > 1 && (gpct - wpct).abs() <= span * (1.0 + 1e-9),
-                    "{day} {id}: percentile {gpct} vs {wpct} ({ties} tied scores)"
-                );
-            }
-            if gpos != wpos {
-                let other = want.values().find(|(_, p)| p == gpos).unwrap();
-                assert!(
-                    close(other.0[8], w[8]),
-                    "{day} {id}: position {gpos} vs {wpos}"
-                );
-            }
+        // Exactly: the sums over sources come out the same whatever the scheduling (see
+        // `switchyard_graph::analytics`), so the ranks and percentiles built on them do too.
+        for (id, want) in &want {
+            assert_eq!(got.get(id), Some(want), "{day} {id}");
         }
         sizes.push(want.len());
     }

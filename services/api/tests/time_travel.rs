@@ -27,6 +27,9 @@ pub(crate) const MAY: &[&str] = &["channels-2019-05-14.json.xz", "nodes-2019-05-
 struct Differences {
     announcements: HashMap<String, Option<(u32, String)>>,
     directions: HashSet<(String, u8)>,
+    /// How many of `directions` January's policy leaves enabled: exactly the enabled
+    /// directions the combined store has more (nothing else differs).
+    enabled_extra: u64,
 }
 
 impl Differences {
@@ -36,14 +39,16 @@ impl Differences {
             .map(|(id, a)| (id.to_hex(), a))
             .collect();
         let mut directions = HashSet::new();
+        let mut enabled_extra = 0;
         if alone[0] == MAY[0] {
-            let dirs = |f: &str| -> (HashSet<(Scid, u8)>, HashSet<Scid>) {
-                let mut d = HashSet::new();
+            // Each direction with a policy, and whether the policy leaves it enabled.
+            let dirs = |f: &str| -> (HashMap<(Scid, u8), bool>, HashSet<Scid>) {
+                let mut d = HashMap::new();
                 let mut c = HashSet::new();
                 for r in load::read_file_to_vec(&data_file(f)).unwrap() {
                     match r {
                         Record::Update(u) => {
-                            d.insert((u.scid, u.direction));
+                            d.insert((u.scid, u.direction), !u.disabled);
                         }
                         Record::Channel(ch) => {
                             c.insert(ch.scid);
@@ -54,16 +59,44 @@ impl Differences {
                 (d, c)
             };
             let ((jan, _), (may, may_channels)) = (dirs(JAN[0]), dirs(MAY[0]));
-            directions = jan
+            let stale: Vec<_> = jan
                 .into_iter()
-                .filter(|k| may_channels.contains(&k.0) && !may.contains(k))
-                .map(|(s, d)| (s.to_string(), d))
+                .filter(|(k, _)| may_channels.contains(&k.0) && !may.contains_key(k))
+                .collect();
+            enabled_extra = stale.iter().filter(|(_, enabled)| *enabled).count() as u64;
+            directions = stale
+                .into_iter()
+                .map(|((s, d), _)| (s.to_string(), d))
                 .collect();
         }
         Differences {
             announcements,
             directions,
+            enabled_extra,
         }
+    }
+
+    /// Whether `got` (the combined store's answer) may differ from `want` (the single
+    /// snapshot's) because of the extra directions: a route that crosses one of them, or,
+    /// where the single snapshot finds no path at all (`no_route_disconnected`), a no-route
+    /// answer that got further (a path exists over an extra direction but cannot carry the
+    /// amount, or costs too much): extra enabled directions can only connect more.
+    fn explains(&self, got: &Value, want: &Value) -> bool {
+        if self.crosses(got) || self.crosses(&got["route"]) {
+            return true;
+        }
+        let code = |v: &Value| {
+            v["error"]["code"]
+                .as_str()
+                .or(v["error"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (g, w) = (code(got), code(want));
+        self.enabled_extra > 0
+            && w == "no_route_disconnected"
+            && g.starts_with("no_route_")
+            && g != w
     }
 
     /// Whether a route's hops cross a direction the single snapshot has no policy for.
@@ -194,7 +227,11 @@ async fn assert_stats_alike(s: &Server, q: &str, alone: &Server, diff: &Differen
     if !diff.directions.is_empty() {
         // Policies differ only where the single snapshot has none: the rest of the network
         // is the same; more enabled directions.
-        assert!(stats["enabled_directions"].as_u64() > want["enabled_directions"].as_u64());
+        assert_eq!(
+            stats["enabled_directions"].as_u64().unwrap(),
+            want["enabled_directions"].as_u64().unwrap() + diff.enabled_extra,
+            "enabled directions{q}: exactly January's enabled policies May's file lacks"
+        );
         for k in ["nodes", "channels", "capacity_sat"] {
             assert_eq!(stats[k], want[k], "{k}{q}");
         }
@@ -316,7 +353,10 @@ async fn assert_routes_alike(
     let same_route = |got: &Reply, want: &Reply, what: &str| {
         let (g, w) = (got.json(), want.json());
         if (got.status, &g) != (want.status, &w) {
-            assert!(got.status == 200 && diff.crosses(&g), "{what}: {g} vs {w}");
+            assert!(
+                (got.status == 200 || got.status == want.status) && diff.explains(&g, &w),
+                "{what}: {g} vs {w}"
+            );
         }
     };
     let mut found = 0;
@@ -326,7 +366,8 @@ async fn assert_routes_alike(
         same_route(&got, &want, &format!("{query}{q}"));
         found += usize::from(want.status == 200);
     }
-    assert!(found > 100, "{found} of 200 queries found a route");
+    // Enough found routes for the comparison to mean something (January: 100+, May: 90+).
+    assert!(found >= 80, "{found} of 200 queries found a route{q}");
     let batch = json!({ "queries": queries });
     let got = ok(post_json(s.addr, &format!("/v1/routes/batch{q}"), &batch).await);
     let want = ok(post_json(alone.addr, "/v1/routes/batch", &batch).await);
@@ -336,7 +377,7 @@ async fn assert_routes_alike(
         .iter()
         .zip(want["results"].as_array().unwrap())
     {
-        assert!(g == w || diff.crosses(&g["route"]), "batch{q}: {g} vs {w}");
+        assert!(g == w || diff.explains(g, w), "batch{q}: {g} vs {w}");
     }
     let ends: Vec<&Value> = queries.iter().take(6).map(|q| &q["source"]).collect();
     let matrix = json!({"sources": ends, "destinations": ends, "amount_msat": 50_000_000});
@@ -359,7 +400,7 @@ async fn assert_routes_alike(
             .flatten()
             .any(|p| diff.crosses(p));
         assert!(
-            (got.status, &g) == (want.status, &w) || crosses,
+            (got.status, &g) == (want.status, &w) || crosses || diff.explains(&g, &w),
             "mpp {mpp}{q}: {} {g}\n vs alone: {} {w}",
             got.status,
             want.status
@@ -394,7 +435,6 @@ fn assert_same_history(mut got: Value, mut want: Value, history_grows: bool, wha
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known failure (issue 19): January now agrees in full (stats, nodes, channels, 200 routes, batch, matrix, MPP); as of May one balanced-model query answers no_route_capacity on the combined store where May alone answers no_route_disconnected (a January channel still open as of May?); cause not found yet"]
 async fn the_graph_as_of_each_snapshot_answers_like_that_snapshot_alone() {
     let both = start_runs(&[JAN, MAY]).await;
     let jan = start_runs(&[JAN]).await;

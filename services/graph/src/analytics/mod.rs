@@ -7,7 +7,9 @@
 //! per-metric methods on [`ActiveGraph`] compute one metric.
 //!
 //! This module is pure and exact: no I/O, no logging, no async. Shortest-path metrics run
-//! their sources in parallel on rayon's pool.
+//! their sources in parallel on rayon's pool, and give the same result to the last bit
+//! whatever the number of threads or the scheduling (sums over sources are formed in a fixed
+//! order): a day's analytics computed twice, or on another replica, rank nodes identically.
 //!
 //! ## Conventions (chosen to match networkx, which `scripts/analytics_reference.py` uses as the
 //! reference and whose output the integration tests compare against)

@@ -1,7 +1,10 @@
 //! Exact betweenness (Brandes 2001), node and edge: breadth-first for hop counts, Dijkstra
 //! for weights (see the [paths documentation](super)).
 
-use super::{dominated_out_edges, per_worker, pruned_searches, Leaves, Queue, RawBetweenness};
+use super::{
+    dominated_out_edges, into_sums, new_slots, per_worker_ordered, pruned_searches, Leaves, Queue,
+    RawBetweenness, Sums,
+};
 use crate::analytics::graph::{ActiveGraph, Adj, Cost};
 
 /// Marks a node reached over two or more tight edges (its predecessors are found by
@@ -28,6 +31,16 @@ struct Weighted<C: Cost> {
     acc: RawBetweenness,
     /// Dominated edges found (see [`pruned_searches`]).
     dead: Vec<u32>,
+}
+
+impl<C: Cost> Sums for Weighted<C> {
+    type Acc = RawBetweenness;
+    fn sums(&mut self) -> &mut RawBetweenness {
+        &mut self.acc
+    }
+    fn empty_sums(&self) -> RawBetweenness {
+        RawBetweenness::zero(self.acc.node.len(), self.acc.edge.len())
+    }
 }
 
 /// What every hop-count search needs beyond the adjacency, built once per run.
@@ -85,10 +98,30 @@ struct Hops {
     /// without re-testing levels.
     dag: Vec<u32>,
     dag_start: Vec<u32>,
-    /// Edge dependencies by out-adjacency position.
+    /// Partial sums.
+    sums: HopSums,
+}
+
+/// What hop-count searches add up over sources.
+struct HopSums {
+    /// `raw.edge` (closed-form leaf terms) by collapsed edge id.
+    raw: RawBetweenness,
+    /// Edge dependencies by out-adjacency position (as long as `Hops::dag`).
     edge_out: Vec<f64>,
-    /// Partial sums; `acc.edge` (closed-form leaf terms) by collapsed edge id.
-    acc: RawBetweenness,
+}
+
+impl Sums for Hops {
+    type Acc = HopSums;
+    fn sums(&mut self) -> &mut HopSums {
+        &mut self.sums
+    }
+    fn empty_sums(&self) -> HopSums {
+        let raw = &self.sums.raw;
+        HopSums {
+            raw: RawBetweenness::zero(raw.node.len(), raw.edge.len()),
+            edge_out: vec![0.0; self.sums.edge_out.len()],
+        }
+    }
 }
 
 /// Exact betweenness (Brandes 2001), one search per non-leaf source, in parallel. With
@@ -110,9 +143,11 @@ pub(crate) fn betweenness<C: Cost>(
         .collect();
     let parts: Vec<RawBetweenness> = if unit.is_some() {
         let hop_index = HopIndex::new(ag);
-        per_worker(
+        let slots = new_slots();
+        per_worker_ordered(
             &sources,
-            4,
+            0,
+            &slots,
             Vec::new(),
             || {
                 let (n2, m2) = (n.next_power_of_two(), m.next_power_of_two());
@@ -125,20 +160,23 @@ pub(crate) fn betweenness<C: Cost>(
                     level_start: vec![0; n2 + 2],
                     dag: vec![0; m2],
                     dag_start: vec![0; n2 + 2],
-                    edge_out: vec![0.0; m2],
-                    acc: RawBetweenness::zero(n, m),
+                    sums: HopSums {
+                        raw: RawBetweenness::zero(n, m),
+                        edge_out: vec![0.0; m2],
+                    },
                 }
             },
             |h, &s| hop_source(ag, &hop_index, &leaves, s, h),
-        )
-        .into_iter()
-        .map(|mut h| {
-            for (&x, &e) in h.edge_out.iter().zip(&ag.out.eid) {
-                h.acc.edge[e as usize] += x;
-            }
-            h.acc
-        })
-        .collect()
+        );
+        into_sums(slots)
+            .into_iter()
+            .map(|mut h| {
+                for (&x, &e) in h.edge_out.iter().zip(&ag.out.eid) {
+                    h.raw.edge[e as usize] += x;
+                }
+                h.raw
+            })
+            .collect()
     } else {
         pruned_searches(
             &ag.out,
@@ -163,9 +201,6 @@ pub(crate) fn betweenness<C: Cost>(
                 st.reset();
             },
         )
-        .into_iter()
-        .map(|st| st.acc)
-        .collect()
     };
     let mut parts = parts.into_iter();
     let mut total = parts.next().unwrap_or_else(|| RawBetweenness::zero(n, m));
@@ -212,7 +247,7 @@ fn hop_source(ag: &ActiveGraph, hx: &HopIndex, leaves: &Leaves, s: u32, h: &mut 
     let (reached, depth) = hop_levels(ag, hx, s, h);
     hop_dependencies(ag, hx, leaves, s, depth, h);
     let Hops {
-        level, order, acc, ..
+        level, order, sums, ..
     } = h;
     let order = &order[..reached];
     leaf_terms(
@@ -220,7 +255,7 @@ fn hop_source(ag: &ActiveGraph, hx: &HopIndex, leaves: &Leaves, s: u32, h: &mut 
         s,
         order.len() as u64,
         |v| level[v as usize] != UNSEEN,
-        acc,
+        &mut sums.raw,
     );
     for &v in order {
         level[v as usize] = UNSEEN;
@@ -233,7 +268,7 @@ fn hop_source(ag: &ActiveGraph, hx: &HopIndex, leaves: &Leaves, s: u32, h: &mut 
 fn hop_levels(ag: &ActiveGraph, hx: &HopIndex, s: u32, h: &mut Hops) -> (usize, u32) {
     let (out, inn) = (&ag.out, &ag.inn);
     let n = out.off.len() - 1;
-    let (nm, mm) = (h.level.len() - 1, h.edge_out.len() - 1);
+    let (nm, mm) = (h.level.len() - 1, h.dag.len() - 1);
     let level = &mut h.level[..=nm];
     let sigma = &mut h.sigma[..=nm];
     let order = &mut h.order[..=nm];
@@ -328,15 +363,15 @@ fn hop_dependencies(
     h: &mut Hops,
 ) {
     let out = &ag.out;
-    let (nm, mm) = (h.level.len() - 1, h.edge_out.len() - 1);
+    let (nm, mm) = (h.level.len() - 1, h.dag.len() - 1);
     let sigma = &h.sigma[..=nm];
     let coeff = &mut h.coeff[..=nm];
     let pulled = &mut h.pulled[..=nm];
     let order = &h.order[..=nm];
     let dag = &h.dag[..=mm];
-    let edge_out = &mut h.edge_out[..=mm];
+    let edge_out = &mut h.sums.edge_out[..=mm];
     let (level_start, dag_start) = (&h.level_start, &h.dag_start);
-    let acc = &mut h.acc;
+    let acc = &mut h.sums.raw;
     let si = s as usize & nm;
     let mult = 1.0 + leaves.of(s).len() as f64;
     for l in (0..depth as usize).rev() {

@@ -1,7 +1,7 @@
 //! Closeness (networkx's, with Wasserman-Faust scaling) and the hop diameter of a strongly
 //! connected component (see the [paths documentation](super)).
 
-use super::{dominated_out_edges, per_worker, pruned_searches, Leaves, Queue};
+use super::{dominated_out_edges, per_worker, pruned_searches, Leaves, Queue, Sums};
 use crate::analytics::graph::{ActiveGraph, Adj, Cost};
 
 /// Per-worker state of a distance-only search.
@@ -67,6 +67,24 @@ impl<C: Cost> Dist<C> {
     }
 }
 
+/// Per-worker state of a closeness search: its distances, the reach it found per source
+/// (what adds up, see [`Sums`]) and the dominated edges it found.
+struct Searcher<C: Cost> {
+    sc: Dist<C>,
+    found: Vec<(u32, Reach)>,
+    dead: Vec<u32>,
+}
+
+impl<C: Cost> Sums for Searcher<C> {
+    type Acc = Vec<(u32, Reach)>;
+    fn sums(&mut self) -> &mut Vec<(u32, Reach)> {
+        &mut self.found
+    }
+    fn empty_sums(&self) -> Vec<(u32, Reach)> {
+        Vec::new()
+    }
+}
+
 /// Per-node reach and total distance of one direction (see [`closeness`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct Reach {
@@ -104,9 +122,13 @@ pub(crate) fn closeness<C: Cost>(
         &leaves.is_leaf,
         ag.edge_count(),
         &mut sources,
-        || (Dist::<C>::new(n), Vec::<(u32, Reach)>::new(), Vec::new()),
-        |(_, _, dead)| dead,
-        |(sc, found, dead), live, live_w, s| {
+        || Searcher {
+            sc: Dist::<C>::new(n),
+            found: Vec::new(),
+            dead: Vec::new(),
+        },
+        |st| &mut st.dead,
+        |Searcher { sc, found, dead }, live, live_w, s| {
             sc.search(live, live_w, unit, s);
             if unit.is_none() {
                 dominated_out_edges(adj, w, &sc.d, s, dead);
@@ -147,7 +169,7 @@ pub(crate) fn closeness<C: Cost>(
         },
     );
     let mut reach = vec![Reach::default(); n];
-    for (_, found, _) in parts {
+    for found in parts {
         for (v, r) in found {
             reach[v as usize] = r;
         }

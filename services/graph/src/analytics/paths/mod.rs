@@ -230,6 +230,66 @@ fn per_worker<T: Sync, S: Send>(
     used
 }
 
+/// Accumulators of [`per_worker_ordered`]: a fixed number, so that sums do not depend on the
+/// number of threads either.
+const SLOTS: usize = 16;
+
+/// A search state whose results add up over sources: `sums` is the part that does
+/// (betweenness partial sums, per-source closeness results), `empty_sums` a fresh one.
+pub(super) trait Sums: Send {
+    type Acc: Send;
+    fn sums(&mut self) -> &mut Self::Acc;
+    fn empty_sums(&self) -> Self::Acc;
+}
+
+/// Like [`per_worker`], but the sums come out the same whatever the scheduling: item
+/// `first + i` goes to accumulator `(first + i) % SLOTS` of `slots`, each accumulator takes
+/// its items in order on one worker at a time (swapped into that worker's state), and the
+/// caller adds the accumulators up in slot order. Floating-point addition is not
+/// associative: with one accumulator per worker, which sources a worker happened to take
+/// changed the last bits of a sum from run to run, and two nodes whose betweenness ties
+/// exactly in one run could differ in the next, which moves their percentiles and every rank
+/// built on them (a backfilled day then disagreed with the same day computed again).
+fn per_worker_ordered<T: Sync, S: Sums>(
+    items: &[T],
+    first: usize,
+    slots: &[Mutex<Option<S::Acc>>],
+    pool: Vec<S>,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &T) + Sync,
+) -> Vec<S> {
+    let k = slots.len();
+    let ids: Vec<usize> = (0..k).collect();
+    per_worker(&ids, 1, pool, init, |st, &slot| {
+        // The first item `i` with `(first + i) % k == slot`.
+        let start = (slot + k - first % k) % k;
+        if start >= items.len() {
+            return;
+        }
+        let mut held = slots[slot].lock().unwrap_or_else(|e| e.into_inner());
+        let mut acc = held.take().unwrap_or_else(|| st.empty_sums());
+        std::mem::swap(st.sums(), &mut acc);
+        for item in items[start..].iter().step_by(k) {
+            work(st, item);
+        }
+        std::mem::swap(st.sums(), &mut acc);
+        *held = Some(acc);
+    })
+}
+
+/// Fresh, empty accumulators for [`per_worker_ordered`].
+fn new_slots<A>() -> Vec<Mutex<Option<A>>> {
+    (0..SLOTS).map(|_| Mutex::new(None)).collect()
+}
+
+/// The accumulators that took items, in slot order.
+fn into_sums<A>(slots: Vec<Mutex<Option<A>>>) -> Vec<A> {
+    slots
+        .into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
 /// The part of an adjacency searches still need, with its weights: no unusable edge (weight
 /// [`Cost::INF`]), no out-edge of a folded leaf (no search other than the leaf's own can use
 /// it: every path to the leaf arrives from its one neighbour) and no edge found *dominated*
@@ -269,8 +329,9 @@ const ROUNDS: [usize; 4] = [16, 64, 256, 1024];
 /// `work(state, live adjacency, live weights, s, dead)` pushes the ids of `s`'s dominated
 /// out-edges (along the full `adj`) to `dead`; `dead_of` gives a state's list. Only exact for
 /// integer costs (floating-point sums are not associative), so `C::EXACT` gates the pruning.
+/// Returns the sums (see [`per_worker_ordered`]) in slot order.
 #[allow(clippy::too_many_arguments)]
-fn pruned_searches<C: Cost, S: Send>(
+fn pruned_searches<C: Cost, S: Sums>(
     adj: &Adj,
     w: &[C],
     is_leaf: &[bool],
@@ -279,10 +340,11 @@ fn pruned_searches<C: Cost, S: Send>(
     init: impl Fn() -> S + Sync,
     dead_of: impl Fn(&mut S) -> &mut Vec<u32>,
     work: impl Fn(&mut S, &Adj, &[C], u32) + Sync,
-) -> Vec<S> {
+) -> Vec<S::Acc> {
     sources.sort_by_key(|&v| std::cmp::Reverse(adj.range(v).len()));
     let mut dead = vec![false; m];
     let mut states = Vec::new();
+    let slots = new_slots();
     let mut start = 0;
     for round in 0.. {
         if start >= sources.len() {
@@ -293,9 +355,14 @@ fn pruned_searches<C: Cost, S: Send>(
             _ => sources.len(),
         };
         let (live, lw) = live_adjacency(adj, w, is_leaf, &dead);
-        states = per_worker(&sources[start..end], 4, states, &init, |st, &s| {
-            work(st, &live, &lw, s)
-        });
+        states = per_worker_ordered(
+            &sources[start..end],
+            start,
+            &slots,
+            states,
+            &init,
+            |st, &s| work(st, &live, &lw, s),
+        );
         for st in &mut states {
             for e in dead_of(st).drain(..) {
                 dead[e as usize] = true;
@@ -303,7 +370,7 @@ fn pruned_searches<C: Cost, S: Send>(
         }
         start = end;
     }
-    states
+    into_sums(slots)
 }
 
 /// Pushes to `dead` the ids of `s`'s out-edges along `adj` (weights `w`) that are longer
