@@ -11,9 +11,16 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the database answers and a graph is loaded.
+/// How long readiness waits for the database: a database that is down must be reported
+/// promptly, not after the pool's connect timeout.
+const DATABASE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: the database answers (within [`DATABASE_CHECK`]) and a graph is loaded.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = state.store.ping().await.is_ok();
+    let database = matches!(
+        tokio::time::timeout(DATABASE_CHECK, state.store.ping()).await,
+        Ok(Ok(_))
+    );
     let graph = state.graph();
     let ready = database && graph.is_some();
     let status = if ready {
