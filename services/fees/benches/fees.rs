@@ -145,6 +145,7 @@ fn flow_params(rounds: u32) -> FlowParams {
         max_step_percent: 50,
         candidates: 20,
         rounds,
+        min_gain_percent: 1,
     }
 }
 
@@ -390,10 +391,14 @@ fn flow_plan(g: &Snapshot, node: NodeId, payments: usize) {
     let (p, wall, cpu) = timed(|| plan(g, &req).expect("plan"));
     println!(
         "plan (flow, {} channels, 20 candidates, up to 3 rounds, {payments} payments): {wall:?} \
-         ({cpu:.2} s CPU); revenue {} -> {} msat; {}",
+         ({cpu:.2} s CPU); revenue {} -> {} msat; moves kept {}, refused {}, payments \
+         routed again for them {}; {}",
         p.channels.len(),
         p.current_revenue_msat,
         p.expected_revenue_msat,
+        p.flow_moves.0,
+        p.flow_moves.1,
+        p.flow_moves.2,
         work_line(&Curves {
             curves: vec![],
             baseline_revenue_msat: 0,

@@ -307,6 +307,11 @@ impl<'d> Session<'d> {
         }
     }
 
+    /// The demand this session computes over.
+    pub fn demand(&self) -> &'d Demand {
+        self.demand
+    }
+
     /// The curves of `edges` on `sc` (as [`compute`]); `baseline`, when given, are the
     /// payments' routes on `sc` at its current fees (e.g. from [`crate::sim::route_all`]),
     /// which then are not routed again.
