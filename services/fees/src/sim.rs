@@ -298,7 +298,8 @@ fn route_what_if(
         (what_if, base)
     };
     let known = route_all(first, demand);
-    let keep = Keep::new(base, what_if, changes);
+    let mins = HtlcMins::new(&what_if.snapshot);
+    let keep = Keep::new(base, what_if, changes, &mins);
     let other: Vec<Option<Result<Route, RouteError>>> = known
         .par_iter()
         .zip(&demand.payments)
@@ -323,15 +324,20 @@ fn route_what_if(
 
 /// "Is this payment's route (or failure) on one side of a one-way change still a cheapest
 /// route (or a failure) on the other?" (see the module documentation).
-struct Keep {
+struct Keep<'m> {
     me: NodeId,
     crossed: HashSet<Scid>,
-    mins: HtlcMins,
+    mins: &'m HtlcMins,
 }
 
-impl Keep {
+impl<'m> Keep<'m> {
     /// For the change from `before` to `after` (`changes`, N's outgoing fees).
-    fn new(before: &Scenario, after: &Scenario, changes: &[(EdgeIdx, FeePolicy)]) -> Keep {
+    fn new(
+        before: &Scenario,
+        after: &Scenario,
+        changes: &[(EdgeIdx, FeePolicy)],
+        mins: &'m HtlcMins,
+    ) -> Keep<'m> {
         let g = &*after.snapshot;
         let crossed = changes
             .iter()
@@ -341,7 +347,7 @@ impl Keep {
         Keep {
             me: after.node_id,
             crossed,
-            mins: HtlcMins::new(g),
+            mins,
         }
     }
 
@@ -367,7 +373,7 @@ impl Keep {
 /// its route when `quiet` marks it (it earns N nothing on `after` whatever route it takes:
 /// its route avoids N and every route through N costs strictly more, see
 /// [`crate::curves::Session::earns_nothing`]; routes avoiding N cost the same on both
-/// sides), or when every changed fee rose and its route is shown to stay a cheapest one as
+/// sides), or when every changed fee rose (`mins`: `before`'s htlc minimums) and its route is shown to stay a cheapest one as
 /// in a one-way what-if (see the module documentation). Every other payment is routed again.
 pub(crate) fn reroute(
     before: &Scenario,
@@ -376,12 +382,13 @@ pub(crate) fn reroute(
     demand: &Demand,
     routes: &[Result<Route, RouteError>],
     quiet: Option<&[bool]>,
+    mins: &HtlcMins,
 ) -> (Vec<Result<Route, RouteError>>, u64) {
     let (rise, fall) = rise_fall(before, changes);
     if !rise && !fall {
         return (routes.to_vec(), 0);
     }
-    let keep = (rise && !fall).then(|| Keep::new(before, after, changes));
+    let keep = (rise && !fall).then(|| Keep::new(before, after, changes, mins));
     let quiet = quiet.filter(|q| q.len() == routes.len());
     let out: Vec<(Result<Route, RouteError>, bool)> = routes
         .par_iter()
@@ -401,11 +408,12 @@ pub(crate) fn reroute(
 }
 
 /// Every enabled direction's htlc_minimum, sorted: "could an htlc_minimum lie between these
-/// two amounts?"
-struct HtlcMins(Vec<u64>);
+/// two amounts?" (The same for every scenario of one family: fee changes keep minimums.)
+pub(crate) struct HtlcMins(Vec<u64>);
 
 impl HtlcMins {
-    fn new(g: &Snapshot) -> HtlcMins {
+    /// The minimums of `g`.
+    pub(crate) fn new(g: &Snapshot) -> HtlcMins {
         let mut v: Vec<u64> = g
             .channels()
             .iter()

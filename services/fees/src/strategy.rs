@@ -13,7 +13,7 @@
 //! * [`flow`]: one channel at a time, the candidate fee that maximises N's simulated total
 //!   revenue over the demand given the others' current proposals ([`crate::curves`]), kept
 //!   only if a simulation of the move confirms a gain of at least `min_gain_percent` of N's
-//!   revenue; rounds over the channels in a fixed order until a whole round moves nothing
+//!   revenue, and a gain on each half of the demand (against fitting a few payments); rounds over the channels in a fixed order until a whole round moves nothing
 //!   or the rounds run out. Candidates lie within `[min_fee_ppm, max_fee_ppm]` and within a
 //!   step of the current ppm (at most `max_step_ppm`, and at most `max_step_percent` % of a
 //!   non-zero current ppm, never less than 1 ppm): the grid's points in that window and
@@ -31,7 +31,7 @@ use crate::curves::{self, Work};
 use crate::demand::Demand;
 use crate::rules::FlowParams;
 use crate::scenario::{FeePolicy, Scenario};
-use crate::sim::{account, reroute, route_all, Way};
+use crate::sim::{account, reroute, route_all, HtlcMins, Way};
 
 /// A strategy's answer for one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,10 +220,27 @@ pub fn flow(
 /// Where the coordinate-wise rounds stand: the flow channels' fees, the scenario with
 /// them, a cheapest route (or failure) per payment on it, and N's revenue over those.
 struct Standing {
+    /// The htlc minimums of the scenarios' family.
+    mins: HtlcMins,
     fees: Vec<FeePolicy>,
     sc: Scenario,
     routes: Vec<Result<Route, RouteError>>,
-    revenue: u64,
+    /// N's revenue over the payments at even and at odd positions of the demand.
+    revenue: [u64; 2],
+}
+
+/// N's revenue (as `sim::account` counts it) over the payments at even and at odd
+/// positions of the demand.
+fn revenue_halves(sc: &Scenario, routes: &[Result<Route, RouteError>]) -> [u64; 2] {
+    let me = sc.node_id;
+    let mut v = [0u64; 2];
+    for (i, r) in routes.iter().enumerate() {
+        if let Ok(r) = r {
+            let fees = r.hops.iter().skip(1).filter(|h| h.from == me);
+            v[i % 2] += fees.map(|h| h.fee_msat).sum::<u64>();
+        }
+    }
+    v
 }
 
 /// The order the rounds take the channels in: by N's revenue on them over the demand at
@@ -285,7 +302,9 @@ fn candidates(c: &FlowChannel, cur: FeePolicy) -> Vec<FeePolicy> {
 /// the best point if it beats N's current revenue by the margin (`min_gain_percent`).
 /// The move is then simulated (only the payments whose route it can change are routed
 /// again, `sim::reroute`) and kept only if N's simulated revenue over the whole demand
-/// also beats the current one by the margin; the next channel's curve starts from it.
+/// also beats the current one by the margin, and rises over each half of the demand
+/// (payments at even and at odd positions: a move that one payment or a few decide is
+/// refused); the next channel's curve starts from it.
 /// So, with every current fee within its bounds, N's simulated revenue never falls, and
 /// rises at every move kept. Stops when a whole round moves nothing, or at the round limit.
 pub(crate) fn flow_from(
@@ -301,8 +320,9 @@ pub(crate) fn flow_from(
         Some(r) if r.len() == demand.payments.len() => r.to_vec(),
         _ => route_all(&sc, demand),
     };
-    let revenue = account(&sc, &routes).0.revenue_msat;
+    let revenue = revenue_halves(&sc, &routes);
     let mut at = Standing {
+        mins: HtlcMins::new(&sc.snapshot),
         fees: start.to_vec(),
         sc,
         routes,
@@ -312,8 +332,8 @@ pub(crate) fn flow_from(
         proposals: Vec::new(),
         rounds: 0,
         work: Work::default(),
-        start_revenue_msat: revenue,
-        revenue_msat: revenue,
+        start_revenue_msat: revenue[0] + revenue[1],
+        revenue_msat: revenue[0] + revenue[1],
         moves: 0,
         refused: 0,
         rerouted: 0,
@@ -350,7 +370,7 @@ pub(crate) fn flow_from(
             break;
         }
     }
-    out.revenue_msat = at.revenue;
+    out.revenue_msat = at.revenue[0] + at.revenue[1];
     out.proposals = at
         .fees
         .into_iter()
@@ -396,16 +416,12 @@ fn into_bounds(
         demand,
         &at.routes,
         quiet.as_deref(),
+        &at.mins,
     );
     out.rerouted += n;
     out.moves += changes.len() as u64;
-    let revenue = account(&next, &routes).0.revenue_msat;
-    *at = Standing {
-        fees,
-        sc: next,
-        routes,
-        revenue,
-    };
+    let revenue = revenue_halves(&next, &routes);
+    (at.fees, at.sc, at.routes, at.revenue) = (fees, next, routes, revenue);
     true
 }
 
@@ -426,15 +442,18 @@ fn step(
 ) -> bool {
     let cur = at.fees[k];
     let cands = candidates(c, cur);
-    let (choice, why) = if cands.is_empty() {
-        choose(c, cur, at.revenue, margin(c, at.revenue), &[])
-    } else {
-        let curves = session.curves(&at.sc, &cands, &[c.edge], Some(&at.routes));
-        out.work = out.work.add(curves.work);
-        let base = curves.baseline_revenue_msat;
-        let points = curves.curves.first().map_or(&[][..], |x| &x.points[..]);
-        choose(c, cur, base, margin(c, base), points)
-    };
+    if cands.is_empty() {
+        *reason = format!(
+            "flow: kept: no candidate within a step of {} ppm",
+            cur.fee_ppm
+        );
+        return false;
+    }
+    let curves = session.curves(&at.sc, &cands, &[c.edge], Some(&at.routes));
+    out.work = out.work.add(curves.work);
+    let base = curves.baseline_revenue_msat;
+    let points = curves.curves.first().map_or(&[][..], |x| &x.points[..]);
+    let (choice, why) = choose(c, cur, base, margin(c, base), points);
     *reason = why;
     if choice == cur {
         return false;
@@ -451,24 +470,25 @@ fn step(
         demand,
         &at.routes,
         quiet.as_deref(),
+        &at.mins,
     );
     out.rerouted += n;
-    let revenue = account(&next, &routes).0.revenue_msat;
-    if revenue < at.revenue.saturating_add(margin(c, at.revenue)) {
+    let revenue = revenue_halves(&next, &routes);
+    let (was, now) = (at.revenue[0] + at.revenue[1], revenue[0] + revenue[1]);
+    if now < was.saturating_add(margin(c, was))
+        || revenue[0] <= at.revenue[0]
+        || revenue[1] <= at.revenue[1]
+    {
         out.refused += 1;
         *reason = format!(
-            "flow: kept: {} ppm simulates {revenue} msat for the node, not enough over {} msat",
-            choice.fee_ppm, at.revenue
+            "flow: kept: {} ppm simulates {now} msat for the node ({} + {} over the two halves \
+             of the demand), not enough over {was} msat ({} + {})",
+            choice.fee_ppm, revenue[0], revenue[1], at.revenue[0], at.revenue[1]
         );
         return false;
     }
     out.moves += 1;
-    *at = Standing {
-        fees,
-        sc: next,
-        routes,
-        revenue,
-    };
+    (at.fees, at.sc, at.routes, at.revenue) = (fees, next, routes, revenue);
     true
 }
 

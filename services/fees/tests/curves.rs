@@ -199,11 +199,11 @@ fn fast_curves_equal_the_oracle_on_the_2026_graph() {
 fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
     let g = load_bundled("2026-02-03");
     let n = nodes_2026(&g, &[3])[0];
-    let spec = DemandSpec::Random(RandomDemand::new(400, 5));
+    let spec = DemandSpec::Random(RandomDemand::new(6_000, 5));
     let req = PlanRequest {
         node: n,
         rules: Rules::parse(
-            "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 0\nmax_fee_ppm = 2000\n",
+            "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 0\nmax_fee_ppm = 2000\nmin_gain_percent = 0\n",
         )
         .unwrap(),
         strategy: None,
@@ -212,7 +212,14 @@ fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
         demand: spec.clone(),
     };
     let p = plan(&g, &req).unwrap();
-    assert!(p.channels.iter().any(|c| c.proposed != c.current));
+    let mut why: Vec<&str> = p.channels.iter().map(|c| &c.reason[..]).collect();
+    why.sort_unstable();
+    why.dedup();
+    assert!(
+        p.channels.iter().any(|c| c.proposed != c.current),
+        "{:?}",
+        &why[..why.len().min(20)]
+    );
     assert!(p.expected_revenue_msat > 0);
     assert!(
         p.work.payments_skipped > 0,

@@ -131,6 +131,11 @@ pub(super) struct Memo {
     pub prefix: Vec<PrefixEntry>,
     /// The most a path payer -> N can carry (`Adjacency::widest`), once asked.
     pub widest: Option<u64>,
+    /// The relaxed bound on any prefix payer -> N (`Adjacency::prefix_bound`), once asked.
+    pub lb_pre: Option<u64>,
+    /// The thresholds with the routes around N's channel the route crossed, and the
+    /// scenario (`State::epoch`) they were routed on.
+    pub around: Option<(u64, Result<Thresholds, super::oracle::Undecided>)>,
 }
 
 /// What a session keeps for one graph (up to N's outgoing fees).
@@ -144,6 +149,12 @@ struct State {
     slot_of: Vec<u32>,
     targets: usize,
     memos: Vec<Memo>,
+    /// The scenario of the last computation, and its number: computations on the same
+    /// scenario reuse the routes around N's channels.
+    last: Option<Arc<Snapshot>>,
+    epoch: u64,
+    /// The scenario the state was made for (its family fits at once).
+    origin: Scenario,
 }
 
 impl State {
@@ -166,6 +177,9 @@ impl State {
             slot_of,
             targets: targets as usize,
             memos: (0..payments).map(|_| Memo::default()).collect(),
+            last: None,
+            epoch: 0,
+            origin: sc.clone(),
         }
     }
 
@@ -174,7 +188,7 @@ impl State {
         if sc.node != self.node {
             return false;
         }
-        if Arc::ptr_eq(&sc.snapshot, &self.graph) {
+        if Arc::ptr_eq(&sc.snapshot, &self.graph) || sc.same_family(&self.origin) {
             return true;
         }
         let (a, b) = (&*self.graph, &*sc.snapshot);
@@ -266,6 +280,8 @@ pub(super) struct Ctx<'a> {
     /// its current fee or a candidate.
     min_fee: Vec<OnceLock<u64>>,
     k_of: HashMap<EdgeIdx, usize>,
+    /// The scenario's number in its session (see `State::epoch`).
+    pub epoch: u64,
 }
 
 impl Ctx<'_> {
@@ -338,6 +354,14 @@ impl<'d> Session<'d> {
         let Some(state) = self.state.as_mut() else {
             unreachable!("the state was just set")
         };
+        if !state
+            .last
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &sc.snapshot))
+        {
+            state.epoch += 1;
+            state.last = Some(sc.snapshot.clone());
+        }
         let ctx = Ctx {
             sc,
             grid,
@@ -348,6 +372,7 @@ impl<'d> Session<'d> {
             relaxed: &state.relaxed,
             min_fee: (0..BUCKETS).map(|_| OnceLock::new()).collect(),
             k_of: edges.iter().enumerate().map(|(k, &e)| (e, k)).collect(),
+            epoch: state.epoch,
         };
         let baseline = baseline.filter(|b| b.len() == payments.len());
         let outs: Vec<Out> = payments
