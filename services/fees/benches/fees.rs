@@ -376,7 +376,15 @@ fn bench(c: &mut Criterion) {
         }
     }
     if part("plan") {
-        for node in [n50, node_with(&g, 200), node_with(&g, 1_000)] {
+        // `SWITCHYARD_BENCH_PLAN_SIZES=50,200`: only the nodes of these sizes.
+        let sizes: Vec<usize> = std::env::var("SWITCHYARD_BENCH_PLAN_SIZES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![50, 200, 1_000]);
+        for node in sizes
+            .into_iter()
+            .map(|n| if n == 50 { n50 } else { node_with(&g, n) })
+        {
             flow_plan(&g, node, payments);
         }
     }

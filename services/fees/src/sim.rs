@@ -370,10 +370,10 @@ impl<'m> Keep<'m> {
 /// The routes on `after` of payments whose routes on `before` are `routes` (a cheapest
 /// route each, or a failure), `after` being `before` with N's outgoing directions
 /// `changes` charging other fees; and how many payments were routed again. A payment keeps
-/// its route when `quiet` marks it (it earns N nothing on `after` whatever route it takes:
-/// its route avoids N and every route through N costs strictly more, see
-/// [`crate::curves::Session::earns_nothing`]; routes avoiding N cost the same on both
-/// sides), or when every changed fee rose (`mins`: `before`'s htlc minimums) and its route is shown to stay a cheapest one as
+/// its route when `quiet` marks it (shown to stay a cheapest route by the caller: e.g. it
+/// earns N nothing on `after` whatever route it takes, its route avoiding N and every route
+/// through N costing strictly more, see [`crate::curves::Session::earns_nothing`]; or the
+/// curve of the one channel changed says so, `Session::may_change`), or when every changed fee rose (`mins`: `before`'s htlc minimums) and its route is shown to stay a cheapest one as
 /// in a one-way what-if (see the module documentation). Every other payment is routed again.
 pub(crate) fn reroute(
     before: &Scenario,

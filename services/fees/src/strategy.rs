@@ -461,7 +461,14 @@ fn step(
     let mut fees = at.fees.clone();
     fees[k] = choice;
     let next = scenario_for(&fees);
-    let quiet = session.earns_nothing(&next);
+    // Payments whose route the move cannot change, from the curve's own computation.
+    let fi = cands
+        .iter()
+        .position(|f| *f == choice)
+        .unwrap_or(usize::MAX);
+    let quiet = session
+        .may_change(c.edge, fi, &at.routes)
+        .map(|v| v.into_iter().map(|m| !m).collect::<Vec<bool>>());
     let demand = session.demand();
     let (routes, n) = reroute(
         &at.sc,

@@ -215,6 +215,10 @@ impl State {
 pub struct Session<'d> {
     demand: &'d Demand,
     state: Option<State>,
+    /// After a computation of one channel's curve: per payment, whether it was left out,
+    /// and the candidates (indexes) at which a route through the channel may cost at most
+    /// its best route around it (see [`Session::may_change`]).
+    touched: Vec<(bool, Vec<u32>)>,
 }
 
 /// The fast curves of `edges` (N's outgoing directions; all enabled ones when empty).
@@ -320,6 +324,7 @@ impl<'d> Session<'d> {
         Session {
             demand,
             state: None,
+            touched: Vec::new(),
         }
     }
 
@@ -381,7 +386,48 @@ impl<'d> Session<'d> {
             .enumerate()
             .map(|(i, (p, memo))| ctx.examine(p, memo, baseline.map(|b| &b[i])))
             .collect();
+        self.touched = if edges.len() == 1 {
+            outs.iter()
+                .map(|o| (o.excluded, o.cells.iter().map(|c| c.1).collect()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         aggregate(&ctx, self.demand, &outs)
+    }
+
+    /// After [`Session::curves`] of one channel c on a scenario with the payments' routes
+    /// `routes`: per payment, whether its route may change when c charges candidate
+    /// `candidate` instead: it was left out, its route crosses c, or a route through c at
+    /// that fee may cost at most its best route around c (a cell of the computation: it
+    /// counts, ties, or went to the fallback). Any other payment's route stays a cheapest
+    /// one: every route through c costs strictly more than it (or, failing, more than its
+    /// ceiling), and routes avoiding c do not change. `None` after any other computation.
+    pub(crate) fn may_change(
+        &self,
+        edge: EdgeIdx,
+        candidate: usize,
+        routes: &[Result<Route, RouteError>],
+    ) -> Option<Vec<bool>> {
+        let st = self.state.as_ref()?;
+        if self.touched.len() != routes.len() {
+            return None;
+        }
+        let g = &*st.graph;
+        let scid = g.channel(Snapshot::edge_channel(edge)).scid;
+        let me = g.node(st.node).id;
+        Some(
+            self.touched
+                .par_iter()
+                .zip(routes)
+                .map(|((excluded, cells), r)| {
+                    *excluded
+                        || cells.contains(&(candidate as u32))
+                        || r.as_ref()
+                            .is_ok_and(|r| r.hops.iter().any(|h| h.from == me && h.scid == scid))
+                })
+                .collect(),
+        )
     }
 
     /// Per payment, whether it certainly earns N nothing on `sc` (a scenario of this
