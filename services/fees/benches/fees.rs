@@ -17,7 +17,8 @@
 //! * plan: `plan()` with the `flow` strategy (3 rounds) for the 50-, 200- and 1,000-channel
 //!   nodes;
 //! * quality: for the 10 best-connected nodes, N's revenue on a held-out demand (another seed
-//!   and amount range) under the `flow` plan, the current fees and `proportional`
+//!   and amount range) under the `flow` plan (bounds 0 ppm to the node's highest current
+//!   ppm, at least 2,000, so that no move is forced), the current fees and `proportional`
 //!   (half-balance assumption), as a table.
 //!
 //! Times are wall clock and CPU seconds of this process (the host is shared and noisy:
@@ -470,7 +471,19 @@ fn quality(g: &Snapshot) {
     let (mut cur_sum, mut flow_sum, mut prop_sum) = (0u64, 0u64, 0u64);
     for &(k, u) in ranks.iter().filter_map(|&r| ranked.get(r)) {
         let node = g.node(u).id;
-        let flow = plan_request(node, Strategy::Flow(flow_params(3)), n_pay, 7);
+        // Bounds that hold every current fee of the node: no move is forced, so the plan
+        // never simulates less than the current fees on its own demand.
+        let cur = Scenario::new(g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
+        let top = cur
+            .out_edges()
+            .into_iter()
+            .map(|e| cur.fee_of(e).fee_ppm)
+            .max();
+        let params = FlowParams {
+            max_fee_ppm: top.unwrap_or(0).max(2_000),
+            ..flow_params(3)
+        };
+        let flow = plan_request(node, Strategy::Flow(params), n_pay, 7);
         let (flow, time, _) = timed(|| plan(g, &flow));
         let prop = plan_request(
             node,
@@ -482,7 +495,6 @@ fn quality(g: &Snapshot) {
             n_pay,
             7,
         );
-        let cur = Scenario::new(g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
         let current = account(&cur, &route_all(&cur, &held_out)).0.revenue_msat;
         match (flow, plan(g, &prop)) {
             (Ok(f), Ok(p)) => {

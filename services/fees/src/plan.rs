@@ -5,9 +5,10 @@
 //! Pinned channels keep their fee. Channels under `flow` are priced one at a time given
 //! each other (see [`crate::strategy::flow`]), the others being fixed at their own
 //! proposals. A section's floor raises its proposal's ppm to the channel's refill cost.
-//! The flow channels keep their current fees if the plan, routed afresh, would simulate
-//! less revenue for N than they do (the rounds' routes keep a payer's route among equally
-//! cheap ones; routed afresh, such ties may fall otherwise).
+//! When every flow channel's fee lies within its bounds, the flow channels keep their
+//! current fees if the plan, routed afresh, would simulate less revenue for N than they do
+//! (the rounds' routes keep a payer's route among equally cheap ones; routed afresh, such
+//! ties may fall otherwise).
 //!
 //! Every scenario of a plan derives from the node's base scenario (only N's fees differ), and
 //! the baseline routes serve both the current revenue and the first flow round. The final
@@ -225,6 +226,7 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
     let current_revenue_msat = account(&base, &base_routes).0.revenue_msat;
     let mut work = Work::default();
     let mut moves = (0, 0, 0);
+    let mut start_revenue = None;
     let mut session = Session::new(&demand);
     if !flow.is_empty() {
         let fixed = rows.clone();
@@ -252,28 +254,23 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
             rows[*i].proposed = p.fee;
             rows[*i].reason = format!("{} ({} rounds)", p.reason, out.rounds);
         }
-        let (node, flows) = simulate_plan(&base, &session, &demand, &changes(&rows));
-        if node.revenue_msat >= out.start_revenue_msat {
-            return Ok(finish(
-                req,
-                rows,
-                current_revenue_msat,
-                node,
-                &flows,
-                (work, moves),
-            ));
-        }
+        // Moves into the bounds are not a choice: compare only when none was needed.
+        start_revenue = (out.forced == 0).then_some(out.start_revenue_msat);
+    }
+    let mut flows = simulate_plan(&base, &session, &demand, &changes(&rows));
+    if let Some(start) = start_revenue.filter(|&s| flows.0.revenue_msat < s) {
         // The moves each raised N's revenue on the routes the rounds kept; routed afresh,
         // ties may fall otherwise: never propose less than the flow channels' current fees.
         for (i, _) in &flow {
             rows[*i].proposed = rows[*i].current;
             rows[*i].reason = format!(
-                "flow: kept: the plan simulates {} msat, below {} msat at the current fees",
-                node.revenue_msat, out.start_revenue_msat
+                "flow: kept: the plan simulates {} msat, below {start} msat at the current fees",
+                flows.0.revenue_msat
             );
         }
+        flows = simulate_plan(&base, &session, &demand, &changes(&rows));
     }
-    let (node, flows) = simulate_plan(&base, &session, &demand, &changes(&rows));
+    let (node, flows) = flows;
     Ok(finish(
         req,
         rows,

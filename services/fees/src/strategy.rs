@@ -172,6 +172,9 @@ pub struct FlowOutcome {
     pub refused: u64,
     /// Payments routed again to simulate the moves.
     pub rerouted: u64,
+    /// Moves toward the bounds of channels outside them (counted in `moves` too; they need
+    /// not raise N's revenue).
+    pub forced: u64,
 }
 
 /// The candidate grid of `params`: `candidates` ppm values evenly spaced over the bounds.
@@ -306,7 +309,8 @@ fn candidates(c: &FlowChannel, cur: FeePolicy) -> Vec<FeePolicy> {
 /// (payments at even and at odd positions: a move that one payment or a few decide is
 /// refused); the next channel's curve starts from it.
 /// So, with every current fee within its bounds, N's simulated revenue never falls, and
-/// rises at every move kept. Stops when a whole round moves nothing, or at the round limit.
+/// rises at every move kept (channels outside their bounds step toward them first, all at
+/// once at each round's start, whatever that costs). Stops when a whole round moves nothing, or at the round limit.
 pub(crate) fn flow_from(
     channels: &[FlowChannel],
     session: &mut curves::Session,
@@ -337,6 +341,7 @@ pub(crate) fn flow_from(
         moves: 0,
         refused: 0,
         rerouted: 0,
+        forced: 0,
     };
     let mut reasons = vec![String::from("flow: kept (no round reached it)"); channels.len()];
     let order = order(channels, &at);
@@ -420,6 +425,7 @@ fn into_bounds(
     );
     out.rerouted += n;
     out.moves += changes.len() as u64;
+    out.forced += changes.len() as u64;
     let revenue = revenue_halves(&next, &routes);
     (at.fees, at.sc, at.routes, at.revenue) = (fees, next, routes, revenue);
     true

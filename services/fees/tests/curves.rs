@@ -195,6 +195,20 @@ fn fast_curves_equal_the_oracle_on_the_2026_graph() {
     }
 }
 
+/// A plan's proposals that differ from the current fees, as overrides.
+fn overrides_of(p: &switchyard_fees::Plan) -> Vec<switchyard_fees::PolicyOverride> {
+    p.channels
+        .iter()
+        .filter(|c| c.proposed != c.current)
+        .map(|c| switchyard_fees::PolicyOverride {
+            scid: c.scid,
+            from: p.node,
+            base_fee_msat: c.proposed.base_fee_msat,
+            fee_ppm: c.proposed.fee_ppm,
+        })
+        .collect()
+}
+
 #[test]
 fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
     let g = load_bundled("2026-02-03");
@@ -225,17 +239,7 @@ fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
         p.work.payments_skipped > 0,
         "some payments are not simulated again"
     );
-    let overrides: Vec<_> = p
-        .channels
-        .iter()
-        .filter(|c| c.proposed != c.current)
-        .map(|c| switchyard_fees::PolicyOverride {
-            scid: c.scid,
-            from: n,
-            base_fee_msat: c.proposed.base_fee_msat,
-            fee_ppm: c.proposed.fee_ppm,
-        })
-        .collect();
+    let overrides = overrides_of(&p);
     let sim = |overrides: Vec<switchyard_fees::PolicyOverride>| {
         let r = SimulateRequest {
             node: n,
@@ -442,17 +446,7 @@ fn flow_request(
 /// overrides), and the current fees' on the same demand.
 fn simulated_plan_and_current(g: &switchyard_graph::Snapshot, req: &PlanRequest) -> (u64, u64) {
     let p = plan(g, req).unwrap();
-    let overrides: Vec<_> = p
-        .channels
-        .iter()
-        .filter(|c| c.proposed != c.current)
-        .map(|c| switchyard_fees::PolicyOverride {
-            scid: c.scid,
-            from: req.node,
-            base_fee_msat: c.proposed.base_fee_msat,
-            fee_ppm: c.proposed.fee_ppm,
-        })
-        .collect();
+    let overrides = overrides_of(&p);
     let sim = |overrides| {
         let r = SimulateRequest {
             node: req.node,

@@ -96,6 +96,16 @@ impl Thresholds {
     }
 }
 
+/// A route's cost for the thresholds: `INF` when none was found, `Err` when the router
+/// gave up.
+fn route_cost(r: &Result<Route, RouteError>) -> Result<u64, Undecided> {
+    match r {
+        Ok(r) => Ok(r.total_fee_msat),
+        Err(RouteError::SearchBudget { .. }) => Err(Undecided),
+        Err(_) => Ok(INF),
+    }
+}
+
 /// One payment's evaluation context.
 pub(super) struct Pay<'p> {
     pub p: &'p Payment,
@@ -242,11 +252,7 @@ impl Ctx<'_> {
         work: &mut Work,
     ) -> Result<Thresholds, Undecided> {
         let (g, me) = (&*self.sc.snapshot, &self.sc.node_id);
-        let cost = |r: &Result<Route, RouteError>| match r {
-            Ok(r) => Ok(r.total_fee_msat),
-            Err(RouteError::SearchBudget { .. }) => Err(Undecided),
-            Err(_) => Ok(INF),
-        };
+        let cost = route_cost;
         let th = Thresholds {
             cost0: cost(r0)?,
             h0: r0.as_ref().ok().and_then(|r| out_hop(g, me, r)),
@@ -285,11 +291,7 @@ impl Ctx<'_> {
         work: &mut Work,
     ) -> Result<Thresholds, Undecided> {
         let (g, me) = (&*self.sc.snapshot, &self.sc.node_id);
-        let cost = |r: &Result<Route, RouteError>| match r {
-            Ok(r) => Ok(r.total_fee_msat),
-            Err(RouteError::SearchBudget { .. }) => Err(Undecided),
-            Err(_) => Ok(INF),
-        };
+        let cost = route_cost;
         work.avoid_routes += 1;
         let ra = avoiding(self.sc, p, &[h0.edge]);
         th.cost_a = cost(&ra)?;
