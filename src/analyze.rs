@@ -57,6 +57,25 @@ fn plan(args: &AnalyzeArgs) -> Result<(Metric, AnalyticsConfig)> {
 /// Each node's uptime from the gossip history (a fraction in `[0, 1]`), for the rank.
 type Uptime = std::collections::HashMap<NodeId, f64>;
 
+/// The graph of snapshot files (channels and nodes; CLN or LND JSON, plain, .xz or .gz),
+/// read in order on a blocking thread (also `switchyard fees --file`).
+pub(crate) async fn read_graph_files(files: Vec<std::path::PathBuf>) -> Result<Snapshot> {
+    tracing::info!(files = files.len(), "reading graph files");
+    tokio::task::spawn_blocking(move || -> Result<Snapshot> {
+        let mut b = switchyard_graph::GraphBuilder::default();
+        for f in &files {
+            switchyard_graph::load::read_file(f, |r| {
+                b.add(r);
+                true
+            })
+            .with_context(|| format!("reading {}", f.display()))?;
+        }
+        Ok(b.build())
+    })
+    .await
+    .context("graph reader thread")?
+}
+
 /// The graph to analyse: from `--file`s, or from the store (now or as of `at`) with its
 /// version and each node's uptime (also as of `at`).
 async fn load(
@@ -64,21 +83,7 @@ async fn load(
     at: Option<switchyard_store::time::Time>,
 ) -> Result<(Snapshot, Option<i64>, Option<Uptime>)> {
     if !args.files.is_empty() {
-        let files = args.files.clone();
-        tracing::info!(files = files.len(), "reading graph files");
-        let snapshot = tokio::task::spawn_blocking(move || -> Result<Snapshot> {
-            let mut b = switchyard_graph::GraphBuilder::default();
-            for f in &files {
-                switchyard_graph::load::read_file(f, |r| {
-                    b.add(r);
-                    true
-                })
-                .with_context(|| format!("reading {}", f.display()))?;
-            }
-            Ok(b.build())
-        })
-        .await
-        .context("graph reader thread")??;
+        let snapshot = read_graph_files(args.files.clone()).await?;
         return Ok((snapshot, None, None));
     }
     tracing::info!("loading the graph from the database");

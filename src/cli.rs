@@ -561,9 +561,14 @@ pub enum ChannelAction {
 pub enum FeesAction {
     /// A fee plan for a node (default: ours), per channel direction.
     Plan {
-        /// Node id (default: the running node's).
+        /// Node id (default: the running node's; needed with --file).
         #[arg(long)]
         node: Option<String>,
+        /// Plan offline on these snapshot files (channels and nodes; CLN or LND JSON, plain,
+        /// .xz or .gz) instead of asking the API: half of each channel's capacity on each
+        /// side, the default rules.
+        #[arg(long = "file", value_name = "SNAPSHOT", num_args = 1..)]
+        files: Vec<PathBuf>,
         /// Force one strategy: proportional, competitive, cost_floor or flow.
         #[arg(long)]
         strategy: Option<String>,
@@ -578,6 +583,10 @@ pub enum FeesAction {
     Simulate {
         #[arg(long)]
         node: String,
+        /// Simulate offline on these snapshot files (as `plan --file`) instead of asking the
+        /// API.
+        #[arg(long = "file", value_name = "SNAPSHOT", num_args = 1..)]
+        files: Vec<PathBuf>,
         /// `SCID:BASE_FEE_MSAT:FEE_PPM` on the direction leaving --node (repeatable).
         #[arg(long = "override", value_name = "SCID:BASE:PPM")]
         overrides: Vec<String>,

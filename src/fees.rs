@@ -1,10 +1,16 @@
 //! `switchyard fees plan | simulate | apply | history`: clients of the `/v1/fees/*` endpoints,
-//! printed as tables (or the API's JSON with `--json`).
+//! printed as tables (or the API's JSON with `--json`). `plan --file` and `simulate --file`
+//! run the same computation offline on snapshot files (no server): half of each channel's
+//! capacity on each side and the default rules, as the API does for a node not its own.
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
+use switchyard_fees::demand::{AmountDistribution, RandomDemand};
+use switchyard_fees::rules::Strategy;
+use switchyard_fees::{Balances, DemandSpec, PlanRequest, PolicyOverride, Rules, SimulateRequest};
+use switchyard_graph::NodeId;
 
 use crate::cli::{ApiArgs, FeesAction};
 use crate::client::ApiClient;
@@ -110,8 +116,8 @@ fn history_table(v: &Value) {
     }
 }
 
-/// `SCID:BASE:PPM` into an override of the direction leaving `node`.
-fn parse_override(s: &str, node: &str) -> Result<Value> {
+/// `SCID:BASE:PPM` into its three parts.
+fn split_override(s: &str) -> Result<(&str, u32, u32)> {
     let parts: Vec<&str> = s.split(':').collect();
     let [scid, base, ppm] = parts[..] else {
         bail!("--override {s:?}: expected SCID:BASE_FEE_MSAT:FEE_PPM");
@@ -122,7 +128,111 @@ fn parse_override(s: &str, node: &str) -> Result<Value> {
     let ppm: u32 = ppm
         .parse()
         .with_context(|| format!("--override {s:?}: ppm"))?;
+    Ok((scid, base, ppm))
+}
+
+/// `SCID:BASE:PPM` into an override of the direction leaving `node`.
+fn parse_override(s: &str, node: &str) -> Result<Value> {
+    let (scid, base, ppm) = split_override(s)?;
     Ok(json!({"scid": scid, "from": node, "base_fee_msat": base, "fee_ppm": ppm}))
+}
+
+/// Payments a plan simulates when not told (the API's default too).
+const DEFAULT_PLAN_PAYMENTS: usize = 2_000;
+
+fn parse_node(s: &str) -> Result<NodeId> {
+    s.parse()
+        .map_err(|e| anyhow!("--node {s:?}: not a node id: {e}"))
+}
+
+/// What an action prints: the answer, whether as JSON, and its table.
+type Answer = (Value, bool, fn(&Value));
+
+/// `plan --file` / `simulate --file`: the answer computed offline; any other action back.
+async fn offline(action: FeesAction) -> Result<std::result::Result<Answer, FeesAction>> {
+    match action {
+        FeesAction::Plan {
+            node,
+            files,
+            strategy,
+            payments,
+            seed,
+            json,
+        } if !files.is_empty() => {
+            let node = parse_node(node.as_deref().context("plan --file needs --node")?)?;
+            let forced = match strategy {
+                Some(s) => Some(Strategy::named(&s).with_context(|| {
+                    format!(
+                        "--strategy {s:?}: expected proportional, competitive, cost_floor or flow"
+                    )
+                })?),
+                None => None,
+            };
+            let req = PlanRequest {
+                node,
+                rules: Rules::default(),
+                strategy: forced,
+                channels: Vec::new(),
+                balances: Balances::HalfCapacity,
+                demand: DemandSpec::Random(RandomDemand::new(
+                    payments.unwrap_or(DEFAULT_PLAN_PAYMENTS),
+                    seed.unwrap_or(0),
+                )),
+            };
+            let g = crate::analyze::read_graph_files(files).await?;
+            let plan = tokio::task::spawn_blocking(move || switchyard_fees::plan(&g, &req))
+                .await
+                .context("planning thread")?
+                .context("planning")?;
+            Ok(Ok((serde_json::to_value(plan)?, json, channel_table)))
+        }
+        FeesAction::Simulate {
+            node,
+            files,
+            overrides,
+            payments,
+            seed,
+            min_sat,
+            max_sat,
+            json,
+        } if !files.is_empty() => {
+            let node = parse_node(&node)?;
+            let overrides = overrides
+                .iter()
+                .map(|o| {
+                    let (scid, base_fee_msat, fee_ppm) = split_override(o)?;
+                    let scid = scid
+                        .parse()
+                        .map_err(|e| anyhow!("--override {o:?}: not a channel id: {e}"))?;
+                    Ok(PolicyOverride {
+                        scid,
+                        from: node,
+                        base_fee_msat,
+                        fee_ppm,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let demand = RandomDemand {
+                amounts: AmountDistribution::LogUniform { min_sat, max_sat },
+                ..RandomDemand::new(payments, seed)
+            };
+            let req = SimulateRequest {
+                node,
+                overrides,
+                demand: DemandSpec::Random(demand),
+                return_routes: false,
+            };
+            let g = crate::analyze::read_graph_files(files).await?;
+            let r = tokio::task::spawn_blocking(move || {
+                switchyard_fees::simulate(&g, &req, &Balances::HalfCapacity)
+            })
+            .await
+            .context("simulation thread")?
+            .context("simulating")?;
+            Ok(Ok((serde_json::to_value(r)?, json, simulation_table)))
+        }
+        other => Ok(Err(other)),
+    }
 }
 
 fn query(pairs: &[(&str, Option<String>)]) -> String {
@@ -133,16 +243,21 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
     q.join("&")
 }
 
-/// Runs one `fees` action against the API.
+/// Runs one `fees` action against the API (or offline, see the module documentation).
 pub async fn fees(api: &ApiArgs, action: FeesAction) -> Result<ExitCode> {
+    let action = match offline(action).await? {
+        Ok((v, json, table)) => return Ok(print(&v, json, table)),
+        Err(action) => action,
+    };
     let c = ApiClient::new(&api.api, &api.data_dir, api.api_cert.as_deref());
-    let (v, json, table): (Value, bool, fn(&Value)) = match action {
+    let (v, json, table): Answer = match action {
         FeesAction::Plan {
             node,
             strategy,
             payments,
             seed,
             json,
+            ..
         } => {
             let node = match node {
                 Some(n) => n,
@@ -168,6 +283,7 @@ pub async fn fees(api: &ApiArgs, action: FeesAction) -> Result<ExitCode> {
             min_sat,
             max_sat,
             json,
+            ..
         } => {
             let overrides = overrides
                 .iter()
@@ -215,10 +331,14 @@ pub async fn fees(api: &ApiArgs, action: FeesAction) -> Result<ExitCode> {
             (v, json, history_table)
         }
     };
+    Ok(print(&v, json, table))
+}
+
+fn print(v: &Value, json: bool, table: fn(&Value)) -> ExitCode {
     if json {
-        print_json(&v);
+        print_json(v);
     } else {
-        table(&v);
+        table(v);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

@@ -17,7 +17,8 @@
 //! * plan: `plan()` with the `flow` strategy (3 rounds) for the 50-, 200- and 1,000-channel
 //!   nodes;
 //! * quality: for the 10 best-connected nodes, N's revenue on a held-out demand (another seed
-//!   and amount range) under the `flow` plan, the current fees and `proportional`
+//!   and amount range) under the `flow` plan (bounds 0 ppm to the node's highest current
+//!   ppm, at least 2,000, so that no move is forced), the current fees and `proportional`
 //!   (half-balance assumption), as a table.
 //!
 //! Times are wall clock and CPU seconds of this process (the host is shared and noisy:
@@ -145,6 +146,7 @@ fn flow_params(rounds: u32) -> FlowParams {
         max_step_percent: 50,
         candidates: 20,
         rounds,
+        min_gain_percent: 1,
     }
 }
 
@@ -375,7 +377,15 @@ fn bench(c: &mut Criterion) {
         }
     }
     if part("plan") {
-        for node in [n50, node_with(&g, 200), node_with(&g, 1_000)] {
+        // `SWITCHYARD_BENCH_PLAN_SIZES=50,200`: only the nodes of these sizes.
+        let sizes: Vec<usize> = std::env::var("SWITCHYARD_BENCH_PLAN_SIZES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+            .unwrap_or_else(|| vec![50, 200, 1_000]);
+        for node in sizes
+            .into_iter()
+            .map(|n| if n == 50 { n50 } else { node_with(&g, n) })
+        {
             flow_plan(&g, node, payments);
         }
     }
@@ -390,10 +400,14 @@ fn flow_plan(g: &Snapshot, node: NodeId, payments: usize) {
     let (p, wall, cpu) = timed(|| plan(g, &req).expect("plan"));
     println!(
         "plan (flow, {} channels, 20 candidates, up to 3 rounds, {payments} payments): {wall:?} \
-         ({cpu:.2} s CPU); revenue {} -> {} msat; {}",
+         ({cpu:.2} s CPU); revenue {} -> {} msat; moves kept {}, refused {}, payments \
+         routed again for them {}; {}",
         p.channels.len(),
         p.current_revenue_msat,
         p.expected_revenue_msat,
+        p.flow_moves.0,
+        p.flow_moves.1,
+        p.flow_moves.2,
         work_line(&Curves {
             curves: vec![],
             baseline_revenue_msat: 0,
@@ -457,7 +471,19 @@ fn quality(g: &Snapshot) {
     let (mut cur_sum, mut flow_sum, mut prop_sum) = (0u64, 0u64, 0u64);
     for &(k, u) in ranks.iter().filter_map(|&r| ranked.get(r)) {
         let node = g.node(u).id;
-        let flow = plan_request(node, Strategy::Flow(flow_params(3)), n_pay, 7);
+        // Bounds that hold every current fee of the node: no move is forced, so the plan
+        // never simulates less than the current fees on its own demand.
+        let cur = Scenario::new(g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
+        let top = cur
+            .out_edges()
+            .into_iter()
+            .map(|e| cur.fee_of(e).fee_ppm)
+            .max();
+        let params = FlowParams {
+            max_fee_ppm: top.unwrap_or(0).max(2_000),
+            ..flow_params(3)
+        };
+        let flow = plan_request(node, Strategy::Flow(params), n_pay, 7);
         let (flow, time, _) = timed(|| plan(g, &flow));
         let prop = plan_request(
             node,
@@ -469,7 +495,6 @@ fn quality(g: &Snapshot) {
             n_pay,
             7,
         );
-        let cur = Scenario::new(g, &node, &Balances::HalfCapacity, &[]).expect("scenario");
         let current = account(&cur, &route_all(&cur, &held_out)).0.revenue_msat;
         match (flow, plan(g, &prop)) {
             (Ok(f), Ok(p)) => {

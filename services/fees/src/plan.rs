@@ -2,9 +2,13 @@
 //! and proposed fee, why, and the revenue expected on it (msat over the demand, from a
 //! simulation with every proposal applied).
 //!
-//! Pinned channels keep their fee. Channels under `flow` are priced together (see
-//! [`crate::strategy::flow`]), the others being fixed at their own proposals. A section's
-//! floor raises its proposal's ppm to the channel's refill cost.
+//! Pinned channels keep their fee. Channels under `flow` are priced one at a time given
+//! each other (see [`crate::strategy::flow`]), the others being fixed at their own
+//! proposals. A section's floor raises its proposal's ppm to the channel's refill cost.
+//! When every flow channel's fee lies within its bounds, the flow channels keep their
+//! current fees if the plan, routed afresh, would simulate less revenue for N than they do
+//! (the rounds' routes keep a payer's route among equally cheap ones; routed afresh, such
+//! ties may fall otherwise).
 //!
 //! Every scenario of a plan derives from the node's base scenario (only N's fees differ), and
 //! the baseline routes serve both the current revenue and the first flow round. The final
@@ -20,7 +24,7 @@ use crate::curves::{Session, Work};
 use crate::demand::{Demand, DemandSpec};
 use crate::rules::{ChannelState, Rules, Section, Strategy};
 use crate::scenario::{request, Balances, FeePolicy, Scenario};
-use crate::sim::{account, route_all, Way};
+use crate::sim::{account, route_all, ChannelFlow, NodeFlow, Way};
 use crate::strategy::{self, FlowChannel, Proposal};
 use crate::FeesError;
 
@@ -83,6 +87,10 @@ pub struct Plan {
     #[serde(skip)]
     /// Work done by the `flow` strategy's curve computations (not serialized).
     pub work: Work,
+    #[serde(skip)]
+    /// The `flow` rounds' moves: kept, refused by their simulation, and the payments routed
+    /// again to simulate them (not serialized).
+    pub flow_moves: (u64, u64, u64),
 }
 
 fn default_state(g: &Snapshot, e: EdgeIdx) -> ChannelState {
@@ -217,6 +225,8 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
     let base_routes = route_all(&base, &demand);
     let current_revenue_msat = account(&base, &base_routes).0.revenue_msat;
     let mut work = Work::default();
+    let mut moves = (0, 0, 0);
+    let mut start_revenue = None;
     let mut session = Session::new(&demand);
     if !flow.is_empty() {
         let fixed = rows.clone();
@@ -239,14 +249,48 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
             known,
         );
         work = out.work;
+        moves = (out.moves, out.refused, out.rerouted);
         for ((i, _), p) in flow.iter().zip(out.proposals) {
             rows[*i].proposed = p.fee;
             rows[*i].reason = format!("{} ({} rounds)", p.reason, out.rounds);
         }
+        // Moves into the bounds are not a choice: compare only when none was needed.
+        start_revenue = (out.forced == 0).then_some(out.start_revenue_msat);
     }
-    let planned = base.with_fees(&changes(&rows));
-    // Payments the flow rounds showed to earn N nothing whatever it charges are not routed
-    // again: only N's outgoing flows (its revenue) are read from this simulation.
+    let mut flows = simulate_plan(&base, &session, &demand, &changes(&rows));
+    if let Some(start) = start_revenue.filter(|&s| flows.0.revenue_msat < s) {
+        // The moves each raised N's revenue on the routes the rounds kept; routed afresh,
+        // ties may fall otherwise: never propose less than the flow channels' current fees.
+        for (i, _) in &flow {
+            rows[*i].proposed = rows[*i].current;
+            rows[*i].reason = format!(
+                "flow: kept: the plan simulates {} msat, below {start} msat at the current fees",
+                flows.0.revenue_msat
+            );
+        }
+        flows = simulate_plan(&base, &session, &demand, &changes(&rows));
+    }
+    let (node, flows) = flows;
+    Ok(finish(
+        req,
+        rows,
+        current_revenue_msat,
+        node,
+        &flows,
+        (work, moves),
+    ))
+}
+
+/// N's flows over `demand` with `changes` applied to `base`. Payments the flow rounds
+/// showed to earn N nothing whatever it charges are not routed again: only N's outgoing
+/// flows (its revenue) are read from this simulation.
+fn simulate_plan(
+    base: &Scenario,
+    session: &Session,
+    demand: &Demand,
+    changes: &[(EdgeIdx, FeePolicy)],
+) -> (NodeFlow, Vec<ChannelFlow>) {
+    let planned = base.with_fees(changes);
     let idle = session.earns_nothing(&planned);
     let routes: Vec<_> = demand
         .payments
@@ -257,7 +301,18 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
             _ => planned.find_route(&request(p)),
         })
         .collect();
-    let (node, flows) = account(&planned, &routes);
+    account(&planned, &routes)
+}
+
+/// The plan's answer from its rows and simulated flows.
+fn finish(
+    req: &PlanRequest,
+    mut rows: Vec<ChannelPlan>,
+    current_revenue_msat: u64,
+    node: NodeFlow,
+    flows: &[ChannelFlow],
+    (work, flow_moves): (Work, (u64, u64, u64)),
+) -> Plan {
     for row in &mut rows {
         row.expected_revenue_msat = flows
             .iter()
@@ -265,7 +320,7 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
             .map(|f| f.revenue_msat)
             .sum();
     }
-    Ok(Plan {
+    Plan {
         node: req.node,
         strategy: req
             .strategy
@@ -276,5 +331,6 @@ pub fn plan(graph: &Snapshot, req: &PlanRequest) -> Result<Plan, FeesError> {
         current_revenue_msat,
         expected_revenue_msat: node.revenue_msat,
         work,
-    })
+        flow_moves,
+    }
 }

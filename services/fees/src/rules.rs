@@ -34,7 +34,7 @@
 //! `competitive` (`percentile` 0..=100, optional `base_fee_msat`: default the same percentile
 //! of the alternatives' base fees); `cost_floor` (optional `amount_sat`, 100,000); `flow`
 //! (`min_fee_ppm`, `max_fee_ppm`, optional `base_fee_msat` 0, `max_step_ppm` 500,
-//! `max_step_percent` 50, `candidates` 20, `rounds` 3). Any strategy but `cost_floor` takes
+//! `max_step_percent` 50, `candidates` 20, `rounds` 3, `min_gain_percent` 1). Any strategy but `cost_floor` takes
 //! `floor = "cost_floor"` (with `floor_amount_sat`, default 100,000).
 //!
 //! **Errors** name the section and the key: syntax, unknown key, bad type, bad range (min >
@@ -144,8 +144,12 @@ pub struct FlowParams {
     pub max_step_percent: u32,
     /// Number of candidate ppm values, evenly spaced over `min_fee_ppm..=max_fee_ppm`.
     pub candidates: u32,
-    /// Most rounds (all channels move together each round; stops early when none moves).
+    /// Most rounds (each round takes the channels one at a time; stops early when a whole
+    /// round moves none).
     pub rounds: u32,
+    /// Least gain, in percent of N's simulated revenue before the move, for a channel to move
+    /// (0: any gain of at least 1 msat); a guard against fitting the demand sample.
+    pub min_gain_percent: u32,
 }
 
 /// An inclusive range; `None` ends are open.
@@ -357,6 +361,7 @@ impl Strategy {
                 max_step_percent: 50,
                 candidates: 20,
                 rounds: 3,
+                min_gain_percent: 1,
             }),
             _ => return None,
         })
@@ -660,13 +665,14 @@ fn strategy(r: &mut Reader, name: &str) -> Result<Strategy, RulesError> {
                 max_step_percent: r.u32("max_step_percent")?.unwrap_or(50),
                 candidates: r.uint("candidates", 1_000)?.unwrap_or(20).max(1) as u32,
                 rounds: r.uint("rounds", 20)?.unwrap_or(3).max(1) as u32,
+                min_gain_percent: r.uint("min_gain_percent", 100)?.unwrap_or(1) as u32,
             })
         }
         other => return Err(r.e("strategy", ErrorKind::UnknownStrategy(other.to_string()))),
     })
 }
 
-const STRATEGY_KEYS: [&str; 15] = [
+const STRATEGY_KEYS: [&str; 16] = [
     "strategy",
     "pin",
     "floor",
@@ -681,6 +687,7 @@ const STRATEGY_KEYS: [&str; 15] = [
     "max_step_percent",
     "candidates",
     "rounds",
+    "min_gain_percent",
     "name",
 ];
 

@@ -254,6 +254,12 @@ impl Scenario {
         }
     }
 
+    /// Whether `self` and `other` derive from one scenario by [`Scenario::with_fees`] alone
+    /// (they share its floor index): then only N's outgoing fees can differ.
+    pub(crate) fn same_family(&self, other: &Scenario) -> bool {
+        Arc::ptr_eq(&self.floor, &other.floor)
+    }
+
     /// This scenario with N's outgoing directions `changes` charging other fees (see the type
     /// documentation). Entries that are not an outgoing direction of N with a policy are
     /// ignored; with no effective change, the same scenario (and index) comes back.

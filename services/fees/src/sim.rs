@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_graph::route::{Route, RouteError};
 use switchyard_graph::{EdgeIdx, NodeId, Scid, Snapshot};
 
-use crate::demand::{Demand, DemandSpec};
+use crate::demand::{Demand, DemandSpec, Payment};
 use crate::scenario::{request, Balances, FeePolicy, PolicyOverride, Scenario};
 use crate::FeesError;
 
@@ -298,32 +298,12 @@ fn route_what_if(
         (what_if, base)
     };
     let known = route_all(first, demand);
-    let g = &*what_if.snapshot;
-    let crossed: HashSet<Scid> = changes
-        .iter()
-        .filter(|&&(e, fee)| base.fee_of(e) != fee)
-        .map(|&(e, _)| g.channel(Snapshot::edge_channel(e)).scid)
-        .collect();
-    let me = what_if.node_id;
-    let mins = HtlcMins::new(g);
+    let mins = HtlcMins::new(&what_if.snapshot);
+    let keep = Keep::new(base, what_if, changes, &mins);
     let other: Vec<Option<Result<Route, RouteError>>> = known
         .par_iter()
         .zip(&demand.payments)
-        .map(|(r, p)| {
-            let a = p.amount_msat;
-            let decided = match r {
-                Ok(r) => {
-                    !r.hops
-                        .iter()
-                        .any(|h| h.from == me && crossed.contains(&h.scid))
-                        && !mins.within(a, a.saturating_add(r.total_fee_msat))
-                }
-                Err(RouteError::Disconnected) => true,
-                Err(RouteError::SearchBudget { .. }) => false,
-                Err(_) => !mins.within(a, a.saturating_add(p.max_fee_msat)),
-            };
-            (!decided).then(|| second.find_route(&request(p)))
-        })
+        .map(|(r, p)| (!keep.holds(r, p)).then(|| second.find_route(&request(p))))
         .collect();
     let routed = other.iter().filter(|o| o.is_some()).count() as u64;
     work.reused_routes = n - routed;
@@ -342,12 +322,98 @@ fn route_what_if(
     }
 }
 
+/// "Is this payment's route (or failure) on one side of a one-way change still a cheapest
+/// route (or a failure) on the other?" (see the module documentation).
+struct Keep<'m> {
+    me: NodeId,
+    crossed: HashSet<Scid>,
+    mins: &'m HtlcMins,
+}
+
+impl<'m> Keep<'m> {
+    /// For the change from `before` to `after` (`changes`, N's outgoing fees).
+    fn new(
+        before: &Scenario,
+        after: &Scenario,
+        changes: &[(EdgeIdx, FeePolicy)],
+        mins: &'m HtlcMins,
+    ) -> Keep<'m> {
+        let g = &*after.snapshot;
+        let crossed = changes
+            .iter()
+            .filter(|&&(e, fee)| before.fee_of(e) != fee)
+            .map(|&(e, _)| g.channel(Snapshot::edge_channel(e)).scid)
+            .collect();
+        Keep {
+            me: after.node_id,
+            crossed,
+            mins,
+        }
+    }
+
+    fn holds(&self, r: &Result<Route, RouteError>, p: &Payment) -> bool {
+        let a = p.amount_msat;
+        match r {
+            Ok(r) => {
+                !r.hops
+                    .iter()
+                    .any(|h| h.from == self.me && self.crossed.contains(&h.scid))
+                    && !self.mins.within(a, a.saturating_add(r.total_fee_msat))
+            }
+            Err(RouteError::Disconnected) => true,
+            Err(RouteError::SearchBudget { .. }) => false,
+            Err(_) => !self.mins.within(a, a.saturating_add(p.max_fee_msat)),
+        }
+    }
+}
+
+/// The routes on `after` of payments whose routes on `before` are `routes` (a cheapest
+/// route each, or a failure), `after` being `before` with N's outgoing directions
+/// `changes` charging other fees; and how many payments were routed again. A payment keeps
+/// its route when `quiet` marks it (shown to stay a cheapest route by the caller: e.g. it
+/// earns N nothing on `after` whatever route it takes, its route avoiding N and every route
+/// through N costing strictly more, see [`crate::curves::Session::earns_nothing`]; or the
+/// curve of the one channel changed says so, `Session::may_change`), or when every changed fee rose (`mins`: `before`'s htlc minimums) and its route is shown to stay a cheapest one as
+/// in a one-way what-if (see the module documentation). Every other payment is routed again.
+pub(crate) fn reroute(
+    before: &Scenario,
+    after: &Scenario,
+    changes: &[(EdgeIdx, FeePolicy)],
+    demand: &Demand,
+    routes: &[Result<Route, RouteError>],
+    quiet: Option<&[bool]>,
+    mins: &HtlcMins,
+) -> (Vec<Result<Route, RouteError>>, u64) {
+    let (rise, fall) = rise_fall(before, changes);
+    if !rise && !fall {
+        return (routes.to_vec(), 0);
+    }
+    let keep = (rise && !fall).then(|| Keep::new(before, after, changes, mins));
+    let quiet = quiet.filter(|q| q.len() == routes.len());
+    let out: Vec<(Result<Route, RouteError>, bool)> = routes
+        .par_iter()
+        .zip(&demand.payments)
+        .enumerate()
+        .map(|(i, (r, p))| {
+            let kept = quiet.is_some_and(|q| q[i]) || keep.as_ref().is_some_and(|k| k.holds(r, p));
+            if kept {
+                (r.clone(), false)
+            } else {
+                (after.find_route(&request(p)), true)
+            }
+        })
+        .collect();
+    let routed = out.iter().filter(|x| x.1).count() as u64;
+    (out.into_iter().map(|x| x.0).collect(), routed)
+}
+
 /// Every enabled direction's htlc_minimum, sorted: "could an htlc_minimum lie between these
-/// two amounts?"
-struct HtlcMins(Vec<u64>);
+/// two amounts?" (The same for every scenario of one family: fee changes keep minimums.)
+pub(crate) struct HtlcMins(Vec<u64>);
 
 impl HtlcMins {
-    fn new(g: &Snapshot) -> HtlcMins {
+    /// The minimums of `g`.
+    pub(crate) fn new(g: &Snapshot) -> HtlcMins {
         let mut v: Vec<u64> = g
             .channels()
             .iter()

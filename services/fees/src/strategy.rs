@@ -10,12 +10,16 @@
 //! * [`cost_floor`]: the estimated cost of refilling the channel, as ppm of a given amount:
 //!   the cheapest circular route the router finds, N -> ... -> peer over other channels, then
 //!   peer -> N over the channel itself (its reverse direction, whose fee the peer charges).
-//! * [`flow`]: per channel, the candidate fee that maximises N's simulated total revenue
-//!   over the demand with the other fees fixed ([`crate::curves`]), all channels moved
-//!   together, repeated until no channel moves or the rounds run out; candidates lie within
-//!   `[min_fee_ppm, max_fee_ppm]` and within a step of the current ppm (at most
-//!   `max_step_ppm`, and at most `max_step_percent` % of a non-zero current ppm, never less
-//!   than 1 ppm), and above the channel's floor if it has one.
+//! * [`flow`]: one channel at a time, the candidate fee that maximises N's simulated total
+//!   revenue over the demand given the others' current proposals ([`crate::curves`]), kept
+//!   only if a simulation of the move confirms a gain of at least `min_gain_percent` of N's
+//!   revenue, and a gain on each half of the demand (against fitting a few payments); rounds over the channels in a fixed order until a whole round moves nothing
+//!   or the rounds run out. Candidates lie within `[min_fee_ppm, max_fee_ppm]` and within a
+//!   step of the current ppm (at most `max_step_ppm`, and at most `max_step_percent` % of a
+//!   non-zero current ppm, never less than 1 ppm): the grid's points in that window and
+//!   the window's ends; and above the channel's floor if it has one. With every current fee
+//!   within its bounds, N's simulated revenue under the proposals is never below its
+//!   revenue at the current fees (see [`flow_from`]).
 //!
 //! Any strategy can be combined with a floor (`cost_floor`): the plan raises a proposal's
 //! ppm to the floor's.
@@ -27,6 +31,7 @@ use crate::curves::{self, Work};
 use crate::demand::Demand;
 use crate::rules::FlowParams;
 use crate::scenario::{FeePolicy, Scenario};
+use crate::sim::{account, reroute, route_all, HtlcMins, Way};
 
 /// A strategy's answer for one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,6 +162,19 @@ pub struct FlowOutcome {
     pub rounds: u32,
     /// Counts of the curve computations' work.
     pub work: Work,
+    /// N's simulated revenue (msat) over the demand at the start, and at the proposals.
+    pub start_revenue_msat: u64,
+    /// See `start_revenue_msat`.
+    pub revenue_msat: u64,
+    /// Moves kept, and moves a curve proposed that the simulation refused.
+    pub moves: u64,
+    /// See `moves`.
+    pub refused: u64,
+    /// Payments routed again to simulate the moves.
+    pub rerouted: u64,
+    /// Moves toward the bounds of channels outside them (counted in `moves` too; they need
+    /// not raise N's revenue).
+    pub forced: u64,
 }
 
 /// The candidate grid of `params`: `candidates` ppm values evenly spaced over the bounds.
@@ -202,8 +220,97 @@ pub fn flow(
     flow_from(channels, &mut session, start, scenario_for, None)
 }
 
+/// Where the coordinate-wise rounds stand: the flow channels' fees, the scenario with
+/// them, a cheapest route (or failure) per payment on it, and N's revenue over those.
+struct Standing {
+    /// The htlc minimums of the scenarios' family.
+    mins: HtlcMins,
+    fees: Vec<FeePolicy>,
+    sc: Scenario,
+    routes: Vec<Result<Route, RouteError>>,
+    /// N's revenue over the payments at even and at odd positions of the demand.
+    revenue: [u64; 2],
+}
+
+/// N's revenue (as `sim::account` counts it) over the payments at even and at odd
+/// positions of the demand.
+fn revenue_halves(sc: &Scenario, routes: &[Result<Route, RouteError>]) -> [u64; 2] {
+    let me = sc.node_id;
+    let mut v = [0u64; 2];
+    for (i, r) in routes.iter().enumerate() {
+        if let Ok(r) = r {
+            let fees = r.hops.iter().skip(1).filter(|h| h.from == me);
+            v[i % 2] += fees.map(|h| h.fee_msat).sum::<u64>();
+        }
+    }
+    v
+}
+
+/// The order the rounds take the channels in: by N's revenue on them over the demand at
+/// the start, then their volume, both descending, then by edge (deterministic).
+fn order(channels: &[FlowChannel], at: &Standing) -> Vec<usize> {
+    let (_, flows) = account(&at.sc, &at.routes);
+    let g = &*at.sc.snapshot;
+    let key = |c: &FlowChannel| {
+        let scid = g.channel(Snapshot::edge_channel(c.edge)).scid;
+        flows
+            .iter()
+            .find(|f| f.scid == scid && f.direction == Way::Out)
+            .map_or((0, 0), |f| (f.revenue_msat, f.volume_msat))
+    };
+    let mut v: Vec<usize> = (0..channels.len()).collect();
+    v.sort_by_key(|&k| {
+        let (r, vol) = key(&channels[k]);
+        (
+            std::cmp::Reverse(r),
+            std::cmp::Reverse(vol),
+            channels[k].edge,
+        )
+    });
+    v
+}
+
+/// The candidates of channel `c` at `cur` in one step: its grid points within the step
+/// window, the bounds and the floor, and the window's ends clamped to them (so a channel
+/// between two grid points can still move), its current fee left out.
+fn candidates(c: &FlowChannel, cur: FeePolicy) -> Vec<FeePolicy> {
+    let p = &c.params;
+    let (lo, hi) = step_window(p, cur.fee_ppm);
+    let (min, max) = (p.min_fee_ppm.max(c.floor_ppm.unwrap_or(0)), p.max_fee_ppm);
+    if min > max {
+        return Vec::new();
+    }
+    let mut v: Vec<FeePolicy> = grid(p)
+        .into_iter()
+        .filter(|f| (lo..=hi).contains(&f.fee_ppm) && (min..=max).contains(&f.fee_ppm))
+        .collect();
+    for end in [lo, hi] {
+        let ppm = end.clamp(min, max);
+        if (lo..=hi).contains(&ppm) {
+            v.push(FeePolicy::new(p.base_fee_msat, ppm));
+        }
+    }
+    v.sort_unstable();
+    v.dedup();
+    v.retain(|f| *f != cur);
+    v
+}
+
 /// [`flow`] on `session`'s demand, with the payments' routes at `start` (on
 /// `scenario_for(start)`) already known.
+///
+/// Coordinate-wise: each round takes the channels one at a time in a fixed order
+/// ([`order`]); for each, its curve over its candidates ([`candidates`]) given the others'
+/// current proposals (the session's fast curves on the current scenario and routes), and
+/// the best point if it beats N's current revenue by the margin (`min_gain_percent`).
+/// The move is then simulated (only the payments whose route it can change are routed
+/// again, `sim::reroute`) and kept only if N's simulated revenue over the whole demand
+/// also beats the current one by the margin, and rises over each half of the demand
+/// (payments at even and at odd positions: a move that one payment or a few decide is
+/// refused); the next channel's curve starts from it.
+/// So, with every current fee within its bounds, N's simulated revenue never falls, and
+/// rises at every move kept (channels outside their bounds step toward them first, all at
+/// once at each round's start, whatever that costs). Stops when a whole round moves nothing, or at the round limit.
 pub(crate) fn flow_from(
     channels: &[FlowChannel],
     session: &mut curves::Session,
@@ -211,50 +318,208 @@ pub(crate) fn flow_from(
     mut scenario_for: impl FnMut(&[FeePolicy]) -> Scenario,
     start_routes: Option<&[Result<Route, RouteError>]>,
 ) -> FlowOutcome {
-    let mut fees = start.to_vec();
-    let mut reasons = vec![String::from("no round ran"); channels.len()];
-    let mut grid_all: Vec<FeePolicy> = channels.iter().flat_map(|c| grid(&c.params)).collect();
-    grid_all.sort_unstable();
-    grid_all.dedup();
-    let edges: Vec<EdgeIdx> = channels.iter().map(|c| c.edge).collect();
+    let demand = session.demand();
+    let sc = scenario_for(start);
+    let routes = match start_routes {
+        Some(r) if r.len() == demand.payments.len() => r.to_vec(),
+        _ => route_all(&sc, demand),
+    };
+    let revenue = revenue_halves(&sc, &routes);
+    let mut at = Standing {
+        mins: HtlcMins::new(&sc.snapshot),
+        fees: start.to_vec(),
+        sc,
+        routes,
+        revenue,
+    };
+    let mut out = FlowOutcome {
+        proposals: Vec::new(),
+        rounds: 0,
+        work: Work::default(),
+        start_revenue_msat: revenue[0] + revenue[1],
+        revenue_msat: revenue[0] + revenue[1],
+        moves: 0,
+        refused: 0,
+        rerouted: 0,
+        forced: 0,
+    };
+    let mut reasons = vec![String::from("flow: kept (no round reached it)"); channels.len()];
+    let order = order(channels, &at);
     let rounds = channels.iter().map(|c| c.params.rounds).max().unwrap_or(0);
-    let mut work = Work::default();
-    let mut done = 0;
     for round in 0..rounds {
-        done = round + 1;
-        let sc = scenario_for(&fees);
-        let known = if round == 0 { start_routes } else { None };
-        let curves = session.curves(&sc, &grid_all, &edges, known);
-        work = work.add(curves.work);
-        let mut moved = false;
-        let mut next = fees.clone();
-        for (k, (c, curve)) in channels.iter().zip(&curves.curves).enumerate() {
-            let (choice, reason) = choose(c, fees[k], curves.baseline_revenue_msat, &curve.points);
-            moved |= choice != fees[k];
-            next[k] = choice;
-            reasons[k] = reason;
+        out.rounds = round + 1;
+        let mut moved = into_bounds(
+            channels,
+            round,
+            session,
+            &mut scenario_for,
+            &mut at,
+            &mut out,
+            &mut reasons,
+        );
+        for &k in &order {
+            let c = &channels[k];
+            if round < c.params.rounds && in_bounds(c, at.fees[k]) {
+                moved |= step(
+                    c,
+                    k,
+                    session,
+                    &mut scenario_for,
+                    &mut at,
+                    &mut out,
+                    &mut reasons[k],
+                );
+            }
         }
-        fees = next;
         if !moved {
             break;
         }
     }
-    FlowOutcome {
-        proposals: fees
-            .into_iter()
-            .zip(reasons)
-            .map(|(fee, reason)| Proposal { fee, reason })
-            .collect(),
-        rounds: done,
-        work,
-    }
+    out.revenue_msat = at.revenue[0] + at.revenue[1];
+    out.proposals = at
+        .fees
+        .into_iter()
+        .zip(reasons)
+        .map(|(fee, reason)| Proposal { fee, reason })
+        .collect();
+    out
 }
 
-/// The best allowed point of one curve (staying put is allowed when within bounds).
+/// Moves every channel whose fee lies outside its bounds one step toward them, all at once
+/// (one simulation); whether any moved.
+fn into_bounds(
+    channels: &[FlowChannel],
+    round: u32,
+    session: &mut curves::Session,
+    scenario_for: &mut impl FnMut(&[FeePolicy]) -> Scenario,
+    at: &mut Standing,
+    out: &mut FlowOutcome,
+    reasons: &mut [String],
+) -> bool {
+    let mut fees = at.fees.clone();
+    let mut changes = Vec::new();
+    for (k, c) in channels.iter().enumerate() {
+        if round < c.params.rounds && !in_bounds(c, fees[k]) {
+            let (f, why) = choose(c, fees[k], 0, 0, &[]);
+            reasons[k] = why;
+            if f != fees[k] {
+                fees[k] = f;
+                changes.push((c.edge, f));
+            }
+        }
+    }
+    if changes.is_empty() {
+        return false;
+    }
+    let next = scenario_for(&fees);
+    let quiet = session.earns_nothing(&next);
+    let demand = session.demand();
+    let (routes, n) = reroute(
+        &at.sc,
+        &next,
+        &changes,
+        demand,
+        &at.routes,
+        quiet.as_deref(),
+        &at.mins,
+    );
+    out.rerouted += n;
+    out.moves += changes.len() as u64;
+    out.forced += changes.len() as u64;
+    let revenue = revenue_halves(&next, &routes);
+    (at.fees, at.sc, at.routes, at.revenue) = (fees, next, routes, revenue);
+    true
+}
+
+/// The least gain (msat) a move must bring over `revenue`.
+fn margin(c: &FlowChannel, revenue: u64) -> u64 {
+    (u128::from(revenue) * u128::from(c.params.min_gain_percent) / 100).max(1) as u64
+}
+
+/// One channel's turn in a round (see [`flow_from`]); whether it moved.
+fn step(
+    c: &FlowChannel,
+    k: usize,
+    session: &mut curves::Session,
+    scenario_for: &mut impl FnMut(&[FeePolicy]) -> Scenario,
+    at: &mut Standing,
+    out: &mut FlowOutcome,
+    reason: &mut String,
+) -> bool {
+    let cur = at.fees[k];
+    let cands = candidates(c, cur);
+    if cands.is_empty() {
+        *reason = format!(
+            "flow: kept: no candidate within a step of {} ppm",
+            cur.fee_ppm
+        );
+        return false;
+    }
+    let curves = session.curves(&at.sc, &cands, &[c.edge], Some(&at.routes));
+    out.work = out.work.add(curves.work);
+    let base = curves.baseline_revenue_msat;
+    let points = curves.curves.first().map_or(&[][..], |x| &x.points[..]);
+    let (choice, why) = choose(c, cur, base, margin(c, base), points);
+    *reason = why;
+    if choice == cur {
+        return false;
+    }
+    let mut fees = at.fees.clone();
+    fees[k] = choice;
+    let next = scenario_for(&fees);
+    // Payments whose route the move cannot change, from the curve's own computation.
+    let fi = cands
+        .iter()
+        .position(|f| *f == choice)
+        .unwrap_or(usize::MAX);
+    let quiet = session
+        .may_change(c.edge, fi, &at.routes)
+        .map(|v| v.into_iter().map(|m| !m).collect::<Vec<bool>>());
+    let demand = session.demand();
+    let (routes, n) = reroute(
+        &at.sc,
+        &next,
+        &[(c.edge, choice)],
+        demand,
+        &at.routes,
+        quiet.as_deref(),
+        &at.mins,
+    );
+    out.rerouted += n;
+    let revenue = revenue_halves(&next, &routes);
+    let (was, now) = (at.revenue[0] + at.revenue[1], revenue[0] + revenue[1]);
+    if now < was.saturating_add(margin(c, was))
+        || revenue[0] <= at.revenue[0]
+        || revenue[1] <= at.revenue[1]
+    {
+        out.refused += 1;
+        *reason = format!(
+            "flow: kept: {} ppm simulates {now} msat for the node ({} + {} over the two halves \
+             of the demand), not enough over {was} msat ({} + {})",
+            choice.fee_ppm, revenue[0], revenue[1], at.revenue[0], at.revenue[1]
+        );
+        return false;
+    }
+    out.moves += 1;
+    (at.fees, at.sc, at.routes, at.revenue) = (fees, next, routes, revenue);
+    true
+}
+
+/// Whether `cur` lies within `c`'s bounds and above its floor.
+fn in_bounds(c: &FlowChannel, cur: FeePolicy) -> bool {
+    let p = &c.params;
+    (p.min_fee_ppm..=p.max_fee_ppm).contains(&cur.fee_ppm)
+        && cur.fee_ppm >= c.floor_ppm.unwrap_or(0)
+}
+
+/// The best allowed point of one curve: staying put unless a point beats N's current
+/// total by `margin` (or the current fee is out of bounds: then the best point, or one
+/// step toward the bounds).
 fn choose(
     c: &FlowChannel,
     cur: FeePolicy,
     current_total: u64,
+    margin: u64,
     points: &[curves::CurvePoint],
 ) -> (FeePolicy, String) {
     let p = &c.params;
@@ -266,14 +531,16 @@ fn choose(
             && (lo..=hi).contains(&f.fee_ppm)
             && f.fee_ppm >= floor
     };
-    let stay_ok = (p.min_fee_ppm..=p.max_fee_ppm).contains(&cur.fee_ppm) && cur.fee_ppm >= floor;
-    let mut best: Option<(u64, FeePolicy)> = stay_ok.then_some((current_total, cur));
+    let stay_ok = in_bounds(c, cur);
+    let mut best: Option<(u64, FeePolicy)> =
+        stay_ok.then_some((current_total.saturating_add(margin).saturating_sub(1), cur));
     for pt in points.iter().filter(|pt| allowed(&pt.fee)) {
         let better = match best {
             None => true,
             Some((rev, f)) => {
                 pt.node_revenue_msat > rev
                     || (pt.node_revenue_msat == rev
+                        && f != cur
                         && pt.fee.fee_ppm.abs_diff(cur.fee_ppm) < f.fee_ppm.abs_diff(cur.fee_ppm))
             }
         };
@@ -282,6 +549,10 @@ fn choose(
         }
     }
     match best {
+        Some((_, f)) if f == cur => (
+            f,
+            format!("flow: kept: no fee in {lo}..={hi} ppm gains {margin} msat over {current_total} msat"),
+        ),
         Some((rev, f)) => (
             f,
             format!(

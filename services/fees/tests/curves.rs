@@ -195,15 +195,29 @@ fn fast_curves_equal_the_oracle_on_the_2026_graph() {
     }
 }
 
+/// A plan's proposals that differ from the current fees, as overrides.
+fn overrides_of(p: &switchyard_fees::Plan) -> Vec<switchyard_fees::PolicyOverride> {
+    p.channels
+        .iter()
+        .filter(|c| c.proposed != c.current)
+        .map(|c| switchyard_fees::PolicyOverride {
+            scid: c.scid,
+            from: p.node,
+            base_fee_msat: c.proposed.base_fee_msat,
+            fee_ppm: c.proposed.fee_ppm,
+        })
+        .collect()
+}
+
 #[test]
 fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
     let g = load_bundled("2026-02-03");
     let n = nodes_2026(&g, &[3])[0];
-    let spec = DemandSpec::Random(RandomDemand::new(400, 5));
+    let spec = DemandSpec::Random(RandomDemand::new(6_000, 5));
     let req = PlanRequest {
         node: n,
         rules: Rules::parse(
-            "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 0\nmax_fee_ppm = 2000\n",
+            "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 0\nmax_fee_ppm = 2000\nmin_gain_percent = 0\n",
         )
         .unwrap(),
         strategy: None,
@@ -212,23 +226,20 @@ fn a_flow_plan_expects_what_a_full_simulation_of_it_gives() {
         demand: spec.clone(),
     };
     let p = plan(&g, &req).unwrap();
-    assert!(p.channels.iter().any(|c| c.proposed != c.current));
+    let mut why: Vec<&str> = p.channels.iter().map(|c| &c.reason[..]).collect();
+    why.sort_unstable();
+    why.dedup();
+    assert!(
+        p.channels.iter().any(|c| c.proposed != c.current),
+        "{:?}",
+        &why[..why.len().min(20)]
+    );
     assert!(p.expected_revenue_msat > 0);
     assert!(
         p.work.payments_skipped > 0,
         "some payments are not simulated again"
     );
-    let overrides: Vec<_> = p
-        .channels
-        .iter()
-        .filter(|c| c.proposed != c.current)
-        .map(|c| switchyard_fees::PolicyOverride {
-            scid: c.scid,
-            from: n,
-            base_fee_msat: c.proposed.base_fee_msat,
-            fee_ppm: c.proposed.fee_ppm,
-        })
-        .collect();
+    let overrides = overrides_of(&p);
     let sim = |overrides: Vec<switchyard_fees::PolicyOverride>| {
         let r = SimulateRequest {
             node: n,
@@ -399,4 +410,101 @@ fn a_one_way_what_if_reuses_routes_and_costs_what_rerouting_everything_costs() {
             everything.iter().filter(|x| x.is_ok()).count() as u64
         );
     }
+}
+
+/// A plan pricing every channel of `n` by `flow` (3 rounds, `min_gain` percent at least a
+/// move), within bounds that hold every current fee of `n`, over `spec`.
+fn flow_request(
+    g: &switchyard_graph::Snapshot,
+    n: NodeId,
+    spec: DemandSpec,
+    min_gain: u32,
+) -> PlanRequest {
+    let sc = Scenario::new(g, &n, &Balances::HalfCapacity, &[]).unwrap();
+    let max = sc
+        .out_edges()
+        .into_iter()
+        .map(|e| sc.fee_of(e).fee_ppm)
+        .max()
+        .unwrap_or(0)
+        .max(2_000);
+    let rules = format!(
+        "[default]\nstrategy = \"flow\"\nmin_fee_ppm = 0\nmax_fee_ppm = {max}\n\
+         min_gain_percent = {min_gain}\nmax_step_ppm = 1000\n"
+    );
+    PlanRequest {
+        node: n,
+        rules: Rules::parse(&rules).unwrap(),
+        strategy: None,
+        channels: vec![],
+        balances: Balances::HalfCapacity,
+        demand: spec,
+    }
+}
+
+/// The flow plan's revenue, simulated independently (`sim::simulate` with its proposals as
+/// overrides), and the current fees' on the same demand.
+fn simulated_plan_and_current(g: &switchyard_graph::Snapshot, req: &PlanRequest) -> (u64, u64) {
+    let p = plan(g, req).unwrap();
+    let overrides = overrides_of(&p);
+    let sim = |overrides| {
+        let r = SimulateRequest {
+            node: req.node,
+            overrides,
+            demand: req.demand.clone(),
+            return_routes: false,
+        };
+        sim::simulate(g, &r, &Balances::HalfCapacity)
+            .unwrap()
+            .node
+            .revenue_msat
+    };
+    let (planned, current) = (sim(overrides), sim(vec![]));
+    assert_eq!(p.expected_revenue_msat, planned, "the plan's own figure");
+    assert_eq!(p.current_revenue_msat, current);
+    assert_eq!(
+        plan(g, req).unwrap(),
+        p,
+        "the same demand gives the same plan"
+    );
+    (planned, current)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_flow_plan_never_simulates_less_than_the_current_fees_on_random_graphs(
+        cs in chans(9),
+        node in 0..9u32,
+        seed in any::<u64>(),
+        min_gain in prop_oneof![Just(0u32), Just(1u32)],
+    ) {
+        let g = build(9, &cs);
+        let n = TestGraph::node_id(node);
+        let Some(_) = g.node_idx(&n) else { return Ok(()) };
+        let spec = DemandSpec::Random(RandomDemand {
+            amounts: switchyard_fees::demand::AmountDistribution::LogUniform { min_sat: 1, max_sat: 20_000 },
+            ..RandomDemand::new(80, seed)
+        });
+        let (planned, current) = simulated_plan_and_current(&g, &flow_request(&g, n, spec, min_gain));
+        prop_assert!(planned >= current, "plan {planned} < current {current}");
+    }
+}
+
+#[test]
+fn a_flow_plan_never_simulates_less_than_the_current_fees_on_the_2019_graph() {
+    let g = load_bundled("2019-05-14");
+    let mut moved = 0;
+    for (n, seed) in nodes_2026(&g, &[5, 20, 60]).into_iter().zip([3, 4, 5]) {
+        let spec = DemandSpec::Random(RandomDemand::new(600, seed));
+        let req = flow_request(&g, n, spec, 0);
+        let (planned, current) = simulated_plan_and_current(&g, &req);
+        assert!(
+            planned >= current,
+            "{n}: plan {planned} < current {current}"
+        );
+        moved += u32::from(planned > current);
+    }
+    assert!(moved > 0, "some plan gains");
 }

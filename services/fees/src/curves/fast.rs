@@ -131,6 +131,11 @@ pub(super) struct Memo {
     pub prefix: Vec<PrefixEntry>,
     /// The most a path payer -> N can carry (`Adjacency::widest`), once asked.
     pub widest: Option<u64>,
+    /// The relaxed bound on any prefix payer -> N (`Adjacency::prefix_bound`), once asked.
+    pub lb_pre: Option<u64>,
+    /// The thresholds with the routes around N's channel the route crossed, and the
+    /// scenario (`State::epoch`) they were routed on.
+    pub around: Option<(u64, Result<Thresholds, super::oracle::Undecided>)>,
 }
 
 /// What a session keeps for one graph (up to N's outgoing fees).
@@ -144,6 +149,12 @@ struct State {
     slot_of: Vec<u32>,
     targets: usize,
     memos: Vec<Memo>,
+    /// The scenario of the last computation, and its number: computations on the same
+    /// scenario reuse the routes around N's channels.
+    last: Option<Arc<Snapshot>>,
+    epoch: u64,
+    /// The scenario the state was made for (its family fits at once).
+    origin: Scenario,
 }
 
 impl State {
@@ -166,6 +177,9 @@ impl State {
             slot_of,
             targets: targets as usize,
             memos: (0..payments).map(|_| Memo::default()).collect(),
+            last: None,
+            epoch: 0,
+            origin: sc.clone(),
         }
     }
 
@@ -174,7 +188,7 @@ impl State {
         if sc.node != self.node {
             return false;
         }
-        if Arc::ptr_eq(&sc.snapshot, &self.graph) {
+        if Arc::ptr_eq(&sc.snapshot, &self.graph) || sc.same_family(&self.origin) {
             return true;
         }
         let (a, b) = (&*self.graph, &*sc.snapshot);
@@ -201,6 +215,10 @@ impl State {
 pub struct Session<'d> {
     demand: &'d Demand,
     state: Option<State>,
+    /// After a computation of one channel's curve: per payment, whether it was left out,
+    /// and the candidates (indexes) at which a route through the channel may cost at most
+    /// its best route around it (see [`Session::may_change`]).
+    touched: Vec<(bool, Vec<u32>)>,
 }
 
 /// The fast curves of `edges` (N's outgoing directions; all enabled ones when empty).
@@ -266,6 +284,8 @@ pub(super) struct Ctx<'a> {
     /// its current fee or a candidate.
     min_fee: Vec<OnceLock<u64>>,
     k_of: HashMap<EdgeIdx, usize>,
+    /// The scenario's number in its session (see `State::epoch`).
+    pub epoch: u64,
 }
 
 impl Ctx<'_> {
@@ -304,7 +324,13 @@ impl<'d> Session<'d> {
         Session {
             demand,
             state: None,
+            touched: Vec::new(),
         }
+    }
+
+    /// The demand this session computes over.
+    pub fn demand(&self) -> &'d Demand {
+        self.demand
     }
 
     /// The curves of `edges` on `sc` (as [`compute`]); `baseline`, when given, are the
@@ -333,6 +359,14 @@ impl<'d> Session<'d> {
         let Some(state) = self.state.as_mut() else {
             unreachable!("the state was just set")
         };
+        if !state
+            .last
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &sc.snapshot))
+        {
+            state.epoch += 1;
+            state.last = Some(sc.snapshot.clone());
+        }
         let ctx = Ctx {
             sc,
             grid,
@@ -343,6 +377,7 @@ impl<'d> Session<'d> {
             relaxed: &state.relaxed,
             min_fee: (0..BUCKETS).map(|_| OnceLock::new()).collect(),
             k_of: edges.iter().enumerate().map(|(k, &e)| (e, k)).collect(),
+            epoch: state.epoch,
         };
         let baseline = baseline.filter(|b| b.len() == payments.len());
         let outs: Vec<Out> = payments
@@ -351,7 +386,48 @@ impl<'d> Session<'d> {
             .enumerate()
             .map(|(i, (p, memo))| ctx.examine(p, memo, baseline.map(|b| &b[i])))
             .collect();
+        self.touched = if edges.len() == 1 {
+            outs.iter()
+                .map(|o| (o.excluded, o.cells.iter().map(|c| c.1).collect()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         aggregate(&ctx, self.demand, &outs)
+    }
+
+    /// After [`Session::curves`] of one channel c on a scenario with the payments' routes
+    /// `routes`: per payment, whether its route may change when c charges candidate
+    /// `candidate` instead: it was left out, its route crosses c, or a route through c at
+    /// that fee may cost at most its best route around c (a cell of the computation: it
+    /// counts, ties, or went to the fallback). Any other payment's route stays a cheapest
+    /// one: every route through c costs strictly more than it (or, failing, more than its
+    /// ceiling), and routes avoiding c do not change. `None` after any other computation.
+    pub(crate) fn may_change(
+        &self,
+        edge: EdgeIdx,
+        candidate: usize,
+        routes: &[Result<Route, RouteError>],
+    ) -> Option<Vec<bool>> {
+        let st = self.state.as_ref()?;
+        if self.touched.len() != routes.len() {
+            return None;
+        }
+        let g = &*st.graph;
+        let scid = g.channel(Snapshot::edge_channel(edge)).scid;
+        let me = g.node(st.node).id;
+        Some(
+            self.touched
+                .par_iter()
+                .zip(routes)
+                .map(|((excluded, cells), r)| {
+                    *excluded
+                        || cells.contains(&(candidate as u32))
+                        || r.as_ref()
+                            .is_ok_and(|r| r.hops.iter().any(|h| h.from == me && h.scid == scid))
+                })
+                .collect(),
+        )
     }
 
     /// Per payment, whether it certainly earns N nothing on `sc` (a scenario of this

@@ -96,6 +96,16 @@ impl Thresholds {
     }
 }
 
+/// A route's cost for the thresholds: `INF` when none was found, `Err` when the router
+/// gave up.
+fn route_cost(r: &Result<Route, RouteError>) -> Result<u64, Undecided> {
+    match r {
+        Ok(r) => Ok(r.total_fee_msat),
+        Err(RouteError::SearchBudget { .. }) => Err(Undecided),
+        Err(_) => Ok(INF),
+    }
+}
+
 /// One payment's evaluation context.
 pub(super) struct Pay<'p> {
     pub p: &'p Payment,
@@ -150,7 +160,9 @@ impl Ctx<'_> {
         }
         let b = bucket_of(p.amount_msat);
         let (into, out_of) = self.relaxed(b);
-        let lb_pre = self.adj.prefix_bound(s, n, into);
+        let lb_pre = *memo
+            .lb_pre
+            .get_or_insert_with(|| self.adj.prefix_bound(s, n, into));
         let lb_n = lb_pre
             .saturating_add(self.min_fee(b))
             .saturating_add(out_of[d as usize]);
@@ -173,7 +185,7 @@ impl Ctx<'_> {
                 &owned
             }
         };
-        let Ok(th) = self.thresholds(p, r0, &mut out.work) else {
+        let Ok(th) = self.thresholds(p, r0, memo, &mut out.work) else {
             out.excluded = true;
             out.work.payments_undecided = 1;
             return out;
@@ -236,15 +248,12 @@ impl Ctx<'_> {
         &self,
         p: &Payment,
         r0: &Result<Route, RouteError>,
+        memo: &mut Memo,
         work: &mut Work,
     ) -> Result<Thresholds, Undecided> {
         let (g, me) = (&*self.sc.snapshot, &self.sc.node_id);
-        let cost = |r: &Result<Route, RouteError>| match r {
-            Ok(r) => Ok(r.total_fee_msat),
-            Err(RouteError::SearchBudget { .. }) => Err(Undecided),
-            Err(_) => Ok(INF),
-        };
-        let mut th = Thresholds {
+        let cost = route_cost;
+        let th = Thresholds {
             cost0: cost(r0)?,
             h0: r0.as_ref().ok().and_then(|r| out_hop(g, me, r)),
             cost_a: INF,
@@ -255,6 +264,34 @@ impl Ctx<'_> {
         let Some(h0) = th.h0 else {
             return Ok(th);
         };
+        // The routes around h0 depend only on the scenario and h0's direction: on the
+        // scenario of an earlier computation they are known.
+        if let Some((epoch, known)) = memo.around {
+            if epoch == self.epoch && known.map(|k| k.h0.map(|h| h.edge)) == Ok(Some(h0.edge)) {
+                work.reused_answers += 1;
+                return known.map(|k| Thresholds {
+                    cost_a: k.cost_a,
+                    h1: k.h1,
+                    cost_b: k.cost_b,
+                    ..th
+                });
+            }
+        }
+        let known = self.around(p, th, h0, work);
+        memo.around = Some((self.epoch, known));
+        known
+    }
+
+    /// `th` completed with the routes around `h0` (and around the next channel of N).
+    fn around(
+        &self,
+        p: &Payment,
+        mut th: Thresholds,
+        h0: OutHop,
+        work: &mut Work,
+    ) -> Result<Thresholds, Undecided> {
+        let (g, me) = (&*self.sc.snapshot, &self.sc.node_id);
+        let cost = route_cost;
         work.avoid_routes += 1;
         let ra = avoiding(self.sc, p, &[h0.edge]);
         th.cost_a = cost(&ra)?;
