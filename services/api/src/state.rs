@@ -144,6 +144,9 @@ pub struct AppState {
     /// Version runs of the analytics history kept in the store (older ones are pruned);
     /// 0 keeps none (nothing is written).
     pub analytics_versions_kept: u32,
+    /// A read-only replica: serves the graph and the analytics the writer published, writes
+    /// nothing, and refuses admin routes (see [`crate::replica`]).
+    pub read_only: bool,
 }
 
 impl AppState {
@@ -165,6 +168,7 @@ impl AppState {
             asof: Arc::new(crate::asof::AsOf::default()),
             analytics_config: Arc::new(OnceLock::new()),
             analytics_versions_kept: DEFAULT_ANALYTICS_VERSIONS_KEPT,
+            read_only: false,
         }
     }
 
@@ -257,6 +261,8 @@ impl AppState {
                             analytics,
                             as_of: None,
                         });
+                        // Into the store first: replicas serve what the writer serves.
+                        state.publish_to_replicas(&view).await;
                         state.publish_analytics(view.clone());
                         state.keep_analytics(&view, loaded_at).await;
                     }
@@ -268,7 +274,7 @@ impl AppState {
     }
 
     /// Serves `view` and sets the gauges that mirror it.
-    fn publish_analytics(&self, view: Arc<AnalyticsView>) {
+    pub(crate) fn publish_analytics(&self, view: Arc<AnalyticsView>) {
         let m = &self.metrics;
         m.analytics_duration.set(view.seconds);
         m.analytics_version.set(view.version);
