@@ -233,14 +233,13 @@ async fn serve_read_only(
     );
     let mut state = api_state(&store, args, metrics)?;
     state.read_only = true;
-    let follower = state.spawn_analytics_follower(analytics_config(args)?, every);
+    let config = analytics_config(args)?;
     while let Err(e) = state.refresh_graph().await {
         tracing::info!(error = %e, "read-only replica: waiting to load the graph");
         tokio::time::sleep(every).await;
     }
-    state
-        .follow_published(args.analytics_amount_sat.saturating_mul(1000))
-        .await;
+    state.follow_published(config.amount_msat).await;
+    let follower = state.spawn_analytics_follower(config, every);
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         analytics = state.analytics().is_some(),

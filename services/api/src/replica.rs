@@ -58,11 +58,9 @@ impl AppState {
         let amount_msat = config.amount_msat;
         let _ = self.analytics_config.set(config);
         let state = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        crate::state::spawn_every(every, move || {
+            let state = state.clone();
+            async move {
                 state.follow_published(amount_msat).await;
             }
         })

@@ -359,17 +359,34 @@ impl AppState {
     /// Keeps the served graph in step with the store: checks the version every `every`.
     pub fn spawn_graph_refresher(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        spawn_every(every, move || {
+            let state = state.clone();
+            async move {
                 if let Err(e) = state.refresh_graph().await {
                     tracing::warn!(error = %e, "graph refresh failed; serving the previous snapshot");
                 }
             }
         })
     }
+}
+
+/// Runs `step` every `every` until the task is aborted (a slow step delays the next tick).
+pub(crate) fn spawn_every<F, Fut>(
+    every: std::time::Duration,
+    mut step: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            step().await;
+        }
+    })
 }
 
 /// 1-based position of `id` by fee-weighted betweenness (ties share the better position).
