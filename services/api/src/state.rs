@@ -142,7 +142,8 @@ pub struct AppState {
     /// What the analytics worker computes (set when it starts).
     pub(crate) analytics_config: Arc<OnceLock<AnalyticsConfig>>,
     /// Version runs of the analytics history kept in the store (older ones are pruned);
-    /// 0 keeps none (nothing is written).
+    /// 0 keeps none in the history (the analytics published for replicas are written anyway,
+    /// newest [`crate::replica::PUBLISHED_VERSIONS_KEPT`] versions).
     pub analytics_versions_kept: u32,
     /// A read-only replica: serves the graph and the analytics the writer published, writes
     /// nothing, and refuses admin routes (see [`crate::replica`]).
