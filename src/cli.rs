@@ -206,6 +206,11 @@ pub struct ServeArgs {
     /// With `up`: do not import the bundled 2019-05-14 snapshot into an empty database.
     #[arg(long)]
     pub no_bundle: bool,
+    /// Serve as a read-only replica (with `serve` and --database-url, typically a hot
+    /// standby): no migrations, no writes, graph and analytics as the writer stored them;
+    /// admin routes answer 503 `read_only_replica`.
+    #[arg(long, env = "SWITCHYARD_READ_ONLY")]
+    pub read_only: bool,
     #[command(flatten)]
     pub node: NodeArgs,
 }

@@ -185,10 +185,124 @@ async fn serve(args: ServeArgs, bundle: bool, with_node: bool) -> Result<ExitCod
         .transpose()?;
     // Refuse an unsafe listen address before touching the database.
     let tls = api_tls(&args)?;
+    if args.read_only {
+        if bundle || with_node {
+            anyhow::bail!("--read-only is for `switchyard serve` (a replica runs no node and imports nothing)");
+        }
+        return serve_read_only(&args, metrics, tls)
+            .await
+            .map(|()| ExitCode::SUCCESS);
+    }
     let db = Database::open(&args.db).await?;
-    let result = serve_on(&db, &args, bundle, node_config, metrics, tls).await;
+    // One writer per database: a second one is refused before it writes anything more than
+    // the migrations (which Postgres serializes on their own lock).
+    let lock = db
+        .store
+        .acquire_writer_lock(&format!("switchyard writer (pid {})", std::process::id()))
+        .await;
+    let result = match lock {
+        Ok(lock) => {
+            let served = serve_on(&db, &args, bundle, node_config, metrics, tls).await;
+            lock.release().await;
+            served
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("refusing to start a second writer")),
+    };
     db.close().await;
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// `serve --read-only`: waits for the schema the writer migrates, then serves the store's
+/// graph (following its version) and the analytics the writer published; writes nothing.
+async fn serve_read_only(
+    args: &ServeArgs,
+    metrics: Arc<Metrics>,
+    tls: Option<Arc<switchyard_api::tls::ServerConfig>>,
+) -> Result<()> {
+    let url = args.db.database_url.as_deref().context(
+        "--read-only needs --database-url (DATABASE_URL): the standby (or primary) to read from",
+    )?;
+    let started = std::time::Instant::now();
+    let name = format!("switchyard replica (pid {})", std::process::id());
+    let store = Store::connect_read_only_url(url, &name, 16).context("DATABASE_URL")?;
+    let every = Duration::from_secs(args.refresh_secs.clamp(1, 5));
+    let schema = switchyard_store::replica::wait_for_schema(&store, every).await;
+    tracing::info!(
+        schema,
+        "read-only replica: schema present; applying no migrations"
+    );
+    let mut state = api_state(&store, args, metrics)?;
+    state.read_only = true;
+    let config = analytics_config(args)?;
+    while let Err(e) = state.refresh_graph().await {
+        tracing::info!(error = %e, "read-only replica: waiting to load the graph");
+        tokio::time::sleep(every).await;
+    }
+    state.follow_published(config.amount_msat).await;
+    let follower = state.spawn_analytics_follower(config, every);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        analytics = state.analytics().is_some(),
+        "read-only replica ready"
+    );
+    let refresher = state.spawn_graph_refresher(Duration::from_secs(args.refresh_secs.max(1)));
+    let served = bind_and_serve(args, state, tls).await;
+    refresher.abort();
+    follower.abort();
+    store.close().await;
+    served
+}
+
+/// The API's state on `store` from the command line: limits, tokens, own node.
+fn api_state(store: &Store, args: &ServeArgs, metrics: Arc<Metrics>) -> Result<AppState> {
+    let mut state = AppState::new(store.clone(), metrics).with_limits(api_limits(args)?);
+    let mut auth = switchyard_api::auth::Auth::from_data_dir(&args.db.data_dir)
+        .context("preparing the API tokens")?;
+    auth.private_reads = args.private_reads;
+    state.auth = Arc::new(auth);
+    tracing::info!(
+        dir = %args.db.data_dir.display(),
+        read = switchyard_api::auth::READ_TOKEN_FILE,
+        admin = switchyard_api::auth::ADMIN_TOKEN_FILE,
+        private_reads = args.private_reads,
+        "API tokens in the data directory (Authorization: Bearer ...; `switchyard token rotate` replaces one)"
+    );
+    if let Some(own) = &args.own_node {
+        state.own_node = Some(own.parse().with_context(|| format!("--own-node {own:?}"))?);
+    }
+    state.analytics_versions_kept = args.analytics_versions_kept;
+    Ok(state)
+}
+
+fn analytics_config(args: &ServeArgs) -> Result<switchyard_graph::analytics::AnalyticsConfig> {
+    if args.analytics_amount_sat == 0 {
+        anyhow::bail!("--analytics-amount-sat must be at least 1");
+    }
+    Ok(switchyard_graph::analytics::AnalyticsConfig::for_amount(
+        args.analytics_amount_sat.saturating_mul(1000),
+    ))
+}
+
+/// Binds the API's listener and serves until a shutdown signal.
+async fn bind_and_serve(
+    args: &ServeArgs,
+    state: AppState,
+    tls: Option<Arc<switchyard_api::tls::ServerConfig>>,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding the API to {}", args.listen))?;
+    if !args.listen.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(listen = %args.listen, "--insecure-http: plain HTTP beyond localhost; tokens cross the network in clear");
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        "API on {scheme}://{}  (try /v1/network/stats, /metrics, /v1/openapi.json)",
+        listener.local_addr().unwrap_or(args.listen)
+    );
+    switchyard_api::serve_with(listener, state, tls, shutdown_signal())
+        .await
+        .context("serving the API")
 }
 
 async fn serve_on(
@@ -223,18 +337,7 @@ async fn serve_on(
             }
         }
     }
-    let mut state = AppState::new(db.store.clone(), metrics.clone()).with_limits(api_limits(args)?);
-    let mut auth = switchyard_api::auth::Auth::from_data_dir(&args.db.data_dir)
-        .context("preparing the API tokens")?;
-    auth.private_reads = args.private_reads;
-    state.auth = Arc::new(auth);
-    tracing::info!(
-        dir = %args.db.data_dir.display(),
-        read = switchyard_api::auth::READ_TOKEN_FILE,
-        admin = switchyard_api::auth::ADMIN_TOKEN_FILE,
-        private_reads = args.private_reads,
-        "API tokens in the data directory (Authorization: Bearer ...; `switchyard token rotate` replaces one)"
-    );
+    let mut state = api_state(&db.store, args, metrics.clone())?;
     let node = match node_config {
         Some(cfg) => {
             let node = switchyard_node::Node::start(cfg, db.store.clone(), metrics.node.clone())
@@ -245,37 +348,16 @@ async fn serve_on(
         }
         None => None,
     };
-    if let Some(own) = &args.own_node {
-        state.own_node = Some(own.parse().with_context(|| format!("--own-node {own:?}"))?);
-    }
-    state.analytics_versions_kept = args.analytics_versions_kept;
-    if args.analytics_amount_sat == 0 {
-        anyhow::bail!("--analytics-amount-sat must be at least 1");
-    }
-    let analytics =
-        state.spawn_analytics_worker(switchyard_graph::analytics::AnalyticsConfig::for_amount(
-            args.analytics_amount_sat.saturating_mul(1000),
-        ));
+    let analytics = state.spawn_analytics_worker(analytics_config(args)?);
     state.refresh_graph().await.context("loading the graph")?;
     let refresher = state.spawn_graph_refresher(Duration::from_secs(args.refresh_secs.max(1)));
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding the API to {}", args.listen))?;
-    if !args.listen.ip().is_loopback() && tls.is_none() {
-        tracing::warn!(listen = %args.listen, "--insecure-http: plain HTTP beyond localhost; tokens cross the network in clear");
-    }
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(
-        "API on {scheme}://{}  (try /v1/network/stats, /metrics, /v1/openapi.json)",
-        listener.local_addr().unwrap_or(args.listen)
-    );
-    let served = switchyard_api::serve_with(listener, state, tls, shutdown_signal()).await;
+    let served = bind_and_serve(args, state, tls).await;
     refresher.abort();
     analytics.abort();
     if let Some(node) = node {
         node.stop().await;
     }
-    served.context("serving the API")
+    served
 }
 
 /// The API's limits from the command line (see `switchyard_api::limits`).

@@ -246,6 +246,9 @@ pub(crate) async fn authorize(State(state): State<AppState>, req: Request, next:
         Some(p) => route_access(req.method(), p.as_str()),
         None => Access::Admin,
     };
+    if state.read_only && access == Access::Admin {
+        return crate::replica::refusal().into_response();
+    }
     match state.auth.check(access, req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => {

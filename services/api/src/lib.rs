@@ -26,6 +26,7 @@ pub mod backfill;
 pub mod error;
 pub mod limits;
 pub mod metrics;
+pub mod replica;
 mod routes;
 pub mod state;
 pub mod tls;

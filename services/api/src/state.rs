@@ -142,8 +142,12 @@ pub struct AppState {
     /// What the analytics worker computes (set when it starts).
     pub(crate) analytics_config: Arc<OnceLock<AnalyticsConfig>>,
     /// Version runs of the analytics history kept in the store (older ones are pruned);
-    /// 0 keeps none (nothing is written).
+    /// 0 keeps none in the history (the analytics published for replicas are written anyway,
+    /// newest [`crate::replica::PUBLISHED_VERSIONS_KEPT`] versions).
     pub analytics_versions_kept: u32,
+    /// A read-only replica: serves the graph and the analytics the writer published, writes
+    /// nothing, and refuses admin routes (see [`crate::replica`]).
+    pub read_only: bool,
 }
 
 impl AppState {
@@ -165,6 +169,7 @@ impl AppState {
             asof: Arc::new(crate::asof::AsOf::default()),
             analytics_config: Arc::new(OnceLock::new()),
             analytics_versions_kept: DEFAULT_ANALYTICS_VERSIONS_KEPT,
+            read_only: false,
         }
     }
 
@@ -257,6 +262,8 @@ impl AppState {
                             analytics,
                             as_of: None,
                         });
+                        // Into the store first: replicas serve what the writer serves.
+                        state.publish_to_replicas(&view).await;
                         state.publish_analytics(view.clone());
                         state.keep_analytics(&view, loaded_at).await;
                     }
@@ -268,7 +275,7 @@ impl AppState {
     }
 
     /// Serves `view` and sets the gauges that mirror it.
-    fn publish_analytics(&self, view: Arc<AnalyticsView>) {
+    pub(crate) fn publish_analytics(&self, view: Arc<AnalyticsView>) {
         let m = &self.metrics;
         m.analytics_duration.set(view.seconds);
         m.analytics_version.set(view.version);
@@ -353,17 +360,34 @@ impl AppState {
     /// Keeps the served graph in step with the store: checks the version every `every`.
     pub fn spawn_graph_refresher(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
+        spawn_every(every, move || {
+            let state = state.clone();
+            async move {
                 if let Err(e) = state.refresh_graph().await {
                     tracing::warn!(error = %e, "graph refresh failed; serving the previous snapshot");
                 }
             }
         })
     }
+}
+
+/// Runs `step` every `every` until the task is aborted (a slow step delays the next tick).
+pub(crate) fn spawn_every<F, Fut>(
+    every: std::time::Duration,
+    mut step: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            step().await;
+        }
+    })
 }
 
 /// 1-based position of `id` by fee-weighted betweenness (ties share the better position).

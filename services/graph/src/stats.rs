@@ -1,11 +1,11 @@
 //! Network-wide summary statistics of a snapshot: sizes, distributions, components.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::snapshot::Snapshot;
 
 /// Percentiles of a distribution (nearest rank on the sorted values).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     /// Number of values.
     pub count: u64,

@@ -148,6 +148,26 @@ impl EmbeddedPostgres {
         Ok(outcome)
     }
 
+    /// Creates this cluster as a streaming hot standby of `primary` (which must be running):
+    /// `pg_basebackup -R` copies it and writes the replication settings; [`start`](Self::start)
+    /// then runs it, replaying the primary's changes and answering read-only queries.
+    pub async fn init_standby_of(&self, primary: &EmbeddedPostgres) -> Result<()> {
+        let data = self.data_dir();
+        if data.join("PG_VERSION").exists() {
+            return Err(Error::Embedded(format!(
+                "{} already holds a cluster; a standby starts from an empty directory",
+                data.display()
+            )));
+        }
+        self.prepare_dir(&self.cluster_dir)?;
+        let mut cmd = self.pg_command("pg_basebackup");
+        cmd.arg("-D")
+            .arg(&data)
+            .args(["-R", "-X", "stream", "-c", "fast", "-U", SUPERUSER, "-h"])
+            .arg(primary.socket_dir());
+        run_ok("pg_basebackup", cmd).await
+    }
+
     /// Stops the cluster (fast mode: rolls back open transactions, then checkpoints).
     pub async fn stop(&self) -> Result<()> {
         if self.running_postmaster()?.is_none() {

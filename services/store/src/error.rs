@@ -44,6 +44,12 @@ pub enum Error {
     /// The graph as of an instant the store cannot answer for.
     #[error(transparent)]
     AsOf(#[from] crate::queries::asof::ResolveError),
+    /// Another session holds the writer's advisory lock: one writer per database.
+    #[error("another switchyard writer holds this database's writer lock ({holder}); run one writer per database and point the others at it with `serve --read-only`")]
+    WriterLocked {
+        /// Who holds it (pid, application name, client), as far as Postgres tells.
+        holder: String,
+    },
 }
 
 impl Error {

@@ -4,7 +4,8 @@
 //! at build time), the embedded cluster used when no `DATABASE_URL` is given
 //! ([`embedded`]), the transactional file import ([`import`]), the typed queries
 //! ([`queries`], the graph's history in [`queries::history`] over the pure replay in
-//! [`timeline`]) and the loading of the current graph ([`graph`]).
+//! [`timeline`]), the loading of the current graph ([`graph`]) and the one-writer,
+//! many-read-only-replicas pieces ([`replica`]: writer lock, read-only pool, schema wait).
 //!
 //! It must not know about HTTP status codes and must not compute routes or analytics; no
 //! other crate writes SQL or inspects `sqlx::Error`.
@@ -30,6 +31,7 @@ pub mod gossip;
 pub mod graph;
 pub mod import;
 pub mod queries;
+pub mod replica;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;

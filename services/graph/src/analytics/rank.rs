@@ -65,7 +65,7 @@ impl RankWeights {
 }
 
 /// Each component of a node's rank, in `[0, 1]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankComponents {
     /// Percentile of fee-weighted betweenness (the first weighting when fee is not configured).
     pub centrality: f64,
@@ -81,7 +81,7 @@ pub struct RankComponents {
 }
 
 /// A node's composite rank.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankEntry {
     /// Weighted mean of the components, in `[0, 1]`.
     pub score: f64,

@@ -15,7 +15,7 @@ use crate::stats::Distribution;
 use crate::types::{NodeId, Scid};
 
 /// Percentiles and a log2 histogram of one quantity.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DistributionReport {
     /// Nearest-rank percentiles, min, max and mean.
     pub summary: Distribution,
@@ -34,7 +34,7 @@ impl DistributionReport {
 }
 
 /// Distributions over the active graph.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Distributions {
     /// Channels with an enabled direction, per active node.
     pub degree: DistributionReport,
@@ -49,7 +49,7 @@ pub struct Distributions {
 }
 
 /// Betweenness and closeness of one weighting, per node (sorted by node id) and per channel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeightedMetrics {
     /// The weighting these metrics were computed under.
     pub weighting: Weighting,
@@ -71,7 +71,7 @@ pub struct WeightedMetrics {
 /// Everything the analytics engine computes for one snapshot. Per-node vectors are aligned
 /// with `nodes` (active nodes sorted by id), per-channel ones with `channels` (channels with
 /// an enabled direction, sorted by scid).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetworkAnalytics {
     /// The configuration the metrics were computed with.
     pub config: AnalyticsConfig,

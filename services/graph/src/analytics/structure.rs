@@ -2,7 +2,7 @@
 //! components, k-core numbers, and value histograms. Linear-time or iterative; no allocation
 //! inside iterations.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::graph::ActiveGraph;
 
@@ -307,7 +307,7 @@ pub(crate) fn core_numbers(ag: &ActiveGraph) -> Vec<u32> {
 
 /// A histogram with power-of-two buckets: bucket 0 holds the value 0, bucket `k >= 1` holds
 /// `[2^(k-1), 2^k)`. Empty buckets past the last non-empty one are dropped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
     /// `(lower bound inclusive, upper bound exclusive, count)` per bucket.
     pub buckets: Vec<(u64, u64, u64)>,

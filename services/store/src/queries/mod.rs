@@ -18,6 +18,7 @@ pub mod kv;
 pub mod meta;
 pub mod nodes;
 pub mod peers;
+pub mod published;
 pub mod raw_gossip;
 
 use sqlx::{PgPool, Postgres, Transaction};
