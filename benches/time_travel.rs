@@ -134,9 +134,9 @@ fn bench(c: &mut Criterion) {
         )
         .await;
         let imported = started.elapsed();
-        // The month ends at the time nearly every stored policy is older than: the file's
-        // newest timestamp can be an outlier (a node's clock far ahead), and the import's
-        // snapshot time then lies months after the data, with no version left to write.
+        // The month ends at the time nearly every stored policy is older than. Not the
+        // imports' newest snapshot time: a nodes file without timestamps is recorded at the
+        // time of its import, months after the data, which left no version to write.
         let snapshot: i64 = sqlx::query_scalar(
             "SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY timestamp) FROM channel_updates",
         )
