@@ -11,10 +11,11 @@
 //! `scripts/test.sh` installs `wrk` (Debian) when missing. The per-client rate limit is
 //! turned off: a load generator is one client, and this measures capacity.
 
+#[path = "support/gossip_peer.rs"]
+mod gossip_peer;
 #[path = "support/process.rs"]
 mod process;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -104,15 +105,7 @@ async fn the_api_answers_every_request_under_load_while_a_peer_floods_gossip() {
     let net = tokio::task::spawn_blocking(move || network(300, 1_000, 21, ts))
         .await
         .unwrap();
-    let flooder = GossipPeer::start([0x66; 32]).await.unwrap();
-    for (a, u1, u2) in &net.channels {
-        flooder
-            .gossip
-            .add_channel(a.clone(), Some(u1.clone()), Some(u2.clone()));
-    }
-    for n in &net.nodes {
-        flooder.gossip.add_node(n.clone());
-    }
+    let flooder = gossip_peer::serving([0x66; 32], &net).await;
     let quiet = GossipPeer::start([0x55; 32]).await.unwrap();
 
     let db = TestDb::new().await;
@@ -195,28 +188,11 @@ async fn the_api_answers_every_request_under_load_while_a_peer_floods_gossip() {
 
     // The flood: channels' updates of node_1 re-signed with a new fee and timestamp, 100
     // every 50 ms (every tenth with a forged signature), until the load ends.
-    let keys: HashMap<_, _> = net
-        .node_keys
-        .iter()
-        .map(|k| {
-            (
-                k.public_key(&bitcoin::secp256k1::Secp256k1::signing_only()),
-                *k,
-            )
-        })
-        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let flood = {
         let (stop, sent) = (stop.clone(), sent.clone());
-        let updates: Vec<_> = net
-            .channels
-            .iter()
-            .filter_map(|(a, u1, _)| {
-                let key = *keys.get(&a.contents.node_id_1.as_pubkey().ok()?)?;
-                Some((u1.contents.clone(), key))
-            })
-            .collect();
+        let updates = gossip_peer::node_1_updates(&net);
         tokio::spawn(async move {
             let mut round = 0u32;
             while !stop.load(Ordering::Relaxed) {

@@ -4,8 +4,10 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/gossip_peer.rs"]
+mod gossip_peer;
+
 use switchyard_regtest::synthetic::network;
-use switchyard_regtest::GossipPeer;
 use switchyard_store::testing::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
@@ -45,14 +47,7 @@ async fn killed_mid_sync_the_store_stays_whole_and_sync_resumes() {
     let net = tokio::task::spawn_blocking(move || network(nodes, channels, 11, ts))
         .await
         .unwrap();
-    let peer = GossipPeer::start([0x77; 32]).await.unwrap();
-    for (a, u1, u2) in &net.channels {
-        peer.gossip
-            .add_channel(a.clone(), Some(u1.clone()), Some(u2.clone()));
-    }
-    for n in &net.nodes {
-        peer.gossip.add_node(n.clone());
-    }
+    let peer = gossip_peer::serving([0x77; 32], &net).await;
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

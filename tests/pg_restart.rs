@@ -8,6 +8,8 @@
 //! outage is in the store afterwards (the gossip writer keeps its batch and retries). Prints
 //! how long the outage lasted and how long the store took to catch up.
 
+#[path = "support/gossip_peer.rs"]
+mod gossip_peer;
 #[path = "support/process.rs"]
 mod process;
 
@@ -20,7 +22,6 @@ use serde_json::Value;
 use sqlx::ConnectOptions;
 use switchyard_regtest::gossip::sign_channel_update;
 use switchyard_regtest::synthetic::network;
-use switchyard_regtest::GossipPeer;
 use switchyard_store::embedded::EmbeddedPostgres;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
@@ -60,14 +61,7 @@ async fn the_node_outlives_a_postgres_crash_and_loses_no_gossip_received_meanwhi
     let net = tokio::task::spawn_blocking(move || network(30, 60, 17, ts))
         .await
         .unwrap();
-    let peer = GossipPeer::start([0x44; 32]).await.unwrap();
-    for (a, u1, u2) in &net.channels {
-        peer.gossip
-            .add_channel(a.clone(), Some(u1.clone()), Some(u2.clone()));
-    }
-    for n in &net.nodes {
-        peer.gossip.add_node(n.clone());
-    }
+    let peer = gossip_peer::serving([0x44; 32], &net).await;
 
     let data = dir.path().join("data");
     let log = dir.path().join("switchyard.log");
@@ -118,28 +112,17 @@ async fn the_node_outlives_a_postgres_crash_and_loses_no_gossip_received_meanwhi
     );
 
     // Gossip while the database is down: one fresh update per channel direction 1.
-    let keys: std::collections::HashMap<_, _> = net
-        .node_keys
-        .iter()
-        .map(|k| {
-            let secp = bitcoin::secp256k1::Secp256k1::signing_only();
-            (k.public_key(&secp), *k)
-        })
-        .collect();
     let during = ts + 1_000;
-    let events: Vec<_> = net
-        .channels
-        .iter()
-        .filter_map(|(a, u1, _)| {
-            let key = keys.get(&a.contents.node_id_1.as_pubkey().ok()?)?;
-            let mut c = u1.contents.clone();
+    let events: Vec<_> = gossip_peer::node_1_updates(&net)
+        .into_iter()
+        .take(DURING_OUTAGE)
+        .map(|(mut c, key)| {
             c.timestamp = during;
             c.fee_proportional_millionths = 777;
-            Some(MessageSendEvent::BroadcastChannelUpdate {
-                msg: sign_channel_update(c, key),
-            })
+            MessageSendEvent::BroadcastChannelUpdate {
+                msg: sign_channel_update(c, &key),
+            }
         })
-        .take(DURING_OUTAGE)
         .collect();
     let sent = events.len();
     assert_eq!(sent, DURING_OUTAGE.min(net.channels.len()));
