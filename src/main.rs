@@ -33,7 +33,26 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
+            if let Some(hint) = hint(&err) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// What to do about an error whose cause the operator can fix, said once at the end.
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    let disk_full = err.chain().any(|e| {
+        e.downcast_ref::<switchyard_store::Error>()
+            .is_some_and(switchyard_store::Error::is_disk_full)
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+            || e.to_string().contains("No space left on device")
+    });
+    disk_full.then_some(
+        "the disk holding the database (or the data directory) is full. Free space or grow \
+         the volume, then run the command again: the database rolled back what failed, so \
+         nothing is half-written",
+    )
 }

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("database error: {0}")]
     /// A query failed, or the database could not be reached ([`Error::is_unavailable`]).
-    Database(#[from] sqlx::Error),
+    ///
+    /// Its message already carries sqlx's (which carries the server's), so it names no
+    /// `source`: a report of the whole chain says each thing once.
+    Database(sqlx::Error),
     #[error("applying migrations: {0}")]
     /// Applying the embedded migrations failed.
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -52,7 +55,28 @@ pub enum Error {
     },
 }
 
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Database(e)
+    }
+}
+
+/// SQLSTATE `disk_full`: the server could not extend a file (a table, an index, the WAL).
+const DISK_FULL: &str = "53100";
+
 impl Error {
+    /// The server's disk is full (SQLSTATE `53100`, whichever file it could not extend). The
+    /// statement was rolled back; the same work succeeds once there is space again.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::Database(e)) => e.code().as_deref() == Some(DISK_FULL),
+            Error::Migrate(sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(e))) => {
+                e.code().as_deref() == Some(DISK_FULL)
+            }
+            _ => false,
+        }
+    }
+
     /// The database cannot be reached (no connection could be made, or it broke, or the pool
     /// is closed): a condition of the deployment that passes, not a fault of the request.
     pub fn is_unavailable(&self) -> bool {
