@@ -217,151 +217,192 @@ async fn record_copy(store: &Store, batch: &GossipBatch) -> Result<GossipWriteRe
     let mut report = GossipWriteReport::default();
     let mut tx = store.pool().begin().await?;
     upsert_nodes(&mut tx, batch).await?;
-
-    // The same scid twice in a batch: the last announcement counts (as the merge path does).
-    let mut chan_at: HashMap<i64, usize> = HashMap::with_capacity(batch.channels.len());
-    for (i, c) in batch.channels.iter().enumerate() {
-        chan_at.insert(c.scid.to_i64(), i);
+    let seen = Sightings::of(batch);
+    if !seen.chan_at.is_empty() {
+        report.channels_new = copy_channels(&mut tx, batch, &seen).await?;
     }
-    // A channel's last_seen follows its newest update: fold the batch's updates into the
-    // channels written with them, and collect the rest for stored channels.
-    let mut last_seen: Vec<i64> = batch.channels.iter().map(|c| c.received_at).collect();
-    let mut elsewhere: HashMap<i64, i64> = HashMap::new();
-    for u in &batch.updates {
-        let scid = u.scid.to_i64();
-        match chan_at.get(&scid) {
-            Some(&i) => last_seen[i] = last_seen[i].max(u.received_at),
-            None => {
-                let t = elsewhere.entry(scid).or_insert(u.received_at);
-                *t = (*t).max(u.received_at);
-            }
-        }
-    }
-
-    if !chan_at.is_empty() {
-        let mut w = CopyBinary::with_capacity(batch.channels.len() * 512);
-        for (i, c) in batch.channels.iter().enumerate() {
-            if chan_at.get(&c.scid.to_i64()) != Some(&i) {
-                continue;
-            }
-            w.row(9);
-            w.i64(c.scid.to_i64());
-            w.bytes(c.node_1.as_bytes());
-            w.bytes(c.node_2.as_bytes());
-            w.i64(c.capacity_sat as i64);
-            w.opt_bytes(c.funding_outpoint.as_deref().map(str::as_bytes));
-            w.bytes(&c.raw);
-            w.timestamp(c.received_at);
-            w.timestamp(last_seen[i]);
-            w.opt_bytes(c.peer.as_ref().map(|p| &p.as_bytes()[..]));
-        }
-        report.channels_new = w
-            .copy(
-                &mut tx,
-                "COPY channels (scid, node_1, node_2, capacity_sat, funding_outpoint, \
-                 raw_announcement, first_seen, last_seen, peer) FROM STDIN (FORMAT binary)",
-            )
-            .await?;
-    }
-
     if !batch.updates.is_empty() {
-        // Updates whose channel is neither in this batch nor stored are skipped and counted.
-        let orphans: HashSet<i64> = if elsewhere.is_empty() {
-            HashSet::new()
-        } else {
-            let scids: Vec<i64> = elsewhere.keys().copied().collect();
-            sqlx::query_scalar(
-                "SELECT s FROM UNNEST($1::bigint[]) AS u(s) \
-                 WHERE NOT EXISTS (SELECT 1 FROM channels c WHERE c.scid = u.s)",
-            )
-            .bind(&scids)
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect()
-        };
-        elsewhere.retain(|s, _| !orphans.contains(s));
-        touch_channels(&mut tx, &elsewhere).await?;
-
-        let mut once: HashSet<(i64, u8, u32)> = HashSet::with_capacity(batch.updates.len());
-        let mut w = CopyBinary::with_capacity(batch.updates.len() * 320);
-        for u in &batch.updates {
-            let scid = u.scid.to_i64();
-            if orphans.contains(&scid) {
-                report.updates_orphaned += 1;
-                continue;
-            }
-            if !once.insert((scid, u.direction, u.timestamp)) {
-                continue;
-            }
-            w.row(15);
-            w.i64(scid);
-            w.i16(u.direction as i16);
-            w.i64(u.timestamp as i64);
-            w.i16(u.message_flags as i16);
-            w.i16(u.channel_flags as i16);
-            w.bool(u.channel_flags & 2 != 0);
-            w.i32(u.cltv_delta as i32);
-            w.i64(u.htlc_min_msat as i64);
-            w.i64(u.htlc_max_msat as i64);
-            w.i64(u.fee_base_msat as i64);
-            w.i64(u.fee_ppm as i64);
-            w.bytes(&u.raw);
-            w.timestamp(u.received_at);
-            w.bytes(b"gossip");
-            w.opt_bytes(u.peer.as_ref().map(|p| &p.as_bytes()[..]));
-        }
-        if !once.is_empty() {
-            report.updates_new = w
-                .copy(
-                    &mut tx,
-                    "COPY channel_updates (scid, direction, timestamp, message_flags, \
-                     channel_flags, disabled, cltv_delta, htlc_min_msat, htlc_max_msat, \
-                     fee_base_msat, fee_ppm, raw, received_at, source, peer) \
-                     FROM STDIN (FORMAT binary)",
-                )
-                .await?;
-        }
+        copy_updates(&mut tx, batch, seen.elsewhere, &mut report).await?;
     }
-
     if !batch.nodes.is_empty() {
-        let mut once: HashSet<(NodeId, u32)> = HashSet::with_capacity(batch.nodes.len());
-        let mut w = CopyBinary::with_capacity(batch.nodes.len() * 384);
-        let mut json = Vec::with_capacity(256);
-        for n in &batch.nodes {
-            if !once.insert((n.node_id, n.timestamp)) {
-                continue;
-            }
-            json.clear();
-            json.push(1); // jsonb's binary format: a version byte, then the text
-            serde_json::to_writer(&mut json, &n.addresses).map_err(|e| Error::CorruptRow {
-                table: "node_announcements",
-                detail: format!("addresses: {e}"),
-            })?;
-            w.row(10);
-            w.bytes(n.node_id.as_bytes());
-            w.i64(n.timestamp as i64);
-            w.bytes(n.alias.as_bytes());
-            w.bytes(n.color.as_bytes());
-            w.bytes(&json);
-            w.bytes(&n.features);
-            w.bytes(&n.raw);
-            w.timestamp(n.received_at);
-            w.bytes(b"gossip");
-            w.opt_bytes(n.peer.as_ref().map(|p| &p.as_bytes()[..]));
-        }
-        report.announcements_new = w
-            .copy(
-                &mut tx,
-                "COPY node_announcements (node_id, timestamp, alias, color, addresses, \
-                 features, raw, received_at, source, peer) FROM STDIN (FORMAT binary)",
-            )
-            .await?;
+        report.announcements_new = copy_announcements(&mut tx, batch).await?;
     }
-
     report.graph_version = meta::bump_graph_version(&mut tx).await?;
     tx.commit().await?;
     Ok(report)
+}
+
+/// When the batch's channels were last seen, for the `COPY` path.
+struct Sightings {
+    /// The batch index of the announcement that counts per scid (the last one).
+    chan_at: HashMap<i64, usize>,
+    /// Per batch channel, its newest sighting: its announcement or an update of it.
+    last_seen: Vec<i64>,
+    /// The newest update per scid of a channel not announced in the batch.
+    elsewhere: HashMap<i64, i64>,
+}
+
+impl Sightings {
+    fn of(batch: &GossipBatch) -> Sightings {
+        // The same scid twice in a batch: the last announcement counts (as the merge path does).
+        let mut chan_at: HashMap<i64, usize> = HashMap::with_capacity(batch.channels.len());
+        for (i, c) in batch.channels.iter().enumerate() {
+            chan_at.insert(c.scid.to_i64(), i);
+        }
+        // A channel's last_seen follows its newest update: fold the batch's updates into the
+        // channels written with them, and collect the rest for stored channels.
+        let mut last_seen: Vec<i64> = batch.channels.iter().map(|c| c.received_at).collect();
+        let mut elsewhere: HashMap<i64, i64> = HashMap::new();
+        for u in &batch.updates {
+            let scid = u.scid.to_i64();
+            match chan_at.get(&scid) {
+                Some(&i) => last_seen[i] = last_seen[i].max(u.received_at),
+                None => {
+                    let t = elsewhere.entry(scid).or_insert(u.received_at);
+                    *t = (*t).max(u.received_at);
+                }
+            }
+        }
+        Sightings {
+            chan_at,
+            last_seen,
+            elsewhere,
+        }
+    }
+}
+
+async fn copy_channels(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &GossipBatch,
+    seen: &Sightings,
+) -> Result<u64> {
+    let mut w = CopyBinary::with_capacity(batch.channels.len() * 512);
+    for (i, c) in batch.channels.iter().enumerate() {
+        if seen.chan_at.get(&c.scid.to_i64()) != Some(&i) {
+            continue;
+        }
+        w.row(9);
+        w.i64(c.scid.to_i64());
+        w.bytes(c.node_1.as_bytes());
+        w.bytes(c.node_2.as_bytes());
+        w.i64(c.capacity_sat as i64);
+        w.opt_bytes(c.funding_outpoint.as_deref().map(str::as_bytes));
+        w.bytes(&c.raw);
+        w.timestamp(c.received_at);
+        w.timestamp(seen.last_seen[i]);
+        w.opt_bytes(c.peer.as_ref().map(|p| &p.as_bytes()[..]));
+    }
+    w.copy(
+        tx,
+        "COPY channels (scid, node_1, node_2, capacity_sat, funding_outpoint, \
+             raw_announcement, first_seen, last_seen, peer) FROM STDIN (FORMAT binary)",
+    )
+    .await
+}
+
+/// Copies the batch's updates of known channels (the others are counted as orphans) and
+/// moves the last sighting of the stored channels they update.
+async fn copy_updates(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &GossipBatch,
+    mut elsewhere: HashMap<i64, i64>,
+    report: &mut GossipWriteReport,
+) -> Result<()> {
+    // Updates whose channel is neither in this batch nor stored are skipped and counted.
+    let orphans: HashSet<i64> = if elsewhere.is_empty() {
+        HashSet::new()
+    } else {
+        let scids: Vec<i64> = elsewhere.keys().copied().collect();
+        sqlx::query_scalar(
+            "SELECT s FROM UNNEST($1::bigint[]) AS u(s) \
+             WHERE NOT EXISTS (SELECT 1 FROM channels c WHERE c.scid = u.s)",
+        )
+        .bind(&scids)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    elsewhere.retain(|s, _| !orphans.contains(s));
+    touch_channels(tx, &elsewhere).await?;
+
+    let mut once: HashSet<(i64, u8, u32)> = HashSet::with_capacity(batch.updates.len());
+    let mut w = CopyBinary::with_capacity(batch.updates.len() * 320);
+    for u in &batch.updates {
+        let scid = u.scid.to_i64();
+        if orphans.contains(&scid) {
+            report.updates_orphaned += 1;
+            continue;
+        }
+        if !once.insert((scid, u.direction, u.timestamp)) {
+            continue;
+        }
+        w.row(15);
+        w.i64(scid);
+        w.i16(u.direction as i16);
+        w.i64(u.timestamp as i64);
+        w.i16(u.message_flags as i16);
+        w.i16(u.channel_flags as i16);
+        w.bool(u.channel_flags & 2 != 0);
+        w.i32(u.cltv_delta as i32);
+        w.i64(u.htlc_min_msat as i64);
+        w.i64(u.htlc_max_msat as i64);
+        w.i64(u.fee_base_msat as i64);
+        w.i64(u.fee_ppm as i64);
+        w.bytes(&u.raw);
+        w.timestamp(u.received_at);
+        w.bytes(b"gossip");
+        w.opt_bytes(u.peer.as_ref().map(|p| &p.as_bytes()[..]));
+    }
+    if !once.is_empty() {
+        report.updates_new = w
+            .copy(
+                tx,
+                "COPY channel_updates (scid, direction, timestamp, message_flags, \
+                 channel_flags, disabled, cltv_delta, htlc_min_msat, htlc_max_msat, \
+                 fee_base_msat, fee_ppm, raw, received_at, source, peer) \
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+async fn copy_announcements(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &GossipBatch,
+) -> Result<u64> {
+    let mut once: HashSet<(NodeId, u32)> = HashSet::with_capacity(batch.nodes.len());
+    let mut w = CopyBinary::with_capacity(batch.nodes.len() * 384);
+    let mut json = Vec::with_capacity(256);
+    for n in &batch.nodes {
+        if !once.insert((n.node_id, n.timestamp)) {
+            continue;
+        }
+        json.clear();
+        json.push(1); // jsonb's binary format: a version byte, then the text
+        serde_json::to_writer(&mut json, &n.addresses).map_err(|e| Error::CorruptRow {
+            table: "node_announcements",
+            detail: format!("addresses: {e}"),
+        })?;
+        w.row(10);
+        w.bytes(n.node_id.as_bytes());
+        w.i64(n.timestamp as i64);
+        w.bytes(n.alias.as_bytes());
+        w.bytes(n.color.as_bytes());
+        w.bytes(&json);
+        w.bytes(&n.features);
+        w.bytes(&n.raw);
+        w.timestamp(n.received_at);
+        w.bytes(b"gossip");
+        w.opt_bytes(n.peer.as_ref().map(|p| &p.as_bytes()[..]));
+    }
+    w.copy(
+        tx,
+        "COPY node_announcements (node_id, timestamp, alias, color, addresses, \
+             features, raw, received_at, source, peer) FROM STDIN (FORMAT binary)",
+    )
+    .await
 }
 
 /// PostgreSQL's binary `COPY` format, built in memory and sent in one go.
@@ -428,143 +469,173 @@ async fn record_merge(store: &Store, batch: &GossipBatch) -> Result<GossipWriteR
     let mut tx = store.pool().begin().await?;
     upsert_nodes(&mut tx, batch).await?;
     if !batch.channels.is_empty() {
-        // The same scid twice in one statement would make ON CONFLICT fail: keep the last.
-        let mut by_scid: HashMap<i64, &GossipChannel> = HashMap::new();
-        for c in &batch.channels {
-            by_scid.insert(c.scid.to_i64(), c);
-        }
-        let cs: Vec<&GossipChannel> = by_scid.into_values().collect();
-        let new: i64 = sqlx::query_scalar(
-            "WITH ins AS ( \
-               INSERT INTO channels (scid, node_1, node_2, capacity_sat, funding_outpoint, \
-                 raw_announcement, first_seen, last_seen, peer) \
-               SELECT scid, n1, n2, cap, op, raw, to_timestamp(t), to_timestamp(t), peer \
-               FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], $5::text[], \
-                           $6::bytea[], $7::bigint[], $8::bytea[]) \
-                 AS u(scid, n1, n2, cap, op, raw, t, peer) \
-               ON CONFLICT (scid) DO UPDATE SET \
-                 last_seen = GREATEST(channels.last_seen, EXCLUDED.last_seen), \
-                 raw_announcement = COALESCE(channels.raw_announcement, EXCLUDED.raw_announcement), \
-                 funding_outpoint = COALESCE(channels.funding_outpoint, EXCLUDED.funding_outpoint), \
-                 peer = COALESCE(channels.peer, EXCLUDED.peer), \
-                 closed_at = NULL, close_height = NULL \
-               RETURNING (xmax = 0) AS inserted) \
-             SELECT count(*) FILTER (WHERE inserted) FROM ins",
-        )
-        .bind(cs.iter().map(|c| c.scid.to_i64()).collect::<Vec<_>>())
-        .bind(cs.iter().map(|c| c.node_1.as_bytes().to_vec()).collect::<Vec<_>>())
-        .bind(cs.iter().map(|c| c.node_2.as_bytes().to_vec()).collect::<Vec<_>>())
-        .bind(cs.iter().map(|c| c.capacity_sat as i64).collect::<Vec<_>>())
-        .bind(cs.iter().map(|c| c.funding_outpoint.clone()).collect::<Vec<_>>())
-        .bind(cs.iter().map(|c| c.raw.clone()).collect::<Vec<_>>())
-        .bind(cs.iter().map(|c| c.received_at).collect::<Vec<_>>())
-        .bind(cs.iter().map(|c| peer_bytes(&c.peer)).collect::<Vec<_>>())
-        .fetch_one(&mut *tx)
-        .await?;
-        report.channels_new = new as u64;
+        report.channels_new = merge_channels(&mut tx, &batch.channels).await?;
     }
-
     if !batch.updates.is_empty() {
-        let us = &batch.updates;
-        let (inserted, orphaned): (i64, i64) = sqlx::query_as(
-            "WITH u AS ( \
-               SELECT * FROM UNNEST($1::bigint[], $2::smallint[], $3::bigint[], $4::smallint[], \
-                 $5::smallint[], $6::integer[], $7::bigint[], $8::bigint[], $9::bigint[], \
-                 $10::bigint[], $11::bytea[], $12::bytea[], $13::bigint[]) \
-               AS u(scid, dir, ts, mflags, cflags, cltv, hmin, hmax, base, ppm, raw, peer, t)), \
-             ins AS ( \
-               INSERT INTO channel_updates (scid, direction, timestamp, message_flags, \
-                 channel_flags, disabled, cltv_delta, htlc_min_msat, htlc_max_msat, \
-                 fee_base_msat, fee_ppm, raw, received_at, source, peer) \
-               SELECT u.scid, u.dir, u.ts, u.mflags, u.cflags, (u.cflags & 2) <> 0, u.cltv, \
-                 u.hmin, u.hmax, u.base, u.ppm, u.raw, to_timestamp(u.t), 'gossip', u.peer \
-               FROM u WHERE EXISTS (SELECT 1 FROM channels c WHERE c.scid = u.scid) \
-               ON CONFLICT (scid, direction, timestamp) DO NOTHING \
-               RETURNING 1) \
-             SELECT (SELECT count(*) FROM ins), \
-                    (SELECT count(*) FROM u WHERE NOT EXISTS \
-                       (SELECT 1 FROM channels c WHERE c.scid = u.scid))",
-        )
-        .bind(us.iter().map(|u| u.scid.to_i64()).collect::<Vec<_>>())
-        .bind(us.iter().map(|u| u.direction as i16).collect::<Vec<_>>())
-        .bind(us.iter().map(|u| u.timestamp as i64).collect::<Vec<_>>())
-        .bind(
-            us.iter()
-                .map(|u| u.message_flags as i16)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            us.iter()
-                .map(|u| u.channel_flags as i16)
-                .collect::<Vec<_>>(),
-        )
-        .bind(us.iter().map(|u| u.cltv_delta as i32).collect::<Vec<_>>())
-        .bind(
-            us.iter()
-                .map(|u| u.htlc_min_msat as i64)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            us.iter()
-                .map(|u| u.htlc_max_msat as i64)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            us.iter()
-                .map(|u| u.fee_base_msat as i64)
-                .collect::<Vec<_>>(),
-        )
-        .bind(us.iter().map(|u| u.fee_ppm as i64).collect::<Vec<_>>())
-        .bind(us.iter().map(|u| u.raw.clone()).collect::<Vec<_>>())
-        .bind(us.iter().map(|u| peer_bytes(&u.peer)).collect::<Vec<_>>())
-        .bind(us.iter().map(|u| u.received_at).collect::<Vec<_>>())
-        .fetch_one(&mut *tx)
-        .await?;
-        report.updates_new = inserted as u64;
-        report.updates_orphaned = orphaned as u64;
-        // A channel's last_seen follows its newest update.
-        let mut newest: HashMap<i64, i64> = HashMap::new();
-        for u in us {
-            let t = newest.entry(u.scid.to_i64()).or_insert(u.received_at);
-            *t = (*t).max(u.received_at);
-        }
-        touch_channels(&mut tx, &newest).await?;
+        merge_updates(&mut tx, &batch.updates, &mut report).await?;
     }
-
     if !batch.nodes.is_empty() {
-        let ns = &batch.nodes;
-        let new: i64 = sqlx::query_scalar(
-            "WITH ins AS ( \
-               INSERT INTO node_announcements (node_id, timestamp, alias, color, addresses, \
-                 features, raw, received_at, source, peer) \
-               SELECT id, ts, alias, color, addrs, feat, raw, to_timestamp(t), 'gossip', peer \
-               FROM UNNEST($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
-                           $6::bytea[], $7::bytea[], $8::bigint[], $9::bytea[]) \
-                 AS u(id, ts, alias, color, addrs, feat, raw, t, peer) \
-               ON CONFLICT (node_id, timestamp) DO NOTHING RETURNING 1) \
-             SELECT count(*) FROM ins",
-        )
-        .bind(
-            ns.iter()
-                .map(|n| n.node_id.as_bytes().to_vec())
-                .collect::<Vec<_>>(),
-        )
-        .bind(ns.iter().map(|n| n.timestamp as i64).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.alias.clone()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.color.clone()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.addresses.clone()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.features.clone()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.raw.clone()).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| n.received_at).collect::<Vec<_>>())
-        .bind(ns.iter().map(|n| peer_bytes(&n.peer)).collect::<Vec<_>>())
-        .fetch_one(&mut *tx)
-        .await?;
-        report.announcements_new = new as u64;
+        report.announcements_new = merge_announcements(&mut tx, &batch.nodes).await?;
     }
-
     report.graph_version = meta::bump_graph_version(&mut tx).await?;
     tx.commit().await?;
     Ok(report)
+}
+
+/// Inserts new channels, refreshes stored ones (a channel announced again is open again).
+async fn merge_channels(
+    tx: &mut Transaction<'_, Postgres>,
+    channels: &[GossipChannel],
+) -> Result<u64> {
+    // The same scid twice in one statement would make ON CONFLICT fail: keep the last.
+    let mut by_scid: HashMap<i64, &GossipChannel> = HashMap::new();
+    for c in channels {
+        by_scid.insert(c.scid.to_i64(), c);
+    }
+    let cs: Vec<&GossipChannel> = by_scid.into_values().collect();
+    let new: i64 = sqlx::query_scalar(
+        "WITH ins AS ( \
+           INSERT INTO channels (scid, node_1, node_2, capacity_sat, funding_outpoint, \
+             raw_announcement, first_seen, last_seen, peer) \
+           SELECT scid, n1, n2, cap, op, raw, to_timestamp(t), to_timestamp(t), peer \
+           FROM UNNEST($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[], $5::text[], \
+                       $6::bytea[], $7::bigint[], $8::bytea[]) \
+             AS u(scid, n1, n2, cap, op, raw, t, peer) \
+           ON CONFLICT (scid) DO UPDATE SET \
+             last_seen = GREATEST(channels.last_seen, EXCLUDED.last_seen), \
+             raw_announcement = COALESCE(channels.raw_announcement, EXCLUDED.raw_announcement), \
+             funding_outpoint = COALESCE(channels.funding_outpoint, EXCLUDED.funding_outpoint), \
+             peer = COALESCE(channels.peer, EXCLUDED.peer), \
+             closed_at = NULL, close_height = NULL \
+           RETURNING (xmax = 0) AS inserted) \
+         SELECT count(*) FILTER (WHERE inserted) FROM ins",
+    )
+    .bind(cs.iter().map(|c| c.scid.to_i64()).collect::<Vec<_>>())
+    .bind(
+        cs.iter()
+            .map(|c| c.node_1.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        cs.iter()
+            .map(|c| c.node_2.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(cs.iter().map(|c| c.capacity_sat as i64).collect::<Vec<_>>())
+    .bind(
+        cs.iter()
+            .map(|c| c.funding_outpoint.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(cs.iter().map(|c| c.raw.clone()).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| c.received_at).collect::<Vec<_>>())
+    .bind(cs.iter().map(|c| peer_bytes(&c.peer)).collect::<Vec<_>>())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(new as u64)
+}
+
+/// Inserts the updates of known channels once each (the others are counted as orphans) and
+/// moves their channels' last sighting.
+async fn merge_updates(
+    tx: &mut Transaction<'_, Postgres>,
+    us: &[GossipUpdate],
+    report: &mut GossipWriteReport,
+) -> Result<()> {
+    let (inserted, orphaned): (i64, i64) = sqlx::query_as(
+        "WITH u AS ( \
+           SELECT * FROM UNNEST($1::bigint[], $2::smallint[], $3::bigint[], $4::smallint[], \
+             $5::smallint[], $6::integer[], $7::bigint[], $8::bigint[], $9::bigint[], \
+             $10::bigint[], $11::bytea[], $12::bytea[], $13::bigint[]) \
+           AS u(scid, dir, ts, mflags, cflags, cltv, hmin, hmax, base, ppm, raw, peer, t)), \
+         ins AS ( \
+           INSERT INTO channel_updates (scid, direction, timestamp, message_flags, \
+             channel_flags, disabled, cltv_delta, htlc_min_msat, htlc_max_msat, \
+             fee_base_msat, fee_ppm, raw, received_at, source, peer) \
+           SELECT u.scid, u.dir, u.ts, u.mflags, u.cflags, (u.cflags & 2) <> 0, u.cltv, \
+             u.hmin, u.hmax, u.base, u.ppm, u.raw, to_timestamp(u.t), 'gossip', u.peer \
+           FROM u WHERE EXISTS (SELECT 1 FROM channels c WHERE c.scid = u.scid) \
+           ON CONFLICT (scid, direction, timestamp) DO NOTHING \
+           RETURNING 1) \
+         SELECT (SELECT count(*) FROM ins), \
+                (SELECT count(*) FROM u WHERE NOT EXISTS \
+                   (SELECT 1 FROM channels c WHERE c.scid = u.scid))",
+    )
+    .bind(us.iter().map(|u| u.scid.to_i64()).collect::<Vec<_>>())
+    .bind(us.iter().map(|u| u.direction as i16).collect::<Vec<_>>())
+    .bind(us.iter().map(|u| u.timestamp as i64).collect::<Vec<_>>())
+    .bind(
+        us.iter()
+            .map(|u| u.message_flags as i16)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        us.iter()
+            .map(|u| u.channel_flags as i16)
+            .collect::<Vec<_>>(),
+    )
+    .bind(us.iter().map(|u| u.cltv_delta as i32).collect::<Vec<_>>())
+    .bind(
+        us.iter()
+            .map(|u| u.htlc_min_msat as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        us.iter()
+            .map(|u| u.htlc_max_msat as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        us.iter()
+            .map(|u| u.fee_base_msat as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(us.iter().map(|u| u.fee_ppm as i64).collect::<Vec<_>>())
+    .bind(us.iter().map(|u| u.raw.clone()).collect::<Vec<_>>())
+    .bind(us.iter().map(|u| peer_bytes(&u.peer)).collect::<Vec<_>>())
+    .bind(us.iter().map(|u| u.received_at).collect::<Vec<_>>())
+    .fetch_one(&mut **tx)
+    .await?;
+    report.updates_new = inserted as u64;
+    report.updates_orphaned = orphaned as u64;
+    // A channel's last_seen follows its newest update.
+    let mut newest: HashMap<i64, i64> = HashMap::new();
+    for u in us {
+        let t = newest.entry(u.scid.to_i64()).or_insert(u.received_at);
+        *t = (*t).max(u.received_at);
+    }
+    touch_channels(tx, &newest).await?;
+    Ok(())
+}
+
+async fn merge_announcements(tx: &mut Transaction<'_, Postgres>, ns: &[GossipNode]) -> Result<u64> {
+    let new: i64 = sqlx::query_scalar(
+        "WITH ins AS ( \
+           INSERT INTO node_announcements (node_id, timestamp, alias, color, addresses, \
+             features, raw, received_at, source, peer) \
+           SELECT id, ts, alias, color, addrs, feat, raw, to_timestamp(t), 'gossip', peer \
+           FROM UNNEST($1::bytea[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], \
+                       $6::bytea[], $7::bytea[], $8::bigint[], $9::bytea[]) \
+             AS u(id, ts, alias, color, addrs, feat, raw, t, peer) \
+           ON CONFLICT (node_id, timestamp) DO NOTHING RETURNING 1) \
+         SELECT count(*) FROM ins",
+    )
+    .bind(
+        ns.iter()
+            .map(|n| n.node_id.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(ns.iter().map(|n| n.timestamp as i64).collect::<Vec<_>>())
+    .bind(ns.iter().map(|n| n.alias.clone()).collect::<Vec<_>>())
+    .bind(ns.iter().map(|n| n.color.clone()).collect::<Vec<_>>())
+    .bind(ns.iter().map(|n| n.addresses.clone()).collect::<Vec<_>>())
+    .bind(ns.iter().map(|n| n.features.clone()).collect::<Vec<_>>())
+    .bind(ns.iter().map(|n| n.raw.clone()).collect::<Vec<_>>())
+    .bind(ns.iter().map(|n| n.received_at).collect::<Vec<_>>())
+    .bind(ns.iter().map(|n| peer_bytes(&n.peer)).collect::<Vec<_>>())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(new as u64)
 }
 
 /// Open channels whose funding outpoint is known: what the chain watcher looks for in blocks.

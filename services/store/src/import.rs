@@ -273,47 +273,7 @@ async fn import_one(
     // Parse on a blocking thread; batches flow to this task through a bounded channel so
     // parsing and writing overlap without buffering the whole file.
     let (batches_tx, mut batches_rx) = tokio::sync::mpsc::channel::<Batch>(4);
-    let reader = source.open()?;
-    let count = Arc::new(AtomicU64::new(0));
-    let counting = CountingReader {
-        inner: reader,
-        count: count.clone(),
-    };
-    let parse_name = name.clone();
-    let parser = tokio::task::spawn_blocking(move || -> Result<Parsed, LoadError> {
-        let reader = load::decompress(counting).map_err(|source| LoadError::Io {
-            file: parse_name.clone(),
-            source,
-        })?;
-        let mut batch = Batch::default();
-        let mut newest = 0u32;
-        let summary = load::read_records(reader, &parse_name, |r| {
-            match r {
-                Record::Channel(c) => batch.channels.push(c),
-                Record::Update(u) => {
-                    newest = newest.max(u.timestamp);
-                    batch.updates.push(u)
-                }
-                Record::Node(n) => {
-                    if let Some(a) = &n.announcement {
-                        newest = newest.max(a.timestamp);
-                    }
-                    batch.nodes.push(n)
-                }
-            }
-            if batch.len() >= BATCH {
-                return batches_tx.blocking_send(std::mem::take(&mut batch)).is_ok();
-            }
-            true
-        })?;
-        if batch.len() > 0 && batches_tx.blocking_send(batch).is_err() {
-            return Err(LoadError::Aborted { file: parse_name });
-        }
-        Ok(Parsed {
-            summary,
-            newest_timestamp: newest,
-        })
-    });
+    let (parser, count) = spawn_parser(source, &name, batches_tx)?;
 
     let mut records = 0u64;
     let mut last_progress = Instant::now() - Duration::from_secs(1);
@@ -369,6 +329,60 @@ async fn import_one(
     report.seconds = started.elapsed().as_secs_f64();
     crate::queries::imports::finish(&mut **tx, &report).await?;
     Ok(report)
+}
+
+/// The thread parsing one file.
+type ParserThread = tokio::task::JoinHandle<Result<Parsed, LoadError>>;
+
+/// Reads `source` on a blocking thread into batches sent to `batches_tx`; returns the thread
+/// and the count of compressed bytes read so far (for progress).
+fn spawn_parser(
+    source: &ImportSource,
+    name: &str,
+    batches_tx: tokio::sync::mpsc::Sender<Batch>,
+) -> Result<(ParserThread, Arc<AtomicU64>)> {
+    let reader = source.open()?;
+    let count = Arc::new(AtomicU64::new(0));
+    let counting = CountingReader {
+        inner: reader,
+        count: count.clone(),
+    };
+    let parse_name = name.to_owned();
+    let parser = tokio::task::spawn_blocking(move || -> Result<Parsed, LoadError> {
+        let reader = load::decompress(counting).map_err(|source| LoadError::Io {
+            file: parse_name.clone(),
+            source,
+        })?;
+        let mut batch = Batch::default();
+        let mut newest = 0u32;
+        let summary = load::read_records(reader, &parse_name, |r| {
+            match r {
+                Record::Channel(c) => batch.channels.push(c),
+                Record::Update(u) => {
+                    newest = newest.max(u.timestamp);
+                    batch.updates.push(u)
+                }
+                Record::Node(n) => {
+                    if let Some(a) = &n.announcement {
+                        newest = newest.max(a.timestamp);
+                    }
+                    batch.nodes.push(n)
+                }
+            }
+            if batch.len() >= BATCH {
+                return batches_tx.blocking_send(std::mem::take(&mut batch)).is_ok();
+            }
+            true
+        })?;
+        if batch.len() > 0 && batches_tx.blocking_send(batch).is_err() {
+            return Err(LoadError::Aborted { file: parse_name });
+        }
+        Ok(Parsed {
+            summary,
+            newest_timestamp: newest,
+        })
+    });
+    Ok((parser, count))
 }
 
 /// Writes one batch into the staging tables with one multi-row insert per table.
