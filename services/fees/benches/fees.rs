@@ -389,7 +389,8 @@ fn what_ifs<'d>(g: &Snapshot, base: &Scenario, d: &'d Demand, node: NodeId) -> B
     let (mut rerouted, mut same) = (0u64, 0usize);
     let (mut same_cost, mut same_sim, mut tied, mut checked) = (0usize, 0usize, 0usize, 0usize);
     for (i, ov) in series.iter().enumerate() {
-        let ((sc, routes, _, w), wall, cpu) = timed(|| baseline.routes_under(ov).expect("what-if"));
+        let (r, wall, cpu) = timed(|| baseline.routes_under(ov).expect("what-if"));
+        let (sc, routes, w) = (r.scenario, r.routes, r.work);
         if i == 0 {
             println!(
                 "  first what-if (cold session): {wall:?} ({cpu:.2} s CPU), {} payments routed \

@@ -36,6 +36,19 @@ use crate::scenario::{request, Balances, FeePolicy, PolicyOverride, Scenario};
 use crate::sim::{result, route_all, route_key, SimWork, SimulationResult};
 use crate::FeesError;
 
+/// A what-if's routes ([`Baseline::routes_under`]).
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The scenario under the what-if.
+    pub scenario: Scenario,
+    /// Every payment's route (or failure), in input order.
+    pub routes: Vec<Result<Route, RouteError>>,
+    /// Payments whose route (or failure) differs from the baseline's.
+    pub changed_routes: u64,
+    /// The work (see [`Baseline::what_if`]).
+    pub work: SimWork,
+}
+
 /// A node's demand routed at its current fees, to answer what-ifs from (see the module
 /// documentation).
 pub struct Baseline<'d> {
@@ -93,16 +106,13 @@ impl<'d> Baseline<'d> {
         overrides: &[PolicyOverride],
         return_routes: bool,
     ) -> Result<(SimulationResult, SimWork), FeesError> {
-        let (sc, routes, changed, work) = self.routes_under(overrides)?;
-        Ok((result(&sc, routes, changed, return_routes), work))
+        let r = self.routes_under(overrides)?;
+        let answer = result(&r.scenario, r.routes, r.changed_routes, return_routes);
+        Ok((answer, r.work))
     }
 
-    /// [`Baseline::what_if`]'s scenario, every payment's route (input order), how many
-    /// differ from the baseline's, and the work.
-    pub fn routes_under(
-        &mut self,
-        overrides: &[PolicyOverride],
-    ) -> Result<(Scenario, Vec<Result<Route, RouteError>>, u64, SimWork), FeesError> {
+    /// [`Baseline::what_if`] before accounting: every payment's route.
+    pub fn routes_under(&mut self, overrides: &[PolicyOverride]) -> Result<Routed, FeesError> {
         let base = &self.scenario;
         let changes: Vec<(EdgeIdx, FeePolicy)> = base
             .override_changes(overrides)?
@@ -115,7 +125,12 @@ impl<'d> Baseline<'d> {
             ..SimWork::default()
         };
         if changes.is_empty() {
-            return Ok((base.clone(), self.routes.clone(), 0, work));
+            return Ok(Routed {
+                scenario: base.clone(),
+                routes: self.routes.clone(),
+                changed_routes: 0,
+                work,
+            });
         }
         let what_if = base.with_fees(&changes);
         work.indexes_built = 1;
@@ -140,7 +155,12 @@ impl<'d> Baseline<'d> {
         (work.what_if_routes, work.reused_routes) = (rerouted, n - rerouted);
         let changed = out.iter().filter(|x| x.1).count() as u64;
         let routes = out.into_iter().map(|x| x.0).collect();
-        Ok((what_if, routes, changed, work))
+        Ok(Routed {
+            scenario: what_if,
+            routes,
+            changed_routes: changed,
+            work,
+        })
     }
 
     /// Per payment, whether its baseline route stays a cheapest route under `changes`

@@ -70,7 +70,8 @@ fn a_baseline_what_if_costs_what_rerouting_everything_costs_and_reroutes_only_wh
     let mut answers: Vec<SimulationResult> = Vec::new();
     let mut rerouted_one_channel = 0;
     for (k, overrides) in cases.iter().enumerate() {
-        let (what_if, routes, changed, work) = baseline.routes_under(overrides).unwrap();
+        let r = baseline.routes_under(overrides).unwrap();
+        let (what_if, routes, changed, work) = (r.scenario, r.routes, r.changed_routes, r.work);
         assert_eq!(work.what_if_routes + work.reused_routes, 500, "{k}");
         if overrides.len() == 1 {
             rerouted_one_channel += work.what_if_routes;
@@ -80,7 +81,10 @@ fn a_baseline_what_if_costs_what_rerouting_everything_costs_and_reroutes_only_wh
         for (i, (a, b)) in routes.iter().zip(&everything).enumerate() {
             match (a, b) {
                 (Ok(a), Ok(b)) => {
-                    assert_eq!(a.total_fee_msat, b.total_fee_msat, "what-if {k}, payment {i}");
+                    assert_eq!(
+                        a.total_fee_msat, b.total_fee_msat,
+                        "what-if {k}, payment {i}"
+                    );
                     validate_route(&full.snapshot, &request(&d.payments[i]), a).unwrap();
                 }
                 (Err(_), Err(_)) => {}
