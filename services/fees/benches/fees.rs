@@ -4,9 +4,12 @@
 //!
 //! * routing load: every payment of the demand routed one by one (mean, median, p99, the
 //!   slowest, refusals) and as a batch (rate);
-//! * simulate: the what-if of `sim::simulate` (a scenario derived with one override, its
-//!   index, 10,000 payments routed and accounted), criterion, with the base scenario's build
-//!   timed apart;
+//! * simulate: a what-if routing every payment (a scenario derived with one override, its
+//!   index, 10,000 payments routed and accounted), timed once; a `whatif::Baseline` (the
+//!   demand routed once, timed), then one what-if per channel at 1 ppm and per channel
+//!   +200 ppm, each timed with the payments routed again and compared with routing every
+//!   payment; the same series under criterion (`what_if_on_baseline`); the base scenario's build
+//!   is timed apart;
 //! * curves: the fast revenue curves (20 candidates, 10,000 payments) for nodes with about 50,
 //!   200 and 1,000 channels, and the naive oracle in the same run, timed once with `Instant`
 //!   (it is slow): on every channel of the 50-channel node, on a few channels of the others
@@ -38,6 +41,7 @@ use switchyard_fees::rules::{FlowParams, Rules, Strategy};
 use switchyard_fees::scenario::{request, Balances, FeePolicy, PolicyOverride, Scenario};
 use switchyard_fees::sim::{self, account, route_all, SimulateRequest};
 use switchyard_fees::strategy;
+use switchyard_fees::whatif::Baseline;
 use switchyard_graph::testing::load_bundled;
 use switchyard_graph::{EdgeIdx, NodeId, NodeIdx, Snapshot};
 
@@ -154,10 +158,17 @@ fn flow_params(rounds: u32) -> FlowParams {
 fn routing_load(sc: &Scenario, d: &Demand) {
     let mut times: Vec<Duration> = Vec::with_capacity(d.payments.len());
     let mut refused: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    let mut by_outcome: std::collections::BTreeMap<&'static str, (usize, Duration)> =
+        Default::default();
     for p in &d.payments {
         let t = Instant::now();
         let r = sc.find_route(&request(p));
-        times.push(t.elapsed());
+        let dt = t.elapsed();
+        times.push(dt);
+        let code = r.as_ref().map_or_else(|e| e.code(), |_| "ok");
+        let slot = by_outcome.entry(code).or_default();
+        slot.0 += 1;
+        slot.1 += dt;
         if let Err(e) = r {
             *refused.entry(e.code()).or_default() += 1;
         }
@@ -177,6 +188,40 @@ fn routing_load(sc: &Scenario, d: &Demand) {
         routes.len() as f64 / wall.as_secs_f64(),
         routes.iter().filter(|r| r.is_ok()).count(),
     );
+    println!("  time by outcome (count, total one by one): {by_outcome:?}");
+    if std::env::var_os("SWITCHYARD_BENCH_SLOWEST").is_some() {
+        let mut slow: Vec<(Duration, usize)> = d
+            .payments
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let best = (0..3)
+                    .map(|_| {
+                        let t = Instant::now();
+                        let _ = sc.find_route(&request(p));
+                        t.elapsed()
+                    })
+                    .min()
+                    .unwrap_or_default();
+                (best, i)
+            })
+            .collect();
+        let total: Duration = slow.iter().map(|x| x.0).sum();
+        slow.sort_unstable_by(|a, b| b.cmp(a));
+        let top: Duration = slow.iter().take(100).map(|x| x.0).sum();
+        println!("  best of 3: total {total:?}, slowest 100 {top:?}");
+        for &(t, i) in slow.iter().take(15) {
+            let p = &d.payments[i];
+            let r = sc.find_route(&request(p));
+            println!(
+                "  {t:?} amount {} max_fee {} -> {:?}",
+                p.amount_msat,
+                p.max_fee_msat,
+                r.map(|r| (r.hops.len(), r.total_fee_msat))
+                    .map_err(|e| e.code())
+            );
+        }
+    }
 }
 
 /// One line of curve work.
@@ -295,15 +340,114 @@ fn simulate_end_to_end(g: &Snapshot, base: &Scenario, fall: &SimulateRequest) {
             timed(|| sim::simulate_with_work(g, &req, &Balances::HalfCapacity).expect("simulate"));
         println!(
             "sim::simulate end to end, {name}: {wall:?} ({cpu:.2} s CPU); {} succeeded, {} \
-             changed; routes: what-if {}, baseline {}, reused {}; indexes {}",
+             changed; routes: what-if {}, baseline {}, reused {}; indexes {}; result digest \
+             {:016x}",
             r.succeeded,
             r.changed_routes,
             w.what_if_routes,
             w.baseline_routes,
             w.reused_routes,
-            w.indexes_built
+            w.indexes_built,
+            digest(&(&r.node, &r.channels, r.succeeded))
         );
     }
+}
+
+/// Per channel of N, the what-if "this channel at 1 ppm" (a fall), then "this channel
+/// +200 ppm" (a rise), one override each.
+fn one_ppm_overrides(g: &Snapshot, base: &Scenario, node: NodeId) -> Vec<Vec<PolicyOverride>> {
+    let one = |e: EdgeIdx, fee: FeePolicy| PolicyOverride {
+        scid: g.channel(Snapshot::edge_channel(e)).scid,
+        from: node,
+        base_fee_msat: fee.base_fee_msat,
+        fee_ppm: fee.fee_ppm,
+    };
+    let edges = base.out_edges();
+    let falls = edges.iter().map(|&e| vec![one(e, FeePolicy::new(0, 1))]);
+    let rises = edges.iter().map(|&e| {
+        let f = base.fee_of(e);
+        vec![one(
+            e,
+            FeePolicy::new(f.base_fee_msat, f.fee_ppm.saturating_add(200)),
+        )]
+    });
+    falls.chain(rises).collect()
+}
+
+/// The baseline (every payment routed once, timed), then one what-if per channel at 1 ppm
+/// and per channel +200 ppm, each timed, its routes counted, and its result compared with
+/// routing every payment under the what-if.
+fn what_ifs<'d>(g: &Snapshot, base: &Scenario, d: &'d Demand, node: NodeId) -> Baseline<'d> {
+    let (mut baseline, wall, cpu) = timed(|| Baseline::from_scenario(base.clone(), d));
+    println!(
+        "what-if baseline ({} payments routed once at the current fees): {wall:?} ({cpu:.2} s \
+         CPU)",
+        d.payments.len()
+    );
+    let series = one_ppm_overrides(g, base, node);
+    let (mut wall_sum, mut cpu_sum, mut worst) = (Duration::ZERO, 0.0, Duration::ZERO);
+    let (mut rerouted, mut same) = (0u64, 0usize);
+    let (mut same_cost, mut same_sim, mut tied, mut checked) = (0usize, 0usize, 0usize, 0usize);
+    for (i, ov) in series.iter().enumerate() {
+        let (r, wall, cpu) = timed(|| baseline.routes_under(ov).expect("what-if"));
+        let (sc, routes, w) = (r.scenario, r.routes, r.work);
+        if i == 0 {
+            println!(
+                "  first what-if (cold session): {wall:?} ({cpu:.2} s CPU), {} payments routed \
+                 again",
+                w.what_if_routes
+            );
+        }
+        (wall_sum, cpu_sum, worst) = (wall_sum + wall, cpu_sum + cpu, worst.max(wall));
+        rerouted += w.what_if_routes;
+        // Checked on every 8th what-if (`SWITCHYARD_BENCH_CHECK_ALL`: every one).
+        if i % 8 != 0 && std::env::var_os("SWITCHYARD_BENCH_CHECK_ALL").is_none() {
+            continue;
+        }
+        checked += 1;
+        // Every payment routed under the what-if: the same cost (or failure) each?
+        let all = route_all(&sc, d);
+        let cost = |r: &Result<switchyard_graph::route::Route, _>| {
+            r.as_ref().ok().map(|r| r.total_fee_msat)
+        };
+        same_cost += usize::from(routes.iter().zip(&all).all(|(a, b)| cost(a) == cost(b)));
+        let mine = account(&sc, &routes);
+        if mine == account(&sc, &all) {
+            same += 1;
+        } else {
+            tied += 1;
+        }
+        let req = SimulateRequest {
+            node,
+            overrides: ov.clone(),
+            demand: DemandSpec::List {
+                list: d.payments.clone(),
+            },
+            return_routes: false,
+        };
+        let one = sim::simulate(g, &req, &Balances::HalfCapacity).expect("simulate");
+        same_sim += usize::from((one.node, one.channels) == mine);
+    }
+    println!(
+        "  of {checked} what-ifs checked, every route costs what routing every payment \
+         gives: {same_cost}; N's flow \
+         equal to routing every payment: {same}, differing only by the router's choice among \
+         equally cheap routes: {tied}; equal to sim::simulate: {same_sim}"
+    );
+    let k = series.len().max(1);
+    println!(
+        "  {k} what-ifs (one channel at 1 ppm, or +200 ppm, each): mean {:?} ({:.3} s CPU), \
+         slowest {worst:?}; {:.0} payments routed again per what-if; curves work {}",
+        wall_sum / k as u32,
+        cpu_sum / k as f64,
+        rerouted as f64 / k as f64,
+        work_line(&Curves {
+            curves: vec![],
+            baseline_revenue_msat: 0,
+            work: baseline.curve_work()
+        })
+    );
+    baseline
 }
 
 fn plan_request(node: NodeId, strategy: Strategy, payments: usize, seed: u64) -> PlanRequest {
@@ -341,14 +485,16 @@ fn bench(c: &mut Criterion) {
             base_fee_msat: 0,
             fee_ppm: 1,
         }];
-        let what_if = || {
+        let every = || {
             let s = base.with_fees(&base.override_changes(&ov).expect("override"));
             account(&s, &route_all(&s, &d))
         };
-        let (_, wall, cpu) = timed(what_if);
+        let (_, wall, cpu) = timed(every);
         println!(
-            "simulate {payments} payments, one what-if (its index included): {wall:?} ({cpu:.2} s CPU)"
+            "simulate {payments} payments, one what-if routing every payment (its index \
+             included): {wall:?} ({cpu:.2} s CPU)"
         );
+        let mut baseline = what_ifs(&g, &base, &d, n50);
         let req = SimulateRequest {
             node: n50,
             overrides: ov.to_vec(),
@@ -356,7 +502,14 @@ fn bench(c: &mut Criterion) {
             return_routes: false,
         };
         simulate_end_to_end(&g, &base, &req);
-        grp.bench_function("simulate_what_if", |b| b.iter(what_if));
+        let series = one_ppm_overrides(&g, &base, n50);
+        let mut i = 0;
+        grp.bench_function("what_if_on_baseline", |b| {
+            b.iter(|| {
+                i = (i + 1) % series.len();
+                baseline.what_if(&series[i], false).expect("what-if")
+            })
+        });
     }
     let grid = strategy::grid(&flow_params(1));
     if part("curves") {
@@ -414,6 +567,16 @@ fn flow_plan(g: &Snapshot, node: NodeId, payments: usize) {
             work: p.work
         })
     );
+    println!("  proposals digest {:016x}", digest(&p.channels));
+}
+
+/// A fixed hash of a value's debug form: "the same result" across runs and builds.
+fn digest(x: &impl std::fmt::Debug) -> u64 {
+    format!("{x:?}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 /// N's revenue on `held_out` under `plan`'s proposals.

@@ -15,6 +15,8 @@
 //!   through and around the channel, exact against the naive oracle ([`curves::naive`])
 //!   which re-routes everything per candidate; a [`Session`] carries what does not depend on
 //!   N's fees from one computation to the next (the `flow` strategy's rounds);
+//! * [`whatif`]: a [`Baseline`] routes a demand once and answers what-ifs by routing again
+//!   only the payments an override can move (cost-exact; see its documentation);
 //! * [`strategy`], [`plan()`], [`rules`]: fee strategies (`static`, `proportional`,
 //!   `competitive`, `cost_floor`, `flow`), a plan per channel, and the TOML rules file that
 //!   picks a strategy per channel.
@@ -35,6 +37,7 @@ pub mod sim;
 mod split;
 pub mod strategy;
 mod suffix;
+pub mod whatif;
 
 pub use demand::{Demand, DemandSpec, Payment};
 pub use error::FeesError;
@@ -44,3 +47,4 @@ pub use plan::{plan, ChannelPlan, Plan, PlanRequest};
 pub use rules::{ChannelState, Rules, RulesError};
 pub use scenario::{Balances, ChannelBalance, FeePolicy, PolicyOverride, Scenario};
 pub use sim::{simulate, simulate_with_work, SimWork, SimulateRequest, SimulationResult};
+pub use whatif::Baseline;

@@ -31,7 +31,9 @@
 //! [`simulate_with_work`] says how many routes each side took.
 //!
 //! Payments are routed on rayon (the router is exact and deterministic for a given index),
-//! so the result is the same for any number of threads.
+//! so the result is the same for any number of threads. For many what-ifs over one demand,
+//! [`crate::whatif::Baseline`] routes the demand once and each what-if only where it can
+//! change a route.
 
 use std::collections::HashSet;
 
@@ -198,7 +200,7 @@ pub fn account(
 }
 
 /// The hops' channels and senders: what "the same route" means for `changed_routes`.
-fn route_key(r: &Result<Route, RouteError>) -> Option<Vec<(Scid, NodeId)>> {
+pub(crate) fn route_key(r: &Result<Route, RouteError>) -> Option<Vec<(Scid, NodeId)>> {
     r.as_ref()
         .ok()
         .map(|r| r.hops.iter().map(|h| (h.scid, h.from)).collect())
@@ -373,8 +375,10 @@ impl<'m> Keep<'m> {
 /// its route when `quiet` marks it (shown to stay a cheapest route by the caller: e.g. it
 /// earns N nothing on `after` whatever route it takes, its route avoiding N and every route
 /// through N costing strictly more, see [`crate::curves::Session::earns_nothing`]; or the
-/// curve of the one channel changed says so, `Session::may_change`), or when every changed fee rose (`mins`: `before`'s htlc minimums) and its route is shown to stay a cheapest one as
-/// in a one-way what-if (see the module documentation). Every other payment is routed again.
+/// curves of the changed channels at their new fees say so, `Session::may_change`), or when
+/// every changed fee rose (`mins`: `before`'s htlc minimums) and its route is shown to stay
+/// a cheapest one as in a one-way what-if (see the module documentation). Every other
+/// payment is routed again.
 pub(crate) fn reroute(
     before: &Scenario,
     after: &Scenario,

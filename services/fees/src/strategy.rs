@@ -386,7 +386,8 @@ pub(crate) fn flow_from(
 }
 
 /// Moves every channel whose fee lies outside its bounds one step toward them, all at once
-/// (one simulation); whether any moved.
+/// (one simulation: only the payments the moved channels' curves at their new fees say may
+/// change route are routed again, `Session::may_change`); whether any moved.
 fn into_bounds(
     channels: &[FlowChannel],
     round: u32,
@@ -411,8 +412,12 @@ fn into_bounds(
     if changes.is_empty() {
         return false;
     }
+    // Which payments the moves can re-route: the curves of the moved channels at their new
+    // fees only (what they examine, later turns reuse).
+    let (work, may) = session.moved_by(&at.sc, &changes, &at.routes);
+    out.work = out.work.add(work);
     let next = scenario_for(&fees);
-    let quiet = session.earns_nothing(&next);
+    let quiet = may.map(|v| v.into_iter().map(|m| !m).collect::<Vec<bool>>());
     let demand = session.demand();
     let (routes, n) = reroute(
         &at.sc,
@@ -473,7 +478,7 @@ fn step(
         .position(|f| *f == choice)
         .unwrap_or(usize::MAX);
     let quiet = session
-        .may_change(c.edge, fi, &at.routes)
+        .may_change(&[(c.edge, fi)], &at.routes)
         .map(|v| v.into_iter().map(|m| !m).collect::<Vec<bool>>());
     let demand = session.demand();
     let (routes, n) = reroute(

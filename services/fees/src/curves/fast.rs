@@ -215,10 +215,12 @@ impl State {
 pub struct Session<'d> {
     demand: &'d Demand,
     state: Option<State>,
-    /// After a computation of one channel's curve: per payment, whether it was left out,
-    /// and the candidates (indexes) at which a route through the channel may cost at most
-    /// its best route around it (see [`Session::may_change`]).
-    touched: Vec<(bool, Vec<u32>)>,
+    /// After a computation: per payment, whether it was left out, and the (channel
+    /// position, candidate index) pairs at which a route through the channel may cost at
+    /// most its best route around it (see [`Session::may_change`]).
+    touched: Vec<(bool, Vec<(u32, u32)>)>,
+    /// The channels of that computation, in its order.
+    touched_edges: Vec<EdgeIdx>,
 }
 
 /// The fast curves of `edges` (N's outgoing directions; all enabled ones when empty).
@@ -325,6 +327,7 @@ impl<'d> Session<'d> {
             demand,
             state: None,
             touched: Vec::new(),
+            touched_edges: Vec::new(),
         }
     }
 
@@ -386,27 +389,61 @@ impl<'d> Session<'d> {
             .enumerate()
             .map(|(i, (p, memo))| ctx.examine(p, memo, baseline.map(|b| &b[i])))
             .collect();
-        self.touched = if edges.len() == 1 {
-            outs.iter()
-                .map(|o| (o.excluded, o.cells.iter().map(|c| c.1).collect()))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        self.touched = outs
+            .iter()
+            .map(|o| (o.excluded, o.cells.iter().map(|c| (c.0, c.1)).collect()))
+            .collect();
+        self.touched_edges.clone_from(&edges);
         aggregate(&ctx, self.demand, &outs)
     }
 
-    /// After [`Session::curves`] of one channel c on a scenario with the payments' routes
-    /// `routes`: per payment, whether its route may change when c charges candidate
-    /// `candidate` instead: it was left out, its route crosses c, or a route through c at
-    /// that fee may cost at most its best route around c (a cell of the computation: it
-    /// counts, ties, or went to the fallback). Any other payment's route stays a cheapest
-    /// one: every route through c costs strictly more than it (or, failing, more than its
-    /// ceiling), and routes avoiding c do not change. `None` after any other computation.
+    /// Per payment, whether its route (`routes`: cheapest routes on `sc`) may change when
+    /// N's enabled directions `changes` charge their new fees all at once: the curves of
+    /// those channels at those fees ([`Session::curves`]), then [`Session::may_change`].
+    /// A disabled direction moves no route whatever it charges. With the work the curves
+    /// took; `None`: any payment may change.
+    pub(crate) fn moved_by(
+        &mut self,
+        sc: &Scenario,
+        changes: &[(EdgeIdx, FeePolicy)],
+        routes: &[Result<Route, RouteError>],
+    ) -> (Work, Option<Vec<bool>>) {
+        let g = &*sc.snapshot;
+        let changes: Vec<(EdgeIdx, FeePolicy)> = changes
+            .iter()
+            .copied()
+            .filter(|&(e, _)| g.edge_enabled(e))
+            .collect();
+        if changes.is_empty() {
+            return (Work::default(), Some(vec![false; routes.len()]));
+        }
+        let mut grid: Vec<FeePolicy> = changes.iter().map(|c| c.1).collect();
+        grid.sort_unstable();
+        grid.dedup();
+        let edges: Vec<EdgeIdx> = changes.iter().map(|c| c.0).collect();
+        let work = self.curves(sc, &grid, &edges, Some(routes)).work;
+        let moves: Vec<(EdgeIdx, usize)> = changes
+            .iter()
+            .map(|&(e, f)| (e, grid.binary_search(&f).unwrap_or(usize::MAX)))
+            .collect();
+        (work, self.may_change(&moves, routes))
+    }
+
+    /// After [`Session::curves`] of channels c_k on a scenario with the payments' routes
+    /// `routes`: per payment, whether its route may change when each c_k of `moves` charges
+    /// its candidate (an index of that computation's grid) instead, all at once: it was left
+    /// out, its route crosses a c_k, or a route through a c_k at its candidate may cost at
+    /// most its best route around c_k (a cell of the computation: it counts, ties, or went
+    /// to the fallback). Any other payment's route stays a cheapest one: it avoids every
+    /// c_k, so its cost does not change, nor does any route avoiding them all; a simple
+    /// route crosses N once, so a route through c_k costs what it costs with only c_k
+    /// moved, at least as much as the payment's route (strictly more where the computation
+    /// compared them; a payment its bounds skipped may have a route through c_k exactly as
+    /// cheap), or, failing, more than its ceiling. `None` when a moved channel was not in
+    /// that computation, or after none.
     pub(crate) fn may_change(
         &self,
-        edge: EdgeIdx,
-        candidate: usize,
+        moves: &[(EdgeIdx, usize)],
         routes: &[Result<Route, RouteError>],
     ) -> Option<Vec<bool>> {
         let st = self.state.as_ref()?;
@@ -414,17 +451,26 @@ impl<'d> Session<'d> {
             return None;
         }
         let g = &*st.graph;
-        let scid = g.channel(Snapshot::edge_channel(edge)).scid;
         let me = g.node(st.node).id;
+        let mut cells: Vec<(u32, u32)> = Vec::with_capacity(moves.len());
+        let mut scids = Vec::with_capacity(moves.len());
+        for &(edge, candidate) in moves {
+            let k = self.touched_edges.iter().position(|&e| e == edge)?;
+            cells.push((k as u32, u32::try_from(candidate).ok()?));
+            scids.push(g.channel(Snapshot::edge_channel(edge)).scid);
+        }
         Some(
             self.touched
                 .par_iter()
                 .zip(routes)
-                .map(|((excluded, cells), r)| {
+                .map(|((excluded, touched), r)| {
                     *excluded
-                        || cells.contains(&(candidate as u32))
-                        || r.as_ref()
-                            .is_ok_and(|r| r.hops.iter().any(|h| h.from == me && h.scid == scid))
+                        || touched.iter().any(|c| cells.contains(c))
+                        || r.as_ref().is_ok_and(|r| {
+                            r.hops
+                                .iter()
+                                .any(|h| h.from == me && scids.contains(&h.scid))
+                        })
                 })
                 .collect(),
         )
