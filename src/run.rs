@@ -177,6 +177,60 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// How long a writer waits for the lock still held by the session of a writer on this host
+/// whose process is gone (killed, crashed): Postgres ends that session a moment later.
+const GONE_WRITER_WAIT: Duration = Duration::from_secs(30);
+
+/// Takes the writer lock; refuses at once when a live writer holds it, and waits (up to
+/// [`GONE_WRITER_WAIT`]) when the holder is the leftover session of a local writer that is
+/// gone, as after a kill -9 and an immediate restart.
+async fn take_writer_lock(
+    store: &Store,
+) -> std::result::Result<switchyard_store::replica::WriterLock, switchyard_store::Error> {
+    let name = format!("switchyard writer (pid {})", std::process::id());
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        let refused = match store.acquire_writer_lock(&name).await {
+            Err(e @ switchyard_store::Error::WriterLocked { .. }) => e,
+            other => return other,
+        };
+        let holder = store.writer_lock_holder().await.ok().flatten();
+        let gone = holder.as_ref().is_some_and(|h| {
+            h.local && writer_pid(&h.application_name).is_some_and(|pid| !process_alive(pid))
+        });
+        if !gone || started.elapsed() >= GONE_WRITER_WAIT {
+            return Err(refused);
+        }
+        if !told {
+            tracing::info!(
+                holder = ?holder,
+                "the writer lock is still held by the session of a writer that is gone; \
+                 waiting for Postgres to end it"
+            );
+            told = true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The process id a switchyard writer puts in its `application_name`.
+fn writer_pid(application_name: &str) -> Option<u32> {
+    application_name
+        .strip_prefix("switchyard writer (pid ")?
+        .strip_suffix(')')?
+        .parse()
+        .ok()
+}
+
+/// A process with this id runs on this host (Linux's /proc).
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// How often the writer checks that it still holds the writer lock.
+const WRITER_LOCK_CHECK: Duration = Duration::from_secs(5);
+
 async fn serve(args: ServeArgs, bundle: bool, with_node: bool) -> Result<ExitCode> {
     let metrics = Arc::new(new_metrics());
     // Check the node's options before touching the database.
@@ -196,15 +250,18 @@ async fn serve(args: ServeArgs, bundle: bool, with_node: bool) -> Result<ExitCod
     let db = Database::open(&args.db).await?;
     // One writer per database: a second one is refused before it writes anything more than
     // the migrations (which Postgres serializes on their own lock).
-    let lock = db
-        .store
-        .acquire_writer_lock(&format!("switchyard writer (pid {})", std::process::id()))
-        .await;
+    let lock = take_writer_lock(&db.store).await;
     let result = match lock {
         Ok(lock) => {
-            let served = serve_on(&db, &args, bundle, node_config, metrics, tls).await;
-            lock.release().await;
-            served
+            // Held for the writer's life, taken again after a database restart; if another
+            // writer took it meanwhile, this one stops.
+            let store = db.store.clone();
+            tokio::select! {
+                served = serve_on(&db, &args, bundle, node_config, metrics, tls) => served,
+                lost = lock.hold(&store, WRITER_LOCK_CHECK) => Err(anyhow::Error::new(lost)
+                    .context("stopping: another writer took this database's writer lock while \
+                              the database was unreachable (two writers must never interleave)")),
+            }
         }
         Err(e) => Err(anyhow::Error::new(e).context("refusing to start a second writer")),
     };
@@ -654,4 +711,23 @@ async fn route(args: RouteArgs) -> Result<ExitCode> {
         route.total_amount_msat, route.amount_msat, route.total_fee_msat, route.total_cltv, route.probability, route.cost_model
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_writer_is_recognised_by_the_pid_in_its_session_name() {
+        let me = std::process::id();
+        assert_eq!(
+            writer_pid(&format!("switchyard writer (pid {me})")),
+            Some(me)
+        );
+        assert_eq!(writer_pid("switchyard replica (pid 12)"), None);
+        assert_eq!(writer_pid("psql"), None);
+        assert!(process_alive(me));
+        // Linux pids stay below 2^22.
+        assert!(!process_alive(u32::MAX));
+    }
 }

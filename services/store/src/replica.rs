@@ -5,7 +5,9 @@
 //! - [`wait_for_schema`]: waits, logging at an interval, until the writer has applied the
 //!   migrations this build needs (a standby cannot apply them; it replays the primary's).
 //! - [`WriterLock`]: a session-level advisory lock the one writer holds for its lifetime; a
-//!   second writer on the same database is refused with who holds it.
+//!   second writer on the same database is refused with who holds it. The lock dies with its
+//!   session: [`WriterLock::hold`] takes it again after a database restart, and tells the
+//!   writer to stop if another one took it meanwhile.
 //!
 //! Nothing here writes to a read-only database.
 
@@ -51,7 +53,10 @@ impl Store {
             .fetch_one(&mut conn)
             .await?;
         if got {
-            return Ok(WriterLock { conn });
+            return Ok(WriterLock {
+                conn,
+                application_name: application_name.to_owned(),
+            });
         }
         let holder = lock_holder(&mut conn).await.unwrap_or_else(|e| {
             tracing::debug!(error = %e, "reading the writer lock's holder");
@@ -59,6 +64,41 @@ impl Store {
         });
         let _ = conn.close().await;
         Err(Error::WriterLocked { holder })
+    }
+}
+
+/// The session holding the writer lock, as Postgres knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    /// The server process of the session.
+    pub server_pid: i32,
+    /// Its `application_name` (a switchyard writer names itself with its process id).
+    pub application_name: String,
+    /// It connected over a Unix socket or loopback: its process runs on the database's host.
+    pub local: bool,
+}
+
+impl Store {
+    /// The session holding the writer lock, if any.
+    pub async fn writer_lock_holder(&self) -> Result<Option<LockHolder>> {
+        let row: Option<(i32, Option<String>, bool)> = sqlx::query_as(
+            "SELECT a.pid, a.application_name, \
+               (a.client_addr IS NULL OR a.client_addr << inet '127.0.0.0/8' \
+                OR a.client_addr = inet '::1') \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+               AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid \
+             LIMIT 1",
+        )
+        .bind(WRITER_LOCK_KEY)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(server_pid, app, local)| LockHolder {
+            server_pid,
+            application_name: app.unwrap_or_default(),
+            local,
+        }))
     }
 }
 
@@ -93,6 +133,7 @@ async fn lock_holder(conn: &mut PgConnection) -> Result<String> {
 #[derive(Debug)]
 pub struct WriterLock {
     conn: PgConnection,
+    application_name: String,
 }
 
 impl WriterLock {
@@ -100,6 +141,36 @@ impl WriterLock {
     pub async fn check(&mut self) -> Result<()> {
         self.conn.ping().await?;
         Ok(())
+    }
+
+    /// Holds the lock for as long as the writer runs. The lock lives with its connection, so
+    /// a Postgres restart (or a terminated backend) loses it: this checks the connection every
+    /// `every` and, once it broke, takes the lock again on a new connection as soon as the
+    /// database answers. Returns only if another session took the lock meanwhile
+    /// ([`Error::WriterLocked`]): the caller must stop writing, since two writers would
+    /// interleave their changes.
+    pub async fn hold(mut self, store: &Store, every: Duration) -> Error {
+        loop {
+            tokio::time::sleep(every).await;
+            let Err(e) = self.check().await else {
+                continue;
+            };
+            tracing::warn!(error = %e, "the writer lock's connection broke; taking the lock again");
+            loop {
+                match store.acquire_writer_lock(&self.application_name).await {
+                    Ok(lock) => {
+                        self = lock;
+                        tracing::info!("writer lock taken again");
+                        break;
+                    }
+                    Err(e @ Error::WriterLocked { .. }) => return e,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "the database does not answer yet; the writer lock waits");
+                        tokio::time::sleep(every).await;
+                    }
+                }
+            }
+        }
     }
 
     /// Releases the lock and closes its connection.

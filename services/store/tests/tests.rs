@@ -6,4 +6,5 @@ mod fees;
 mod gossip;
 mod history;
 mod import;
+mod replica;
 mod series;
