@@ -1,7 +1,9 @@
 //! kill -9 a forwarding node with HTLCs in flight: A -> S -> C on a real regtest bitcoind, S
 //! the `switchyard node` binary in its own process, A and C switchyard nodes in this one, each
-//! with its own Postgres. After S restarts every payment resolves, no HTLC is left in flight,
-//! and S's books hold each settled forward exactly once, with the fee A paid for it.
+//! with its own Postgres. After S restarts no channel was closed, every payment resolves, no
+//! HTLC is left in flight, and S's books hold each settled forward exactly once, with the fee
+//! A paid for it. `SWITCHYARD_CRASH_RUNS` (default 1) kills and restarts S that many times in
+//! one line, each kill with a wave of payments in flight.
 
 mod support;
 
@@ -13,8 +15,8 @@ use std::time::Duration;
 
 use bitcoin::secp256k1::PublicKey;
 use support::line::{
-    address, confirm_channels, fund, hex, htlcs_in_flight, knows_peer_policies, mine, start,
-    usable_with, wait_for_or as wait_for,
+    address, confirm_channels, fund, hex, htlcs_in_flight, knows_peer_policies, start, usable_with,
+    wait_for_or as wait_for,
 };
 use switchyard_node::PeerSpec;
 use switchyard_regtest::Bitcoind;
@@ -154,6 +156,94 @@ async fn statuses(db: &TestDb, hashes: &[[u8; 32]]) -> Vec<(String, Option<i64>)
     out
 }
 
+/// Kills S (SIGKILL) once HTLCs are in flight through it, a few milliseconds later each
+/// run, and starts it again.
+async fn crash_and_restart(
+    s: &Forwarder,
+    mut child: Running,
+    a: &switchyard_node::Node,
+    run: usize,
+) -> Running {
+    let log = || s.log_tail();
+    let mut in_flight_at_kill = 0;
+    wait_for(
+        "HTLCs in flight through S",
+        30,
+        async || {
+            in_flight_at_kill = htlcs_in_flight(a);
+            in_flight_at_kill > 0
+        },
+        log,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis((run as u64 * 7) % 40)).await;
+    child.kill(); // SIGKILL
+    eprintln!("run {run}: killed S with {in_flight_at_kill} HTLCs in flight at A");
+    s.spawn()
+}
+
+/// The books agree: what A paid for is what C was paid for, and S booked each forward once
+/// (none lost to a kill, none twice from LDK replaying its events) with its fee.
+async fn check_books(
+    db_a: &TestDb,
+    db_c: &TestDb,
+    db_s: &TestDb,
+    s: &Forwarder,
+    hashes: &[[u8; 32]],
+    run: usize,
+) {
+    let log = || s.log_tail();
+    let outcome = statuses(db_a, hashes).await;
+    let succeeded: BTreeSet<String> = hashes
+        .iter()
+        .zip(&outcome)
+        .filter(|(_, (s, _))| s == "succeeded")
+        .map(|(h, _)| hex(h))
+        .collect();
+    assert!(succeeded.len() >= 5, "at least the first wave: {outcome:?}");
+    let fee = BASE_FEE_MSAT + PAYMENT_MSAT * FEE_PPM / 1_000_000;
+    for (_, f) in outcome.iter().filter(|(s, _)| s == "succeeded") {
+        assert_eq!(*f, Some(fee as i64), "A paid S's policy fee");
+    }
+    let limit = hashes.len() as i64 + 10;
+    wait_for(
+        "C's books to show every payment",
+        30,
+        async || {
+            let paid: BTreeSet<String> = books::invoices(db_c.store.pool(), limit)
+                .await
+                .expect("invoices")
+                .into_iter()
+                .filter(|i| i.status == "paid")
+                .map(|i| i.payment_hash)
+                .collect();
+            paid == succeeded
+        },
+        log,
+    )
+    .await;
+    let (settled, fees, amounts): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT count(*), sum(fee_msat)::BIGINT, sum(amount_out_msat)::BIGINT \
+         FROM forwards WHERE outcome = 'settled'",
+    )
+    .fetch_one(db_s.store.pool())
+    .await
+    .expect("S's forwards");
+    assert_eq!(
+        settled as usize,
+        succeeded.len(),
+        "run {run}: S booked each settled forward exactly once\n{}",
+        s.log_tail()
+    );
+    assert_eq!(fees, Some(fee as i64 * settled));
+    assert_eq!(amounts, Some(PAYMENT_MSAT as i64 * settled));
+    let failed_payments = outcome.iter().filter(|(s, _)| s == "failed").count();
+    eprintln!(
+        "run {run}: {} payments succeeded, {failed_payments} failed; S booked {settled} settled forwards",
+        succeeded.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forward_once() {
     let btc = tokio::task::block_in_place(Bitcoind::start)
@@ -239,128 +329,58 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
     )
     .await;
 
-    // Wave 2 is killed in flight.
-    hashes.extend(pay(30, "during"));
-    let mut in_flight_at_kill = 0;
-    wait_for(
-        "HTLCs in flight through S",
-        30,
-        async || {
-            in_flight_at_kill = htlcs_in_flight(&a);
-            in_flight_at_kill > 0
-        },
-        log,
-    )
-    .await;
-    child.kill(); // SIGKILL
-    let resolved_before_restart = statuses(&db_a, &hashes)
-        .await
-        .iter()
-        .filter(|(s, _)| s != "pending")
-        .count();
-    eprintln!(
-        "killed S with {in_flight_at_kill} HTLCs in flight at A; \
-         {resolved_before_restart} of {} payments resolved",
-        hashes.len()
-    );
-
-    let mut child = s.spawn();
-    let state = || {
-        format!(
-            "A: {:#?}\nC: {:#?}\n--- S ---\n{}",
-            a.lightning().channels(),
-            c.lightning().channels(),
-            s.log_tail()
-        )
-    };
-    // A kill between a channel monitor's write and the next write of S's channel manager
-    // leaves the manager behind that monitor on restart, and LDK then force-closes the
-    // channel (documented: no funds are lost). Its HTLCs resolve on chain, so blocks are
-    // mined for as long as such a channel's HTLCs are unresolved.
-    let mut force_closed = false;
-    wait_for(
-        "every payment to resolve after the restart",
-        240,
-        async || {
-            let open_with_s = |n: &switchyard_node::Node| {
-                n.lightning()
-                    .channels()
+    // Then, `SWITCHYARD_CRASH_RUNS` times (default 1), a wave is killed in flight at a
+    // slightly different moment each time, S restarts, and everything is checked.
+    let runs: usize = std::env::var("SWITCHYARD_CRASH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    for run in 0..runs {
+        hashes.extend(pay(30, &format!("during {run}")));
+        child = crash_and_restart(&s, child, &a, run).await;
+        let state = || {
+            format!(
+                "A: {:#?}\nC: {:#?}\n--- S ---\n{}",
+                a.lightning().channels(),
+                c.lightning().channels(),
+                s.log_tail()
+            )
+        };
+        // S commits each channel monitor update with (or after) a channel manager that
+        // knows it, so a restart never finds a monitor ahead of the manager, which LDK
+        // would answer by force-closing the channel.
+        wait_for(
+            "every payment to resolve after the restart",
+            240,
+            async || {
+                let open_with_s = |n: &switchyard_node::Node| {
+                    n.lightning()
+                        .channels()
+                        .iter()
+                        .any(|ch| ch.counterparty == s_id.to_string())
+                };
+                assert!(
+                    open_with_s(&a) && open_with_s(&c),
+                    "run {run}: a channel with S was closed after the restart\n{}",
+                    state()
+                );
+                statuses(&db_a, &hashes)
+                    .await
                     .iter()
-                    .any(|ch| ch.counterparty == s_id.to_string())
-            };
-            if !open_with_s(&a) || !open_with_s(&c) {
-                force_closed = true;
-                mine(&btc, 1, &burn);
-            }
-            statuses(&db_a, &hashes)
-                .await
-                .iter()
-                .all(|(s, _)| s == "succeeded" || s == "failed")
-        },
-        state,
-    )
-    .await;
-    if force_closed {
-        eprintln!("S restarted behind a channel monitor: LDK force-closed that channel");
+                    .all(|(s, _)| s == "succeeded" || s == "failed")
+            },
+            state,
+        )
+        .await;
+        wait_for(
+            "no HTLC left in flight at A or C",
+            60,
+            async || htlcs_in_flight(&a) == 0 && htlcs_in_flight(&c) == 0,
+            log,
+        )
+        .await;
+        check_books(&db_a, &db_c, &db_s, &s, &hashes, run).await;
     }
-    wait_for(
-        "no HTLC left in flight at A or C",
-        60,
-        async || htlcs_in_flight(&a) == 0 && htlcs_in_flight(&c) == 0,
-        log,
-    )
-    .await;
-
-    // The books agree: what A paid for is what C was paid for, and S booked each forward
-    // once (none lost to the kill, none twice from LDK replaying its events) with its fee.
-    let outcome = statuses(&db_a, &hashes).await;
-    let succeeded: BTreeSet<String> = hashes
-        .iter()
-        .zip(&outcome)
-        .filter(|(_, (s, _))| s == "succeeded")
-        .map(|(h, _)| hex(h))
-        .collect();
-    assert!(succeeded.len() >= 5, "at least the first wave: {outcome:?}");
-    let fee = BASE_FEE_MSAT + PAYMENT_MSAT * FEE_PPM / 1_000_000;
-    for (_, f) in outcome.iter().filter(|(s, _)| s == "succeeded") {
-        assert_eq!(*f, Some(fee as i64), "A paid S's policy fee");
-    }
-    wait_for(
-        "C's books to show every payment",
-        30,
-        async || {
-            let paid: BTreeSet<String> = books::invoices(db_c.store.pool(), 1000)
-                .await
-                .expect("invoices")
-                .into_iter()
-                .filter(|i| i.status == "paid")
-                .map(|i| i.payment_hash)
-                .collect();
-            paid == succeeded
-        },
-        log,
-    )
-    .await;
-    let (settled, fees, amounts): (i64, Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT count(*), sum(fee_msat)::BIGINT, sum(amount_out_msat)::BIGINT \
-         FROM forwards WHERE outcome = 'settled'",
-    )
-    .fetch_one(db_s.store.pool())
-    .await
-    .expect("S's forwards");
-    assert_eq!(
-        settled as usize,
-        succeeded.len(),
-        "S booked each settled forward exactly once\n{}",
-        s.log_tail()
-    );
-    assert_eq!(fees, Some(fee as i64 * settled));
-    assert_eq!(amounts, Some(PAYMENT_MSAT as i64 * settled));
-    let failed_payments = outcome.iter().filter(|(s, _)| s == "failed").count();
-    eprintln!(
-        "{} payments succeeded, {failed_payments} failed; S booked {settled} settled forwards",
-        succeeded.len()
-    );
 
     // A panicking task would leave S up but deaf (in release builds LDK does not panic
     // there, it leaves the channel waiting forever).
