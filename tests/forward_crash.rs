@@ -24,7 +24,26 @@ use switchyard_store::queries::books;
 use switchyard_store::testing::TestDb;
 
 const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+/// A payment, when S is killed once (as CI runs it).
 const PAYMENT_MSAT: u64 = 20_000_000;
+/// S's liquidity towards C (C pushes half of its channel), less a margin.
+const LIQUIDITY_MSAT: u64 = 800_000_000;
+/// Payments of each killed wave.
+const WAVE: usize = 30;
+
+/// Crash runs (`SWITCHYARD_CRASH_RUNS`, default 1).
+fn runs() -> usize {
+    std::env::var("SWITCHYARD_CRASH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// The amount of each payment: smaller the more runs there are, so every wave still finds
+/// liquidity at S (the first wave of 5 included).
+fn payment_msat() -> u64 {
+    (LIQUIDITY_MSAT / (runs() * WAVE + 5) as u64).min(PAYMENT_MSAT)
+}
 const BASE_FEE_MSAT: u64 = 1_000;
 const FEE_PPM: u64 = 1_000;
 
@@ -201,7 +220,7 @@ async fn check_books(
         .map(|(h, _)| hex(h))
         .collect();
     assert!(succeeded.len() >= 5, "at least the first wave: {outcome:?}");
-    let fee = BASE_FEE_MSAT + PAYMENT_MSAT * FEE_PPM / 1_000_000;
+    let fee = BASE_FEE_MSAT + payment_msat() * FEE_PPM / 1_000_000;
     for (_, f) in outcome.iter().filter(|(s, _)| s == "succeeded") {
         assert_eq!(*f, Some(fee as i64), "A paid S's policy fee");
     }
@@ -236,7 +255,7 @@ async fn check_books(
         s.log_tail()
     );
     assert_eq!(fees, Some(fee as i64 * settled));
-    assert_eq!(amounts, Some(PAYMENT_MSAT as i64 * settled));
+    assert_eq!(amounts, Some(payment_msat() as i64 * settled));
     let failed_payments = outcome.iter().filter(|(s, _)| s == "failed").count();
     eprintln!(
         "run {run}: {} payments succeeded, {failed_payments} failed; S booked {settled} settled forwards",
@@ -304,7 +323,7 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
         for i in 0..n {
             let invoice = c
                 .lightning()
-                .create_invoice(Some(PAYMENT_MSAT), &format!("{label} {i}"), 3600)
+                .create_invoice(Some(payment_msat()), &format!("{label} {i}"), 3600)
                 .expect("invoice");
             a.lightning()
                 .pay_invoice(&invoice, None, None)
@@ -331,12 +350,8 @@ async fn killed_with_htlcs_in_flight_the_forwarder_restarts_and_books_each_forwa
 
     // Then, `SWITCHYARD_CRASH_RUNS` times (default 1), a wave is killed in flight at a
     // slightly different moment each time, S restarts, and everything is checked.
-    let runs: usize = std::env::var("SWITCHYARD_CRASH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    for run in 0..runs {
-        hashes.extend(pay(30, &format!("during {run}")));
+    for run in 0..runs() {
+        hashes.extend(pay(WAVE, &format!("during {run}")));
         child = crash_and_restart(&s, child, &a, run).await;
         let state = || {
             format!(
