@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Address;
 use switchyard_node::metrics::NodeMetrics;
-use switchyard_node::{BitcoindConfig, Node, NodeConfig, RpcAuth};
+use switchyard_node::{BitcoindConfig, MonitorCommit, Node, NodeConfig, RpcAuth};
 use switchyard_regtest::Bitcoind;
 use switchyard_store::testing::TestDb;
 
@@ -30,13 +30,21 @@ pub fn config(btc: &Bitcoind, dir: &Path) -> NodeConfig {
 }
 
 pub async fn start(btc: &Bitcoind, db: &TestDb, dir: &Path) -> Arc<Node> {
-    Node::start(
-        config(btc, dir),
-        db.store.clone(),
-        Arc::new(NodeMetrics::new()),
-    )
-    .await
-    .expect("node")
+    start_with(btc, db, dir, MonitorCommit::default()).await
+}
+
+/// A node whose channel monitors are committed as `commit` says.
+pub async fn start_with(
+    btc: &Bitcoind,
+    db: &TestDb,
+    dir: &Path,
+    commit: MonitorCommit,
+) -> Arc<Node> {
+    let mut cfg = config(btc, dir);
+    cfg.monitor_commit = commit;
+    Node::start(cfg, db.store.clone(), Arc::new(NodeMetrics::new()))
+        .await
+        .expect("node")
 }
 
 /// Polls `ok` every 100 ms; panics after `secs` with `what` and whatever `diagnose` says.

@@ -131,7 +131,7 @@ pub(crate) async fn build(
     let (seed, keys, node_id) = identity(&config)?;
 
     // LDK's network graph, restored from the store (empty when there is none).
-    let kv = PgKvStore::new(store.clone());
+    let kv = PgKvStore::with_mode(store.clone(), config.monitor_commit);
     let graph = Arc::new(load_graph(&kv, config.network, logger.clone()).await);
 
     // bitcoind: funding checks for gossip, the tip, spends of channels.
@@ -156,6 +156,11 @@ pub(crate) async fn build(
         })
         .await?,
     );
+    // The group commit's writer (channel monitors, the channel manager and the books); LDK
+    // writes nothing before the chain feed hands it the restored monitors.
+    let attachment: std::sync::Weak<dyn ln::commit::Attachment> = Arc::downgrade(&ln) as _;
+    kv.group_commit().attach(attachment);
+    let commit_task = tokio::spawn(kv.group_commit().clone().run(store.clone()));
 
     // The peer manager: channel messages to the channel manager, gossip to the recorder.
     let pm = peer_manager(&keys, &ln, &gossip, logger);
@@ -164,7 +169,7 @@ pub(crate) async fn build(
     // restored channels up), the listener, the onion service, the event loop, the chain
     // watcher.
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let (background, listening) = spawn_background(
+    let (mut background, listening) = spawn_background(
         &mut config,
         &store,
         &pm,
@@ -174,6 +179,7 @@ pub(crate) async fn build(
         &shutdown_rx,
     )
     .await?;
+    background.push(commit_task);
 
     // The node, with the supervisor that keeps peers connected.
     let supervisor = PeerSupervisor::new(
@@ -393,7 +399,7 @@ async fn build_lightning(p: LightningInputs) -> Result<Lightning, BuildError> {
     };
 
     // The chain monitor, over the monitor persister.
-    let (persister, chain_monitor) = chain_monitor(&core);
+    let (reader, chain_monitor) = chain_monitor(&core);
 
     // What our payments taught us, and our router, which reads it.
     let learned = learned_liquidity(&core, &p.graph, &p.metrics).await?;
@@ -415,13 +421,10 @@ async fn build_lightning(p: LightningInputs) -> Result<Lightning, BuildError> {
     ));
 
     // The channel monitors, then the channel manager, read against them.
-    let mut monitors = {
-        let persister = persister.clone();
-        tokio::task::spawn_blocking(move || persister.read_all_channel_monitors_with_updates())
-            .await
-            .map_err(|e| BuildError::ReadMonitors(std::io::Error::other(e)))?
-            .map_err(|e| BuildError::ReadMonitors(std::io::Error::other(e.to_string())))?
-    };
+    let mut monitors = reader
+        .read_all_channel_monitors_with_updates()
+        .await
+        .map_err(|e| BuildError::ReadMonitors(std::io::Error::other(e.to_string())))?;
     let (manager_best, manager) = restore_manager(
         &core,
         chain_monitor.clone(),
@@ -459,28 +462,33 @@ async fn build_lightning(p: LightningInputs) -> Result<Lightning, BuildError> {
         store: p.store,
         learned,
         metrics: p.metrics,
+        commits: core.kv.group_commit().clone(),
     }))
 }
 
-/// The monitor persister (see `ln::persist`) and the chain monitor writing through it.
-fn chain_monitor(core: &Core) -> (Arc<MonitorPersister>, Arc<ChainMonitor>) {
-    let persister = Arc::new(ln::monitor_persister(
-        core.kv.clone(),
-        core.logger.clone(),
-        core.keys.clone(),
-        core.broadcaster.clone(),
-        core.fees.clone(),
-    ));
-    let chain_monitor = Arc::new(ChainMonitor::new(
+/// The chain monitor over the asynchronous monitor persister (see `ln::persist`), and a
+/// persister of its own to read the stored monitors with.
+fn chain_monitor(core: &Core) -> (MonitorPersister, Arc<ChainMonitor>) {
+    let persister = || {
+        ln::monitor_persister(
+            core.kv.clone(),
+            ln::TokioSpawner(tokio::runtime::Handle::current()),
+            core.logger.clone(),
+            core.keys.clone(),
+            core.broadcaster.clone(),
+            core.fees.clone(),
+        )
+    };
+    let chain_monitor = Arc::new(ChainMonitor::new_async_beta(
         None,
         core.broadcaster.clone(),
         core.logger.clone(),
         core.fees.clone(),
-        persister.clone(),
+        persister(),
         core.keys.clone(),
         NodeSigner::get_peer_storage_key(&*core.keys),
     ));
-    (persister, chain_monitor)
+    (persister(), chain_monitor)
 }
 
 /// The value stored under `[primary, secondary, key]`, if any; `error` says which step

@@ -144,6 +144,23 @@ pub struct NodeConfig {
     pub policy: crate::ln::ForwardingPolicy,
     /// The fee controller (`crate::fees_ctl`).
     pub fees: crate::fees_ctl::FeesConfig,
+    /// How channel monitor writes reach Postgres (see `ln::persist`).
+    pub monitor_commit: MonitorCommit,
+}
+
+/// How channel monitor writes are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MonitorCommit {
+    /// Asynchronously: writes queued together share one transaction with the channel manager
+    /// and the books, and LDK hears each write finished once that transaction committed.
+    /// A crash at any point leaves the stored manager at or ahead of every stored monitor.
+    #[default]
+    Grouped,
+    /// Each write in its own transaction before LDK's call returns, the channel manager
+    /// written separately (how the node persisted before group commit; a crash between a
+    /// monitor write and the next manager write makes LDK force-close that channel). Kept to
+    /// measure group commit against (`benches/forwarding.rs`); not for operators.
+    PerUpdate,
 }
 
 impl NodeConfig {
@@ -169,6 +186,7 @@ impl NodeConfig {
             graph_persist_interval: Duration::from_secs(600),
             policy: crate::ln::ForwardingPolicy::default(),
             fees: crate::fees_ctl::FeesConfig::default(),
+            monitor_commit: MonitorCommit::default(),
         }
     }
 }

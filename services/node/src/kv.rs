@@ -1,5 +1,12 @@
-//! LDK's [`KVStoreSync`] over the Postgres `kv_store` table: LDK's state survives restarts in
+//! LDK's key-value stores over the Postgres `kv_store` table: LDK's state survives restarts in
 //! the same database as the graph history, and a write is durable when LDK is told it is done.
+//!
+//! - [`KVStoreSync`] (the wallet, the sweeper): each call waits for its own transaction.
+//! - [`KVStore`] (channel monitors, through LDK's `MonitorUpdatingPersisterAsync`): a write is
+//!   queued when LDK calls it (so writes keep LDK's order) and its future resolves when the
+//!   group commit (`ln::commit`) that carried it has committed. Reads see queued writes.
+//!   With [`MonitorCommit::PerUpdate`] writes are instead committed one by one before the call
+//!   returns, as LDK's synchronous persister did (kept to measure against).
 
 use std::future::Future;
 use std::io;
@@ -8,9 +15,13 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use lightning::io as ldk_io;
 
-use lightning::util::persist::KVStoreSync;
+use lightning::util::async_poll::AsyncResult;
+use lightning::util::persist::{KVStore, KVStoreSync};
 use switchyard_store::queries::kv;
 use switchyard_store::Store;
+
+use crate::config::MonitorCommit;
+use crate::ln::commit::{GroupCommit, Op};
 
 /// Blocking bridge from LDK's synchronous trait to the async store. Call it from a
 /// multi-threaded tokio runtime (it parks the worker with `block_in_place`) or from a plain
@@ -24,6 +35,8 @@ use switchyard_store::Store;
 pub struct PgKvStore {
     store: Store,
     sync: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+    commits: Arc<GroupCommit>,
+    mode: MonitorCommit,
 }
 
 type JobFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -70,10 +83,23 @@ fn to_io(e: switchyard_store::Error) -> io::Error {
 impl PgKvStore {
     /// A key-value store over `store`'s `kv_store` table.
     pub fn new(store: Store) -> PgKvStore {
+        PgKvStore::with_mode(store, MonitorCommit::default())
+    }
+
+    /// A key-value store whose asynchronous writes are committed as `mode` says. The group
+    /// commit's task ([`GroupCommit::run`]) must be running for [`KVStore`] writes to finish.
+    pub fn with_mode(store: Store, mode: MonitorCommit) -> PgKvStore {
         PgKvStore {
             store,
             sync: Arc::new(Mutex::new(None)),
+            commits: Arc::new(GroupCommit::default()),
+            mode,
         }
+    }
+
+    /// The group commit that asynchronous writes go through.
+    pub(crate) fn group_commit(&self) -> &Arc<GroupCommit> {
+        &self.commits
     }
 
     /// Runs `job` on the key-value thread and waits for its answer.
@@ -146,12 +172,7 @@ impl KVStoreSync for PgKvStore {
         .map_err(to_ldk)?
         .map_err(to_io)
         .map_err(to_ldk)?
-        .ok_or_else(|| {
-            ldk_io::Error::new(
-                ldk_io::ErrorKind::NotFound,
-                format!("no key {primary}/{secondary}/{key}"),
-            )
-        })
+        .ok_or_else(|| not_found(primary, secondary, key))
     }
 
     fn write(
@@ -204,5 +225,101 @@ impl KVStoreSync for PgKvStore {
         self.call_sync(move |store| Box::pin(async move { kv::list(store.pool(), &p, &s).await }))
             .map_err(to_ldk)?
             .map_err(to_ldk)
+    }
+}
+
+fn not_found(primary: &str, secondary: &str, key: &str) -> ldk_io::Error {
+    ldk_io::Error::new(
+        ldk_io::ErrorKind::NotFound,
+        format!("no key {primary}/{secondary}/{key}"),
+    )
+}
+
+/// Waits for a queued write's group commit.
+async fn committed(
+    rx: tokio::sync::oneshot::Receiver<Result<(), String>>,
+) -> Result<(), ldk_io::Error> {
+    match rx.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(to_ldk(e)),
+        Err(_) => Err(to_ldk("the store writer has stopped")),
+    }
+}
+
+fn op(primary: &str, secondary: &str, key: &str, value: Option<Vec<u8>>) -> Op {
+    Op {
+        primary: primary.to_string(),
+        secondary: secondary.to_string(),
+        key: key.to_string(),
+        value,
+    }
+}
+
+impl KVStore for PgKvStore {
+    fn read(
+        &self,
+        primary: &str,
+        secondary: &str,
+        key: &str,
+    ) -> AsyncResult<'static, Vec<u8>, ldk_io::Error> {
+        let pending = self.commits.pending(primary, secondary, key);
+        let (p, s, k) = (primary.to_string(), secondary.to_string(), key.to_string());
+        let store = self.store.clone();
+        Box::pin(async move {
+            let value = match pending {
+                Some(v) => v,
+                None => kv::read(store.pool(), &p, &s, &k).await.map_err(to_ldk)?,
+            };
+            value.ok_or_else(|| not_found(&p, &s, &k))
+        })
+    }
+
+    fn write(
+        &self,
+        primary: &str,
+        secondary: &str,
+        key: &str,
+        buf: Vec<u8>,
+    ) -> AsyncResult<'static, (), ldk_io::Error> {
+        if self.mode == MonitorCommit::PerUpdate {
+            let res = KVStoreSync::write(self, primary, secondary, key, buf);
+            return Box::pin(async move { res });
+        }
+        let rx = self.commits.queue(op(primary, secondary, key, Some(buf)));
+        Box::pin(committed(rx))
+    }
+
+    /// A `lazy` remove (LDK's pruning of updates folded into a whole monitor) is queued and
+    /// not waited for: a lost one only leaves a stale row that LDK ignores.
+    fn remove(
+        &self,
+        primary: &str,
+        secondary: &str,
+        key: &str,
+        lazy: bool,
+    ) -> AsyncResult<'static, (), ldk_io::Error> {
+        if self.mode == MonitorCommit::PerUpdate {
+            let res = KVStoreSync::remove(self, primary, secondary, key, lazy);
+            return Box::pin(async move { res });
+        }
+        let o = op(primary, secondary, key, None);
+        if lazy {
+            self.commits.queue_lazy(o);
+            return Box::pin(async { Ok(()) });
+        }
+        Box::pin(committed(self.commits.queue(o)))
+    }
+
+    fn list(
+        &self,
+        primary: &str,
+        secondary: &str,
+    ) -> AsyncResult<'static, Vec<String>, ldk_io::Error> {
+        let (p, s) = (primary.to_string(), secondary.to_string());
+        let (store, commits) = (self.store.clone(), self.commits.clone());
+        Box::pin(async move {
+            let keys = kv::list(store.pool(), &p, &s).await.map_err(to_ldk)?;
+            Ok(commits.pending_list(&p, &s, keys))
+        })
     }
 }

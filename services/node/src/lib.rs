@@ -76,7 +76,9 @@ use tokio::sync::watch;
 
 pub use builder::BuildError;
 pub use chain::ChainSource;
-pub use config::{BitcoindConfig, GossipLimits, NodeConfig, PeerSpec, RpcAuth, TorConfig};
+pub use config::{
+    BitcoindConfig, GossipLimits, MonitorCommit, NodeConfig, PeerSpec, RpcAuth, TorConfig,
+};
 pub use error::NodeError;
 pub use fees_ctl::FeesConfig;
 pub use gossip::RecordingGossip;
@@ -403,6 +405,8 @@ impl Node {
         if let Err(e) = self.ln.persist(true).await {
             tracing::error!(error = %e, "persisting the channel manager and books at shutdown");
         }
+        // The group commit writes what LDK queued since, then stops.
+        self.kv.group_commit().close();
         self.ln.persist_learned().await;
         if let Err(e) = self.persist_graph().await {
             tracing::warn!(error = %e, "persisting the network graph at shutdown");

@@ -23,6 +23,44 @@ use crate::PeerManager;
 
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The longest wait for a peer we have a channel with: forwards and HTLCs wait on it.
+const MAX_BACKOFF_CHANNEL_PEER: Duration = Duration::from_secs(30);
+/// A connection that stayed up this long proves the peer reachable and willing: the next
+/// attempt after it drops waits [`FIRST_BACKOFF`] again. A peer that refuses us sends its
+/// error right after the handshake and closes, well within it.
+const STABLE_SESSION: Duration = Duration::from_secs(1);
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long to wait before the next connection attempt to one peer.
+///
+/// Failures double the wait up to a cap ([`MAX_BACKOFF`], or [`MAX_BACKOFF_CHANNEL_PEER`]
+/// for a peer we have channels with); a session that lasted [`STABLE_SESSION`] starts over
+/// from [`FIRST_BACKOFF`], however many failures came before, so a peer that restarts now and
+/// then (a crash, an upgrade) is back within seconds each time. A shorter session counts as a
+/// failure: a peer that accepts and drops us at once is not hammered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Self {
+        Backoff(FIRST_BACKOFF)
+    }
+
+    /// The wait after a session that lasted `lasted`.
+    fn after_session(&mut self, lasted: Duration, cap: Duration) -> Duration {
+        if lasted >= STABLE_SESSION {
+            self.0 = FIRST_BACKOFF;
+        }
+        self.after_failure(cap)
+    }
+
+    /// The wait after a failed attempt, at most `cap` (the one after it doubles).
+    fn after_failure(&mut self, cap: Duration) -> Duration {
+        let wait = self.0.min(cap);
+        self.0 = (wait * 2).min(cap);
+        wait
+    }
+}
 
 fn conn_err(spec: &PeerSpec, message: impl Into<String>) -> NodeError {
     NodeError::Connect {
@@ -172,7 +210,7 @@ impl PeerSupervisor {
     }
 
     async fn run(self: Arc<Self>, spec: PeerSpec) {
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new();
         let mut shutdown = self.shutdown.clone();
         let id = store_id(&spec.node_id);
         if !self.ln.wait_channels_watched(&mut shutdown).await {
@@ -190,7 +228,17 @@ impl PeerSupervisor {
                 }
                 continue;
             }
-            match connect_once(&self.pm, &spec, &self.tor).await {
+            let cap = if self
+                .ln
+                .manager()
+                .list_channels_with_counterparty(&spec.node_id)
+                .is_empty()
+            {
+                MAX_BACKOFF
+            } else {
+                MAX_BACKOFF_CHANNEL_PEER
+            };
+            let wait = match connect_once(&self.pm, &spec, &self.tor).await {
                 Ok(done) => {
                     tracing::info!(peer = %spec, "peer connected");
                     if let Err(e) =
@@ -204,26 +252,26 @@ impl PeerSupervisor {
                         _ = done => {}
                         _ = shutdown.changed() => return,
                     }
-                    tracing::info!(peer = %spec, "peer disconnected");
-                    if since.elapsed() > Duration::from_secs(60) {
-                        backoff = Duration::from_secs(1);
-                    }
+                    let wait = backoff.after_session(since.elapsed(), cap);
+                    tracing::info!(peer = %spec, retry_in = ?wait, "peer disconnected");
+                    wait
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "peer connection failed");
+                    let wait = backoff.after_failure(cap);
+                    tracing::warn!(error = %e, retry_in = ?wait, "peer connection failed");
                     let _ = switchyard_store::queries::peers::mark_failed(
                         self.store.pool(),
                         &id,
                         &e.to_string(),
                     )
                     .await;
+                    wait
                 }
-            }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.changed() => return,
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 
@@ -241,6 +289,34 @@ impl PeerSupervisor {
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn a_stable_session_resets_the_backoff_and_a_short_one_does_not() {
+        let mut b = Backoff::new();
+        let waits: Vec<u64> = (0..10)
+            .map(|_| b.after_failure(MAX_BACKOFF).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
+        // A peer that accepts and drops us at once keeps backing off.
+        let short = STABLE_SESSION / 2;
+        assert_eq!(b.after_session(short, MAX_BACKOFF), MAX_BACKOFF);
+        // ... but a peer we have channels with is tried again within the shorter cap.
+        assert_eq!(
+            b.after_session(short, MAX_BACKOFF_CHANNEL_PEER),
+            MAX_BACKOFF_CHANNEL_PEER
+        );
+        assert_eq!(
+            b.after_failure(MAX_BACKOFF_CHANNEL_PEER),
+            MAX_BACKOFF_CHANNEL_PEER
+        );
+        // A peer that was up for a while (then restarted) is retried within a second, every
+        // time: restarts in a row never push the wait up.
+        for _ in 0..20 {
+            assert_eq!(b.after_session(STABLE_SESSION, MAX_BACKOFF), FIRST_BACKOFF);
+            assert_eq!(b.after_failure(MAX_BACKOFF), 2 * FIRST_BACKOFF);
+            assert_eq!(b.after_failure(MAX_BACKOFF), 4 * FIRST_BACKOFF);
+        }
+    }
 
     #[test]
     fn socks_target_keeps_names_unresolved() {

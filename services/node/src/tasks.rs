@@ -119,6 +119,7 @@ pub(crate) async fn event_loop(
             _ = events.tick() => {}
             _ = wake.notified() => {}
             _ = ln.manager().get_event_or_persistence_needed_future() => {}
+            _ = ln.monitor_news() => {}
             _ = tick.tick() => {
                 pm.timer_tick_occurred();
                 // LDK announces a node only once it has a public channel; checking every

@@ -2,8 +2,8 @@
 //! generic parameters say which of our parts LDK talks to (the store's key-value table, our
 //! router, the BDK wallet, bitcoind for fees and broadcasting).
 //!
-//! To change a part (an asynchronous monitor persister, another router), change its alias here
-//! and the one step of [`crate::builder`] that makes it.
+//! To change a part (another monitor persister, another router), change its alias here and
+//! the one step of [`crate::builder`] that makes it.
 
 use std::sync::Arc;
 
@@ -14,11 +14,11 @@ use lightning::ln::peer_handler::IgnoringMessageHandler;
 use lightning::onion_message::messenger::DefaultMessageRouter;
 use lightning::routing::gossip::NetworkGraph;
 use lightning::sign::{InMemorySigner, KeysManager};
-use lightning::util::persist::MonitorUpdatingPersister;
+use lightning::util::persist::MonitorUpdatingPersisterAsync;
 use lightning::util::sweep::OutputSweeperSync;
 
 use crate::kv::PgKvStore;
-use crate::ln::{Broadcaster, FeeEstimates};
+use crate::ln::{Broadcaster, FeeEstimates, TokioSpawner};
 use crate::wallet::OnchainWallet;
 use crate::{LdkLogger, RecordingGossip};
 
@@ -40,9 +40,10 @@ pub type PeerManager = lightning::ln::peer_handler::PeerManager<
 /// A chain filter is never used: the feed hands every full block to every listener.
 pub type NoFilter = Arc<dyn Filter + Send + Sync>;
 
-/// Writes channel monitors and their updates to the store, synchronously (see `ln::persist`).
-pub type MonitorPersister = MonitorUpdatingPersister<
+/// Writes channel monitors and their updates to the store, asynchronously (see `ln::persist`).
+pub type MonitorPersister = MonitorUpdatingPersisterAsync<
     Arc<PgKvStore>,
+    TokioSpawner,
     Arc<LdkLogger>,
     Arc<KeysManager>,
     Arc<KeysManager>,
@@ -57,7 +58,15 @@ pub type ChainMonitor = chainmonitor::ChainMonitor<
     Arc<Broadcaster>,
     Arc<FeeEstimates>,
     Arc<LdkLogger>,
-    Arc<MonitorPersister>,
+    chainmonitor::AsyncPersister<
+        Arc<PgKvStore>,
+        TokioSpawner,
+        Arc<LdkLogger>,
+        Arc<KeysManager>,
+        Arc<KeysManager>,
+        Arc<Broadcaster>,
+        Arc<FeeEstimates>,
+    >,
     Arc<KeysManager>,
 >;
 

@@ -170,9 +170,9 @@ impl Lightning {
         let restored = monitors.len();
         for (_, monitor) in monitors {
             let id = monitor.channel_id();
-            if let Err(e) =
-                lightning::chain::Watch::watch_channel(&*self.chain_monitor, id, monitor)
-            {
+            // Not written again: it is as stored, plus blocks it will see again after a
+            // crash (LDK's `load_existing_monitor`).
+            if let Err(e) = self.chain_monitor.load_existing_monitor(id, monitor) {
                 tracing::error!(channel = %id, error = ?e, "cannot watch a restored channel monitor");
             }
         }

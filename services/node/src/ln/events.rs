@@ -32,21 +32,23 @@ impl Lightning {
         if self.manager.needs_pending_htlc_processing() {
             self.manager.process_pending_htlc_forwards();
         }
-        self.manager
-            .process_pending_events(&|e| self.handle_event(e, peer_manager));
-        self.chain_monitor
-            .process_pending_events(&|e| self.handle_event(e, peer_manager));
-        let failing = self
-            .persist_retry
-            .load(std::sync::atomic::Ordering::Acquire);
-        match self.persist(false).await {
-            // Once per outage, not every 10 ms.
-            Err(e) if !failing => tracing::error!(error = %e, "retrying every round"),
-            Err(_) => {}
-            Ok(_) if failing => tracing::info!("channel manager and books written again"),
-            Ok(_) => {}
+        {
+            // The group commit does not take the books and the manager meanwhile.
+            let _round = self.event_round.lock().unwrap_or_else(|p| p.into_inner());
+            self.manager
+                .process_pending_events(&|e| self.handle_event(e, peer_manager));
+            self.chain_monitor
+                .process_pending_events(&|e| self.handle_event(e, peer_manager));
         }
+        // The manager may need writing, or books are queued: the writer checks.
+        self.commits.kick();
         self.update_channel_metrics();
+    }
+
+    /// Resolves when the chain monitor has news for the channel manager (a monitor write
+    /// completed, so a held channel can go on).
+    pub(crate) fn monitor_news(&self) -> lightning::util::wakers::Future {
+        self.chain_monitor.get_update_future()
     }
 
     /// Once a minute: LDK's timers, rebroadcast of pending claims, and the sweeper.

@@ -13,6 +13,7 @@
 //! | `policy` | forwarding fees: the default policy, LDK's config, the one path that changes fees |
 //! | `channels` | our channels as the operator sees them, channel references, gauges |
 //! | `persist` | what is written to the store and in which order (monitors, manager + books, scorer) |
+//! | `commit` | the group commit: one transaction per round of monitor writes, manager and books |
 //! | `onchain` | fee estimates and the broadcaster (LDK's view of bitcoind) |
 //!
 //! This module must not decide fees or routes by itself: policies come from config and the
@@ -21,12 +22,12 @@
 mod actions;
 mod chain_feed;
 mod channels;
+pub(crate) mod commit;
 mod events;
 mod onchain;
 mod persist;
 mod policy;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use bitcoin::Network;
@@ -42,7 +43,7 @@ pub use channels::{parse_channel_ref, ChannelPolicyView, ChannelRef, OwnChannel}
 pub(crate) use onchain::chain_tip;
 pub use onchain::{Broadcaster, FeeEstimates};
 pub(crate) use persist::monitor_persister;
-pub use persist::MONITOR_UPDATES_PER_FULL_WRITE;
+pub use persist::{TokioSpawner, MONITOR_UPDATES_PER_FULL_WRITE};
 pub use policy::{user_config, ForwardingPolicy, PolicyUpdate};
 
 use crate::error::NodeError;
@@ -71,8 +72,11 @@ pub struct Lightning {
     /// channel manager that has handled their events, so a crash books every event exactly
     /// once: before that commit LDK replays the events, after it they are in the books.
     books: Mutex<Vec<BookEntry>>,
-    /// The last write failed: write the manager again even if LDK does not ask.
-    persist_retry: AtomicBool,
+    /// Held while LDK's events are handled and while the group commit takes the books with
+    /// the manager's bytes (see `persist`).
+    event_round: Mutex<()>,
+    /// The writer of monitors, manager and books (`commit`).
+    commits: Arc<commit::GroupCommit>,
     /// Liquidity learned from our payments, which the router reads.
     learned: Arc<LearnedLiquidity>,
     metrics: Arc<NodeMetrics>,
@@ -104,6 +108,8 @@ pub(crate) struct Parts {
     pub store: Store,
     pub learned: Arc<LearnedLiquidity>,
     pub metrics: Arc<NodeMetrics>,
+    /// The group commit the key-value store queues monitor writes to.
+    pub commits: Arc<commit::GroupCommit>,
 }
 
 impl Lightning {
@@ -123,7 +129,8 @@ impl Lightning {
             policy: Mutex::new(p.policy),
             store: p.store,
             books: Mutex::new(Vec::new()),
-            persist_retry: AtomicBool::new(false),
+            event_round: Mutex::new(()),
+            commits: p.commits,
             learned: p.learned,
             metrics: p.metrics,
             channels_watched: watch::Sender::new(p.monitors.is_empty()),
