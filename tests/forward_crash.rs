@@ -23,6 +23,7 @@ use support::line::{
     address, confirm_channels, fund, hex, htlcs_in_flight, knows_peer_policies, start, usable_with,
     wait_for_or as wait_for,
 };
+use support::process::{free_port, pg_url};
 use switchyard_node::PeerSpec;
 use switchyard_regtest::Bitcoind;
 use switchyard_store::embedded::EmbeddedPostgres;
@@ -52,13 +53,6 @@ fn payment_msat() -> u64 {
 }
 const BASE_FEE_MSAT: u64 = 1_000;
 const FEE_PPM: u64 = 1_000;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// S, the node under test, as its operator runs it.
 struct Forwarder {
@@ -463,13 +457,7 @@ async fn postgres_killed_under_the_forwarder_htlcs_wait_then_complete() {
     let pg = EmbeddedPostgres::new(&dir.path().join("s-pg")).expect("S's cluster");
     pg.start().await.expect("S's cluster starts");
     pg.ensure_database("switchyard").await.expect("database");
-    let o = pg.connect_options("switchyard");
-    let url = format!(
-        "postgres://{}@localhost:{}/switchyard?host={}",
-        o.get_username(),
-        o.get_port(),
-        pg.socket_dir().display()
-    );
+    let url = pg_url(&pg, "switchyard");
     let mut line = Line::new(dir, url).await;
 
     line.pay(WAVE, "during the outage");

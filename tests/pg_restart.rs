@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lightning::ln::msgs::MessageSendEvent;
-use process::{call, free_port, spawn_logged, wait_ready};
+use process::{call, free_port, pg_url, spawn_logged, wait_ready};
 use serde_json::Value;
 use sqlx::ConnectOptions;
 use switchyard_regtest::gossip::sign_channel_update;
@@ -49,13 +49,7 @@ async fn the_node_outlives_a_postgres_crash_and_loses_no_gossip_received_meanwhi
     let pg = EmbeddedPostgres::new(&dir.path().join("pg")).unwrap();
     pg.start().await.unwrap();
     pg.ensure_database("switchyard").await.unwrap();
-    let o = pg.connect_options("switchyard");
-    let url = format!(
-        "postgres://{}@localhost:{}/switchyard?host={}",
-        o.get_username(),
-        o.get_port(),
-        pg.socket_dir().display()
-    );
+    let url = pg_url(&pg, "switchyard");
 
     let ts = switchyard_regtest::now_timestamp();
     let net = tokio::task::spawn_blocking(move || network(30, 60, 17, ts))

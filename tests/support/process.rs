@@ -12,6 +12,17 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
+/// The URL of `database` on an embedded cluster, over its Unix socket (as `--database-url`).
+pub fn pg_url(pg: &switchyard_store::embedded::EmbeddedPostgres, database: &str) -> String {
+    let o = pg.connect_options(database);
+    format!(
+        "postgres://{}@localhost:{}/{database}?host={}",
+        o.get_username(),
+        o.get_port(),
+        pg.socket_dir().display()
+    )
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -67,6 +67,13 @@ impl Store {
     }
 }
 
+/// From which session holds the writer lock (`$1` = [`WRITER_LOCK_KEY`]) of this database.
+const HOLDER: &str = "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+     WHERE l.locktype = 'advisory' AND l.granted \
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid \
+     LIMIT 1";
+
 /// The session holding the writer lock, as Postgres knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHolder {
@@ -81,19 +88,14 @@ pub struct LockHolder {
 impl Store {
     /// The session holding the writer lock, if any.
     pub async fn writer_lock_holder(&self) -> Result<Option<LockHolder>> {
-        let row: Option<(i32, Option<String>, bool)> = sqlx::query_as(
-            "SELECT a.pid, a.application_name, \
-               (a.client_addr IS NULL OR a.client_addr << inet '127.0.0.0/8' \
-                OR a.client_addr = inet '::1') \
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted \
-               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-               AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid \
-             LIMIT 1",
-        )
-        .bind(WRITER_LOCK_KEY)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT a.pid, a.application_name, (a.client_addr IS NULL \
+               OR a.client_addr << inet '127.0.0.0/8' OR a.client_addr = inet '::1') {HOLDER}"
+        );
+        let row: Option<(i32, Option<String>, bool)> = sqlx::query_as(&sql)
+            .bind(WRITER_LOCK_KEY)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|(server_pid, app, local)| LockHolder {
             server_pid,
             application_name: app.unwrap_or_default(),
@@ -107,17 +109,13 @@ type Session = (i32, Option<String>, Option<String>, Option<String>);
 
 /// Describes the session holding the writer lock: pid, application name, client, start.
 async fn lock_holder(conn: &mut PgConnection) -> Result<String> {
-    let row: Option<Session> = sqlx::query_as(
-        "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text \
-         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.granted \
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-           AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid \
-         LIMIT 1",
-    )
-    .bind(WRITER_LOCK_KEY)
-    .fetch_optional(conn)
-    .await?;
+    let sql = format!(
+        "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text {HOLDER}"
+    );
+    let row: Option<Session> = sqlx::query_as(&sql)
+        .bind(WRITER_LOCK_KEY)
+        .fetch_optional(conn)
+        .await?;
     Ok(match row {
         Some((pid, app, client, since)) => format!(
             "server pid {pid}, application_name {:?}, client {}, connected since {}",
